@@ -1,0 +1,86 @@
+//! `cairn`: the command line of Cairn. Each subcommand parses its arguments, calls a
+//! library function and prints the result.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use cairn_core::{ClickHouse, Config};
+use clap::{Parser, Subcommand};
+
+/// Open edX analytics on ClickHouse.
+#[derive(Parser)]
+#[command(name = "cairn", version, about)]
+struct Cli {
+    /// Configuration file (default: $CAIRN_CONFIG, else ./cairn.toml if present).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Checks that ClickHouse and the LMS MySQL database answer, and prints their versions.
+    Status,
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Prints the effective configuration, secrets masked, with where each value came from.
+    Show,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("cairn: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cli.command {
+        Command::Config {
+            command: ConfigCommand::Show,
+        } => {
+            print!("{}", config.show());
+            Ok(())
+        }
+        Command::Status => runtime().block_on(status(&config)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cairn: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+async fn status(config: &Config) -> cairn_core::Result<()> {
+    let ch = ClickHouse::connect(&config.clickhouse).await?;
+    println!(
+        "ClickHouse {} at {} (database {})",
+        ch.version(),
+        config.clickhouse.url(),
+        config.clickhouse.database
+    );
+    let version = cairn_core::mysql::server_version(&config.mysql).await?;
+    println!(
+        "MySQL {} at {}:{} (database {})",
+        version, config.mysql.host, config.mysql.port, config.mysql.database
+    );
+    Ok(())
+}

@@ -1,0 +1,627 @@
+//! Configuration: one [`Config`] from defaults, a TOML file and environment variables.
+//!
+//! Every setting has one name, Cairn's (as in Tutor's `config.yml`), used both as the TOML
+//! key and as the environment variable, e.g. `CAIRN_CLICKHOUSE_HOST`. Precedence:
+//! environment > file > default. A secret may also come from a file named by
+//! `<NAME>_FILE`. Errors name the setting and the bad value, except for secrets.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Where a setting's effective value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// Built-in default.
+    Default,
+    /// The TOML file.
+    File(PathBuf),
+    /// An environment variable of the setting's name.
+    Env,
+    /// A file named by `<NAME>_FILE` (in the environment or the TOML file).
+    SecretFile(PathBuf),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Default => f.write_str("default"),
+            Origin::File(p) => write!(f, "file {}", p.display()),
+            Origin::Env => f.write_str("environment"),
+            Origin::SecretFile(p) => write!(f, "secret file {}", p.display()),
+        }
+    }
+}
+
+/// A configuration error: always names the setting; never shows a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A setting has a value that does not parse.
+    #[error("invalid {setting}={value:?}: {reason}")]
+    Invalid {
+        /// Setting name.
+        setting: &'static str,
+        /// The offending value (masked for secrets).
+        value: String,
+        /// What was expected.
+        reason: String,
+    },
+    /// A `…_FILE` setting names a file that cannot be read.
+    #[error("cannot read {setting} file {path}: {source}")]
+    SecretFile {
+        /// Setting name (`…_PASSWORD_FILE`).
+        setting: String,
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The config file cannot be read.
+    #[error("cannot read config file {path}: {source}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The config file is not valid TOML or has an unknown key.
+    #[error("config file {path}: {reason}")]
+    FileSyntax {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// A secret string: `Debug` and `Display` never show it.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    /// The secret value, for handing to a client library. Never print it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    /// Whether no secret was set.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"********\"" })
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "(empty)" } else { "********" })
+    }
+}
+
+/// HTTP scheme of the ClickHouse HTTP interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// Plain HTTP.
+    Http,
+    /// HTTP over TLS.
+    Https,
+}
+
+impl fmt::Display for Scheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        })
+    }
+}
+
+/// ClickHouse connection settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClickHouseConfig {
+    /// `CAIRN_CLICKHOUSE_HOST`.
+    pub host: String,
+    /// `CAIRN_CLICKHOUSE_HTTP_PORT`.
+    pub http_port: u16,
+    /// `CAIRN_CLICKHOUSE_HTTP_SCHEME`.
+    pub http_scheme: Scheme,
+    /// `CAIRN_CLICKHOUSE_PORT` (native protocol; used by the local server's config).
+    pub port: u16,
+    /// `CAIRN_CLICKHOUSE_DATABASE`.
+    pub database: String,
+    /// `CAIRN_CLICKHOUSE_USERNAME`.
+    pub username: String,
+    /// `CAIRN_CLICKHOUSE_PASSWORD` (or `…_FILE`).
+    pub password: Secret,
+}
+
+impl ClickHouseConfig {
+    /// The HTTP URL of the server, e.g. `http://127.0.0.1:8123`.
+    pub fn url(&self) -> String {
+        format!("{}://{}:{}", self.http_scheme, self.host, self.http_port)
+    }
+}
+
+/// LMS MySQL settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MysqlConfig {
+    /// `MYSQL_HOST`.
+    pub host: String,
+    /// `MYSQL_PORT`.
+    pub port: u16,
+    /// `OPENEDX_MYSQL_DATABASE`.
+    pub database: String,
+    /// `OPENEDX_MYSQL_USERNAME`.
+    pub username: String,
+    /// `OPENEDX_MYSQL_PASSWORD` (or `…_FILE`).
+    pub password: Secret,
+}
+
+/// LMS HTTP settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LmsConfig {
+    /// `LMS_HOST`.
+    pub host: String,
+    /// `CAIRN_LMS_CLIENT_ID`.
+    pub client_id: String,
+    /// `CAIRN_LMS_CLIENT_SECRET` (or `…_FILE`).
+    pub client_secret: Secret,
+}
+
+/// The effective configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// ClickHouse.
+    pub clickhouse: ClickHouseConfig,
+    /// `CAIRN_MIGRATIONS_FOLDER`: extra migration folders, in order.
+    pub migrations_folders: Vec<PathBuf>,
+    /// LMS MySQL database.
+    pub mysql: MysqlConfig,
+    /// LMS web.
+    pub lms: LmsConfig,
+    /// Where each setting's value came from, by setting name.
+    pub origins: BTreeMap<&'static str, Origin>,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Text,
+    Port,
+    Scheme,
+    Identifier,
+    Secret,
+    PathList,
+}
+
+struct Setting {
+    name: &'static str,
+    default: &'static str,
+    kind: Kind,
+    help: &'static str,
+}
+
+/// Every setting Cairn reads, in display order.
+const SETTINGS: &[Setting] = &[
+    Setting { name: "CAIRN_CLICKHOUSE_HOST", default: "127.0.0.1", kind: Kind::Text, help: "ClickHouse host" },
+    Setting { name: "CAIRN_CLICKHOUSE_HTTP_PORT", default: "8123", kind: Kind::Port, help: "ClickHouse HTTP port" },
+    Setting { name: "CAIRN_CLICKHOUSE_HTTP_SCHEME", default: "http", kind: Kind::Scheme, help: "http or https" },
+    Setting { name: "CAIRN_CLICKHOUSE_PORT", default: "9000", kind: Kind::Port, help: "ClickHouse native port" },
+    Setting { name: "CAIRN_CLICKHOUSE_DATABASE", default: "openedx", kind: Kind::Identifier, help: "ClickHouse database of the data lake" },
+    Setting { name: "CAIRN_CLICKHOUSE_USERNAME", default: "default", kind: Kind::Text, help: "ClickHouse user" },
+    Setting { name: "CAIRN_CLICKHOUSE_PASSWORD", default: "", kind: Kind::Secret, help: "ClickHouse password" },
+    Setting { name: "CAIRN_MIGRATIONS_FOLDER", default: "", kind: Kind::PathList, help: "extra migration folders (':'-separated, or a TOML list)" },
+    Setting { name: "MYSQL_HOST", default: "127.0.0.1", kind: Kind::Text, help: "LMS MySQL host" },
+    Setting { name: "MYSQL_PORT", default: "3306", kind: Kind::Port, help: "LMS MySQL port" },
+    Setting { name: "OPENEDX_MYSQL_DATABASE", default: "openedx", kind: Kind::Identifier, help: "LMS MySQL database" },
+    Setting { name: "OPENEDX_MYSQL_USERNAME", default: "openedx", kind: Kind::Text, help: "LMS MySQL user (read-only is enough)" },
+    Setting { name: "OPENEDX_MYSQL_PASSWORD", default: "", kind: Kind::Secret, help: "LMS MySQL password" },
+    Setting { name: "LMS_HOST", default: "local.openedx.io", kind: Kind::Text, help: "LMS host name" },
+    Setting { name: "CAIRN_LMS_CLIENT_ID", default: "", kind: Kind::Text, help: "OAuth2 client id for the LMS APIs" },
+    Setting { name: "CAIRN_LMS_CLIENT_SECRET", default: "", kind: Kind::Secret, help: "OAuth2 client secret for the LMS APIs" },
+];
+
+/// Names of all settings, in display order (for documentation and `config show`).
+pub fn setting_names() -> impl Iterator<Item = &'static str> {
+    SETTINGS.iter().map(|s| s.name)
+}
+
+/// The raw (string) value of each setting, before typing.
+struct Raw {
+    values: BTreeMap<&'static str, (String, Origin)>,
+}
+
+impl Config {
+    /// Loads the configuration: `path` if given (it must exist), else `$CAIRN_CONFIG` if set,
+    /// else `./cairn.toml` if present; then the process environment on top.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let env_path = std::env::var_os("CAIRN_CONFIG").map(PathBuf::from);
+        let chosen = match (path, env_path) {
+            (Some(p), _) => Some(p.to_path_buf()),
+            (None, Some(p)) => Some(p),
+            (None, None) => {
+                let p = PathBuf::from("cairn.toml");
+                p.exists().then_some(p)
+            }
+        };
+        let file = match &chosen {
+            Some(p) => Some((
+                p.clone(),
+                std::fs::read_to_string(p).map_err(|source| ConfigError::File {
+                    path: p.clone(),
+                    source,
+                })?,
+            )),
+            None => None,
+        };
+        Self::from_sources(
+            file.as_ref().map(|(p, t)| (p.as_path(), t.as_str())),
+            |k| std::env::var(k).ok(),
+        )
+    }
+
+    /// Builds the configuration from an optional TOML file (path and text) and an
+    /// environment lookup; the pure core of [`Config::load`].
+    pub fn from_sources(
+        file: Option<(&Path, &str)>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let mut raw = Raw {
+            values: SETTINGS
+                .iter()
+                .map(|s| (s.name, (s.default.to_owned(), Origin::Default)))
+                .collect(),
+        };
+        let mut file_secret_files: BTreeMap<String, String> = BTreeMap::new();
+        if let Some((path, text)) = file {
+            let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+                ConfigError::FileSyntax {
+                    path: path.to_path_buf(),
+                    reason: e.message().to_owned(),
+                }
+            })?;
+            for (key, value) in table {
+                let upper = key.to_ascii_uppercase();
+                let setting = SETTINGS.iter().find(|s| s.name == upper);
+                let secret_file_of = upper
+                    .strip_suffix("_FILE")
+                    .and_then(|n| SETTINGS.iter().find(|s| s.name == n && s.kind == Kind::Secret));
+                let text = toml_value_text(&value, setting.map(|s| s.kind)).ok_or_else(|| {
+                    ConfigError::FileSyntax {
+                        path: path.to_path_buf(),
+                        reason: format!("{key}: expected a string, an integer or a list of strings"),
+                    }
+                })?;
+                match (setting, secret_file_of) {
+                    (Some(s), _) => {
+                        raw.values
+                            .insert(s.name, (text, Origin::File(path.to_path_buf())));
+                    }
+                    (None, Some(s)) => {
+                        file_secret_files.insert(s.name.to_owned(), text);
+                    }
+                    (None, None) => {
+                        return Err(ConfigError::FileSyntax {
+                            path: path.to_path_buf(),
+                            reason: format!("unknown setting {key}"),
+                        });
+                    }
+                }
+            }
+        }
+        for s in SETTINGS {
+            if let Some(v) = env(s.name) {
+                raw.values.insert(s.name, (v, Origin::Env));
+            }
+            if s.kind == Kind::Secret {
+                let file_setting = format!("{}_FILE", s.name);
+                let from_env = env(&file_setting);
+                // A secret given directly in the environment wins over a file from the TOML.
+                let direct_env = matches!(raw.values.get(s.name), Some((_, Origin::Env)));
+                let secret_path = match from_env {
+                    Some(p) => Some(p),
+                    None if !direct_env => file_secret_files.get(s.name).cloned(),
+                    None => None,
+                };
+                if let Some(p) = secret_path {
+                    let path = PathBuf::from(&p);
+                    let text = std::fs::read_to_string(&path).map_err(|source| {
+                        ConfigError::SecretFile {
+                            setting: file_setting.clone(),
+                            path: path.clone(),
+                            source,
+                        }
+                    })?;
+                    let value = text.trim_end_matches(['\r', '\n']).to_owned();
+                    raw.values.insert(s.name, (value, Origin::SecretFile(path)));
+                }
+            }
+        }
+        raw.build()
+    }
+
+    /// The effective configuration as `NAME = value  # origin` lines, secrets masked.
+    pub fn show(&self) -> String {
+        let mut out = String::new();
+        for s in SETTINGS {
+            let value = match s.name {
+                "CAIRN_CLICKHOUSE_HOST" => self.clickhouse.host.clone(),
+                "CAIRN_CLICKHOUSE_HTTP_PORT" => self.clickhouse.http_port.to_string(),
+                "CAIRN_CLICKHOUSE_HTTP_SCHEME" => self.clickhouse.http_scheme.to_string(),
+                "CAIRN_CLICKHOUSE_PORT" => self.clickhouse.port.to_string(),
+                "CAIRN_CLICKHOUSE_DATABASE" => self.clickhouse.database.clone(),
+                "CAIRN_CLICKHOUSE_USERNAME" => self.clickhouse.username.clone(),
+                "CAIRN_CLICKHOUSE_PASSWORD" => self.clickhouse.password.to_string(),
+                "CAIRN_MIGRATIONS_FOLDER" => {
+                    let v: Vec<String> = self
+                        .migrations_folders
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect();
+                    v.join(":")
+                }
+                "MYSQL_HOST" => self.mysql.host.clone(),
+                "MYSQL_PORT" => self.mysql.port.to_string(),
+                "OPENEDX_MYSQL_DATABASE" => self.mysql.database.clone(),
+                "OPENEDX_MYSQL_USERNAME" => self.mysql.username.clone(),
+                "OPENEDX_MYSQL_PASSWORD" => self.mysql.password.to_string(),
+                "LMS_HOST" => self.lms.host.clone(),
+                "CAIRN_LMS_CLIENT_ID" => self.lms.client_id.clone(),
+                "CAIRN_LMS_CLIENT_SECRET" => self.lms.client_secret.to_string(),
+                _ => String::new(),
+            };
+            let origin = self
+                .origins
+                .get(s.name)
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "{:<30} = {:<40} # {} ({})\n",
+                s.name, value, origin, s.help
+            ));
+        }
+        out
+    }
+}
+
+fn toml_value_text(v: &toml::Value, kind: Option<Kind>) -> Option<String> {
+    match v {
+        toml::Value::String(s) => Some(s.clone()),
+        toml::Value::Integer(i) => Some(i.to_string()),
+        toml::Value::Array(items) if kind == Some(Kind::PathList) => {
+            let parts: Option<Vec<&str>> = items.iter().map(|i| i.as_str()).collect();
+            // Joined with NUL so that paths containing ':' survive.
+            parts.map(|p| p.join("\0"))
+        }
+        _ => None,
+    }
+}
+
+impl Raw {
+    fn get(&self, name: &'static str) -> &str {
+        self.values.get(name).map(|(v, _)| v.as_str()).unwrap_or("")
+    }
+
+    fn invalid(&self, setting: &'static str, reason: &str) -> ConfigError {
+        let secret = SETTINGS
+            .iter()
+            .any(|s| s.name == setting && s.kind == Kind::Secret);
+        ConfigError::Invalid {
+            setting,
+            value: if secret {
+                "********".into()
+            } else {
+                self.get(setting).to_owned()
+            },
+            reason: reason.to_owned(),
+        }
+    }
+
+    fn text(&self, name: &'static str) -> Result<String, ConfigError> {
+        let v = self.get(name);
+        if v.trim().is_empty() && !SETTINGS.iter().any(|s| s.name == name && s.default.is_empty()) {
+            return Err(self.invalid(name, "must not be empty"));
+        }
+        if v.chars().any(char::is_control) {
+            return Err(self.invalid(name, "must not contain control characters"));
+        }
+        Ok(v.to_owned())
+    }
+
+    fn port(&self, name: &'static str) -> Result<u16, ConfigError> {
+        match self.get(name).trim().parse::<u16>() {
+            Ok(p) if p > 0 => Ok(p),
+            _ => Err(self.invalid(name, "expected a port number from 1 to 65535")),
+        }
+    }
+
+    fn identifier(&self, name: &'static str) -> Result<String, ConfigError> {
+        let v = self.get(name);
+        let ok = !v.is_empty()
+            && v.len() <= 64
+            && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            && !v.as_bytes()[0].is_ascii_digit();
+        if ok {
+            Ok(v.to_owned())
+        } else {
+            Err(self.invalid(
+                name,
+                "expected a database name of letters, digits and '_' (not starting with a digit)",
+            ))
+        }
+    }
+
+    fn secret(&self, name: &'static str) -> Result<Secret, ConfigError> {
+        let v = self.get(name);
+        if v.contains(['\n', '\r', '\0']) {
+            return Err(self.invalid(name, "must not contain line breaks or NUL"));
+        }
+        Ok(Secret::new(v))
+    }
+
+    fn build(self) -> Result<Config, ConfigError> {
+        let scheme = match self.get("CAIRN_CLICKHOUSE_HTTP_SCHEME").trim() {
+            "http" => Scheme::Http,
+            "https" => Scheme::Https,
+            _ => return Err(self.invalid("CAIRN_CLICKHOUSE_HTTP_SCHEME", "expected http or https")),
+        };
+        let folders_raw = self.get("CAIRN_MIGRATIONS_FOLDER");
+        let migrations_folders = if folders_raw.contains('\0') {
+            folders_raw.split('\0').map(PathBuf::from).collect()
+        } else if folders_raw.is_empty() {
+            Vec::new()
+        } else {
+            std::env::split_paths(folders_raw)
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        };
+        let origins = self
+            .values
+            .iter()
+            .map(|(k, (_, o))| (*k, o.clone()))
+            .collect();
+        Ok(Config {
+            clickhouse: ClickHouseConfig {
+                host: self.text("CAIRN_CLICKHOUSE_HOST")?,
+                http_port: self.port("CAIRN_CLICKHOUSE_HTTP_PORT")?,
+                http_scheme: scheme,
+                port: self.port("CAIRN_CLICKHOUSE_PORT")?,
+                database: self.identifier("CAIRN_CLICKHOUSE_DATABASE")?,
+                username: self.text("CAIRN_CLICKHOUSE_USERNAME")?,
+                password: self.secret("CAIRN_CLICKHOUSE_PASSWORD")?,
+            },
+            migrations_folders,
+            mysql: MysqlConfig {
+                host: self.text("MYSQL_HOST")?,
+                port: self.port("MYSQL_PORT")?,
+                database: self.identifier("OPENEDX_MYSQL_DATABASE")?,
+                username: self.text("OPENEDX_MYSQL_USERNAME")?,
+                password: self.secret("OPENEDX_MYSQL_PASSWORD")?,
+            },
+            lms: LmsConfig {
+                host: self.text("LMS_HOST")?,
+                client_id: self.text("CAIRN_LMS_CLIENT_ID")?,
+                client_secret: self.secret("CAIRN_LMS_CLIENT_SECRET")?,
+            },
+            origins,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn defaults_point_at_local_services() {
+        let c = Config::from_sources(None, env_of(&[])).unwrap();
+        assert_eq!(c.clickhouse.url(), "http://127.0.0.1:8123");
+        assert_eq!(c.clickhouse.database, "openedx");
+        assert_eq!(c.mysql.port, 3306);
+        assert!(c.migrations_folders.is_empty());
+        assert_eq!(c.origins["MYSQL_HOST"], Origin::Default);
+    }
+
+    #[test]
+    fn env_overrides_file_overrides_default() {
+        let toml = "CAIRN_CLICKHOUSE_HOST = \"ch.example\"\nCAIRN_CLICKHOUSE_HTTP_PORT = 18123\nmysql_port = \"3307\"\nCAIRN_MIGRATIONS_FOLDER = [\"/a:b\", \"/c\"]\n";
+        let path = Path::new("x/cairn.toml");
+        let c = Config::from_sources(
+            Some((path, toml)),
+            env_of(&[("CAIRN_CLICKHOUSE_HOST", "ch.env"), ("LMS_HOST", "lms.example")]),
+        )
+        .unwrap();
+        assert_eq!(c.clickhouse.host, "ch.env");
+        assert_eq!(c.clickhouse.http_port, 18123);
+        assert_eq!(c.mysql.port, 3307);
+        assert_eq!(c.lms.host, "lms.example");
+        assert_eq!(c.migrations_folders, vec![PathBuf::from("/a:b"), PathBuf::from("/c")]);
+        assert_eq!(c.origins["CAIRN_CLICKHOUSE_HOST"], Origin::Env);
+        assert_eq!(c.origins["MYSQL_PORT"], Origin::File(path.into()));
+    }
+
+    #[test]
+    fn migrations_folder_env_lists_several() {
+        let c = Config::from_sources(None, env_of(&[("CAIRN_MIGRATIONS_FOLDER", "/x:/y")])).unwrap();
+        assert_eq!(c.migrations_folders, vec![PathBuf::from("/x"), PathBuf::from("/y")]);
+    }
+
+    fn one_line_error(env: &[(&str, &str)]) -> String {
+        let e = Config::from_sources(None, env_of(env)).unwrap_err().to_string();
+        assert!(!e.contains('\n'), "error must be one line: {e}");
+        e
+    }
+
+    #[test]
+    fn bad_values_name_the_setting_and_value() {
+        let e = one_line_error(&[("CAIRN_CLICKHOUSE_HTTP_PORT", "eighty")]);
+        assert!(e.contains("CAIRN_CLICKHOUSE_HTTP_PORT") && e.contains("eighty"), "{e}");
+        let e = one_line_error(&[("MYSQL_PORT", "70000")]);
+        assert!(e.contains("MYSQL_PORT") && e.contains("70000"), "{e}");
+        let e = one_line_error(&[("CAIRN_CLICKHOUSE_HTTP_SCHEME", "ftp")]);
+        assert!(e.contains("CAIRN_CLICKHOUSE_HTTP_SCHEME") && e.contains("ftp"), "{e}");
+        let e = one_line_error(&[("CAIRN_CLICKHOUSE_DATABASE", "open`edx")]);
+        assert!(e.contains("CAIRN_CLICKHOUSE_DATABASE"), "{e}");
+    }
+
+    #[test]
+    fn secrets_never_appear_in_errors_or_show() {
+        let e = one_line_error(&[("OPENEDX_MYSQL_PASSWORD", "hunter2\nx")]);
+        assert!(e.contains("OPENEDX_MYSQL_PASSWORD") && !e.contains("hunter2"), "{e}");
+        let c = Config::from_sources(
+            None,
+            env_of(&[("CAIRN_CLICKHOUSE_PASSWORD", "s3cr3t-pw"), ("CAIRN_LMS_CLIENT_SECRET", "cs-42")]),
+        )
+        .unwrap();
+        let shown = c.show();
+        assert!(!shown.contains("s3cr3t-pw") && !shown.contains("cs-42"), "{shown}");
+        assert!(shown.contains("CAIRN_CLICKHOUSE_PASSWORD") && shown.contains("********"));
+        assert!(!format!("{c:?}").contains("s3cr3t-pw"));
+    }
+
+    #[test]
+    fn password_from_file_and_unreadable_file() {
+        let dir = std::env::temp_dir().join(format!("cairn-config-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("pw");
+        std::fs::write(&f, "from-file\n").unwrap();
+        let fs = f.to_str().unwrap();
+        let c = Config::from_sources(None, env_of(&[("OPENEDX_MYSQL_PASSWORD_FILE", fs)])).unwrap();
+        assert_eq!(c.mysql.password.expose(), "from-file");
+        assert_eq!(c.origins["OPENEDX_MYSQL_PASSWORD"], Origin::SecretFile(f.clone()));
+        // Also from the TOML file.
+        let toml = format!("CAIRN_CLICKHOUSE_PASSWORD_FILE = {fs:?}\n");
+        let c = Config::from_sources(Some((Path::new("c.toml"), &toml)), env_of(&[])).unwrap();
+        assert_eq!(c.clickhouse.password.expose(), "from-file");
+        let missing = dir.join("missing");
+        let e = one_line_error(&[("CAIRN_CLICKHOUSE_PASSWORD_FILE", missing.to_str().unwrap())]);
+        assert!(e.contains("CAIRN_CLICKHOUSE_PASSWORD_FILE") && e.contains("missing"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn unknown_file_keys_and_bad_toml_are_errors() {
+        let e = Config::from_sources(Some((Path::new("c.toml"), "CAIRN_CLICKHOUSE_HOTS = \"x\"")), env_of(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown setting CAIRN_CLICKHOUSE_HOTS"), "{e}");
+        let e = Config::from_sources(Some((Path::new("c.toml"), "= =")), env_of(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("c.toml"), "{e}");
+    }
+}

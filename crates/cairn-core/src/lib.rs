@@ -1,0 +1,30 @@
+//! Cairn's foundation: what every Cairn crate needs and nothing more.
+//!
+//! - [`config`]: one [`Config`] from defaults, `cairn.toml` and the environment;
+//! - [`clickhouse`]: a small wrapper over the official `clickhouse` crate with server
+//!   version detection ([`ServerVersion`]);
+//! - [`mysql`]: `mysql_async` connection options for the LMS database;
+//! - [`keys`]: Open edX course and usage keys;
+//! - [`error`]: one error type.
+//!
+//! ```
+//! use cairn_core::keys::CourseKey;
+//! let key: CourseKey = "course-v1:MITx+6.002x+2013_Spring".parse().unwrap();
+//! assert_eq!(key.org(), "MITx");
+//! assert_eq!(key.to_string(), "course-v1:MITx+6.002x+2013_Spring");
+//! ```
+
+pub mod clickhouse;
+pub mod config;
+pub mod error;
+pub mod keys;
+pub mod mysql;
+pub mod sql;
+pub mod testing;
+pub mod version;
+
+pub use crate::clickhouse::ClickHouse;
+pub use config::{Config, Secret};
+pub use error::{Error, Result};
+pub use keys::{CourseKey, UsageKey};
+pub use version::ServerVersion;

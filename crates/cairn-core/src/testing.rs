@@ -1,0 +1,115 @@
+//! Support for Cairn's integration tests (not for production code).
+//!
+//! Tests reach the real services started by `scripts/services start`, whose settings are
+//! in `.cairn/cairn.toml` at the workspace root (or wherever `CAIRN_CONFIG` points). Each
+//! test uses its own database names, so tests run in parallel. These helpers panic with
+//! an explanation when something is missing: a test cannot pass without its services.
+
+use std::path::{Path, PathBuf};
+
+use crate::clickhouse::ClickHouse;
+use crate::config::{Config, MysqlConfig, Secret};
+
+/// The workspace root (two levels above this crate).
+pub fn workspace_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.."))
+}
+
+/// Whether we run under CI (`CI=true`), where missing inputs are failures.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// The local services' configuration: `$CAIRN_CONFIG`, else `.cairn/cairn.toml` at the
+/// workspace root, with the environment on top.
+pub fn config() -> Config {
+    let local = workspace_dir().join(".cairn/cairn.toml");
+    let path = std::env::var_os("CAIRN_CONFIG")
+        .map(PathBuf::from)
+        .or_else(|| local.exists().then_some(local));
+    Config::load(path.as_deref()).unwrap_or_else(|e| panic!("test configuration: {e}"))
+}
+
+/// A database name for one test: `cairn_t_<name>` with non-identifier characters replaced.
+pub fn db_name(test: &str) -> String {
+    let clean: String = test
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .collect();
+    format!("cairn_t_{clean}")
+}
+
+/// Connects to the local ClickHouse and gives the test a fresh, empty database of its own.
+pub async fn clickhouse(test: &str) -> ClickHouse {
+    let cfg = config();
+    let ch = ClickHouse::connect(&cfg.clickhouse).await.unwrap_or_else(|e| {
+        panic!("ClickHouse is not reachable ({e}); start it with ./scripts/services start")
+    });
+    let ch = ch.with_database(&db_name(test));
+    ch.drop_database().await.expect("drop test database");
+    ch.create_database().await.expect("create test database");
+    ch
+}
+
+/// Read-write MySQL settings for seeding a test's own MariaDB database: the local admin
+/// user (`.cairn/secrets/mysql-cairn_admin`) and the database `db`.
+pub fn mysql_admin(db: &str) -> MysqlConfig {
+    let mut m = config().mysql;
+    let pw_file = std::env::var_os("CAIRN_TEST_MYSQL_ADMIN_PASSWORD_FILE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_dir().join(".cairn/secrets/mysql-cairn_admin"));
+    let pw = std::fs::read_to_string(&pw_file).unwrap_or_else(|e| {
+        panic!(
+            "cannot read the MariaDB admin password {} ({e}); start the services with ./scripts/services start",
+            pw_file.display()
+        )
+    });
+    m.username = "cairn_admin".into();
+    m.password = Secret::new(pw.trim_end());
+    m.database = db.to_owned();
+    m
+}
+
+/// Creates (anew) the MariaDB database `db_name(test)` with the Open edX-shaped schema of
+/// `fixtures/openedx-schema.sql`, and returns admin settings for it.
+pub async fn mysql_openedx(test: &str) -> MysqlConfig {
+    use mysql_async::prelude::Queryable;
+    let db = db_name(test);
+    let mut admin = mysql_admin("mysql");
+    let mut conn = crate::mysql::connect(&admin)
+        .await
+        .unwrap_or_else(|e| panic!("MariaDB is not reachable ({e}); start it with ./scripts/services start"));
+    let schema = std::fs::read_to_string(workspace_dir().join("fixtures/openedx-schema.sql"))
+        .expect("fixtures/openedx-schema.sql");
+    conn.query_drop(format!(
+        "DROP DATABASE IF EXISTS `{db}`; CREATE DATABASE `{db}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci; USE `{db}`; {schema}"
+    ))
+    .await
+    .expect("load fixtures/openedx-schema.sql");
+    conn.disconnect().await.ok();
+    admin.database = db;
+    admin
+}
+
+/// The shared folder beside the checkout (`$CAIRN_SHARED_DIR`, else `../shared`). When it
+/// is missing: under CI a panic, otherwise a loud warning and `None` (the caller returns).
+pub fn shared_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("CAIRN_SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_dir().join("../shared"));
+    if dir.join("corpus").is_dir() {
+        return Some(dir);
+    }
+    let msg = format!(
+        "the shared corpus is missing: {} has no corpus/ (set CAIRN_SHARED_DIR)",
+        dir.display()
+    );
+    if in_ci() {
+        panic!("{msg}");
+    }
+    eprintln!("\n!!!! WARNING: {msg}; this test checked NOTHING !!!!\n");
+    None
+}
