@@ -116,7 +116,10 @@ impl ClickHouse {
 
     /// `CREATE DATABASE IF NOT EXISTS` for the configured database.
     pub async fn create_database(&self) -> Result<()> {
-        let sql = format!("CREATE DATABASE IF NOT EXISTS {}", quote_ident(&self.database));
+        let sql = format!(
+            "CREATE DATABASE IF NOT EXISTS {}",
+            quote_ident(&self.database)
+        );
         run(&base_client(&self.config), &sql).await
     }
 

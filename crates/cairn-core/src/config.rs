@@ -95,13 +95,21 @@ impl Secret {
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"********\"" })
+        f.write_str(if self.0.is_empty() {
+            "\"\""
+        } else {
+            "\"********\""
+        })
     }
 }
 
 impl fmt::Display for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.is_empty() { "(empty)" } else { "********" })
+        f.write_str(if self.0.is_empty() {
+            "(empty)"
+        } else {
+            "********"
+        })
     }
 }
 
@@ -209,22 +217,102 @@ struct Setting {
 
 /// Every setting Cairn reads, in display order.
 const SETTINGS: &[Setting] = &[
-    Setting { name: "CAIRN_CLICKHOUSE_HOST", default: "127.0.0.1", kind: Kind::Text, help: "ClickHouse host" },
-    Setting { name: "CAIRN_CLICKHOUSE_HTTP_PORT", default: "8123", kind: Kind::Port, help: "ClickHouse HTTP port" },
-    Setting { name: "CAIRN_CLICKHOUSE_HTTP_SCHEME", default: "http", kind: Kind::Scheme, help: "http or https" },
-    Setting { name: "CAIRN_CLICKHOUSE_PORT", default: "9000", kind: Kind::Port, help: "ClickHouse native port" },
-    Setting { name: "CAIRN_CLICKHOUSE_DATABASE", default: "openedx", kind: Kind::Identifier, help: "ClickHouse database of the data lake" },
-    Setting { name: "CAIRN_CLICKHOUSE_USERNAME", default: "default", kind: Kind::Text, help: "ClickHouse user" },
-    Setting { name: "CAIRN_CLICKHOUSE_PASSWORD", default: "", kind: Kind::Secret, help: "ClickHouse password" },
-    Setting { name: "CAIRN_MIGRATIONS_FOLDER", default: "", kind: Kind::PathList, help: "extra migration folders (':'-separated, or a TOML list)" },
-    Setting { name: "MYSQL_HOST", default: "127.0.0.1", kind: Kind::Text, help: "LMS MySQL host" },
-    Setting { name: "MYSQL_PORT", default: "3306", kind: Kind::Port, help: "LMS MySQL port" },
-    Setting { name: "OPENEDX_MYSQL_DATABASE", default: "openedx", kind: Kind::Identifier, help: "LMS MySQL database" },
-    Setting { name: "OPENEDX_MYSQL_USERNAME", default: "openedx", kind: Kind::Text, help: "LMS MySQL user (read-only is enough)" },
-    Setting { name: "OPENEDX_MYSQL_PASSWORD", default: "", kind: Kind::Secret, help: "LMS MySQL password" },
-    Setting { name: "LMS_HOST", default: "local.openedx.io", kind: Kind::Text, help: "LMS host name" },
-    Setting { name: "CAIRN_LMS_CLIENT_ID", default: "", kind: Kind::Text, help: "OAuth2 client id for the LMS APIs" },
-    Setting { name: "CAIRN_LMS_CLIENT_SECRET", default: "", kind: Kind::Secret, help: "OAuth2 client secret for the LMS APIs" },
+    Setting {
+        name: "CAIRN_CLICKHOUSE_HOST",
+        default: "127.0.0.1",
+        kind: Kind::Text,
+        help: "ClickHouse host",
+    },
+    Setting {
+        name: "CAIRN_CLICKHOUSE_HTTP_PORT",
+        default: "8123",
+        kind: Kind::Port,
+        help: "ClickHouse HTTP port",
+    },
+    Setting {
+        name: "CAIRN_CLICKHOUSE_HTTP_SCHEME",
+        default: "http",
+        kind: Kind::Scheme,
+        help: "http or https",
+    },
+    Setting {
+        name: "CAIRN_CLICKHOUSE_PORT",
+        default: "9000",
+        kind: Kind::Port,
+        help: "ClickHouse native port",
+    },
+    Setting {
+        name: "CAIRN_CLICKHOUSE_DATABASE",
+        default: "openedx",
+        kind: Kind::Identifier,
+        help: "ClickHouse database of the data lake",
+    },
+    Setting {
+        name: "CAIRN_CLICKHOUSE_USERNAME",
+        default: "default",
+        kind: Kind::Text,
+        help: "ClickHouse user",
+    },
+    Setting {
+        name: "CAIRN_CLICKHOUSE_PASSWORD",
+        default: "",
+        kind: Kind::Secret,
+        help: "ClickHouse password",
+    },
+    Setting {
+        name: "CAIRN_MIGRATIONS_FOLDER",
+        default: "",
+        kind: Kind::PathList,
+        help: "extra migration folders (':'-separated, or a TOML list)",
+    },
+    Setting {
+        name: "MYSQL_HOST",
+        default: "127.0.0.1",
+        kind: Kind::Text,
+        help: "LMS MySQL host",
+    },
+    Setting {
+        name: "MYSQL_PORT",
+        default: "3306",
+        kind: Kind::Port,
+        help: "LMS MySQL port",
+    },
+    Setting {
+        name: "OPENEDX_MYSQL_DATABASE",
+        default: "openedx",
+        kind: Kind::Identifier,
+        help: "LMS MySQL database",
+    },
+    Setting {
+        name: "OPENEDX_MYSQL_USERNAME",
+        default: "openedx",
+        kind: Kind::Text,
+        help: "LMS MySQL user (read-only is enough)",
+    },
+    Setting {
+        name: "OPENEDX_MYSQL_PASSWORD",
+        default: "",
+        kind: Kind::Secret,
+        help: "LMS MySQL password",
+    },
+    Setting {
+        name: "LMS_HOST",
+        default: "local.openedx.io",
+        kind: Kind::Text,
+        help: "LMS host name",
+    },
+    Setting {
+        name: "CAIRN_LMS_CLIENT_ID",
+        default: "",
+        kind: Kind::Text,
+        help: "OAuth2 client id for the LMS APIs",
+    },
+    Setting {
+        name: "CAIRN_LMS_CLIENT_SECRET",
+        default: "",
+        kind: Kind::Secret,
+        help: "OAuth2 client secret for the LMS APIs",
+    },
 ];
 
 /// Names of all settings, in display order (for documentation and `config show`).
@@ -260,10 +348,9 @@ impl Config {
             )),
             None => None,
         };
-        Self::from_sources(
-            file.as_ref().map(|(p, t)| (p.as_path(), t.as_str())),
-            |k| std::env::var(k).ok(),
-        )
+        Self::from_sources(file.as_ref().map(|(p, t)| (p.as_path(), t.as_str())), |k| {
+            std::env::var(k).ok()
+        })
     }
 
     /// Builds the configuration from an optional TOML file (path and text) and an
@@ -280,22 +367,26 @@ impl Config {
         };
         let mut file_secret_files: BTreeMap<String, String> = BTreeMap::new();
         if let Some((path, text)) = file {
-            let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-                ConfigError::FileSyntax {
-                    path: path.to_path_buf(),
-                    reason: e.message().to_owned(),
-                }
-            })?;
+            let table: toml::Table =
+                text.parse()
+                    .map_err(|e: toml::de::Error| ConfigError::FileSyntax {
+                        path: path.to_path_buf(),
+                        reason: e.message().to_owned(),
+                    })?;
             for (key, value) in table {
                 let upper = key.to_ascii_uppercase();
                 let setting = SETTINGS.iter().find(|s| s.name == upper);
-                let secret_file_of = upper
-                    .strip_suffix("_FILE")
-                    .and_then(|n| SETTINGS.iter().find(|s| s.name == n && s.kind == Kind::Secret));
+                let secret_file_of = upper.strip_suffix("_FILE").and_then(|n| {
+                    SETTINGS
+                        .iter()
+                        .find(|s| s.name == n && s.kind == Kind::Secret)
+                });
                 let text = toml_value_text(&value, setting.map(|s| s.kind)).ok_or_else(|| {
                     ConfigError::FileSyntax {
                         path: path.to_path_buf(),
-                        reason: format!("{key}: expected a string, an integer or a list of strings"),
+                        reason: format!(
+                            "{key}: expected a string, an integer or a list of strings"
+                        ),
                     }
                 })?;
                 match (setting, secret_file_of) {
@@ -425,7 +516,11 @@ impl Raw {
 
     fn text(&self, name: &'static str) -> Result<String, ConfigError> {
         let v = self.get(name);
-        if v.trim().is_empty() && !SETTINGS.iter().any(|s| s.name == name && s.default.is_empty()) {
+        if v.trim().is_empty()
+            && !SETTINGS
+                .iter()
+                .any(|s| s.name == name && s.default.is_empty())
+        {
             return Err(self.invalid(name, "must not be empty"));
         }
         if v.chars().any(char::is_control) {
@@ -542,26 +637,38 @@ mod tests {
         let path = Path::new("x/cairn.toml");
         let c = Config::from_sources(
             Some((path, toml)),
-            env_of(&[("CAIRN_CLICKHOUSE_HOST", "ch.env"), ("LMS_HOST", "lms.example")]),
+            env_of(&[
+                ("CAIRN_CLICKHOUSE_HOST", "ch.env"),
+                ("LMS_HOST", "lms.example"),
+            ]),
         )
         .unwrap();
         assert_eq!(c.clickhouse.host, "ch.env");
         assert_eq!(c.clickhouse.http_port, 18123);
         assert_eq!(c.mysql.port, 3307);
         assert_eq!(c.lms.host, "lms.example");
-        assert_eq!(c.migrations_folders, vec![PathBuf::from("/a:b"), PathBuf::from("/c")]);
+        assert_eq!(
+            c.migrations_folders,
+            vec![PathBuf::from("/a:b"), PathBuf::from("/c")]
+        );
         assert_eq!(c.origins["CAIRN_CLICKHOUSE_HOST"], Origin::Env);
         assert_eq!(c.origins["MYSQL_PORT"], Origin::File(path.into()));
     }
 
     #[test]
     fn migrations_folder_env_lists_several() {
-        let c = Config::from_sources(None, env_of(&[("CAIRN_MIGRATIONS_FOLDER", "/x:/y")])).unwrap();
-        assert_eq!(c.migrations_folders, vec![PathBuf::from("/x"), PathBuf::from("/y")]);
+        let c =
+            Config::from_sources(None, env_of(&[("CAIRN_MIGRATIONS_FOLDER", "/x:/y")])).unwrap();
+        assert_eq!(
+            c.migrations_folders,
+            vec![PathBuf::from("/x"), PathBuf::from("/y")]
+        );
     }
 
     fn one_line_error(env: &[(&str, &str)]) -> String {
-        let e = Config::from_sources(None, env_of(env)).unwrap_err().to_string();
+        let e = Config::from_sources(None, env_of(env))
+            .unwrap_err()
+            .to_string();
         assert!(!e.contains('\n'), "error must be one line: {e}");
         e
     }
@@ -569,11 +676,17 @@ mod tests {
     #[test]
     fn bad_values_name_the_setting_and_value() {
         let e = one_line_error(&[("CAIRN_CLICKHOUSE_HTTP_PORT", "eighty")]);
-        assert!(e.contains("CAIRN_CLICKHOUSE_HTTP_PORT") && e.contains("eighty"), "{e}");
+        assert!(
+            e.contains("CAIRN_CLICKHOUSE_HTTP_PORT") && e.contains("eighty"),
+            "{e}"
+        );
         let e = one_line_error(&[("MYSQL_PORT", "70000")]);
         assert!(e.contains("MYSQL_PORT") && e.contains("70000"), "{e}");
         let e = one_line_error(&[("CAIRN_CLICKHOUSE_HTTP_SCHEME", "ftp")]);
-        assert!(e.contains("CAIRN_CLICKHOUSE_HTTP_SCHEME") && e.contains("ftp"), "{e}");
+        assert!(
+            e.contains("CAIRN_CLICKHOUSE_HTTP_SCHEME") && e.contains("ftp"),
+            "{e}"
+        );
         let e = one_line_error(&[("CAIRN_CLICKHOUSE_DATABASE", "open`edx")]);
         assert!(e.contains("CAIRN_CLICKHOUSE_DATABASE"), "{e}");
     }
@@ -581,14 +694,23 @@ mod tests {
     #[test]
     fn secrets_never_appear_in_errors_or_show() {
         let e = one_line_error(&[("OPENEDX_MYSQL_PASSWORD", "hunter2\nx")]);
-        assert!(e.contains("OPENEDX_MYSQL_PASSWORD") && !e.contains("hunter2"), "{e}");
+        assert!(
+            e.contains("OPENEDX_MYSQL_PASSWORD") && !e.contains("hunter2"),
+            "{e}"
+        );
         let c = Config::from_sources(
             None,
-            env_of(&[("CAIRN_CLICKHOUSE_PASSWORD", "s3cr3t-pw"), ("CAIRN_LMS_CLIENT_SECRET", "cs-42")]),
+            env_of(&[
+                ("CAIRN_CLICKHOUSE_PASSWORD", "s3cr3t-pw"),
+                ("CAIRN_LMS_CLIENT_SECRET", "cs-42"),
+            ]),
         )
         .unwrap();
         let shown = c.show();
-        assert!(!shown.contains("s3cr3t-pw") && !shown.contains("cs-42"), "{shown}");
+        assert!(
+            !shown.contains("s3cr3t-pw") && !shown.contains("cs-42"),
+            "{shown}"
+        );
         assert!(shown.contains("CAIRN_CLICKHOUSE_PASSWORD") && shown.contains("********"));
         assert!(!format!("{c:?}").contains("s3cr3t-pw"));
     }
@@ -602,22 +724,31 @@ mod tests {
         let fs = f.to_str().unwrap();
         let c = Config::from_sources(None, env_of(&[("OPENEDX_MYSQL_PASSWORD_FILE", fs)])).unwrap();
         assert_eq!(c.mysql.password.expose(), "from-file");
-        assert_eq!(c.origins["OPENEDX_MYSQL_PASSWORD"], Origin::SecretFile(f.clone()));
+        assert_eq!(
+            c.origins["OPENEDX_MYSQL_PASSWORD"],
+            Origin::SecretFile(f.clone())
+        );
         // Also from the TOML file.
         let toml = format!("CAIRN_CLICKHOUSE_PASSWORD_FILE = {fs:?}\n");
         let c = Config::from_sources(Some((Path::new("c.toml"), &toml)), env_of(&[])).unwrap();
         assert_eq!(c.clickhouse.password.expose(), "from-file");
         let missing = dir.join("missing");
         let e = one_line_error(&[("CAIRN_CLICKHOUSE_PASSWORD_FILE", missing.to_str().unwrap())]);
-        assert!(e.contains("CAIRN_CLICKHOUSE_PASSWORD_FILE") && e.contains("missing"), "{e}");
+        assert!(
+            e.contains("CAIRN_CLICKHOUSE_PASSWORD_FILE") && e.contains("missing"),
+            "{e}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn unknown_file_keys_and_bad_toml_are_errors() {
-        let e = Config::from_sources(Some((Path::new("c.toml"), "CAIRN_CLICKHOUSE_HOTS = \"x\"")), env_of(&[]))
-            .unwrap_err()
-            .to_string();
+        let e = Config::from_sources(
+            Some((Path::new("c.toml"), "CAIRN_CLICKHOUSE_HOTS = \"x\"")),
+            env_of(&[]),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("unknown setting CAIRN_CLICKHOUSE_HOTS"), "{e}");
         let e = Config::from_sources(Some((Path::new("c.toml"), "= =")), env_of(&[]))
             .unwrap_err()

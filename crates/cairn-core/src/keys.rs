@@ -82,7 +82,11 @@ impl CourseKey {
         const K: &str = "course key";
         if let Some(rest) = s.strip_prefix("course-v1:") {
             let (org, course, run, tail) = split_v1(rest).ok_or_else(|| {
-                key_err(K, s, "expected course-v1:ORG+COURSE+RUN with non-empty parts")
+                key_err(
+                    K,
+                    s,
+                    "expected course-v1:ORG+COURSE+RUN with non-empty parts",
+                )
             })?;
             let (branch, version) = parse_branch_version(&tail)
                 .ok_or_else(|| key_err(K, s, "unexpected part after the run"))?;
@@ -130,9 +134,9 @@ impl CourseKey {
     /// The organisation: the first part of the key.
     pub fn org(&self) -> &str {
         match self {
-            CourseKey::V1 { org, .. } | CourseKey::Legacy { org, .. } | CourseKey::Ccx { org, .. } => {
-                org
-            }
+            CourseKey::V1 { org, .. }
+            | CourseKey::Legacy { org, .. }
+            | CourseKey::Ccx { org, .. } => org,
         }
     }
 
@@ -148,9 +152,9 @@ impl CourseKey {
     /// The run part.
     pub fn run(&self) -> &str {
         match self {
-            CourseKey::V1 { run, .. } | CourseKey::Legacy { run, .. } | CourseKey::Ccx { run, .. } => {
-                run
-            }
+            CourseKey::V1 { run, .. }
+            | CourseKey::Legacy { run, .. }
+            | CourseKey::Ccx { run, .. } => run,
         }
     }
 
@@ -438,16 +442,16 @@ mod tests {
     #[test]
     fn parses_the_three_course_key_forms() {
         let k = CourseKey::parse("course-v1:MITx+6.002x+2013_Spring").unwrap();
-        assert_eq!((k.org(), k.course(), k.run()), ("MITx", "6.002x", "2013_Spring"));
+        assert_eq!(
+            (k.org(), k.course(), k.run()),
+            ("MITx", "6.002x", "2013_Spring")
+        );
         let k = CourseKey::parse("edX/E929/2014_T2").unwrap();
         assert!(matches!(k, CourseKey::Legacy { .. }));
         assert_eq!(k.org(), "edX");
         let k = CourseKey::parse("ccx-v1:edX+DemoX+Demo_Course+ccx@1").unwrap();
         assert_eq!(k.org(), "edX");
-        assert_eq!(
-            k.master().to_string(),
-            "course-v1:edX+DemoX+Demo_Course"
-        );
+        assert_eq!(k.master().to_string(), "course-v1:edX+DemoX+Demo_Course");
     }
 
     #[test]
@@ -507,7 +511,13 @@ mod tests {
 
     fn course_key() -> impl Strategy<Value = CourseKey> {
         prop_oneof![
-            (part(), part(), part(), proptest::option::of(part()), proptest::option::of("[0-9a-f]{1,24}"))
+            (
+                part(),
+                part(),
+                part(),
+                proptest::option::of(part()),
+                proptest::option::of("[0-9a-f]{1,24}")
+            )
                 .prop_map(|(org, course, run, branch, version)| CourseKey::V1 {
                     org,
                     course,
@@ -515,20 +525,34 @@ mod tests {
                     branch,
                     version
                 }),
-            (part(), part(), part()).prop_map(|(org, course, run)| CourseKey::Legacy { org, course, run }),
-            (part(), part(), part(), "[0-9]{1,5}").prop_map(|(org, course, run, ccx)| CourseKey::Ccx {
+            (part(), part(), part()).prop_map(|(org, course, run)| CourseKey::Legacy {
                 org,
                 course,
-                run,
-                ccx
+                run
+            }),
+            (part(), part(), part(), "[0-9]{1,5}").prop_map(|(org, course, run, ccx)| {
+                CourseKey::Ccx {
+                    org,
+                    course,
+                    run,
+                    ccx,
+                }
             }),
         ]
     }
 
     fn usage_key() -> impl Strategy<Value = UsageKey> {
         prop_oneof![
-            (course_key().prop_filter("v1 or ccx", |c| !matches!(c, CourseKey::Legacy { .. })), part(), part())
-                .prop_map(|(course, block_type, block_id)| UsageKey::BlockV1 { course, block_type, block_id }),
+            (
+                course_key().prop_filter("v1 or ccx", |c| !matches!(c, CourseKey::Legacy { .. })),
+                part(),
+                part()
+            )
+                .prop_map(|(course, block_type, block_id)| UsageKey::BlockV1 {
+                    course,
+                    block_type,
+                    block_id
+                }),
             (part(), part(), part(), part(), proptest::option::of(part())).prop_map(
                 |(org, course, block_type, block_id, revision)| UsageKey::I4x {
                     org,

@@ -47,7 +47,10 @@ mod tests {
     #[test]
     fn hostile_values_stay_inside_their_quotes() {
         assert_eq!(quote_str("it's"), r"'it\'s'");
-        assert_eq!(quote_str("a\\'; DROP TABLE x; --"), r"'a\\\'; DROP TABLE x; --'");
+        assert_eq!(
+            quote_str("a\\'; DROP TABLE x; --"),
+            r"'a\\\'; DROP TABLE x; --'"
+        );
         assert_eq!(quote_str("l1\nl2\t\0"), r"'l1\nl2\t\0'");
         assert_eq!(quote_ident("we`ird"), r"`we\`ird`");
         assert_eq!(quote_str("\u{1}"), r"'\x01'");

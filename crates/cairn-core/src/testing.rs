@@ -37,7 +37,13 @@ pub fn config() -> Config {
 pub fn db_name(test: &str) -> String {
     let clean: String = test
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
         .collect();
     format!("cairn_t_{clean}")
 }
@@ -45,9 +51,11 @@ pub fn db_name(test: &str) -> String {
 /// Connects to the local ClickHouse and gives the test a fresh, empty database of its own.
 pub async fn clickhouse(test: &str) -> ClickHouse {
     let cfg = config();
-    let ch = ClickHouse::connect(&cfg.clickhouse).await.unwrap_or_else(|e| {
-        panic!("ClickHouse is not reachable ({e}); start it with ./scripts/services start")
-    });
+    let ch = ClickHouse::connect(&cfg.clickhouse)
+        .await
+        .unwrap_or_else(|e| {
+            panic!("ClickHouse is not reachable ({e}); start it with ./scripts/services start")
+        });
     let ch = ch.with_database(&db_name(test));
     ch.drop_database().await.expect("drop test database");
     ch.create_database().await.expect("create test database");
@@ -79,9 +87,9 @@ pub async fn mysql_openedx(test: &str) -> MysqlConfig {
     use mysql_async::prelude::Queryable;
     let db = db_name(test);
     let mut admin = mysql_admin("mysql");
-    let mut conn = crate::mysql::connect(&admin)
-        .await
-        .unwrap_or_else(|e| panic!("MariaDB is not reachable ({e}); start it with ./scripts/services start"));
+    let mut conn = crate::mysql::connect(&admin).await.unwrap_or_else(|e| {
+        panic!("MariaDB is not reachable ({e}); start it with ./scripts/services start")
+    });
     let schema = std::fs::read_to_string(workspace_dir().join("fixtures/openedx-schema.sql"))
         .expect("fixtures/openedx-schema.sql");
     conn.query_drop(format!(

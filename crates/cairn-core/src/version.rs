@@ -19,7 +19,12 @@ pub struct ServerVersion {
 impl ServerVersion {
     /// Builds a version from its first two numbers.
     pub const fn new(major: u32, minor: u32) -> Self {
-        ServerVersion { major, minor, patch: 0, build: 0 }
+        ServerVersion {
+            major,
+            minor,
+            patch: 0,
+            build: 0,
+        }
     }
 
     /// Whether this version is at least `major.minor`.
@@ -49,13 +54,25 @@ impl FromStr for ServerVersion {
     /// (e.g. `24.8.1.1-lts`).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let err = || VersionError(s.to_owned());
-        let numeric = s.trim().split(|c: char| !(c.is_ascii_digit() || c == '.')).next().unwrap_or("");
-        let mut nums = numeric.split('.').filter(|p| !p.is_empty()).map(str::parse::<u32>);
+        let numeric = s
+            .trim()
+            .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .next()
+            .unwrap_or("");
+        let mut nums = numeric
+            .split('.')
+            .filter(|p| !p.is_empty())
+            .map(str::parse::<u32>);
         let major = nums.next().ok_or_else(err)?.map_err(|_| err())?;
         let minor = nums.next().ok_or_else(err)?.map_err(|_| err())?;
         let patch = nums.next().transpose().map_err(|_| err())?.unwrap_or(0);
         let build = nums.next().transpose().map_err(|_| err())?.unwrap_or(0);
-        Ok(ServerVersion { major, minor, patch, build })
+        Ok(ServerVersion {
+            major,
+            minor,
+            patch,
+            build,
+        })
     }
 }
 
