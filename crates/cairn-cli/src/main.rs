@@ -7,6 +7,8 @@ use std::process::ExitCode;
 use cairn_core::{ClickHouse, Config};
 use clap::{Parser, Subcommand};
 
+mod parse;
+
 /// Open edX analytics on ClickHouse.
 #[derive(Parser)]
 #[command(name = "cairn", version, about)]
@@ -27,6 +29,9 @@ enum Command {
     },
     /// Checks that ClickHouse and the LMS MySQL database answer, and prints their versions.
     Status,
+    /// Parses tracking logs: one JSON row per event on stdout; skipped and rejected lines
+    /// as `FILE:LINE: reason` on stderr, then `parsed N, rejected M, skipped K`.
+    Parse(parse::Args),
 }
 
 #[derive(Subcommand)]
@@ -37,6 +42,10 @@ enum ConfigCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Parse(args) = &cli.command {
+        // Parsing needs no configuration.
+        return parse::run(args);
+    }
     let config = match Config::load(cli.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {
@@ -52,6 +61,7 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Status => runtime().block_on(status(&config)),
+        Command::Parse(_) => unreachable!("handled before loading the configuration"),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

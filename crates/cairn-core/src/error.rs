@@ -43,6 +43,7 @@ pub enum Error {
 }
 
 impl Error {
+    #[cfg(feature = "services")]
     /// Wraps a `clickhouse` crate error with what Cairn was doing.
     pub fn clickhouse(context: impl Into<String>, e: ::clickhouse::error::Error) -> Self {
         let message = match e {
@@ -55,6 +56,7 @@ impl Error {
         }
     }
 
+    #[cfg(feature = "services")]
     /// Wraps a `mysql_async` error with what Cairn was doing.
     pub fn mysql(context: impl Into<String>, e: mysql_async::Error) -> Self {
         Error::Mysql {

@@ -14,15 +14,19 @@
 //! assert_eq!(key.to_string(), "course-v1:MITx+6.002x+2013_Spring");
 //! ```
 
+#[cfg(feature = "services")]
 pub mod clickhouse;
 pub mod config;
 pub mod error;
 pub mod keys;
+#[cfg(feature = "services")]
 pub mod mysql;
 pub mod sql;
+#[cfg(feature = "services")]
 pub mod testing;
 pub mod version;
 
+#[cfg(feature = "services")]
 pub use crate::clickhouse::ClickHouse;
 pub use config::{Config, Secret};
 pub use error::{Error, Result};

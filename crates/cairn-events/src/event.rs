@@ -1,0 +1,790 @@
+//! Typed Open edX tracking events, parsed from the JSON of one log message.
+//!
+//! The envelope is parsed once with borrowed strings; the payload (`event`, or `data` in
+//! the eventtracking shape) once more from its own text, in whatever form it arrives.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::lenient::{Flag, Id, Num, Obj, Text};
+
+/// The event family, from the event name (or `event_type` when the name is missing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Family {
+    /// `edx.course.enrollment.*`.
+    Enrollment,
+    /// Browser video events (`play_video`, …) and `edx.video.*`.
+    Video,
+    /// `problem_check`, `showanswer`, `edx.problem.*`, `edx.grades.problem.submitted`, …
+    Problem,
+    /// Sequence and outline navigation (`seq_goto`, `edx.ui.lms.sequence.*`, …).
+    Navigation,
+    /// `edx.ui.lms.link_clicked`.
+    LinkClick,
+    /// `edx.grades.subsection.*`, `edx.grades.course.*`, `edx.course.grade.*`.
+    Grade,
+    /// `edx.completion.*`.
+    Completion,
+    /// `edx.forum.*`.
+    Forum,
+    /// `edx.special_exam.*`.
+    SpecialExam,
+    /// `edx.certificate.*`.
+    Certificate,
+    /// Implicit server events whose name is a URL path.
+    Implicit,
+    /// Anything else; the raw message keeps the payload.
+    Other,
+}
+
+const VIDEO_NAMES: &[&str] = &[
+    "play_video",
+    "pause_video",
+    "seek_video",
+    "stop_video",
+    "load_video",
+    "complete_video",
+    "speed_change_video",
+    "show_transcript",
+    "hide_transcript",
+    "video_show_cc_menu",
+    "video_hide_cc_menu",
+];
+
+const PROBLEM_NAMES: &[&str] = &[
+    "problem_check",
+    "problem_check_fail",
+    "problem_graded",
+    "problem_save",
+    "problem_reset",
+    "problem_rescore",
+    "problem_rescore_fail",
+    "problem_show",
+    "showanswer",
+    "save_problem_success",
+    "save_problem_fail",
+    "reset_problem",
+    "reset_problem_fail",
+];
+
+impl Family {
+    /// The family of an event name.
+    pub fn of(name: &str) -> Family {
+        if let Some(rest) = name.strip_prefix("edx.") {
+            let (group, _) = rest.split_once('.').unwrap_or((rest, ""));
+            return match group {
+                "course" if rest.starts_with("course.enrollment.") => Family::Enrollment,
+                "course" if rest.starts_with("course.grade.") => Family::Grade,
+                "video" => Family::Video,
+                "problem" => Family::Problem,
+                "grades" if rest.starts_with("grades.problem.") => Family::Problem,
+                "grades" => Family::Grade,
+                "completion" => Family::Completion,
+                "forum" => Family::Forum,
+                "special_exam" => Family::SpecialExam,
+                "certificate" => Family::Certificate,
+                "ui" if rest == "ui.lms.link_clicked" => Family::LinkClick,
+                "ui" if rest.starts_with("ui.lms.sequence.")
+                    || rest.starts_with("ui.lms.outline.")
+                    || rest.starts_with("ui.lms.jump_nav.") =>
+                {
+                    Family::Navigation
+                }
+                _ => Family::Other,
+            };
+        }
+        if VIDEO_NAMES.contains(&name) {
+            Family::Video
+        } else if PROBLEM_NAMES.contains(&name) {
+            Family::Problem
+        } else if matches!(name, "seq_goto" | "seq_next" | "seq_prev") {
+            Family::Navigation
+        } else if name.starts_with('/') {
+            Family::Implicit
+        } else {
+            Family::Other
+        }
+    }
+}
+
+/// In which form the payload arrived (the quirks of real logs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PayloadForm {
+    /// No `event`/`data` field (or `null`).
+    Absent,
+    /// A JSON object.
+    Object,
+    /// A JSON-encoded string holding an object (browser events).
+    EncodedObject,
+    /// A string encoded twice or more.
+    DoubleEncoded,
+    /// A url-encoded form (`input_…=choice_1&…`).
+    Form,
+    /// A JSON list.
+    List,
+    /// Any other string.
+    Text,
+    /// A number or bool.
+    Scalar,
+}
+
+/// The `context.module` object.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct Module<'a> {
+    /// Usage key of the block.
+    #[serde(borrow, default)]
+    pub usage_key: Text<'a>,
+    /// Display name of the block.
+    #[serde(borrow, default)]
+    pub display_name: Text<'a>,
+}
+
+/// The `context` object (eventtracking moves request fields out of it, but some events
+/// still carry them there; they serve as fallbacks).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct Context<'a> {
+    /// Course key.
+    #[serde(borrow, default)]
+    pub course_id: Text<'a>,
+    /// Organisation.
+    #[serde(borrow, default)]
+    pub org_id: Text<'a>,
+    /// LMS user id (int, string, null or empty in real logs).
+    #[serde(default)]
+    pub user_id: Id,
+    /// Request path.
+    #[serde(borrow, default)]
+    pub path: Text<'a>,
+    /// The block the event is about.
+    #[serde(borrow, default)]
+    pub module: Obj<Module<'a>>,
+    #[serde(borrow, default)]
+    username: Text<'a>,
+    #[serde(borrow, default)]
+    session: Text<'a>,
+    #[serde(borrow, default)]
+    ip: Text<'a>,
+    #[serde(borrow, default)]
+    agent: Text<'a>,
+    #[serde(borrow, default)]
+    host: Text<'a>,
+    #[serde(borrow, default)]
+    referer: Text<'a>,
+    #[serde(borrow, default)]
+    accept_language: Text<'a>,
+    #[serde(borrow, default)]
+    event_source: Text<'a>,
+    #[serde(borrow, default)]
+    page: Text<'a>,
+}
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow, default)]
+    name: Text<'a>,
+    #[serde(borrow, default)]
+    event_type: Text<'a>,
+    #[serde(borrow, default)]
+    event_source: Text<'a>,
+    #[serde(borrow, default)]
+    time: Text<'a>,
+    #[serde(borrow, default)]
+    timestamp: Text<'a>,
+    #[serde(borrow, default)]
+    username: Text<'a>,
+    #[serde(borrow, default)]
+    session: Text<'a>,
+    #[serde(borrow, default)]
+    ip: Text<'a>,
+    #[serde(borrow, default)]
+    agent: Text<'a>,
+    #[serde(borrow, default)]
+    host: Text<'a>,
+    #[serde(borrow, default)]
+    referer: Text<'a>,
+    #[serde(borrow, default)]
+    accept_language: Text<'a>,
+    #[serde(borrow, default)]
+    page: Text<'a>,
+    #[serde(borrow, default)]
+    context: Obj<Context<'a>>,
+    #[serde(borrow, default)]
+    event: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    data: Option<&'a RawValue>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+struct Discussion<'a> {
+    #[serde(borrow, default)]
+    id: Text<'a>,
+}
+
+/// Every payload field Cairn reads, across families; one lenient pass over the payload.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+struct Fields<'a> {
+    #[serde(borrow, default)]
+    id: Text<'a>,
+    #[serde(borrow, default)]
+    code: Text<'a>,
+    #[serde(default, rename = "currentTime")]
+    current_time_camel: Num,
+    #[serde(default)]
+    current_time: Num,
+    #[serde(default)]
+    old_time: Num,
+    #[serde(default)]
+    new_time: Num,
+    #[serde(default)]
+    duration: Num,
+    #[serde(default)]
+    old_speed: Num,
+    #[serde(default)]
+    new_speed: Num,
+    #[serde(borrow, default)]
+    problem_id: Text<'a>,
+    #[serde(default)]
+    attempts: Num,
+    #[serde(default)]
+    grade: Num,
+    #[serde(default)]
+    max_grade: Num,
+    #[serde(borrow, default)]
+    success: Text<'a>,
+    #[serde(default)]
+    weighted_earned: Num,
+    #[serde(default)]
+    weighted_possible: Num,
+    #[serde(default)]
+    weighted_graded_earned: Num,
+    #[serde(default)]
+    weighted_graded_possible: Num,
+    #[serde(default)]
+    user_id: Id,
+    #[serde(borrow, default)]
+    course_id: Text<'a>,
+    #[serde(borrow, default)]
+    mode: Text<'a>,
+    #[serde(default)]
+    percent_grade: Num,
+    #[serde(borrow, default)]
+    letter_grade: Text<'a>,
+    #[serde(borrow, default)]
+    block_id: Text<'a>,
+    #[serde(default)]
+    completion: Num,
+    #[serde(default)]
+    old: Num,
+    #[serde(default)]
+    new: Num,
+    #[serde(default)]
+    current_tab: Num,
+    #[serde(default)]
+    tab_count: Num,
+    #[serde(borrow, default)]
+    target_name: Text<'a>,
+    #[serde(borrow, default)]
+    target_url: Text<'a>,
+    #[serde(borrow, default)]
+    current_url: Text<'a>,
+    #[serde(borrow, default)]
+    exam_id: Text<'a>,
+    #[serde(borrow, default)]
+    exam_content_id: Text<'a>,
+    #[serde(borrow, default)]
+    attempt_id: Text<'a>,
+    #[serde(borrow, default)]
+    attempt_status: Text<'a>,
+    #[serde(borrow, default)]
+    certificate_id: Text<'a>,
+    #[serde(borrow, default)]
+    commentable_id: Text<'a>,
+    #[serde(borrow, default)]
+    discussion: Obj<Discussion<'a>>,
+    #[serde(default)]
+    correct: Flag,
+}
+
+/// Owned copy of a borrowed text (for payloads decoded from a JSON string).
+fn own(t: Text<'_>) -> Text<'static> {
+    Text(t.0.map(|c| Cow::Owned(c.into_owned())))
+}
+
+impl Fields<'_> {
+    fn into_owned(self) -> Fields<'static> {
+        Fields {
+            id: own(self.id),
+            code: own(self.code),
+            current_time_camel: self.current_time_camel,
+            current_time: self.current_time,
+            old_time: self.old_time,
+            new_time: self.new_time,
+            duration: self.duration,
+            old_speed: self.old_speed,
+            new_speed: self.new_speed,
+            problem_id: own(self.problem_id),
+            attempts: self.attempts,
+            grade: self.grade,
+            max_grade: self.max_grade,
+            success: own(self.success),
+            weighted_earned: self.weighted_earned,
+            weighted_possible: self.weighted_possible,
+            weighted_graded_earned: self.weighted_graded_earned,
+            weighted_graded_possible: self.weighted_graded_possible,
+            user_id: self.user_id,
+            course_id: own(self.course_id),
+            mode: own(self.mode),
+            percent_grade: self.percent_grade,
+            letter_grade: own(self.letter_grade),
+            block_id: own(self.block_id),
+            completion: self.completion,
+            old: self.old,
+            new: self.new,
+            current_tab: self.current_tab,
+            tab_count: self.tab_count,
+            target_name: own(self.target_name),
+            target_url: own(self.target_url),
+            current_url: own(self.current_url),
+            exam_id: own(self.exam_id),
+            exam_content_id: own(self.exam_content_id),
+            attempt_id: own(self.attempt_id),
+            attempt_status: own(self.attempt_status),
+            certificate_id: own(self.certificate_id),
+            commentable_id: own(self.commentable_id),
+            discussion: Obj(self.discussion.0.map(|d| Discussion { id: own(d.id) })),
+            correct: self.correct,
+        }
+    }
+}
+
+/// Typed payload of an event, by family. Text fields are `""` when absent.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload<'a> {
+    /// Enrollment change.
+    Enrollment {
+        /// Enrollment mode (`audit`, `verified`, …).
+        mode: Cow<'a, str>,
+    },
+    /// Video interaction.
+    Video {
+        /// Video block id (the `id` field; the usage key's block id).
+        video_id: Cow<'a, str>,
+        /// YouTube code or `html5`.
+        code: Cow<'a, str>,
+        /// Position in seconds when the event happened.
+        position: Option<f64>,
+        /// Seek origin.
+        old_position: Option<f64>,
+        /// Seek target.
+        new_position: Option<f64>,
+        /// Video duration in seconds.
+        duration: Option<f64>,
+        /// New playback speed.
+        speed: Option<f64>,
+    },
+    /// Problem interaction or submission.
+    Problem {
+        /// Usage key of the problem (or the block id from a browser form).
+        problem_id: Cow<'a, str>,
+        /// Attempts so far.
+        attempts: Option<f64>,
+        /// Raw earned points.
+        grade: Option<f64>,
+        /// Raw possible points.
+        max_grade: Option<f64>,
+        /// `correct`, `incorrect`, `partially-correct` (server `problem_check`).
+        success: Cow<'a, str>,
+        /// Weighted earned points (`edx.grades.problem.submitted`).
+        weighted_earned: Option<f64>,
+        /// Weighted possible points.
+        weighted_possible: Option<f64>,
+    },
+    /// Navigation inside a sequence or the outline.
+    Navigation {
+        /// Sequence (or target) usage key.
+        id: Cow<'a, str>,
+        /// Tab left.
+        old: Option<f64>,
+        /// Tab entered.
+        new: Option<f64>,
+        /// Link text / target name.
+        target_name: Cow<'a, str>,
+    },
+    /// A link click.
+    LinkClick {
+        /// Page the link was on.
+        current_url: Cow<'a, str>,
+        /// Link target.
+        target_url: Cow<'a, str>,
+    },
+    /// Grade computed or changed.
+    Grade {
+        /// Subsection usage key (subsection grades).
+        block_id: Cow<'a, str>,
+        /// Course grade, 0–1.
+        percent_grade: Option<f64>,
+        /// Letter grade (`Pass`, `A`, …; `""` below the lowest cutoff).
+        letter_grade: Cow<'a, str>,
+        /// Weighted earned points (graded).
+        weighted_earned: Option<f64>,
+        /// Weighted possible points (graded).
+        weighted_possible: Option<f64>,
+    },
+    /// Block completion change.
+    Completion {
+        /// Completed block.
+        block_id: Cow<'a, str>,
+        /// Completion, 0–1.
+        completion: Option<f64>,
+    },
+    /// Forum activity.
+    Forum {
+        /// Thread, response or comment id.
+        id: Cow<'a, str>,
+        /// Discussion topic id.
+        commentable_id: Cow<'a, str>,
+    },
+    /// Timed, practice or proctored exam attempt.
+    SpecialExam {
+        /// Exam id.
+        exam_id: Cow<'a, str>,
+        /// Exam subsection usage key.
+        exam_content_id: Cow<'a, str>,
+        /// Attempt id.
+        attempt_id: Cow<'a, str>,
+        /// Attempt status.
+        attempt_status: Cow<'a, str>,
+    },
+    /// Certificate event.
+    Certificate {
+        /// Certificate id.
+        certificate_id: Cow<'a, str>,
+        /// Enrollment mode of the certificate.
+        mode: Cow<'a, str>,
+    },
+    /// Anything else (including implicit events); the raw message keeps it.
+    Other,
+}
+
+fn cow<'a>(t: Text<'a>) -> Cow<'a, str> {
+    t.0.unwrap_or(Cow::Borrowed(""))
+}
+
+impl<'a> Payload<'a> {
+    fn build(family: Family, f: Fields<'a>) -> Payload<'a> {
+        match family {
+            Family::Enrollment => Payload::Enrollment { mode: cow(f.mode) },
+            Family::Video => Payload::Video {
+                video_id: cow(f.id),
+                code: cow(f.code),
+                position: f.current_time_camel.0.or(f.current_time.0),
+                old_position: f.old_time.0,
+                new_position: f.new_time.0,
+                duration: f.duration.0,
+                speed: f.new_speed.0,
+            },
+            Family::Problem => Payload::Problem {
+                problem_id: cow(f.problem_id),
+                attempts: f.attempts.0,
+                grade: f.grade.0,
+                max_grade: f.max_grade.0,
+                success: cow(f.success),
+                weighted_earned: f.weighted_earned.0,
+                weighted_possible: f.weighted_possible.0,
+            },
+            Family::Navigation => Payload::Navigation {
+                id: cow(f.id),
+                old: f.old.0,
+                new: f.new.0.or(f.current_tab.0),
+                target_name: cow(f.target_name),
+            },
+            Family::LinkClick => Payload::LinkClick {
+                current_url: cow(f.current_url),
+                target_url: cow(f.target_url),
+            },
+            Family::Grade => Payload::Grade {
+                block_id: cow(f.block_id),
+                percent_grade: f.percent_grade.0,
+                letter_grade: cow(f.letter_grade),
+                weighted_earned: f.weighted_graded_earned.0,
+                weighted_possible: f.weighted_graded_possible.0,
+            },
+            Family::Completion => Payload::Completion {
+                block_id: cow(f.block_id),
+                completion: f.completion.0,
+            },
+            Family::Forum => Payload::Forum {
+                id: cow(f.id),
+                commentable_id: f
+                    .commentable_id
+                    .0
+                    .or(f.discussion.0.and_then(|d| d.id.0))
+                    .unwrap_or(Cow::Borrowed("")),
+            },
+            Family::SpecialExam => Payload::SpecialExam {
+                exam_id: cow(f.exam_id),
+                exam_content_id: cow(f.exam_content_id),
+                attempt_id: cow(f.attempt_id),
+                attempt_status: cow(f.attempt_status),
+            },
+            Family::Certificate => Payload::Certificate {
+                certificate_id: cow(f.certificate_id),
+                mode: cow(f.mode),
+            },
+            Family::Implicit | Family::Other => Payload::Other,
+        }
+    }
+}
+
+/// A parsed tracking event. Strings borrow from the message where they can.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event<'a> {
+    /// `name`, or `event_type` when the name is missing.
+    pub name: Cow<'a, str>,
+    /// `event_type` (may differ from the name, e.g. `seq_next`).
+    pub event_type: Cow<'a, str>,
+    /// `browser`, `server`, `mobile`, …
+    pub event_source: Cow<'a, str>,
+    /// Event time (UTC).
+    pub time: DateTime<Utc>,
+    /// Where the time came from.
+    pub time_from: TimeFrom,
+    /// Username (`""` outside a request).
+    pub username: Cow<'a, str>,
+    /// Session id.
+    pub session: Cow<'a, str>,
+    /// Learner IP.
+    pub ip: Cow<'a, str>,
+    /// User agent.
+    pub agent: Cow<'a, str>,
+    /// LMS host.
+    pub host: Cow<'a, str>,
+    /// Referer.
+    pub referer: Cow<'a, str>,
+    /// Accept-Language.
+    pub accept_language: Cow<'a, str>,
+    /// Page URL (`""` for `null`).
+    pub page: Cow<'a, str>,
+    /// The context object (empty when missing).
+    pub context: Context<'a>,
+    /// Family of the event.
+    pub family: Family,
+    /// In which form the payload arrived.
+    pub payload_form: PayloadForm,
+    /// The url-encoded form payload (browser `problem_check`), if that is what it was.
+    pub form: Option<Cow<'a, str>>,
+    /// User id from the payload (`event.user_id`), which may differ from the context's.
+    pub payload_user_id: Option<u64>,
+    /// Course id from the payload (`event.course_id`).
+    pub payload_course_id: Cow<'a, str>,
+    /// Typed payload.
+    pub payload: Payload<'a>,
+    /// The JSON message as it was in the log.
+    pub raw: &'a str,
+}
+
+/// Where an event's time came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeFrom {
+    /// The `time` field.
+    Time,
+    /// The `timestamp` field (eventtracking shape, or logs that kept it).
+    Timestamp,
+    /// The log line's own time (`asctime`, UTC in Tutor), when the JSON has none.
+    LogLine,
+}
+
+/// Why a message is not a valid event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventError {
+    /// Not valid JSON (or not an object); `truncated` when the text ended mid-value.
+    Json {
+        /// serde_json's message, with line/column.
+        message: String,
+        /// The JSON ended early (cut off or split).
+        truncated: bool,
+    },
+    /// Neither `time` nor `timestamp` (nor a log-line time) could be read.
+    NoTimestamp(String),
+}
+
+impl std::fmt::Display for EventError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EventError::Json { message, .. } => write!(f, "{message}"),
+            EventError::NoTimestamp(t) if t.is_empty() => f.write_str("no time or timestamp"),
+            EventError::NoTimestamp(t) => write!(f, "unreadable time {t:?}"),
+        }
+    }
+}
+
+/// Parses an event time: RFC 3339 with `Z` or an offset, or a naive time taken as UTC
+/// (`2023-08-22 17:58:21.710578`, `2023-08-22T17:58:21`).
+pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    if let Ok(t) = DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f%:z") {
+        return Some(t.with_timezone(&Utc));
+    }
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S,%3f",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
+            return Some(t.and_utc());
+        }
+    }
+    None
+}
+
+/// Decodes a payload in whatever form it came, into its fields and its form.
+fn decode_payload<'a>(
+    raw: Option<&'a RawValue>,
+) -> (Fields<'a>, PayloadForm, Option<Cow<'a, str>>) {
+    let Some(raw) = raw else {
+        return (Fields::default(), PayloadForm::Absent, None);
+    };
+    let text = raw.get();
+    match text.as_bytes().first() {
+        Some(b'{') => (
+            serde_json::from_str(text).unwrap_or_default(),
+            PayloadForm::Object,
+            None,
+        ),
+        Some(b'[') => (Fields::default(), PayloadForm::List, None),
+        Some(b'n') => (Fields::default(), PayloadForm::Absent, None),
+        Some(b'"') => {
+            let Ok(mut s) = serde_json::from_str::<Cow<'a, str>>(text) else {
+                return (Fields::default(), PayloadForm::Text, None);
+            };
+            let mut depth = 0;
+            loop {
+                let t = s.trim_start();
+                if t.starts_with('{') {
+                    let fields = serde_json::from_str::<Fields<'_>>(t)
+                        .map(Fields::into_owned)
+                        .unwrap_or_default();
+                    let form = if depth == 0 {
+                        PayloadForm::EncodedObject
+                    } else {
+                        PayloadForm::DoubleEncoded
+                    };
+                    return (fields, form, None);
+                }
+                if t.starts_with('"') && depth < 3 {
+                    match serde_json::from_str::<String>(t) {
+                        Ok(inner) => {
+                            s = Cow::Owned(inner);
+                            depth += 1;
+                            continue;
+                        }
+                        Err(_) => return (Fields::default(), PayloadForm::Text, None),
+                    }
+                }
+                if t.starts_with('[') {
+                    return (Fields::default(), PayloadForm::List, None);
+                }
+                let is_form = !t.is_empty() && t.contains('=') && !t.contains(char::is_whitespace);
+                return if is_form {
+                    (Fields::default(), PayloadForm::Form, Some(s))
+                } else {
+                    (Fields::default(), PayloadForm::Text, None)
+                };
+            }
+        }
+        _ => (Fields::default(), PayloadForm::Scalar, None),
+    }
+}
+
+/// The problem block id named by a browser `problem_check` form
+/// (`input_<block id>_2_1=…`), if any.
+pub fn form_problem_block(form: &str) -> Option<&str> {
+    let first = form.split('&').next()?;
+    let name = first.split('=').next()?;
+    let name = name.strip_prefix("input_")?;
+    // Percent-encoded brackets (`%5B%5D`) follow list answers; the id is hex.
+    let id_end = name
+        .find(|c: char| !c.is_ascii_alphanumeric())
+        .unwrap_or(name.len());
+    let id = &name[..id_end];
+    (id.len() >= 16).then_some(id)
+}
+
+/// Parses the JSON message of one tracking-log event. `line_time` is the log line's own
+/// time (Tutor's `asctime`), used only when the JSON carries no time at all.
+pub fn parse_event<'a>(
+    raw: &'a str,
+    line_time: Option<DateTime<Utc>>,
+) -> Result<Event<'a>, EventError> {
+    let env: Envelope<'a> = serde_json::from_str(raw).map_err(|e| EventError::Json {
+        message: e.to_string(),
+        truncated: e.is_eof(),
+    })?;
+    let (time_text, from) = match (env.time.non_empty(), env.timestamp.non_empty()) {
+        (Some(t), _) => (t, TimeFrom::Time),
+        (None, Some(t)) => (t, TimeFrom::Timestamp),
+        (None, None) => ("", TimeFrom::LogLine),
+    };
+    let (time, time_from) = match (from, parse_time(time_text), line_time) {
+        (TimeFrom::LogLine, _, Some(lt)) => (lt, TimeFrom::LogLine),
+        (TimeFrom::LogLine, _, None) => return Err(EventError::NoTimestamp(String::new())),
+        (_, Some(t), _) => (t, from),
+        (_, None, _) => return Err(EventError::NoTimestamp(time_text.to_owned())),
+    };
+    let context = env.context.0.unwrap_or_default();
+    let name = env
+        .name
+        .0
+        .filter(|n| !n.is_empty())
+        .or_else(|| env.event_type.0.clone())
+        .unwrap_or(Cow::Borrowed(""));
+    let family = Family::of(&name);
+    let (fields, payload_form, form) = decode_payload(env.event.or(env.data));
+    let payload_user_id = fields.user_id.0;
+    let payload_course_id = fields.course_id.0.clone().unwrap_or(Cow::Borrowed(""));
+    let mut payload = Payload::build(family, fields);
+    if let (Payload::Problem { problem_id, .. }, Some(f)) = (&mut payload, &form)
+        && problem_id.is_empty()
+        && let Some(id) = form_problem_block(f)
+    {
+        *problem_id = Cow::Owned(id.to_owned());
+    }
+    let pick = |top: Text<'a>, ctx: &Text<'a>| -> Cow<'a, str> {
+        top.0
+            .filter(|s| !s.is_empty())
+            .or_else(|| ctx.0.clone())
+            .unwrap_or(Cow::Borrowed(""))
+    };
+    Ok(Event {
+        event_type: env.event_type.0.unwrap_or(Cow::Borrowed("")),
+        event_source: pick(env.event_source, &context.event_source),
+        time,
+        time_from,
+        username: pick(env.username, &context.username),
+        session: pick(env.session, &context.session),
+        ip: pick(env.ip, &context.ip),
+        agent: pick(env.agent, &context.agent),
+        host: pick(env.host, &context.host),
+        referer: pick(env.referer, &context.referer),
+        accept_language: pick(env.accept_language, &context.accept_language),
+        page: pick(env.page, &context.page),
+        name,
+        context,
+        family,
+        payload_form,
+        form,
+        payload_user_id,
+        payload_course_id,
+        payload,
+        raw,
+    })
+}

@@ -1,0 +1,312 @@
+//! The normalized row: one flat record per event, what Cairn stores in ClickHouse.
+//!
+//! Derivation rules (each applied in order, first non-empty wins):
+//!
+//! | column | rule |
+//! |---|---|
+//! | `time` | `time`, else `timestamp`, else the log line's own time (UTC); microseconds kept |
+//! | `name` | `name`, else `event_type` |
+//! | `course_id` | `context.course_id`, else `event.course_id`, else the course of `block_id` |
+//! | `org` | `context.org_id`, else the org part of `course_id`, else of `block_id` |
+//! | `user_id` | `context.user_id` (int or numeric string), else `event.user_id`, else null |
+//! | `username`, `session`, `ip`, `agent`, `host`, `referer`, `accept_language`, `page` | top-level field, else the same field in `context`, else `""` |
+//! | `path` | `context.path` |
+//! | `block_id` | `context.module.usage_key`, else the family's block: `problem_id`, a browser problem form's `input_<id>` (made a usage key in the course), a video's `id` (likewise), a navigation `id`, a grade or completion `block_id`, an exam's `exam_content_id` |
+//! | `block_type` | the type part of `block_id` when it is a usage key |
+//! | `video_id` | the video's block id (`event.id`) |
+//! | `position` | video `currentTime`/`current_time`; for seeks, `new_time` |
+//! | other family columns | straight from the typed payload ([`crate::Payload`]) |
+//! | `message` | the event's JSON exactly as logged |
+
+use std::borrow::Cow;
+
+use cairn_core::keys::{CourseKey, UsageKey};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::event::{Event, Family, Payload};
+
+/// One normalized event row (owned, flat, serializable).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventRow {
+    /// Event time (UTC, microseconds).
+    #[serde(with = "micros")]
+    pub time: DateTime<Utc>,
+    /// Event name.
+    pub name: String,
+    /// Raw `event_type`.
+    pub event_type: String,
+    /// `browser`, `server`, `mobile`, …
+    pub event_source: String,
+    /// Event family.
+    pub family: Family,
+    /// Course key (`""` when unknown).
+    pub course_id: String,
+    /// Organisation (`""` when unknown).
+    pub org: String,
+    /// LMS user id.
+    pub user_id: Option<u64>,
+    /// Username.
+    pub username: String,
+    /// Session id.
+    pub session: String,
+    /// Learner IP.
+    pub ip: String,
+    /// User agent.
+    pub agent: String,
+    /// LMS host.
+    pub host: String,
+    /// Referer.
+    pub referer: String,
+    /// Accept-Language.
+    pub accept_language: String,
+    /// Page URL.
+    pub page: String,
+    /// Request path (`context.path`).
+    pub path: String,
+    /// Usage key of the block the event is about.
+    pub block_id: String,
+    /// Block type of `block_id`.
+    pub block_type: String,
+    /// Video block id (video family).
+    pub video_id: String,
+    /// Video position in seconds.
+    pub position: Option<f64>,
+    /// Seek origin in seconds.
+    pub old_position: Option<f64>,
+    /// Video duration in seconds.
+    pub video_duration: Option<f64>,
+    /// Playback speed after a speed change.
+    pub video_speed: Option<f64>,
+    /// Problem attempts.
+    pub attempts: Option<f64>,
+    /// Raw earned points.
+    pub grade: Option<f64>,
+    /// Raw possible points.
+    pub max_grade: Option<f64>,
+    /// Problem result (`correct`, `incorrect`, …).
+    pub success: String,
+    /// Weighted earned points.
+    pub weighted_earned: Option<f64>,
+    /// Weighted possible points.
+    pub weighted_possible: Option<f64>,
+    /// Course grade 0–1.
+    pub percent_grade: Option<f64>,
+    /// Letter grade.
+    pub letter_grade: String,
+    /// Completion 0–1.
+    pub completion: Option<f64>,
+    /// Enrollment or certificate mode.
+    pub enrollment_mode: String,
+    /// Link target, or navigation target name.
+    pub target: String,
+    /// Forum post, exam attempt or certificate id.
+    pub item_id: String,
+    /// The event's JSON exactly as logged.
+    pub message: String,
+}
+
+mod micros {
+    use chrono::{DateTime, SecondsFormat, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Micros, true))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        let s = String::deserialize(d)?;
+        DateTime::parse_from_rfc3339(&s)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// A usage key in `course` for a bare block id of `block_type` (v1 and CCX courses only).
+fn usage_in(course: &str, block_type: &str, id: &str) -> String {
+    match CourseKey::parse(course) {
+        Ok(c @ (CourseKey::V1 { .. } | CourseKey::Ccx { .. })) => UsageKey::BlockV1 {
+            course: c,
+            block_type: block_type.to_owned(),
+            block_id: id.to_owned(),
+        }
+        .to_string(),
+        _ => id.to_owned(),
+    }
+}
+
+fn s(c: &Cow<'_, str>) -> String {
+    c.as_ref().to_owned()
+}
+
+impl EventRow {
+    /// Normalizes a parsed event.
+    pub fn from_event(e: &Event<'_>) -> EventRow {
+        let module_key = e
+            .context
+            .module
+            .0
+            .as_ref()
+            .and_then(|m| m.usage_key.non_empty())
+            .unwrap_or("");
+        let mut course_id = e
+            .context
+            .course_id
+            .non_empty()
+            .or((!e.payload_course_id.is_empty()).then_some(e.payload_course_id.as_ref()))
+            .unwrap_or("")
+            .to_owned();
+        let mut row = EventRow {
+            time: e.time,
+            name: s(&e.name),
+            event_type: s(&e.event_type),
+            event_source: s(&e.event_source),
+            family: e.family,
+            course_id: String::new(),
+            org: String::new(),
+            user_id: e.context.user_id.0.or(e.payload_user_id),
+            username: s(&e.username),
+            session: s(&e.session),
+            ip: s(&e.ip),
+            agent: s(&e.agent),
+            host: s(&e.host),
+            referer: s(&e.referer),
+            accept_language: s(&e.accept_language),
+            page: s(&e.page),
+            path: e.context.path.as_str().to_owned(),
+            block_id: module_key.to_owned(),
+            block_type: String::new(),
+            video_id: String::new(),
+            position: None,
+            old_position: None,
+            video_duration: None,
+            video_speed: None,
+            attempts: None,
+            grade: None,
+            max_grade: None,
+            success: String::new(),
+            weighted_earned: None,
+            weighted_possible: None,
+            percent_grade: None,
+            letter_grade: String::new(),
+            completion: None,
+            enrollment_mode: String::new(),
+            target: String::new(),
+            item_id: String::new(),
+            message: e.raw.to_owned(),
+        };
+        let mut family_block = String::new();
+        match &e.payload {
+            Payload::Enrollment { mode } => row.enrollment_mode = s(mode),
+            Payload::Video {
+                video_id,
+                position,
+                old_position,
+                new_position,
+                duration,
+                speed,
+                ..
+            } => {
+                row.video_id = s(video_id);
+                row.position = new_position.or(*position);
+                row.old_position = if new_position.is_some() {
+                    old_position.or(*position)
+                } else {
+                    *old_position
+                };
+                row.video_duration = *duration;
+                row.video_speed = *speed;
+                if !video_id.is_empty() {
+                    family_block = usage_in(&course_id, "video", video_id);
+                }
+            }
+            Payload::Problem {
+                problem_id,
+                attempts,
+                grade,
+                max_grade,
+                success,
+                weighted_earned,
+                weighted_possible,
+            } => {
+                row.attempts = *attempts;
+                row.grade = *grade;
+                row.max_grade = *max_grade;
+                row.success = s(success);
+                row.weighted_earned = *weighted_earned;
+                row.weighted_possible = *weighted_possible;
+                family_block = if problem_id.contains(':') || problem_id.is_empty() {
+                    s(problem_id)
+                } else {
+                    usage_in(&course_id, "problem", problem_id)
+                };
+            }
+            Payload::Navigation {
+                id, target_name, ..
+            } => {
+                family_block = s(id);
+                row.target = s(target_name);
+            }
+            Payload::LinkClick { target_url, .. } => row.target = s(target_url),
+            Payload::Grade {
+                block_id,
+                percent_grade,
+                letter_grade,
+                weighted_earned,
+                weighted_possible,
+            } => {
+                family_block = s(block_id);
+                row.percent_grade = *percent_grade;
+                row.letter_grade = s(letter_grade);
+                row.weighted_earned = *weighted_earned;
+                row.weighted_possible = *weighted_possible;
+            }
+            Payload::Completion {
+                block_id,
+                completion,
+            } => {
+                family_block = s(block_id);
+                row.completion = *completion;
+            }
+            Payload::Forum { id, .. } => row.item_id = s(id),
+            Payload::SpecialExam {
+                exam_content_id,
+                attempt_id,
+                ..
+            } => {
+                family_block = s(exam_content_id);
+                row.item_id = s(attempt_id);
+            }
+            Payload::Certificate {
+                certificate_id,
+                mode,
+            } => {
+                row.item_id = s(certificate_id);
+                row.enrollment_mode = s(mode);
+            }
+            Payload::Other => {}
+        }
+        if row.block_id.is_empty() {
+            row.block_id = family_block;
+        }
+        let block = UsageKey::parse(&row.block_id).ok();
+        if let Some(b) = &block {
+            row.block_type = b.block_type().to_owned();
+            if course_id.is_empty()
+                && let Some(c) = b.course_key()
+            {
+                course_id = c.to_string();
+            }
+        }
+        row.org = match e.context.org_id.non_empty() {
+            Some(o) => o.to_owned(),
+            None => CourseKey::parse(&course_id)
+                .map(|c| c.org().to_owned())
+                .ok()
+                .or_else(|| block.as_ref().map(|b| b.org().to_owned()))
+                .unwrap_or_default(),
+        };
+        row.course_id = course_id;
+        row
+    }
+}
