@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -740,6 +740,8 @@ pub fn parse_event<'a>(
         (_, Some(t), _) => (t, from),
         (_, None, _) => return Err(EventError::NoTimestamp(time_text.to_owned())),
     };
+    // Cairn keeps microseconds (what ClickHouse stores and rows serialize).
+    let time = time.trunc_subsecs(6);
     let context = env.context.0.unwrap_or_default();
     let name = env
         .name

@@ -188,7 +188,9 @@ mod tests {
 
     #[test]
     fn ids_from_ints_strings_nulls_and_empties() {
-        let p = |s: &str| serde_json::from_str::<T>(s).unwrap();
+        fn p(s: &str) -> T<'_> {
+            serde_json::from_str(s).unwrap()
+        }
         assert_eq!(p(r#"{"id": 3}"#).id, Id(Some(3)));
         assert_eq!(p(r#"{"id": "3"}"#).id, Id(Some(3)));
         assert_eq!(p(r#"{"id": null}"#).id, Id(None));

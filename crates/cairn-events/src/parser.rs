@@ -65,6 +65,10 @@ impl fmt::Display for Reject {
 }
 
 /// One result of parsing. `line` is the 1-based physical line where the item starts.
+///
+/// Items are handed to a callback by value and never stored by the parser, so the large
+/// `Event` variant is not boxed (that would cost an allocation per event).
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Item<'a> {
     /// A tracking event.

@@ -11,14 +11,12 @@
 //! | `user_id` | `context.user_id` (int or numeric string), else `event.user_id`, else null |
 //! | `username`, `session`, `ip`, `agent`, `host`, `referer`, `accept_language`, `page` | top-level field, else the same field in `context`, else `""` |
 //! | `path` | `context.path` |
-//! | `block_id` | `context.module.usage_key`, else the family's block: `problem_id`, a browser problem form's `input_<id>` (made a usage key in the course), a video's `id` (likewise), a navigation `id`, a grade or completion `block_id`, an exam's `exam_content_id` |
+//! | `block_id` | the family's block: `problem_id`, a browser problem form's `input_<id>` (made a usage key in the course), a video's `id` (likewise), a navigation `id`, a grade or completion `block_id` (the subsection for subsection grades), an exam's `exam_content_id`; else `context.module.usage_key` |
 //! | `block_type` | the type part of `block_id` when it is a usage key |
 //! | `video_id` | the video's block id (`event.id`) |
 //! | `position` | video `currentTime`/`current_time`; for seeks, `new_time` |
 //! | other family columns | straight from the typed payload ([`crate::Payload`]) |
 //! | `message` | the event's JSON exactly as logged |
-
-use std::borrow::Cow;
 
 use cairn_core::keys::{CourseKey, UsageKey};
 use chrono::{DateTime, Utc};
@@ -135,8 +133,8 @@ fn usage_in(course: &str, block_type: &str, id: &str) -> String {
     }
 }
 
-fn s(c: &Cow<'_, str>) -> String {
-    c.as_ref().to_owned()
+fn s(c: &str) -> String {
+    c.to_owned()
 }
 
 impl EventRow {
@@ -286,7 +284,7 @@ impl EventRow {
             }
             Payload::Other => {}
         }
-        if row.block_id.is_empty() {
+        if !family_block.is_empty() {
             row.block_id = family_block;
         }
         let block = UsageKey::parse(&row.block_id).ok();

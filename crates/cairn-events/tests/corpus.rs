@@ -1,0 +1,214 @@
+//! The shared corpus, line by line, as its manifest and READMEs say.
+//! Needs `../shared/corpus` (warns loudly without it; fails under CI=true).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use cairn_events::{EventRow, Item, LineFormat, LogParser, Reject, Skip, parse_event};
+
+fn shared() -> Option<PathBuf> {
+    let dir = std::env::var_os("CAIRN_SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    if dir.join("corpus").is_dir() {
+        return Some(dir);
+    }
+    let msg = format!("shared corpus missing at {}", dir.display());
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{msg}");
+    }
+    eprintln!("\n!!!! WARNING: {msg}; this test checked NOTHING !!!!\n");
+    None
+}
+
+#[derive(Debug, PartialEq)]
+enum Seen {
+    Event { name: String, time: String },
+    Published(String),
+    Skipped(Skip),
+    Rejected(Reject),
+}
+
+fn outcomes(path: &Path, format: LineFormat) -> BTreeMap<u64, Seen> {
+    let buf = std::fs::read(path).unwrap();
+    let mut seen = BTreeMap::new();
+    LogParser::new(format).parse_all(&buf, &mut |item| {
+        let (line, s) = match item {
+            Item::Event { line, event } => (
+                line,
+                Seen::Event {
+                    name: event.name.into_owned(),
+                    time: event
+                        .time
+                        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                },
+            ),
+            Item::CoursePublished { line, course_id } => {
+                (line, Seen::Published(course_id.to_owned()))
+            }
+            Item::Skipped { line, reason } => (line, Seen::Skipped(reason)),
+            Item::Rejected { line, reason, .. } => (line, Seen::Rejected(reason)),
+        };
+        assert!(seen.insert(line, s).is_none(), "two items for line {line}");
+    });
+    seen
+}
+
+struct ManifestLine {
+    line: u64,
+    kind: String,
+    name: String,
+    json_time: String,
+}
+
+fn manifest(dir: &Path) -> Vec<ManifestLine> {
+    let text =
+        std::fs::read_to_string(dir.join("corpus/tracking/tutor-sample.manifest.tsv")).unwrap();
+    text.lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            ManifestLine {
+                line: f[0].parse().unwrap(),
+                kind: f[1].to_owned(),
+                name: f.get(2).copied().unwrap_or("").to_owned(),
+                json_time: f.get(3).copied().unwrap_or("").to_owned(),
+            }
+        })
+        .collect()
+}
+
+fn norm_time(t: &str) -> String {
+    cairn_events::event::parse_time(t)
+        .unwrap()
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+fn check_sample(file: &str, format: LineFormat) {
+    let Some(dir) = shared() else { return };
+    let seen = outcomes(&dir.join("corpus/tracking").join(file), format);
+    let lines = manifest(&dir);
+    assert_eq!(lines.len(), 104);
+    let mut events = 0;
+    for m in &lines {
+        let got = seen.get(&m.line);
+        let expected = match m.kind.as_str() {
+            "tracking" | "passthrough" | "damaged:tracking-split-head" => {
+                events += 1;
+                Some(Seen::Event {
+                    name: m.name.clone(),
+                    time: norm_time(&m.json_time),
+                })
+            }
+            // The tail is joined into the head's event: no item of its own.
+            "damaged:tracking-split-tail" => None,
+            "damaged:tracking-truncated-json" | "passthrough-broken-json" => {
+                Some(Seen::Rejected(Reject::MalformedJson))
+            }
+            "noise:empty" => Some(Seen::Skipped(Skip::Blank)),
+            "noise:django-warning"
+            | "noise:python-warning"
+            | "noise:error-with-traceback"
+            | "noise:traceback-continuation" => Some(Seen::Skipped(Skip::NotTracking)),
+            "noise:cms-course-published" => None, // checked below
+            other => panic!("unknown manifest kind {other}"),
+        };
+        if m.kind != "noise:cms-course-published" {
+            assert_eq!(got, expected.as_ref(), "{file}:{} ({})", m.line, m.kind);
+        }
+    }
+    assert_eq!(events, 90);
+    assert_eq!(
+        seen.get(&40),
+        Some(&Seen::Published("course-v1:MITx+6.002x+2013_Spring".into())),
+        "dotted key kept whole"
+    );
+    assert_eq!(
+        seen.get(&85),
+        Some(&Seen::Published("course-v1:edX+DemoX+Demo_Course".into()))
+    );
+    assert_eq!(
+        seen.len(),
+        103,
+        "every line but the split tail has exactly one item"
+    );
+}
+
+#[test]
+fn tutor_sample_matches_manifest() {
+    check_sample("tutor-sample.log", LineFormat::Auto);
+    check_sample("tutor-sample.log", LineFormat::Tutor);
+}
+
+#[test]
+fn docker_copy_matches_manifest() {
+    check_sample("tutor-sample.docker-json.log", LineFormat::Auto);
+    check_sample("tutor-sample.docker-json.log", LineFormat::Docker);
+}
+
+#[test]
+fn cri_copy_matches_manifest() {
+    check_sample("tutor-sample.cri.log", LineFormat::Auto);
+    check_sample("tutor-sample.cri.log", LineFormat::Cri);
+}
+
+#[test]
+fn erb_tracking_log_ten_events_two_broken() {
+    let Some(dir) = shared() else { return };
+    let seen = outcomes(
+        &dir.join("corpus/events/erb/tracking.log"),
+        LineFormat::Auto,
+    );
+    let events = seen
+        .values()
+        .filter(|s| matches!(s, Seen::Event { .. }))
+        .count();
+    assert_eq!(events, 10);
+    assert_eq!(seen.get(&3), Some(&Seen::Rejected(Reject::MalformedJson)));
+    assert_eq!(seen.get(&11), Some(&Seen::Rejected(Reject::MalformedJson)));
+    // Line 10 has `timestamp`, not `time`.
+    assert!(matches!(seen.get(&10), Some(Seen::Event { .. })));
+}
+
+fn erb_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("corpus/events/erb"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn every_erb_json_event_parses() {
+    let Some(dir) = shared() else { return };
+    let files = erb_files(&dir);
+    assert_eq!(files.len(), 81);
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        let e = parse_event(&text, None).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        assert!(!e.name.is_empty(), "{}", f.display());
+    }
+}
+
+/// Snapshot of the normalized rows of every event in the Tutor sample (raw message left
+/// out: it is the input). A reviewer sees here what changes in the data lake.
+#[test]
+fn normalized_rows_of_the_corpus() {
+    let Some(dir) = shared() else { return };
+    let buf = std::fs::read(dir.join("corpus/tracking/tutor-sample.log")).unwrap();
+    let mut rows = Vec::new();
+    LogParser::default().parse_all(&buf, &mut |item| {
+        if let Item::Event { line, event } = item {
+            let mut row = serde_json::to_value(EventRow::from_event(&event)).unwrap();
+            let obj = row.as_object_mut().unwrap();
+            obj.remove("message");
+            obj.retain(|_, v| !(v.is_null() || v.as_str() == Some("")));
+            obj.insert("line".into(), line.into());
+            rows.push(row);
+        }
+    });
+    assert_eq!(rows.len(), 90);
+    insta::assert_json_snapshot!("tutor_sample_rows", rows);
+}
