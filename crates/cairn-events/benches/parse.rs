@@ -6,13 +6,17 @@
 use std::hint::black_box;
 
 use cairn_events::{EventRow, Item, LogParser};
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 fn big_log() -> (Vec<u8>, u64) {
     let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../../shared/corpus/tracking/tutor-sample.log");
     let one = std::fs::read(&sample).unwrap_or_else(|e| panic!("{}: {e}", sample.display()));
-    let one = if one.ends_with(b"\n") { one } else { [one, b"\n".to_vec()].concat() };
+    let one = if one.ends_with(b"\n") {
+        one
+    } else {
+        [one, b"\n".to_vec()].concat()
+    };
     let mut buf = Vec::with_capacity(110 << 20);
     while buf.len() < 100 << 20 {
         buf.extend_from_slice(&one);
