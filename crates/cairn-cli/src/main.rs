@@ -32,6 +32,11 @@ enum Command {
     /// Parses tracking logs: one JSON row per event on stdout; skipped and rejected lines
     /// as `FILE:LINE: reason` on stderr, then `parsed N, rejected M, skipped K`.
     Parse(parse::Args),
+    /// ClickHouse migrations (same as the `cairn-migrate` binary).
+    Migrate {
+        #[command(subcommand)]
+        command: cairn_migrate::cli::Command,
+    },
 }
 
 #[derive(Subcommand)]
@@ -62,6 +67,7 @@ fn main() -> ExitCode {
         }
         Command::Status => runtime().block_on(status(&config)),
         Command::Parse(_) => unreachable!("handled before loading the configuration"),
+        Command::Migrate { command } => return cairn_migrate::cli::run(&command, &config),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

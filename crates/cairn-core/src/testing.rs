@@ -62,6 +62,18 @@ pub async fn clickhouse(test: &str) -> ClickHouse {
     ch
 }
 
+/// Connects to the local ClickHouse using the test database `db` as it is (no reset), for
+/// a second connection to a database another helper created.
+pub async fn clickhouse_existing(db: &str) -> ClickHouse {
+    let cfg = config();
+    ClickHouse::connect(&cfg.clickhouse)
+        .await
+        .unwrap_or_else(|e| {
+            panic!("ClickHouse is not reachable ({e}); start it with ./scripts/services start")
+        })
+        .with_database(db)
+}
+
 /// Read-write MySQL settings for seeding a test's own MariaDB database: the local admin
 /// user (`.cairn/secrets/mysql-cairn_admin`) and the database `db`.
 pub fn mysql_admin(db: &str) -> MysqlConfig {
