@@ -75,6 +75,8 @@ pub enum Item<'a> {
     Event {
         /// Line number.
         line: u64,
+        /// Byte offset of that line's start in the input (what checkpoints record).
+        offset: u64,
         /// The event.
         event: Event<'a>,
     },
@@ -105,11 +107,13 @@ pub enum Item<'a> {
 
 struct Partial {
     first_line: u64,
+    first_offset: u64,
     text: String,
 }
 
 struct Head {
     line: u64,
+    offset: u64,
     text: String,
     line_time: Option<DateTime<Utc>>,
     error: String,
@@ -155,8 +159,26 @@ impl LogParser {
         self.partial.is_some() || self.head.is_some()
     }
 
-    /// Feeds one physical line (without its `\n`; a trailing `\r` is dropped).
-    pub fn feed(&mut self, line_no: u64, bytes: &[u8], sink: &mut impl FnMut(Item<'_>)) {
+    /// The byte offset where the held incomplete event starts, if any: a checkpoint must
+    /// not move past it, or a restart would lose the event's first part.
+    pub fn held_offset(&self) -> Option<u64> {
+        match (&self.head, &self.partial) {
+            (Some(h), Some(p)) => Some(h.offset.min(p.first_offset)),
+            (Some(h), None) => Some(h.offset),
+            (None, Some(p)) => Some(p.first_offset),
+            (None, None) => None,
+        }
+    }
+
+    /// Feeds one physical line (without its `\n`; a trailing `\r` is dropped): its 1-based
+    /// number, the byte offset of its start, and its bytes.
+    pub fn feed(
+        &mut self,
+        line_no: u64,
+        offset: u64,
+        bytes: &[u8],
+        sink: &mut impl FnMut(Item<'_>),
+    ) {
         if bytes.len() > self.max_line {
             self.flush_head(sink);
             return sink(Item::Rejected {
@@ -188,14 +210,15 @@ impl LogParser {
                 });
             }
         };
-        let (first_line, text): (u64, Cow<'_, str>) = match frame {
+        let (first_line, first_offset, text): (u64, u64, Cow<'_, str>) = match frame {
             Frame::Bare(s) => {
                 self.flush_partial(sink);
-                (line_no, Cow::Borrowed(s))
+                (line_no, offset, Cow::Borrowed(s))
             }
             Frame::Partial(s) => {
                 let p = self.partial.get_or_insert_with(|| Partial {
                     first_line: line_no,
+                    first_offset: offset,
                     text: String::new(),
                 });
                 p.text.push_str(&s);
@@ -212,12 +235,12 @@ impl LogParser {
             Frame::Full(s) => match self.partial.take() {
                 Some(mut p) => {
                     p.text.push_str(&s);
-                    (p.first_line, Cow::Owned(p.text))
+                    (p.first_line, p.first_offset, Cow::Owned(p.text))
                 }
-                None => (line_no, s),
+                None => (line_no, offset, s),
             },
         };
-        self.message(first_line, &text, sink);
+        self.message(first_line, first_offset, &text, sink);
     }
 
     /// Ends the input: whatever is still held is rejected.
@@ -228,8 +251,8 @@ impl LogParser {
 
     /// Parses a whole in-memory log (lines split on `\n`), then finishes.
     pub fn parse_all(&mut self, buf: &[u8], sink: &mut impl FnMut(Item<'_>)) {
-        for (n, line) in lines(buf) {
-            self.feed(n, line, sink);
+        for (n, offset, line) in lines(buf) {
+            self.feed(n, offset, line, sink);
         }
         self.finish(sink);
     }
@@ -254,7 +277,7 @@ impl LogParser {
         }
     }
 
-    fn message(&mut self, line: u64, text: &str, sink: &mut impl FnMut(Item<'_>)) {
+    fn message(&mut self, line: u64, offset: u64, text: &str, sink: &mut impl FnMut(Item<'_>)) {
         let msg = classify(text);
         if let Some(head) = self.head.take() {
             if msg == Message::Text {
@@ -262,6 +285,7 @@ impl LogParser {
                 if let Ok(event) = parse_event(&joined, head.line_time) {
                     return sink(Item::Event {
                         line: head.line,
+                        offset: head.offset,
                         event,
                     });
                 }
@@ -273,8 +297,10 @@ impl LogParser {
             });
         }
         match msg {
-            Message::Tracking { json, line_time } => self.event(line, json, line_time, sink),
-            Message::Json(json) => self.event(line, json, None, sink),
+            Message::Tracking { json, line_time } => {
+                self.event(line, offset, json, line_time, sink)
+            }
+            Message::Json(json) => self.event(line, offset, json, None, sink),
             Message::CoursePublished(course_id) => sink(Item::CoursePublished { line, course_id }),
             Message::OtherLog | Message::Text => sink(Item::Skipped {
                 line,
@@ -290,18 +316,24 @@ impl LogParser {
     fn event(
         &mut self,
         line: u64,
+        offset: u64,
         json: &str,
         line_time: Option<DateTime<Utc>>,
         sink: &mut impl FnMut(Item<'_>),
     ) {
         match parse_event(json, line_time) {
-            Ok(event) => sink(Item::Event { line, event }),
+            Ok(event) => sink(Item::Event {
+                line,
+                offset,
+                event,
+            }),
             Err(EventError::Json {
                 message,
                 truncated: true,
             }) => {
                 self.head = Some(Head {
                     line,
+                    offset,
                     text: json.to_owned(),
                     line_time,
                     error: format!("truncated: {message}"),
@@ -321,9 +353,9 @@ impl LogParser {
     }
 }
 
-/// Splits an in-memory log into numbered lines (1-based) on `\n`, with `memchr`.
-/// A last line without `\n` is included.
-pub fn lines(buf: &[u8]) -> impl Iterator<Item = (u64, &[u8])> {
+/// Splits an in-memory log into (1-based number, byte offset, line) on `\n`, with
+/// `memchr`. A last line without `\n` is included.
+pub fn lines(buf: &[u8]) -> impl Iterator<Item = (u64, u64, &[u8])> {
     let mut start = 0usize;
     let mut n = 0u64;
     let mut ends = memchr::memchr_iter(b'\n', buf);
@@ -334,23 +366,29 @@ pub fn lines(buf: &[u8]) -> impl Iterator<Item = (u64, &[u8])> {
             None => return None,
         };
         let line = &buf[start..end];
+        let offset = start as u64;
         start = end + 1;
         n += 1;
-        Some((n, line))
+        Some((n, offset, line))
     })
 }
 
-/// Reads numbered lines from a reader into a reused buffer, never holding more than
-/// `max + 1` bytes of one line: a longer line is passed to `f` cut at `max + 1` bytes (so
-/// the parser rejects it as too long) and the rest is skipped. Returns the number of lines.
+/// Reads lines from a reader into a reused buffer, calling `f(number, offset, line)`,
+/// never holding more than `max + 1` bytes of one line: a longer line is passed cut at
+/// `max + 1` bytes (so the parser rejects it as too long) and the rest is skipped.
+/// Offsets count from `start_offset` (where the reader was positioned). Returns the number
+/// of lines.
 pub fn for_each_line(
     mut r: impl BufRead,
     max: usize,
-    mut f: impl FnMut(u64, &[u8]),
+    start_offset: u64,
+    mut f: impl FnMut(u64, u64, &[u8]),
 ) -> std::io::Result<u64> {
     let mut buf = Vec::with_capacity(64 * 1024);
     let mut n = 0u64;
+    let mut offset = start_offset;
     loop {
+        let line_start = offset;
         buf.clear();
         let mut overflow = false;
         let mut got_any = false;
@@ -371,6 +409,7 @@ pub fn for_each_line(
             }
             buf.extend_from_slice(&chunk[..keep.min(room)]);
             r.consume(take);
+            offset += take as u64;
             if done {
                 break;
             }
@@ -380,7 +419,7 @@ pub fn for_each_line(
         }
         n += 1;
         debug_assert!(!overflow || buf.len() == max + 1);
-        f(n, &buf);
+        f(n, line_start, &buf);
     }
 }
 
@@ -392,7 +431,9 @@ pub fn parse_reader(
 ) -> std::io::Result<u64> {
     let mut parser = LogParser::new(format);
     let max = parser.max_line;
-    let n = for_each_line(r, max, |n, line| parser.feed(n, line, sink))?;
+    let n = for_each_line(r, max, 0, |n, offset, line| {
+        parser.feed(n, offset, line, sink)
+    })?;
     parser.finish(sink);
     Ok(n)
 }

@@ -34,7 +34,7 @@ fn outcomes(path: &Path, format: LineFormat) -> BTreeMap<u64, Seen> {
     let mut seen = BTreeMap::new();
     LogParser::new(format).parse_all(&buf, &mut |item| {
         let (line, s) = match item {
-            Item::Event { line, event } => (
+            Item::Event { line, event, .. } => (
                 line,
                 Seen::Event {
                     name: event.name.into_owned(),
@@ -200,7 +200,7 @@ fn normalized_rows_of_the_corpus() {
     let buf = std::fs::read(dir.join("corpus/tracking/tutor-sample.log")).unwrap();
     let mut rows = Vec::new();
     LogParser::default().parse_all(&buf, &mut |item| {
-        if let Item::Event { line, event } = item {
+        if let Item::Event { line, event, .. } = item {
             let mut row = serde_json::to_value(EventRow::from_event(&event)).unwrap();
             let obj = row.as_object_mut().unwrap();
             obj.remove("message");

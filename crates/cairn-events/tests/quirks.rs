@@ -20,7 +20,7 @@ fn run(log: &str, format: LineFormat) -> Outcome {
     let mut events = Vec::new();
     let mut other = Vec::new();
     LogParser::new(format).parse_all(log.as_bytes(), &mut |item| match item {
-        Item::Event { line, event } => events.push((line, EventRow::from_event(&event))),
+        Item::Event { line, event, .. } => events.push((line, EventRow::from_event(&event))),
         Item::CoursePublished { line, course_id } => {
             other.push((line, format!("publish {course_id}")))
         }
@@ -343,6 +343,21 @@ fn long_and_non_utf8_lines_are_rejected_and_parsing_goes_on() {
 }
 
 #[test]
+fn events_carry_the_byte_offset_of_their_first_line() {
+    let first = format!("{PREFIX}{{\"name\": \"a\", \"time\": \"2023-01-01T00:00:00Z\"}}");
+    let second = "2023-01-01T00:00:00.1Z stderr P {\"name\": \"b\", ";
+    let third = "2023-01-01T00:00:00.2Z stderr F \"time\": \"2023-01-01T00:00:00Z\"}";
+    let log = format!("{first}\n\n{second}\n{third}\n");
+    let mut offsets = Vec::new();
+    LogParser::default().parse_all(log.as_bytes(), &mut |item| {
+        if let Item::Event { line, offset, .. } = item {
+            offsets.push((line, offset));
+        }
+    });
+    assert_eq!(offsets, vec![(1, 0), (3, first.len() as u64 + 2)]);
+}
+
+#[test]
 fn reader_caps_line_memory() {
     let mut data = vec![b'z'; 10_000];
     data.extend_from_slice(b"\nshort\nlast-no-newline");
@@ -350,9 +365,14 @@ fn reader_caps_line_memory() {
     let n = cairn_events::for_each_line(
         std::io::BufReader::with_capacity(64, &data[..]),
         100,
-        |n, l| seen.push((n, l.len())),
+        7,
+        |n, offset, l| seen.push((n, offset, l.len())),
     )
     .unwrap();
     assert_eq!(n, 3);
-    assert_eq!(seen, vec![(1, 101), (2, 5), (3, 15)]);
+    // Offsets count every byte read, including the skipped tail of the long line.
+    assert_eq!(
+        seen,
+        vec![(1, 7, 101), (2, 7 + 10_001, 5), (3, 7 + 10_007, 15)]
+    );
 }
