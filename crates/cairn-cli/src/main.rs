@@ -32,6 +32,8 @@ enum Command {
     /// Parses tracking logs: one JSON row per event on stdout; skipped and rejected lines
     /// as `FILE:LINE: reason` on stderr, then `parsed N, rejected M, skipped K`.
     Parse(parse::Args),
+    /// Ingests tracking logs into ClickHouse (same as `cairn-import events`).
+    Ingest(cairn_import::cli::IngestArgs),
     /// ClickHouse migrations (same as the `cairn-migrate` binary).
     Migrate {
         #[command(subcommand)]
@@ -68,6 +70,7 @@ fn main() -> ExitCode {
         Command::Status => runtime().block_on(status(&config)),
         Command::Parse(_) => unreachable!("handled before loading the configuration"),
         Command::Migrate { command } => return cairn_migrate::cli::run(&command, &config),
+        Command::Ingest(args) => return cairn_import::cli::ingest(&args, &config),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -72,6 +72,24 @@ const PROBLEM_NAMES: &[&str] = &[
 ];
 
 impl Family {
+    /// The family's name as stored (`video`, `link_click`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Family::Enrollment => "enrollment",
+            Family::Video => "video",
+            Family::Problem => "problem",
+            Family::Navigation => "navigation",
+            Family::LinkClick => "link_click",
+            Family::Grade => "grade",
+            Family::Completion => "completion",
+            Family::Forum => "forum",
+            Family::SpecialExam => "special_exam",
+            Family::Certificate => "certificate",
+            Family::Implicit => "implicit",
+            Family::Other => "other",
+        }
+    }
+
     /// The family of an event name.
     pub fn of(name: &str) -> Family {
         if let Some(rest) = name.strip_prefix("edx.") {

@@ -376,3 +376,23 @@ fn reader_caps_line_memory() {
         vec![(1, 7, 101), (2, 7 + 10_001, 5), (3, 7 + 10_007, 15)]
     );
 }
+
+#[test]
+fn family_names_match_their_serialized_form() {
+    for f in [
+        Family::Enrollment,
+        Family::Video,
+        Family::Problem,
+        Family::Navigation,
+        Family::LinkClick,
+        Family::Grade,
+        Family::Completion,
+        Family::Forum,
+        Family::SpecialExam,
+        Family::Certificate,
+        Family::Implicit,
+        Family::Other,
+    ] {
+        assert_eq!(serde_json::to_value(f).unwrap(), f.as_str());
+    }
+}

@@ -1,3 +1,10 @@
-//! Importers: tracking logs and course structure into ClickHouse, with checkpoints.
+//! Cairn's importers: sources → rows → ClickHouse, with checkpoints.
 //!
-//! Not implemented yet: this crate is filled by issues #6 (events) and #7 (courses).
+//! - [`ingest`]: tracking logs (files, gzip, stdin, followed files) into `events`,
+//!   exactly once;
+//! - [`generate`]: a deterministic, realistic Tutor-format log and the matching LMS seed,
+//!   for the demo, tests and benchmarks.
+
+pub mod cli;
+pub mod generate;
+pub mod ingest;

@@ -1,6 +1,37 @@
-//! The `cairn-import` binary.
+//! The `cairn-import` binary: `cairn-import events …` (and, later, `courses`).
 
-fn main() {
-    eprintln!("cairn-import: not implemented yet");
-    std::process::exit(2);
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Cairn's importers.
+#[derive(Parser)]
+#[command(name = "cairn-import", version, about)]
+struct Args {
+    /// Configuration file (default: $CAIRN_CONFIG, else ./cairn.toml if present).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Tracking logs into ClickHouse (same as `cairn ingest`).
+    Events(cairn_import::cli::IngestArgs),
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let config = match cairn_core::Config::load(args.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("cairn-import: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match args.command {
+        Command::Events(a) => cairn_import::cli::ingest(&a, &config),
+    }
 }

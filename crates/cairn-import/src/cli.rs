@@ -1,0 +1,107 @@
+//! Command-line front ends shared by `cairn-import` and `cairn`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use cairn_core::{ClickHouse, Config};
+use cairn_events::LineFormat;
+
+use crate::ingest::{IngestOptions, LogPublishes, expand_inputs, ingest as run_ingest};
+
+/// Arguments of `cairn ingest` / `cairn-import events`.
+#[derive(clap::Args, Debug)]
+pub struct IngestArgs {
+    /// Log files (plain or .gz; quoted globs are expanded), or `-` for standard input.
+    #[arg(required = true)]
+    inputs: Vec<String>,
+    /// Keep reading as the files grow, across rotations (rename or copytruncate).
+    #[arg(long)]
+    follow: bool,
+    /// Line format: auto (per line), tutor, json, docker or cri.
+    #[arg(long, default_value = "auto")]
+    format: LineFormat,
+    /// Parse and count; insert nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Write rejected lines to this file.
+    #[arg(long, value_name = "FILE")]
+    rejects: Option<PathBuf>,
+    /// Rows per insert, at most.
+    #[arg(long, default_value_t = 20_000)]
+    batch_rows: usize,
+    /// Longest wait before a batch is inserted, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    flush_ms: u64,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs an ingestion from the command line; SIGINT/SIGTERM stop a follow run cleanly.
+pub fn ingest(args: &IngestArgs, config: &Config) -> ExitCode {
+    let inputs = match expand_inputs(&args.inputs) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("cairn ingest: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let opts = IngestOptions {
+        format: args.format,
+        batch_rows: args.batch_rows,
+        flush_interval: Duration::from_millis(args.flush_ms),
+        follow: args.follow,
+        dry_run: args.dry_run,
+        rejects: args.rejects.clone(),
+        progress: true,
+        ..IngestOptions::default()
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cairn ingest: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async {
+        let stop = opts.stop.clone();
+        tokio::spawn(async move {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
+            }
+            eprintln!("cairn ingest: stopping…");
+            stop.store(true, Ordering::Relaxed);
+        });
+        let ch = ClickHouse::connect(&config.clickhouse).await?;
+        run_ingest(&ch, inputs, &opts, Box::new(LogPublishes)).await
+    });
+    match result {
+        Ok(summary) => {
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&summary).unwrap_or_default()
+                );
+            } else {
+                eprintln!("{summary}");
+            }
+            if summary.unreadable.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("cairn ingest: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

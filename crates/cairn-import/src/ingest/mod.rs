@@ -1,0 +1,378 @@
+//! Ingestion: tracking logs into ClickHouse's `events`, exactly once.
+//!
+//! `bytes → lines → cairn-events → rows → batched inserts`, a reader thread feeding an
+//! inserter through a bounded channel (so at most a few batches sit in memory while
+//! ClickHouse is away).
+//!
+//! **Exactly once.** Every row stores its source's fingerprint and the byte offset of its
+//! line. After a batch is inserted, a checkpoint `(source, end_offset)` is recorded. A
+//! (re)started ingester reads from the last checkpoint and skips the events already stored
+//! past it (a batch inserted but not checkpointed, or partly inserted). A failed insert
+//! is retried with backoff; before each retry, the rows that did reach ClickHouse are
+//! dropped from the batch. So neither kill -9 at any moment, nor a ClickHouse restart,
+//! nor the same file given twice stores an event twice or loses one. Limits: a source is
+//! known by its first line, so two different files starting with the same line are taken
+//! for one; and lines written to a copytruncate'd file between the last read and the
+//! truncation are only in the rotated copy (backfill it: it has the same fingerprint).
+
+pub mod producer;
+pub mod store;
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use cairn_core::ClickHouse;
+use cairn_events::LineFormat;
+use serde::Serialize;
+
+pub use producer::Input;
+use producer::{Batch, Producer, ProducerOptions};
+use store::Resume;
+
+/// Called for each `Updating/Creating course overview for KEY.` line.
+pub trait PublishHook: Send {
+    /// A course was (re)published.
+    fn course_published(&mut self, course_id: &str);
+}
+
+/// The default hook: says which course was published (course import is configured apart).
+#[derive(Debug, Default)]
+pub struct LogPublishes;
+
+impl PublishHook for LogPublishes {
+    fn course_published(&mut self, course_id: &str) {
+        eprintln!("ingest: course published: {course_id}");
+    }
+}
+
+/// Options of an ingestion run.
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// Line format (auto-detected per line by default).
+    pub format: LineFormat,
+    /// Rows per insert, at most.
+    pub batch_rows: usize,
+    /// A batch is sent at the latest this long after its first row (live latency bound).
+    pub flush_interval: Duration,
+    /// Keep reading as files grow, across rotations, until stopped.
+    pub follow: bool,
+    /// How often a followed file is polled.
+    pub poll: Duration,
+    /// Parse and count; insert nothing.
+    pub dry_run: bool,
+    /// Write rejected lines here.
+    pub rejects: Option<PathBuf>,
+    /// Show progress (a bar on a terminal, else periodic log lines).
+    pub progress: bool,
+    /// Set to stop a follow run (flushes what was read).
+    pub stop: Arc<AtomicBool>,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        IngestOptions {
+            format: LineFormat::Auto,
+            batch_rows: 20_000,
+            flush_interval: Duration::from_secs(1),
+            follow: false,
+            poll: Duration::from_millis(100),
+            dry_run: false,
+            rejects: None,
+            progress: false,
+            stop: Arc::new(AtomicBool::new(false)),
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    /// Lines read.
+    pub lines: u64,
+    /// Events parsed (not counting those already stored).
+    pub events: u64,
+    /// Events inserted.
+    pub inserted: u64,
+    /// Events skipped because ClickHouse already had them.
+    pub duplicates_skipped: u64,
+    /// Rejected lines by reason.
+    pub rejected: BTreeMap<String, u64>,
+    /// Skipped (non-event) lines by reason.
+    pub skipped: BTreeMap<String, u64>,
+    /// Course-publish lines seen.
+    pub course_publishes: u64,
+    /// Sources read (a rotation starts a new one).
+    pub sources: u64,
+    /// Inputs that could not be read, with why.
+    pub unreadable: Vec<(String, String)>,
+    /// Bytes read.
+    pub bytes: u64,
+    /// Insert attempts that failed and were retried.
+    pub retries: u64,
+    /// Wall time.
+    #[serde(skip)]
+    pub elapsed: Duration,
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secs = self.elapsed.as_secs_f64().max(1e-9);
+        writeln!(
+            f,
+            "{} events inserted ({:.0}/s, {:.1} MB/s), {} already stored and skipped, {} lines in {} sources, {:.1} s",
+            self.inserted,
+            self.inserted as f64 / secs,
+            self.bytes as f64 / secs / 1e6,
+            self.duplicates_skipped,
+            self.lines,
+            self.sources,
+            secs
+        )?;
+        let rejected: u64 = self.rejected.values().sum();
+        write!(f, "rejected {rejected}")?;
+        for (k, v) in &self.rejected {
+            write!(f, ", {k}: {v}")?;
+        }
+        let skipped: u64 = self.skipped.values().sum();
+        write!(f, "; skipped {skipped}")?;
+        for (k, v) in &self.skipped {
+            write!(f, ", {k}: {v}")?;
+        }
+        write!(f, "; course publishes {}", self.course_publishes)?;
+        for (input, e) in &self.unreadable {
+            write!(f, "\ncannot read {input}: {e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Expands inputs: `-` is stdin; a pattern with `*`, `?` or `[` that names no file is a
+/// glob (sorted); anything else a path.
+pub fn expand_inputs(args: &[String]) -> Result<Vec<Input>, String> {
+    let mut out = Vec::new();
+    for a in args {
+        if a == "-" {
+            out.push(Input::Stdin);
+        } else if a.contains(['*', '?', '[']) && !std::path::Path::new(a).exists() {
+            let mut paths: Vec<PathBuf> = glob::glob(a)
+                .map_err(|e| format!("bad pattern {a:?}: {e}"))?
+                .filter_map(Result::ok)
+                .collect();
+            if paths.is_empty() {
+                return Err(format!("no file matches {a:?}"));
+            }
+            paths.sort();
+            out.extend(paths.into_iter().map(Input::Path));
+        } else {
+            out.push(Input::Path(PathBuf::from(a)));
+        }
+    }
+    Ok(out)
+}
+
+async fn with_retry<T, F, Fut>(what: &str, retries: &mut u64, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = cairn_core::Result<T>>,
+{
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        match f().await {
+            Ok(v) => return v,
+            Err(e) => {
+                *retries += 1;
+                if *retries == 1 || (*retries).is_multiple_of(10) {
+                    eprintln!("ingest: {what} failed ({e}); retrying in {backoff:?}");
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+/// Stores one batch exactly once: insert (retrying), dropping before each retry the rows a
+/// failed attempt did store; then the checkpoint.
+async fn store_batch(ch: &ClickHouse, b: &mut Batch, summary: &mut Summary) {
+    let mut attempt = 0u32;
+    let mut backoff = Duration::from_millis(200);
+    while !b.rows.is_empty() {
+        if attempt > 0 {
+            let lo = b.rows.iter().map(|r| r.offset).min().unwrap_or(0);
+            let hi = b.rows.iter().map(|r| r.offset).max().unwrap_or(0);
+            let present = with_retry("reading stored offsets", &mut summary.retries, || {
+                store::present_offsets(ch, &b.source, lo, hi)
+            })
+            .await;
+            let before = b.rows.len();
+            b.rows.retain(|r| !present.contains(&r.offset));
+            summary.duplicates_skipped += (before - b.rows.len()) as u64;
+            if b.rows.is_empty() {
+                break;
+            }
+        }
+        match store::insert_events(ch, &b.source, &b.rows).await {
+            Ok(()) => {
+                summary.inserted += b.rows.len() as u64;
+                break;
+            }
+            Err(e) => {
+                summary.retries += 1;
+                if attempt == 0 || attempt.is_multiple_of(10) {
+                    eprintln!(
+                        "ingest: insert of {} events failed ({e}); retrying in {backoff:?}",
+                        b.rows.len()
+                    );
+                }
+                attempt += 1;
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+    let n = b.rows.len() as u64;
+    with_retry("recording a checkpoint", &mut summary.retries, || {
+        store::checkpoint(ch, &b.source, &b.path, b.end_offset, n)
+    })
+    .await;
+}
+
+async fn table_exists(ch: &ClickHouse, name: &str) -> cairn_core::Result<bool> {
+    let n: u64 = ch
+        .client()
+        .query("SELECT count() FROM system.tables WHERE database = ? AND name = ?")
+        .bind(ch.database())
+        .bind(name)
+        .fetch_one()
+        .await
+        .map_err(|e| cairn_core::Error::clickhouse("reading system.tables", e))?;
+    Ok(n > 0)
+}
+
+/// Ingests `inputs` into `ch`'s `events` table.
+pub async fn ingest(
+    ch: &ClickHouse,
+    inputs: Vec<Input>,
+    opts: &IngestOptions,
+    hook: Box<dyn PublishHook>,
+) -> cairn_core::Result<Summary> {
+    let started = Instant::now();
+    if !opts.dry_run {
+        for t in ["events", "_ingest_checkpoints"] {
+            if !table_exists(ch, t).await? {
+                return Err(cairn_core::Error::Other(format!(
+                    "table {}.{t} does not exist: run `cairn migrate up` first",
+                    ch.database()
+                )));
+            }
+        }
+    }
+    let rejects: Option<Box<dyn std::io::Write + Send>> = match &opts.rejects {
+        Some(p) => Some(Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).map_err(|e| {
+                cairn_core::Error::Other(format!(
+                    "cannot write rejected lines to {}: {e}",
+                    p.display()
+                ))
+            })?,
+        ))),
+        None => None,
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Batch>(4);
+    let handle = tokio::runtime::Handle::current();
+    let resume_ch = ch.clone();
+    let dry_run = opts.dry_run;
+    let stop = opts.stop.clone();
+    let resume: producer::ResumeFn = Box::new(move |fp: &str| {
+        if dry_run {
+            return Ok(Resume::default());
+        }
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            match handle.block_on(store::resume(&resume_ch, fp)) {
+                Ok(r) => return Ok(r),
+                Err(e) if stop.load(Ordering::Relaxed) => return Err(e.to_string()),
+                Err(e) => {
+                    eprintln!(
+                        "ingest: reading the resume point failed ({e}); retrying in {backoff:?}"
+                    );
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    });
+    let popts = ProducerOptions {
+        format: opts.format,
+        batch_rows: opts.batch_rows.max(1),
+        flush_interval: opts.flush_interval,
+        follow: opts.follow,
+        poll: opts.poll,
+        stop: opts.stop.clone(),
+    };
+    let total_bytes: u64 = inputs
+        .iter()
+        .filter_map(|i| match i {
+            Input::Path(p) => std::fs::metadata(p).ok().map(|m| m.len()),
+            Input::Stdin => None,
+        })
+        .sum();
+    let producer = std::thread::spawn(move || {
+        let mut p = Producer::new(popts, tx, resume, rejects, hook);
+        p.run(&inputs);
+        p.stats
+    });
+
+    let mut summary = Summary::default();
+    let bar = (opts.progress && !opts.follow && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(total_bytes.max(1));
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let mut last_log = Instant::now();
+    while let Some(mut batch) = rx.recv().await {
+        if !dry_run {
+            store_batch(ch, &mut batch, &mut summary).await;
+        }
+        if let Some(bar) = &bar {
+            bar.set_position(batch.bytes_read.min(total_bytes));
+            bar.set_message(format!("{} events", summary.inserted));
+        } else if opts.progress && last_log.elapsed() >= Duration::from_secs(10) {
+            last_log = Instant::now();
+            let secs = started.elapsed().as_secs_f64();
+            eprintln!(
+                "ingest: {} events stored, {:.0}/s, {:.1} MB read",
+                summary.inserted,
+                summary.inserted as f64 / secs,
+                batch.bytes_read as f64 / 1e6
+            );
+        }
+        summary.bytes = batch.bytes_read;
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let stats = tokio::task::spawn_blocking(move || producer.join())
+        .await
+        .map_err(|e| cairn_core::Error::Other(format!("reader task: {e}")))?
+        .map_err(|_| cairn_core::Error::Other("the reader thread panicked".into()))?;
+    summary.lines = stats.lines;
+    summary.events = stats.events;
+    summary.duplicates_skipped += stats.already_stored;
+    summary.rejected = stats.rejected;
+    summary.skipped = stats.skipped;
+    summary.course_publishes = stats.publishes;
+    summary.sources = stats.sources;
+    summary.unreadable = stats.unreadable;
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}

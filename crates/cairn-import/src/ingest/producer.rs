@@ -1,0 +1,529 @@
+//! Reading sources and parsing them into batches, on a thread of its own.
+//!
+//! Sources are read in order. Each is identified by a fingerprint of its first line, so a
+//! file renamed by rotation, compressed later, or given twice is the same source; reading
+//! starts from the resume point that ClickHouse holds for it. In follow mode a file is
+//! polled for growth, rename-and-create rotation and copytruncate; a line without its
+//! newline yet is held until complete.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use cairn_events::{DEFAULT_MAX_LINE, EventRow, Item, LineFormat, LogParser};
+use flate2::read::MultiGzDecoder;
+use sha2::{Digest, Sha256};
+
+use super::PublishHook;
+use super::store::{Located, Resume, storable};
+
+/// An input of the ingester.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A file, plain or gzip (detected by its magic bytes).
+    Path(PathBuf),
+    /// Standard input.
+    Stdin,
+}
+
+impl Input {
+    /// A label for messages.
+    pub fn label(&self) -> String {
+        match self {
+            Input::Path(p) => p.display().to_string(),
+            Input::Stdin => "-".into(),
+        }
+    }
+}
+
+/// A batch of rows of one source, with the checkpoint that holds once it is stored.
+pub(crate) struct Batch {
+    pub source: Arc<str>,
+    pub path: Arc<str>,
+    pub rows: Vec<Located>,
+    pub end_offset: u64,
+    pub bytes_read: u64,
+}
+
+/// What the producer counted.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct ProducerStats {
+    pub lines: u64,
+    pub events: u64,
+    pub already_stored: u64,
+    pub rejected: BTreeMap<String, u64>,
+    pub skipped: BTreeMap<String, u64>,
+    pub publishes: u64,
+    pub unreadable: Vec<(String, String)>,
+    pub sources: u64,
+}
+
+pub(crate) struct ProducerOptions {
+    pub format: LineFormat,
+    pub batch_rows: usize,
+    pub flush_interval: Duration,
+    pub follow: bool,
+    pub poll: Duration,
+    pub stop: Arc<AtomicBool>,
+}
+
+pub(crate) type ResumeFn = Box<dyn FnMut(&str) -> Result<Resume, String> + Send>;
+
+pub(crate) struct Producer {
+    pub opts: ProducerOptions,
+    pub tx: tokio::sync::mpsc::Sender<Batch>,
+    pub resume: ResumeFn,
+    pub rejects: Option<Box<dyn Write + Send>>,
+    pub hook: Box<dyn PublishHook>,
+    pub stats: ProducerStats,
+    /// Fingerprint → end offset already sent in this run.
+    seen: HashMap<String, u64>,
+    bytes_read: u64,
+    consumer_gone: bool,
+}
+
+/// One source being read: parser state, position, the batch being filled.
+struct SourceRun {
+    fp: Arc<str>,
+    path: Arc<str>,
+    parser: LogParser,
+    /// Offsets (from an earlier run) already stored: those events are not sent again.
+    present: HashSet<u64>,
+    /// Bytes before this offset were ingested earlier: counted for line numbers, not parsed.
+    start: u64,
+    /// Absolute offset of the next byte to come.
+    raw: u64,
+    line_no: u64,
+    pending: Vec<u8>,
+    batch: Vec<Located>,
+    batch_started: Instant,
+}
+
+fn fingerprint(first_line: &[u8]) -> String {
+    let d = Sha256::digest(first_line);
+    d[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn is_gzip(path: &Path) -> std::io::Result<bool> {
+    let mut magic = [0u8; 2];
+    let mut f = File::open(path)?;
+    let n = f.read(&mut magic)?;
+    Ok(n == 2 && magic == [0x1f, 0x8b])
+}
+
+fn open_reader(path: &Path) -> std::io::Result<(Box<dyn Read + Send>, bool)> {
+    let gz = is_gzip(path)?;
+    let f = File::open(path)?;
+    Ok(if gz {
+        (Box::new(MultiGzDecoder::new(f)), true)
+    } else {
+        (Box::new(f), false)
+    })
+}
+
+/// The first line of a file (decompressed), with its newline; `None` when there is no
+/// complete line yet (`at_eof_is_line`: a file that will not grow ends its last line).
+fn first_line(path: &Path, at_eof_is_line: bool) -> std::io::Result<Option<Vec<u8>>> {
+    let (r, _) = open_reader(path)?;
+    let mut r = BufReader::new(r.take(DEFAULT_MAX_LINE as u64 + 1));
+    let mut line = Vec::new();
+    r.read_until(b'\n', &mut line)?;
+    Ok(
+        if line.ends_with(b"\n") || (at_eof_is_line && !line.is_empty()) {
+            Some(line)
+        } else {
+            None
+        },
+    )
+}
+
+#[cfg(unix)]
+fn inode(m: &std::fs::Metadata) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    m.ino()
+}
+
+#[cfg(not(unix))]
+fn inode(_: &std::fs::Metadata) -> u64 {
+    0
+}
+
+impl Producer {
+    pub(crate) fn new(
+        opts: ProducerOptions,
+        tx: tokio::sync::mpsc::Sender<Batch>,
+        resume: ResumeFn,
+        rejects: Option<Box<dyn Write + Send>>,
+        hook: Box<dyn PublishHook>,
+    ) -> Self {
+        Producer {
+            opts,
+            tx,
+            resume,
+            rejects,
+            hook,
+            stats: ProducerStats::default(),
+            seen: HashMap::new(),
+            bytes_read: 0,
+            consumer_gone: false,
+        }
+    }
+
+    fn stopped(&self) -> bool {
+        self.consumer_gone || self.opts.stop.load(Ordering::Relaxed)
+    }
+
+    /// Reads every input in order.
+    pub(crate) fn run(&mut self, inputs: &[Input]) {
+        for input in inputs {
+            if self.stopped() {
+                break;
+            }
+            let result = match input {
+                Input::Path(p) => self.file(p),
+                Input::Stdin => self.stdin(),
+            };
+            if let Err(e) = result {
+                self.stats.unreadable.push((input.label(), e));
+            }
+        }
+        if let Some(w) = self.rejects.as_mut() {
+            let _ = w.flush();
+        }
+    }
+
+    fn begin(&mut self, first: &[u8], path: &str) -> Result<SourceRun, String> {
+        let fp = fingerprint(first);
+        let resume = (self.resume)(&fp)?;
+        let start = resume
+            .checkpoint
+            .max(self.seen.get(&fp).copied().unwrap_or(0));
+        self.stats.sources += 1;
+        Ok(SourceRun {
+            fp: fp.into(),
+            path: path.into(),
+            parser: LogParser::new(self.opts.format),
+            present: resume.present,
+            start,
+            raw: 0,
+            line_no: 0,
+            pending: Vec::new(),
+            batch: Vec::new(),
+            batch_started: Instant::now(),
+        })
+    }
+
+    fn file(&mut self, path: &Path) -> Result<(), String> {
+        let label = path.display().to_string();
+        loop {
+            // A new generation of the file at `path` (the first, or after a rotation).
+            let first = loop {
+                match first_line(path, !self.opts.follow) {
+                    Ok(Some(l)) => break Some(l),
+                    Ok(None) if self.opts.follow && !self.stopped() => {
+                        std::thread::sleep(self.opts.poll)
+                    }
+                    Ok(None) => break None,
+                    Err(e)
+                        if self.opts.follow
+                            && e.kind() == std::io::ErrorKind::NotFound
+                            && !self.stopped() =>
+                    {
+                        std::thread::sleep(self.opts.poll)
+                    }
+                    Err(e) => return Err(e.to_string()),
+                }
+            };
+            let Some(first) = first else { return Ok(()) };
+            let ino = std::fs::metadata(path)
+                .map(|m| inode(&m))
+                .map_err(|e| e.to_string())?;
+            let (mut reader, gz) = open_reader(path).map_err(|e| e.to_string())?;
+            let mut run = self.begin(&first, &label)?;
+            let mut buf = vec![0u8; 256 * 1024];
+            let mut file_pos = 0u64;
+            let next = loop {
+                let n = reader.read(&mut buf).map_err(|e| format!("{label}: {e}"))?;
+                if n > 0 {
+                    file_pos += n as u64;
+                    self.bytes_read += n as u64;
+                    self.feed(&mut run, &buf[..n]);
+                    self.maybe_flush(&mut run, false);
+                    if self.consumer_gone {
+                        return Ok(());
+                    }
+                    continue;
+                }
+                if !self.opts.follow || gz {
+                    break None;
+                }
+                if self.stopped() {
+                    // Stop without treating a half-written line as complete.
+                    self.flush(&mut run);
+                    return Ok(());
+                }
+                match std::fs::metadata(path) {
+                    Ok(m) if inode(&m) != ino => {
+                        // Rotated (renamed, a new file created): read what is left of ours.
+                        loop {
+                            let n = reader.read(&mut buf).map_err(|e| format!("{label}: {e}"))?;
+                            if n == 0 {
+                                break;
+                            }
+                            self.bytes_read += n as u64;
+                            self.feed(&mut run, &buf[..n]);
+                        }
+                        break Some(());
+                    }
+                    Ok(m) if m.len() < file_pos => break Some(()), // copytruncate
+                    _ => {
+                        self.maybe_flush(&mut run, true);
+                        std::thread::sleep(self.opts.poll.min(self.opts.flush_interval / 4));
+                    }
+                }
+            };
+            self.end(&mut run);
+            if next.is_none() {
+                return Ok(());
+            }
+        }
+    }
+
+    fn stdin(&mut self) -> Result<(), String> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(16);
+        std::thread::spawn(move || {
+            let mut stdin = std::io::stdin().lock();
+            loop {
+                let mut buf = vec![0u8; 64 * 1024];
+                match stdin.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        buf.truncate(n);
+                        if tx.send(buf).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        let mut head: Vec<u8> = Vec::new();
+        let mut run: Option<SourceRun> = None;
+        loop {
+            match rx.recv_timeout(self.opts.poll.min(self.opts.flush_interval / 4)) {
+                Ok(data) => {
+                    self.bytes_read += data.len() as u64;
+                    match run.as_mut() {
+                        Some(r) => {
+                            self.feed(r, &data);
+                            self.maybe_flush(r, false);
+                        }
+                        None => {
+                            head.extend_from_slice(&data);
+                            if let Some(i) = memchr::memchr(b'\n', &head) {
+                                let mut r = self.begin(&head[..=i], "-")?;
+                                let h = std::mem::take(&mut head);
+                                self.feed(&mut r, &h);
+                                run = Some(r);
+                            }
+                        }
+                    }
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    if let Some(r) = run.as_mut() {
+                        self.maybe_flush(r, true);
+                    }
+                    if self.stopped() {
+                        if let Some(r) = run.as_mut() {
+                            self.flush(r);
+                        }
+                        return Ok(());
+                    }
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+            if self.consumer_gone {
+                return Ok(());
+            }
+        }
+        if run.is_none() && !head.is_empty() {
+            let h = std::mem::take(&mut head);
+            run = Some(self.begin(&h, "-")?);
+            if let Some(r) = run.as_mut() {
+                self.feed(r, &h);
+            }
+        }
+        if let Some(r) = run.as_mut() {
+            self.end(r);
+        }
+        Ok(())
+    }
+
+    /// Feeds raw bytes: skips what was ingested before, splits complete lines, holds the rest.
+    fn feed(&mut self, run: &mut SourceRun, mut data: &[u8]) {
+        if run.raw < run.start {
+            let k = ((run.start - run.raw) as usize).min(data.len());
+            run.line_no += memchr::memchr_iter(b'\n', &data[..k]).count() as u64;
+            run.raw += k as u64;
+            data = &data[k..];
+        }
+        while !data.is_empty() {
+            match memchr::memchr(b'\n', data) {
+                Some(i) => {
+                    let line_start = run.raw - run.pending.len() as u64;
+                    if run.pending.is_empty() {
+                        self.line(run, line_start, &data[..i]);
+                    } else {
+                        let mut line = std::mem::take(&mut run.pending);
+                        line.extend_from_slice(&data[..i]);
+                        self.line(run, line_start, &line);
+                    }
+                    run.raw += i as u64 + 1;
+                    data = &data[i + 1..];
+                }
+                None => {
+                    run.pending.extend_from_slice(data);
+                    run.raw += data.len() as u64;
+                    if run.pending.len() > DEFAULT_MAX_LINE + 1 {
+                        // Keep memory bounded: the parser rejects it as too long.
+                        run.pending.truncate(DEFAULT_MAX_LINE + 1);
+                    }
+                    data = &[];
+                }
+            }
+        }
+    }
+
+    fn line(&mut self, run: &mut SourceRun, offset: u64, bytes: &[u8]) {
+        run.line_no += 1;
+        self.stats.lines += 1;
+        let line_no = run.line_no;
+        let SourceRun {
+            parser,
+            batch,
+            present,
+            path,
+            ..
+        } = run;
+        let stats = &mut self.stats;
+        let rejects = &mut self.rejects;
+        let hook = &mut self.hook;
+        let mut reject = |line: u64, reason: &str, detail: &str| {
+            *stats.rejected.entry(reason.to_owned()).or_default() += 1;
+            if let Some(w) = rejects.as_mut() {
+                let _ = write!(w, "{path}:{line}: {reason}: {detail}");
+                if line == line_no {
+                    let _ = write!(w, "\t{}", String::from_utf8_lossy(bytes));
+                }
+                let _ = writeln!(w);
+            }
+        };
+        let mut publishes = Vec::new();
+        let mut events = 0u64;
+        let mut already = 0u64;
+        parser.feed(line_no, offset, bytes, &mut |item| match item {
+            Item::Event {
+                line,
+                offset,
+                event,
+            } => {
+                let row = EventRow::from_event(&event);
+                if !storable(&row) {
+                    reject(line, "time out of range", &row.time.to_rfc3339());
+                } else if present.contains(&offset) {
+                    already += 1;
+                } else {
+                    events += 1;
+                    batch.push(Located { row, offset });
+                }
+            }
+            Item::CoursePublished { course_id, .. } => publishes.push(course_id.to_owned()),
+            Item::Skipped { reason, .. } => {
+                *stats.skipped.entry(reason.to_string()).or_default() += 1;
+            }
+            Item::Rejected {
+                line,
+                reason,
+                detail,
+            } => reject(line, &reason.to_string(), &detail),
+        });
+        self.stats.events += events;
+        self.stats.already_stored += already;
+        for c in publishes {
+            self.stats.publishes += 1;
+            hook.course_published(&c);
+        }
+    }
+
+    fn end_offset(run: &SourceRun) -> u64 {
+        let done = run.raw - run.pending.len() as u64;
+        run.parser.held_offset().map_or(done, |h| h.min(done))
+    }
+
+    /// Sends the batch when it is full or has waited `flush_interval`; when the reader has
+    /// caught up (`idle`), already after a quarter of it, so live events show up quickly.
+    fn maybe_flush(&mut self, run: &mut SourceRun, idle: bool) {
+        let full = run.batch.len() >= self.opts.batch_rows;
+        let wait = if idle {
+            self.opts.flush_interval / 4
+        } else {
+            self.opts.flush_interval
+        };
+        let due = !run.batch.is_empty() && run.batch_started.elapsed() >= wait;
+        if full || due {
+            self.flush(run);
+        }
+    }
+
+    fn flush(&mut self, run: &mut SourceRun) {
+        let end_offset = Self::end_offset(run).max(run.start);
+        let rows = std::mem::take(&mut run.batch);
+        run.batch_started = Instant::now();
+        let known = self.seen.get(run.fp.as_ref()).copied().unwrap_or(0);
+        if rows.is_empty() && end_offset <= known.max(run.start) {
+            return;
+        }
+        self.seen.insert(run.fp.to_string(), end_offset);
+        let batch = Batch {
+            source: run.fp.clone(),
+            path: run.path.clone(),
+            rows,
+            end_offset,
+            bytes_read: self.bytes_read,
+        };
+        if self.tx.blocking_send(batch).is_err() {
+            self.consumer_gone = true;
+        }
+    }
+
+    /// The source ended: its last line ends at EOF, held events are rejected.
+    fn end(&mut self, run: &mut SourceRun) {
+        if !run.pending.is_empty() {
+            let line = std::mem::take(&mut run.pending);
+            let offset = run.raw - line.len() as u64;
+            self.line(run, offset, &line);
+        }
+        let SourceRun { parser, .. } = run;
+        let mut rejected = Vec::new();
+        parser.finish(&mut |item| {
+            if let Item::Rejected {
+                line,
+                reason,
+                detail,
+            } = item
+            {
+                rejected.push((line, reason.to_string(), detail));
+            }
+        });
+        for (line, reason, detail) in rejected {
+            *self.stats.rejected.entry(reason.clone()).or_default() += 1;
+            if let Some(w) = self.rejects.as_mut() {
+                let _ = writeln!(w, "{}:{line}: {reason}: {detail}", run.path);
+            }
+        }
+        self.flush(run);
+    }
+}

@@ -1,0 +1,361 @@
+//! Ingestion against the real ClickHouse server.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use cairn_core::{ClickHouse, testing};
+use cairn_import::ingest::{IngestOptions, Input, LogPublishes, Summary, ingest};
+use cairn_migrate::{Migrator, UpOptions, source};
+
+async fn data_lake(test: &str) -> ClickHouse {
+    let ch = testing::clickhouse(test).await;
+    let m = Migrator::with(ch.clone(), testing::config(), source::builtin());
+    let opts = UpOptions {
+        owner: test.into(),
+        lock_wait: Duration::from_secs(60),
+        ..UpOptions::default()
+    };
+    m.up(&opts, |_| {}).await.unwrap();
+    ch
+}
+
+async fn run(ch: &ClickHouse, inputs: Vec<Input>, opts: &IngestOptions) -> Summary {
+    ingest(ch, inputs, opts, Box::new(LogPublishes))
+        .await
+        .unwrap()
+}
+
+async fn q_u64(ch: &ClickHouse, sql: &str) -> u64 {
+    ch.client()
+        .query(sql)
+        .fetch_one::<u64>()
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// (name, time with microseconds) of every stored event, sorted.
+async fn identities(ch: &ClickHouse) -> Vec<(String, String)> {
+    let rows: Vec<(String, u32, u32)> = ch
+        .client()
+        .query("SELECT name, toUInt32(time), time_us FROM events")
+        .fetch_all()
+        .await
+        .unwrap();
+    let mut v: Vec<(String, String)> = rows
+        .into_iter()
+        .map(|(name, secs, us)| {
+            let t = chrono::DateTime::from_timestamp(i64::from(secs), us * 1000).unwrap();
+            (name, t.format("%Y-%m-%d %H:%M:%S%.6f").to_string())
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("cairn-ingest-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// The manifest's good events as (name, time) — the expected content of `events`.
+fn manifest_events(shared: &Path) -> Vec<(String, String)> {
+    let text =
+        std::fs::read_to_string(shared.join("corpus/tracking/tutor-sample.manifest.tsv")).unwrap();
+    let mut v: Vec<(String, String)> = text
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            matches!(
+                f[1],
+                "tracking" | "passthrough" | "damaged:tracking-split-head"
+            )
+            .then(|| {
+                let t = cairn_events::event::parse_time(f[3]).unwrap();
+                (
+                    f[2].to_owned(),
+                    t.format("%Y-%m-%d %H:%M:%S%.6f").to_string(),
+                )
+            })
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+async fn backfill_matches_manifest(test: &str, file: &str) {
+    let Some(shared) = testing::shared_dir() else {
+        return;
+    };
+    let ch = data_lake(test).await;
+    let path = shared.join("corpus/tracking").join(file);
+    let s = run(
+        &ch,
+        vec![Input::Path(path.clone())],
+        &IngestOptions::default(),
+    )
+    .await;
+    assert_eq!(s.inserted, 90, "{s}");
+    assert_eq!(s.rejected.values().sum::<u64>(), 3, "{s}");
+    assert_eq!(
+        identities(&ch).await,
+        manifest_events(&shared),
+        "exactly the manifest's good events"
+    );
+    // Given again (and as a renamed gzip copy): nothing more.
+    let dir = tmp(test);
+    let gz = dir.join("rotated.log.1.gz");
+    let mut enc = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).unwrap(),
+        flate2::Compression::fast(),
+    );
+    enc.write_all(&std::fs::read(&path).unwrap()).unwrap();
+    enc.finish().unwrap();
+    let s = run(
+        &ch,
+        vec![Input::Path(path), Input::Path(gz)],
+        &IngestOptions::default(),
+    )
+    .await;
+    assert_eq!(s.inserted, 0, "{s}");
+    assert_eq!(q_u64(&ch, "SELECT count() FROM events").await, 90);
+    ch.drop_database().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn backfill_tutor_sample() {
+    backfill_matches_manifest("ingest_tutor", "tutor-sample.log").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn backfill_docker_copy() {
+    backfill_matches_manifest("ingest_docker", "tutor-sample.docker-json.log").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn backfill_cri_copy() {
+    backfill_matches_manifest("ingest_cri", "tutor-sample.cri.log").await;
+}
+
+fn event_line(i: u64) -> String {
+    let secs = 1_700_000_000 + i;
+    let t = chrono::DateTime::from_timestamp(secs as i64, 0).unwrap();
+    format!(
+        "{} INFO 7 [tracking] [user {u}] [ip 172.18.0.1] logger.py:41 - {{\"name\": \"play_video\", \"context\": {{\"user_id\": {u}, \"course_id\": \"course-v1:T+C+R\", \"org_id\": \"T\"}}, \"username\": \"u{u}\", \"event\": \"{{\\\"id\\\": \\\"v1\\\", \\\"currentTime\\\": {i}}}\", \"time\": \"{}\", \"event_type\": \"play_video\", \"event_source\": \"browser\"}}\n",
+        t.format("%Y-%m-%d %H:%M:%S,000"),
+        t.format("%Y-%m-%dT%H:%M:%S%.6f+00:00"),
+        u = i % 7 + 1,
+    )
+}
+
+fn lines(range: std::ops::Range<u64>) -> String {
+    range.map(event_line).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn resume_after_growth_and_after_a_lost_checkpoint() {
+    let ch = data_lake("ingest_resume").await;
+    let dir = tmp("resume");
+    let f = dir.join("tracking.log");
+    std::fs::write(&f, lines(0..50)).unwrap();
+    let s = run(&ch, vec![Input::Path(f.clone())], &IngestOptions::default()).await;
+    assert_eq!(s.inserted, 50);
+    // The file grew: only the new lines go in.
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&f)
+        .unwrap()
+        .write_all(lines(50..120).as_bytes())
+        .unwrap();
+    let s = run(
+        &ch,
+        vec![Input::Path(f.clone())],
+        &IngestOptions {
+            batch_rows: 16,
+            ..IngestOptions::default()
+        },
+    )
+    .await;
+    assert_eq!(s.inserted, 70, "{s}");
+    // A crash between insert and checkpoint: events stored, checkpoints lost. Nothing is
+    // stored twice: the events past the checkpoint are recognised.
+    ch.execute("TRUNCATE TABLE _ingest_checkpoints")
+        .await
+        .unwrap();
+    let s = run(&ch, vec![Input::Path(f.clone())], &IngestOptions::default()).await;
+    assert_eq!(s.inserted, 0, "{s}");
+    assert_eq!(s.duplicates_skipped, 120, "{s:?}");
+    assert_eq!(q_u64(&ch, "SELECT count() FROM events").await, 120);
+    assert_eq!(
+        q_u64(
+            &ch,
+            "SELECT toUInt64(uniqExact(ifNull(position, -1))) FROM events"
+        )
+        .await,
+        120
+    );
+    ch.drop_database().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dry_run_inserts_nothing_and_rejects_are_written() {
+    let ch = data_lake("ingest_dry").await;
+    let dir = tmp("dry");
+    let f = dir.join("t.log");
+    std::fs::write(
+        &f,
+        format!(
+            "{}{{\"name\": \"x\"}}\nnot json at all\n{}",
+            lines(0..3),
+            "{\"broken\": \n"
+        ),
+    )
+    .unwrap();
+    let rejects = dir.join("rejects.txt");
+    let s = run(
+        &ch,
+        vec![Input::Path(f.clone())],
+        &IngestOptions {
+            dry_run: true,
+            rejects: Some(rejects.clone()),
+            ..IngestOptions::default()
+        },
+    )
+    .await;
+    assert_eq!((s.events, s.inserted), (3, 0));
+    assert_eq!(q_u64(&ch, "SELECT count() FROM events").await, 0);
+    let text = std::fs::read_to_string(&rejects).unwrap();
+    assert!(text.contains("t.log:4: no timestamp"), "{text}");
+    assert!(text.contains("t.log:6: malformed JSON"), "{text}");
+    assert_eq!(s.skipped.get("not a tracking line"), Some(&1));
+}
+
+async fn wait_for(ch: &ClickHouse, n: u64, within: Duration) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < within {
+        if q_u64(ch, "SELECT count() FROM events").await >= n {
+            return Some(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}
+
+fn append(path: &Path, text: &str) {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+    f.flush().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn follow_sees_appends_within_a_second_and_survives_rotations() {
+    let ch = data_lake("ingest_follow").await;
+    let dir = tmp("follow");
+    let f = dir.join("tracking.log");
+    std::fs::write(&f, lines(0..10)).unwrap();
+    let opts = IngestOptions {
+        follow: true,
+        poll: Duration::from_millis(50),
+        ..IngestOptions::default()
+    };
+    let stop = opts.stop.clone();
+    let task = {
+        let ch = ch.clone();
+        let f = f.clone();
+        tokio::spawn(async move {
+            ingest(&ch, vec![Input::Path(f)], &opts, Box::new(LogPublishes))
+                .await
+                .unwrap()
+        })
+    };
+    assert!(
+        wait_for(&ch, 10, Duration::from_secs(5)).await.is_some(),
+        "initial content"
+    );
+
+    // Appended lines are visible within a second.
+    append(&f, &lines(10..15));
+    let took = wait_for(&ch, 15, Duration::from_secs(3))
+        .await
+        .expect("appended lines visible");
+    assert!(
+        took < Duration::from_secs(1),
+        "append → visible took {took:?}"
+    );
+
+    // A line still being written is not parsed until complete.
+    let partial = event_line(15);
+    let (head, tail) = partial.split_at(60);
+    append(&f, head);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        q_u64(&ch, "SELECT count() FROM events").await,
+        15,
+        "half a line is held"
+    );
+    append(&f, tail);
+    assert!(
+        wait_for(&ch, 16, Duration::from_secs(3)).await.is_some(),
+        "completed line visible"
+    );
+
+    // Rotation by rename and create (WatchedFileHandler, logrotate): a line written to the
+    // old file just before the rename is not lost.
+    append(&f, &lines(16..18));
+    std::fs::rename(&f, dir.join("tracking.log.1")).unwrap();
+    append(&dir.join("tracking.log.1"), &lines(18..19));
+    append(&f, &lines(19..25));
+    assert!(
+        wait_for(&ch, 25, Duration::from_secs(5)).await.is_some(),
+        "rename rotation"
+    );
+
+    // Rotation by copytruncate.
+    append(&f, &lines(25..27));
+    assert!(wait_for(&ch, 27, Duration::from_secs(3)).await.is_some());
+    std::fs::copy(&f, dir.join("tracking.log.2")).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&f)
+        .unwrap();
+    append(&f, &lines(27..33));
+    assert!(
+        wait_for(&ch, 33, Duration::from_secs(5)).await.is_some(),
+        "copytruncate rotation"
+    );
+
+    stop.store(true, Ordering::Relaxed);
+    let s = task.await.unwrap();
+    assert_eq!(s.inserted, 33, "{s}");
+    assert_eq!(q_u64(&ch, "SELECT count() FROM events").await, 33);
+    assert_eq!(
+        q_u64(
+            &ch,
+            "SELECT toUInt64(uniqExact(ifNull(position, -1))) FROM events"
+        )
+        .await,
+        33,
+        "each event once"
+    );
+    // Backfilling the rotated copies later adds nothing: they are the same sources.
+    let s = run(
+        &ch,
+        vec![
+            Input::Path(dir.join("tracking.log.1")),
+            Input::Path(dir.join("tracking.log.2")),
+        ],
+        &IngestOptions::default(),
+    )
+    .await;
+    assert_eq!(s.inserted, 0, "{s}");
+    ch.drop_database().await.unwrap();
+}
