@@ -32,12 +32,46 @@ enum Command {
     /// Parses tracking logs: one JSON row per event on stdout; skipped and rejected lines
     /// as `FILE:LINE: reason` on stderr, then `parsed N, rejected M, skipped K`.
     Parse(parse::Args),
+    /// Test data: `cairn fixtures generate`.
+    Fixtures {
+        #[command(subcommand)]
+        command: FixturesCommand,
+    },
     /// Ingests tracking logs into ClickHouse (same as `cairn-import events`).
     Ingest(cairn_import::cli::IngestArgs),
     /// ClickHouse migrations (same as the `cairn-migrate` binary).
     Migrate {
         #[command(subcommand)]
         command: cairn_migrate::cli::Command,
+    },
+}
+
+#[derive(Subcommand)]
+enum FixturesCommand {
+    /// Writes a deterministic Tutor-format tracking.log, the matching LMS seed
+    /// (lms-seed.sql) and truth.json into a folder.
+    Generate {
+        /// Output folder.
+        #[arg(long, default_value = "fixtures-out")]
+        out: PathBuf,
+        /// Random seed.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Learners.
+        #[arg(long, default_value_t = 100)]
+        learners: u32,
+        /// Courses.
+        #[arg(long, default_value_t = 2)]
+        courses: u32,
+        /// Days.
+        #[arg(long, default_value_t = 14)]
+        days: u32,
+        /// First day (YYYY-MM-DD).
+        #[arg(long, default_value = "2026-01-05")]
+        start: chrono::NaiveDate,
+        /// One bad line per this many events (0: none).
+        #[arg(long, default_value_t = 1000)]
+        bad_every: u64,
     },
 }
 
@@ -49,9 +83,11 @@ enum ConfigCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Command::Parse(args) = &cli.command {
-        // Parsing needs no configuration.
-        return parse::run(args);
+    match &cli.command {
+        // These need no configuration.
+        Command::Parse(args) => return parse::run(args),
+        Command::Fixtures { command } => return fixtures(command),
+        _ => {}
     }
     let config = match Config::load(cli.config.as_deref()) {
         Ok(c) => c,
@@ -68,7 +104,9 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Status => runtime().block_on(status(&config)),
-        Command::Parse(_) => unreachable!("handled before loading the configuration"),
+        Command::Parse(_) | Command::Fixtures { .. } => {
+            unreachable!("handled before loading the configuration")
+        }
         Command::Migrate { command } => return cairn_migrate::cli::run(&command, &config),
         Command::Ingest(args) => return cairn_import::cli::ingest(&args, &config),
     };
@@ -76,6 +114,41 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("cairn: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn fixtures(cmd: &FixturesCommand) -> ExitCode {
+    let FixturesCommand::Generate {
+        out,
+        seed,
+        learners,
+        courses,
+        days,
+        start,
+        bad_every,
+    } = cmd;
+    let spec = cairn_import::generate::Spec {
+        seed: *seed,
+        learners: *learners,
+        courses: *courses,
+        days: *days,
+        start: *start,
+        bad_every: *bad_every,
+    };
+    match cairn_import::generate::generate(&spec, out) {
+        Ok(truth) => {
+            println!(
+                "wrote {}/tracking.log ({} events, {} bad lines), lms-seed.sql, truth.json",
+                out.display(),
+                truth.events,
+                truth.bad_lines
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("cairn fixtures generate: {}: {e}", out.display());
             ExitCode::FAILURE
         }
     }
