@@ -122,6 +122,13 @@ mod micros {
 
 /// A usage key in `course` for a bare block id of `block_type` (v1 and CCX courses only).
 fn usage_in(course: &str, block_type: &str, id: &str) -> String {
+    // Fast path for the common case; the general one below handles CCX and validation.
+    if let Some(rest) = course.strip_prefix("course-v1:")
+        && rest.split('+').count() == 3
+        && !id.contains('+')
+    {
+        return format!("block-v1:{rest}+type@{block_type}+block@{id}");
+    }
     match CourseKey::parse(course) {
         Ok(c @ (CourseKey::V1 { .. } | CourseKey::Ccx { .. })) => UsageKey::BlockV1 {
             course: c,
@@ -131,6 +138,13 @@ fn usage_in(course: &str, block_type: &str, id: &str) -> String {
         .to_string(),
         _ => id.to_owned(),
     }
+}
+
+/// The type part of a well-formed `block-v1:…+type@T+block@ID` key, without allocating.
+fn block_type_of_v1(key: &str) -> Option<&str> {
+    let (_, after) = key.rsplit_once("+type@")?;
+    let (ty, id) = after.split_once("+block@")?;
+    (!ty.is_empty() && !id.is_empty() && !id.contains('+')).then_some(ty)
 }
 
 fn s(c: &str) -> String {
@@ -287,23 +301,31 @@ impl EventRow {
         if !family_block.is_empty() {
             row.block_id = family_block;
         }
-        let block = UsageKey::parse(&row.block_id).ok();
-        if let Some(b) = &block {
-            row.block_type = b.block_type().to_owned();
-            if course_id.is_empty()
-                && let Some(c) = b.course_key()
-            {
-                course_id = c.to_string();
+        // Parsing the usage key allocates; only the type is needed for every event, the
+        // course and org only when the context lacks them.
+        let org_id = e.context.org_id.non_empty();
+        if !row.block_id.is_empty() {
+            if course_id.is_empty() || org_id.is_none() || !row.block_id.starts_with("block-v1:") {
+                if let Ok(b) = UsageKey::parse(&row.block_id) {
+                    row.block_type = b.block_type().to_owned();
+                    if course_id.is_empty()
+                        && let Some(c) = b.course_key()
+                    {
+                        course_id = c.to_string();
+                    }
+                    if org_id.is_none() && course_id.is_empty() {
+                        row.org = b.org().to_owned();
+                    }
+                }
+            } else if let Some(ty) = block_type_of_v1(&row.block_id) {
+                row.block_type = ty.to_owned();
             }
         }
-        row.org = match e.context.org_id.non_empty() {
-            Some(o) => o.to_owned(),
-            None => CourseKey::parse(&course_id)
-                .map(|c| c.org().to_owned())
-                .ok()
-                .or_else(|| block.as_ref().map(|b| b.org().to_owned()))
-                .unwrap_or_default(),
-        };
+        if let Some(o) = org_id {
+            row.org = o.to_owned();
+        } else if let Ok(c) = CourseKey::parse(&course_id) {
+            row.org = c.org().to_owned();
+        }
         row.course_id = course_id;
         row
     }

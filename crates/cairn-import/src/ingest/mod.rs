@@ -56,6 +56,9 @@ pub struct IngestOptions {
     pub format: LineFormat,
     /// Rows per insert, at most.
     pub batch_rows: usize,
+    /// Approximate memory of one batch, at most (bounds the collector's memory: at most
+    /// three batches exist at once — one filling, one queued, one being inserted).
+    pub batch_bytes: usize,
     /// A batch is sent at the latest this long after its first row (live latency bound).
     pub flush_interval: Duration,
     /// Keep reading as files grow, across rotations, until stopped.
@@ -77,6 +80,7 @@ impl Default for IngestOptions {
         IngestOptions {
             format: LineFormat::Auto,
             batch_rows: 20_000,
+            batch_bytes: 8 << 20,
             flush_interval: Duration::from_secs(1),
             follow: false,
             poll: Duration::from_millis(100),
@@ -282,7 +286,7 @@ pub async fn ingest(
         ))),
         None => None,
     };
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Batch>(4);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Batch>(1);
     let handle = tokio::runtime::Handle::current();
     let resume_ch = ch.clone();
     let dry_run = opts.dry_run;
@@ -309,6 +313,7 @@ pub async fn ingest(
     let popts = ProducerOptions {
         format: opts.format,
         batch_rows: opts.batch_rows.max(1),
+        batch_bytes: opts.batch_bytes.max(1),
         flush_interval: opts.flush_interval,
         follow: opts.follow,
         poll: opts.poll,

@@ -65,6 +65,7 @@ pub(crate) struct ProducerStats {
 pub(crate) struct ProducerOptions {
     pub format: LineFormat,
     pub batch_rows: usize,
+    pub batch_bytes: usize,
     pub flush_interval: Duration,
     pub follow: bool,
     pub poll: Duration,
@@ -100,6 +101,7 @@ struct SourceRun {
     line_no: u64,
     pending: Vec<u8>,
     batch: Vec<Located>,
+    batch_bytes: usize,
     batch_started: Instant,
 }
 
@@ -213,6 +215,7 @@ impl Producer {
             line_no: 0,
             pending: Vec::new(),
             batch: Vec::new(),
+            batch_bytes: 0,
             batch_started: Instant::now(),
         })
     }
@@ -404,6 +407,7 @@ impl Producer {
         let SourceRun {
             parser,
             batch,
+            batch_bytes,
             present,
             path,
             ..
@@ -437,6 +441,8 @@ impl Producer {
                     already += 1;
                 } else {
                     events += 1;
+                    // Rough size in memory: the raw message dominates; the rest ~1 KiB.
+                    *batch_bytes += row.message.len() + row.agent.len() + row.referer.len() + 1024;
                     batch.push(Located { row, offset });
                 }
             }
@@ -466,7 +472,8 @@ impl Producer {
     /// Sends the batch when it is full or has waited `flush_interval`; when the reader has
     /// caught up (`idle`), already after a quarter of it, so live events show up quickly.
     fn maybe_flush(&mut self, run: &mut SourceRun, idle: bool) {
-        let full = run.batch.len() >= self.opts.batch_rows;
+        let full =
+            run.batch.len() >= self.opts.batch_rows || run.batch_bytes >= self.opts.batch_bytes;
         let wait = if idle {
             self.opts.flush_interval / 4
         } else {
@@ -481,6 +488,7 @@ impl Producer {
     fn flush(&mut self, run: &mut SourceRun) {
         let end_offset = Self::end_offset(run).max(run.start);
         let rows = std::mem::take(&mut run.batch);
+        run.batch_bytes = 0;
         run.batch_started = Instant::now();
         let known = self.seen.get(run.fp.as_ref()).copied().unwrap_or(0);
         if rows.is_empty() && end_offset <= known.max(run.start) {

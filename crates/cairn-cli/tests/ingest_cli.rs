@@ -1,0 +1,65 @@
+//! `cairn migrate up` and `cairn ingest -` through the real binary, on the real ClickHouse.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn cairn(args: &[&str], db: &str, stdin: Option<&[u8]>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cairn"));
+    cmd.args(args)
+        .env(
+            "CAIRN_CONFIG",
+            cairn_core::testing::workspace_dir().join(".cairn/cairn.toml"),
+        )
+        .env("CAIRN_CLICKHOUSE_DATABASE", db)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(data) = stdin {
+        input.write_all(data).unwrap();
+    }
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ingest_from_stdin_twice_stores_each_event_once() {
+    let ch = cairn_core::testing::clickhouse("cli_ingest_stdin").await;
+    let db = ch.database().to_owned();
+    let out = cairn(&["migrate", "up"], &db, None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut log = String::new();
+    for i in 0..25 {
+        log.push_str(&format!(
+            "{{\"log\":\"2024-01-01 00:00:{i:02},000 INFO 7 [tracking] [user 1] [ip 1.2.3.4] logger.py:41 - {{\\\"name\\\": \\\"seq_goto\\\", \\\"context\\\": {{\\\"user_id\\\": 1, \\\"course_id\\\": \\\"course-v1:A+B+C\\\"}}, \\\"time\\\": \\\"2024-01-01T00:00:{i:02}.5+00:00\\\"}}\\n\",\"stream\":\"stderr\",\"time\":\"2024-01-01T00:00:{i:02}.6Z\"}}\n"
+        ));
+    }
+    for _ in 0..2 {
+        let out = cairn(&["ingest", "-", "--json"], &db, Some(log.as_bytes()));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let n: u64 = ch
+        .client()
+        .query("SELECT count() FROM events")
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(n, 25);
+    let orgs: Vec<String> = ch
+        .client()
+        .query("SELECT DISTINCT org FROM events")
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(orgs, vec!["A".to_string()]);
+    ch.drop_database().await.unwrap();
+}
