@@ -37,6 +37,11 @@ enum Command {
         #[command(subcommand)]
         command: FixturesCommand,
     },
+    /// Imports course structure: `cairn import courses --olx PATH`.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
     /// Ingests tracking logs into ClickHouse (same as `cairn-import events`).
     Ingest(cairn_import::cli::IngestArgs),
     /// ClickHouse migrations (same as the `cairn-migrate` binary).
@@ -44,6 +49,12 @@ enum Command {
         #[command(subcommand)]
         command: cairn_migrate::cli::Command,
     },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Course structure into course_blocks (same as `cairn-import courses`).
+    Courses(cairn_import::cli::CoursesArgs),
 }
 
 #[derive(Subcommand)]
@@ -109,6 +120,11 @@ fn main() -> ExitCode {
         }
         Command::Migrate { command } => return cairn_migrate::cli::run(&command, &config),
         Command::Ingest(args) => return cairn_import::cli::ingest(&args, &config),
+        Command::Import {
+            command: ImportCommand::Courses(args),
+        } => {
+            return cairn_import::cli::import_courses(&args, &config);
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

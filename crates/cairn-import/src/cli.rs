@@ -105,3 +105,67 @@ pub fn ingest(args: &IngestArgs, config: &Config) -> ExitCode {
         }
     }
 }
+
+/// Arguments of `cairn import courses` / `cairn-import courses`.
+#[derive(clap::Args, Debug)]
+pub struct CoursesArgs {
+    /// An exported course: a folder holding course.xml, or Studio's .tar.gz export.
+    #[arg(long, value_name = "PATH", required = true)]
+    olx: Vec<PathBuf>,
+    /// Import only these courses (repeatable); default: every course given.
+    #[arg(long = "course-id", value_name = "KEY")]
+    course_ids: Vec<String>,
+}
+
+/// Imports course structure into `course_blocks`.
+pub fn import_courses(args: &CoursesArgs, config: &Config) -> ExitCode {
+    use crate::courses::olx::{Limits, open, read_course};
+    // Read (and check) everything first: a bad export imports nothing.
+    let mut courses = Vec::new();
+    for path in &args.olx {
+        match open(path, Limits::default()).and_then(|f| read_course(f.as_ref())) {
+            Ok(c) if args.course_ids.is_empty() || args.course_ids.contains(&c.course_id) => {
+                courses.push(c)
+            }
+            Ok(c) => eprintln!(
+                "cairn import courses: {}: {} is not selected, skipped",
+                path.display(),
+                c.course_id
+            ),
+            Err(e) => {
+                eprintln!("cairn import courses: {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cairn import courses: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async {
+        let ch = ClickHouse::connect(&config.clickhouse).await?;
+        for c in &courses {
+            let v = crate::courses::write_course(&ch, &c.course_id, &c.blocks, "olx").await?;
+            println!(
+                "imported {} ({}): {} blocks, import version {v}",
+                c.course_id,
+                c.display_name,
+                c.blocks.len()
+            );
+        }
+        Ok::<_, cairn_core::Error>(())
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cairn import courses: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

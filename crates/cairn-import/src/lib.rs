@@ -2,9 +2,11 @@
 //!
 //! - [`ingest`]: tracking logs (files, gzip, stdin, followed files) into `events`,
 //!   exactly once;
+//! - [`courses`]: course structure from OLX exports into `course_blocks`;
 //! - [`generate`]: a deterministic, realistic Tutor-format log and the matching LMS seed,
 //!   for the demo, tests and benchmarks.
 
 pub mod cli;
+pub mod courses;
 pub mod generate;
 pub mod ingest;

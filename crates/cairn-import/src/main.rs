@@ -1,4 +1,4 @@
-//! The `cairn-import` binary: `cairn-import events …` (and, later, `courses`).
+//! The `cairn-import` binary: `cairn-import events …` and `cairn-import courses …`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -20,6 +20,8 @@ struct Args {
 enum Command {
     /// Tracking logs into ClickHouse (same as `cairn ingest`).
     Events(cairn_import::cli::IngestArgs),
+    /// Course structure into course_blocks (same as `cairn import courses`).
+    Courses(cairn_import::cli::CoursesArgs),
 }
 
 fn main() -> ExitCode {
@@ -33,5 +35,6 @@ fn main() -> ExitCode {
     };
     match args.command {
         Command::Events(a) => cairn_import::cli::ingest(&a, &config),
+        Command::Courses(a) => cairn_import::cli::import_courses(&a, &config),
     }
 }

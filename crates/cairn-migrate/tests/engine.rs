@@ -45,7 +45,7 @@ async fn up_creates_the_data_lake_then_does_nothing() {
     let m = migrator("migrate_builtin", source::builtin()).await;
     let db = testing::db_name("migrate_builtin");
     let report = m.up(&opts(), |_| {}).await.unwrap();
-    assert_eq!(report.applied.len(), 6);
+    assert_eq!(report.applied.len(), 7);
     for t in [
         "events",
         "video_events",
@@ -73,7 +73,7 @@ async fn up_creates_the_data_lake_then_does_nothing() {
     let again = m.up(&opts(), |_| {}).await.unwrap();
     assert!(again.applied.is_empty());
     let status = m.status().await.unwrap();
-    assert_eq!(status.len(), 6);
+    assert_eq!(status.len(), 7);
     assert!(
         status
             .iter()
@@ -107,6 +107,7 @@ async fn user_folder_migrations_interleave_by_name() {
             "0004_openedx_mysql.sql",
             "0005_lms_views.sql",
             "0006_ingest_checkpoints.sql",
+            "0007_course_blocks_format.sql",
             "9000_last.sql"
         ]
     );

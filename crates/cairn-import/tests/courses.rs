@@ -1,0 +1,302 @@
+//! Course structure from OLX: the Open edX demo course, tarballs, hostile archives, and the
+//! write to the real ClickHouse.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use cairn_core::testing;
+use cairn_import::courses::olx::{Limits, open, read_course};
+use cairn_import::courses::{OlxError, write_course};
+
+fn counts(blocks: &[cairn_import::courses::Block]) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for b in blocks {
+        *m.entry(b.block_type.clone()).or_default() += 1;
+    }
+    m
+}
+
+/// The counts of shared/corpus/olx/README.md (wiki is not a courseware block).
+fn readme_counts() -> BTreeMap<String, usize> {
+    [
+        ("course", 1),
+        ("chapter", 6),
+        ("sequential", 17),
+        ("vertical", 58),
+        ("html", 266),
+        ("problem", 29),
+        ("video", 11),
+        ("lti", 2),
+        ("openassessment", 2),
+        ("annotatable", 1),
+        ("library_content", 1),
+        ("drag-and-drop-v2", 1),
+        ("discussion", 1),
+        ("done", 1),
+        ("edx_sga", 1),
+        ("poll", 1),
+        ("staffgradedxblock", 1),
+        ("survey", 1),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+fn demo(shared: &Path) -> std::path::PathBuf {
+    shared.join("corpus/olx/demo-course")
+}
+
+#[test]
+fn demo_course_blocks_match_the_corpus() {
+    let Some(shared) = testing::shared_dir() else {
+        return;
+    };
+    let course = read_course(open(&demo(&shared), Limits::default()).unwrap().as_ref()).unwrap();
+    assert_eq!(course.course_id, "course-v1:OpenedX+DemoX+DemoCourse");
+    assert_eq!(course.display_name, "Open edX Demo Course");
+    assert_eq!(counts(&course.blocks), readme_counts());
+    assert_eq!(course.blocks.len(), 401);
+    let graded: Vec<(&str, &str)> = course
+        .blocks
+        .iter()
+        .filter(|b| b.block_type == "sequential" && b.graded)
+        .map(|b| (b.display_name.as_str(), b.format.as_str()))
+        .collect();
+    let formats: Vec<&str> = graded.iter().map(|(_, f)| *f).collect();
+    assert_eq!(
+        formats,
+        [
+            "Basic Assessment Tools",
+            "Intermediate Assessment Tools",
+            "Advanced Assessment Tools"
+        ]
+    );
+    // Everything under a graded subsection is graded; nothing else is.
+    for b in &course.blocks {
+        let in_graded = graded.iter().any(|(n, _)| b.subsection == *n);
+        assert_eq!(
+            b.graded,
+            in_graded && b.block_type != "chapter",
+            "{}",
+            b.full_name
+        );
+    }
+    // Positions follow course order; every block's parent comes before it.
+    for (i, b) in course.blocks.iter().enumerate() {
+        assert_eq!(b.position as usize, i + 1);
+        if i > 0 {
+            assert!(
+                course.blocks[..i].iter().any(|p| p.block_key == b.parent),
+                "{}",
+                b.block_key
+            );
+        }
+    }
+    let lines: Vec<String> = course
+        .blocks
+        .iter()
+        .map(|b| {
+            format!(
+                "{:>3} {:<18} {} {}{}",
+                b.position,
+                b.block_type,
+                if b.graded { "G" } else { "-" },
+                b.full_name,
+                if b.format.is_empty() {
+                    String::new()
+                } else {
+                    format!(" [{}]", b.format)
+                }
+            )
+        })
+        .collect();
+    insta::assert_snapshot!("demo_course_outline", lines.join("\n"));
+}
+
+fn tarball(src: &Path, out: &Path, prefix: &str) {
+    let f = std::fs::File::create(out).unwrap();
+    let enc = flate2::write::GzEncoder::new(f, flate2::Compression::fast());
+    let mut b = tar::Builder::new(enc);
+    b.append_dir_all(prefix, src).unwrap();
+    b.into_inner().unwrap().finish().unwrap();
+}
+
+fn tmp(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("cairn-courses-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn a_studio_tarball_reads_the_same() {
+    let Some(shared) = testing::shared_dir() else {
+        return;
+    };
+    let dir = tmp("tarball");
+    let tgz = dir.join("course.tar.gz");
+    tarball(&demo(&shared), &tgz, "course");
+    let from_tar = read_course(open(&tgz, Limits::default()).unwrap().as_ref()).unwrap();
+    let from_dir = read_course(open(&demo(&shared), Limits::default()).unwrap().as_ref()).unwrap();
+    assert_eq!(from_tar.blocks, from_dir.blocks);
+}
+
+fn hostile(
+    name: &str,
+    build: impl FnOnce(&mut tar::Builder<flate2::write::GzEncoder<std::fs::File>>),
+) -> std::path::PathBuf {
+    let dir = tmp(name);
+    let p = dir.join("evil.tar.gz");
+    let enc = flate2::write::GzEncoder::new(
+        std::fs::File::create(&p).unwrap(),
+        flate2::Compression::fast(),
+    );
+    let mut b = tar::Builder::new(enc);
+    let mut h = tar::Header::new_gnu();
+    h.set_size(5);
+    h.set_mode(0o644);
+    h.set_cksum();
+    b.append_data(&mut h, "course/course.xml", &b"<x/>\n"[..])
+        .unwrap();
+    build(&mut b);
+    b.into_inner().unwrap().finish().unwrap();
+    p
+}
+
+fn refused(p: &Path, limits: Limits) -> String {
+    match open(p, limits) {
+        Err(e @ OlxError::Refused(_)) => e.to_string(),
+        Err(e) => panic!("expected a refusal, got {e}"),
+        Ok(_) => panic!("expected a refusal"),
+    }
+}
+
+#[test]
+fn hostile_archives_are_refused() {
+    // A `../` entry (written raw: the tar crate refuses to build one).
+    let p = hostile("dotdot", |b| {
+        let mut h = tar::Header::new_gnu();
+        h.as_gnu_mut().unwrap().name[..13].copy_from_slice(b"../evil.xml\0\0");
+        h.set_size(5);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append(&h, &b"evil\n"[..]).unwrap();
+    });
+    assert!(refused(&p, Limits::default()).contains("leaves the export"));
+    // A symlink out of the archive.
+    let p = hostile("symlink", |b| {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        h.set_mode(0o777);
+        b.append_link(&mut h, "course/chapter/x.xml", "/etc/passwd")
+            .unwrap();
+    });
+    assert!(refused(&p, Limits::default()).contains("link"));
+    // Over the size caps.
+    let p = hostile("big", |b| {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(4096);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, "course/static/big.bin", &vec![0u8; 4096][..])
+            .unwrap();
+    });
+    assert!(
+        refused(
+            &p,
+            Limits {
+                max_file: 1024,
+                ..Limits::default()
+            }
+        )
+        .contains("cap")
+    );
+    assert!(
+        refused(
+            &p,
+            Limits {
+                max_total: 2048,
+                ..Limits::default()
+            }
+        )
+        .contains("over")
+    );
+    assert!(
+        refused(
+            &p,
+            Limits {
+                max_entries: 1,
+                ..Limits::default()
+            }
+        )
+        .contains("entries")
+    );
+}
+
+#[test]
+fn a_folder_link_out_of_the_export_is_refused() {
+    let dir = tmp("folderlink");
+    std::fs::write(
+        dir.join("course.xml"),
+        r#"<course url_name="R" org="O" course="C"/>"#,
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.join("course")).unwrap();
+    std::os::unix::fs::symlink("/etc/hostname", dir.join("course/R.xml")).unwrap();
+    match read_course(open(&dir, Limits::default()).unwrap().as_ref()) {
+        Err(OlxError::Refused(m)) => assert!(m.contains("links out"), "{m}"),
+        other => panic!("{:?}", other.map(|c| c.course_id)),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn import_then_reimport_replaces_and_never_duplicates() {
+    let Some(shared) = testing::shared_dir() else {
+        return;
+    };
+    let ch = testing::clickhouse("courses_write").await;
+    let m = cairn_migrate::Migrator::with(
+        ch.clone(),
+        testing::config(),
+        cairn_migrate::source::builtin(),
+    );
+    let opts = cairn_migrate::UpOptions {
+        owner: "t".into(),
+        lock_wait: Duration::from_secs(60),
+        ..Default::default()
+    };
+    m.up(&opts, |_| {}).await.unwrap();
+    let course = read_course(open(&demo(&shared), Limits::default()).unwrap().as_ref()).unwrap();
+    let v1 = write_course(&ch, &course.course_id, &course.blocks, "olx")
+        .await
+        .unwrap();
+    let count = || async {
+        ch.client()
+            .query("SELECT count() FROM course_blocks")
+            .fetch_one::<u64>()
+            .await
+            .unwrap()
+    };
+    assert_eq!(count().await, 401);
+    // A re-import with a renamed block replaces the whole course at once.
+    let mut renamed = course.blocks.clone();
+    renamed[1].display_name = "Renamed section".into();
+    let v2 = write_course(&ch, &course.course_id, &renamed, "olx")
+        .await
+        .unwrap();
+    assert!(v2 > v1);
+    assert_eq!(count().await, 401);
+    let name: String = ch
+        .client()
+        .query("SELECT display_name FROM course_blocks WHERE position = 2")
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(name, "Renamed section");
+    let graded: u64 = ch.client().query("SELECT count() FROM course_blocks WHERE block_type = 'sequential' AND graded = 1 AND format != ''").fetch_one().await.unwrap();
+    assert_eq!(graded, 3);
+    ch.drop_database().await.unwrap();
+}
