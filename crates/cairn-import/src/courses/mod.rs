@@ -14,7 +14,130 @@ use cairn_core::sql::quote_ident;
 use clickhouse::Row;
 use serde::Serialize;
 
-pub use olx::{Block, Limits, OlxCourse, OlxError};
+pub use olx::{Limits, OlxCourse, OlxError};
+
+/// A block as a source describes it, before flattening.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    /// XBlock type.
+    pub block_type: String,
+    /// Block id.
+    pub block_id: String,
+    /// Usage key.
+    pub block_key: String,
+    /// `display_name` when the source sets one.
+    pub display_name: Option<String>,
+    /// `graded` when the source sets it on this block.
+    pub graded: Option<bool>,
+    /// `format` (assignment type) when set on this block.
+    pub format: Option<String>,
+    /// Child blocks, in order.
+    pub children: Vec<Node>,
+}
+
+/// One block of a course, in course order.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Block {
+    /// Usage key.
+    pub block_key: String,
+    /// XBlock type.
+    pub block_type: String,
+    /// Block id.
+    pub block_id: String,
+    /// 1-based position in course order (depth first, as the outline reads).
+    pub position: u32,
+    /// Name as the LMS shows it.
+    pub display_name: String,
+    /// Breadcrumb below the course: `Section > Subsection > Unit > Component`.
+    pub full_name: String,
+    /// Graded (set on the subsection, inherited).
+    pub graded: bool,
+    /// Assignment type of the graded subsection (`format`), inherited.
+    pub format: String,
+    /// Usage key of the parent (`""` for the course).
+    pub parent: String,
+    /// Name of the section (chapter) it is in.
+    pub section: String,
+    /// Name of the subsection (sequential) it is in.
+    pub subsection: String,
+    /// Name of the unit (vertical) it is in.
+    pub unit: String,
+}
+
+/// The `display_name` field default of common XBlock types (what the LMS shows when a
+/// block sets none); other types show their block id with `_` as spaces.
+pub fn default_name(block_type: &str) -> Option<&'static str> {
+    Some(match block_type {
+        "html" => "Text",
+        "problem" => "Blank Advanced Problem",
+        "video" => "Video",
+        "library_content" => "Randomized Content Block",
+        "discussion" => "Discussion",
+        "openassessment" => "Open Response Assessment",
+        "drag-and-drop-v2" => "Drag and Drop",
+        "poll" => "Poll",
+        "survey" => "Survey",
+        _ => return None,
+    })
+}
+
+#[derive(Clone, Default)]
+struct Inherited {
+    graded: bool,
+    format: String,
+    trail: Vec<String>,
+    section: String,
+    subsection: String,
+    unit: String,
+}
+
+/// Flattens a course tree into its blocks in course order, with names as the LMS shows
+/// them, breadcrumbs below the course, and `graded`/`format` inherited downwards.
+pub fn flatten(root: &Node) -> Vec<Block> {
+    fn go(n: &Node, parent: &str, inh: &Inherited, out: &mut Vec<Block>) {
+        let display_name = n
+            .display_name
+            .clone()
+            .or_else(|| default_name(&n.block_type).map(str::to_owned))
+            .unwrap_or_else(|| n.block_id.replace('_', " "));
+        let mut here = inh.clone();
+        if let Some(g) = n.graded {
+            here.graded = g;
+        }
+        if let Some(f) = &n.format {
+            here.format = f.clone();
+        }
+        if n.block_type != "course" {
+            here.trail.push(display_name.clone());
+        }
+        match n.block_type.as_str() {
+            "chapter" => here.section = display_name.clone(),
+            "sequential" => here.subsection = display_name.clone(),
+            "vertical" => here.unit = display_name.clone(),
+            _ => {}
+        }
+        out.push(Block {
+            block_key: n.block_key.clone(),
+            block_type: n.block_type.clone(),
+            block_id: n.block_id.clone(),
+            position: out.len() as u32 + 1,
+            display_name,
+            full_name: here.trail.join(" > "),
+            graded: here.graded,
+            format: here.format.clone(),
+            parent: parent.to_owned(),
+            section: here.section.clone(),
+            subsection: here.subsection.clone(),
+            unit: here.unit.clone(),
+        });
+        for c in &n.children {
+            go(c, &n.block_key, &here, out);
+        }
+    }
+    let mut out = Vec::new();
+    go(root, "", &Inherited::default(), &mut out);
+    out
+}
 
 #[derive(Row, Serialize)]
 struct StoredBlock<'a> {

@@ -225,34 +225,7 @@ impl OlxFiles for Archive {
     }
 }
 
-/// One block of a course, in course order.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Block {
-    /// Usage key.
-    pub block_key: String,
-    /// XBlock type.
-    pub block_type: String,
-    /// Block id (`url_name`).
-    pub block_id: String,
-    /// 1-based position in course order (depth first, as the outline reads).
-    pub position: u32,
-    /// Name as the LMS shows it.
-    pub display_name: String,
-    /// Breadcrumb below the course: `Section > Subsection > Unit > Component`.
-    pub full_name: String,
-    /// Graded (set on the subsection, inherited).
-    pub graded: bool,
-    /// Assignment type of the graded subsection (`format`), inherited.
-    pub format: String,
-    /// Usage key of the parent (`""` for the course).
-    pub parent: String,
-    /// Name of the section (chapter) it is in.
-    pub section: String,
-    /// Name of the subsection (sequential) it is in.
-    pub subsection: String,
-    /// Name of the unit (vertical) it is in.
-    pub unit: String,
-}
+pub use super::{Block, Node};
 
 /// A course read from OLX.
 #[derive(Debug, Clone)]
@@ -281,37 +254,9 @@ const CONTAINERS: &[&str] = &[
 ];
 const NOT_BLOCKS: &[&str] = &["wiki"];
 
-/// The `display_name` field default of common XBlock types (what the LMS shows when the
-/// OLX sets none); other types show their `url_name`.
-fn default_name(block_type: &str) -> Option<&'static str> {
-    Some(match block_type {
-        "html" => "Text",
-        "problem" => "Blank Advanced Problem",
-        "video" => "Video",
-        "library_content" => "Randomized Content Block",
-        "discussion" => "Discussion",
-        "openassessment" => "Open Response Assessment",
-        "drag-and-drop-v2" => "Drag and Drop",
-        "poll" => "Poll",
-        "survey" => "Survey",
-        _ => return None,
-    })
-}
-
 struct Walker<'a> {
     files: &'a dyn OlxFiles,
     course_prefix: String,
-    blocks: Vec<Block>,
-}
-
-#[derive(Clone, Default)]
-struct Inherited {
-    graded: bool,
-    format: String,
-    trail: Vec<String>,
-    section: String,
-    subsection: String,
-    unit: String,
 }
 
 fn invalid(path: &str, e: impl std::fmt::Display) -> OlxError {
@@ -352,8 +297,7 @@ fn parse_file(files: &dyn OlxFiles, rel: &str) -> Result<Option<El>, OlxError> {
 }
 
 impl Walker<'_> {
-    /// Resolves a pointer (`<tag url_name="x"/>`) to its definition, keeping the pointer's
-    /// other attributes as overrides.
+    /// Resolves a pointer (`<tag url_name="x"/>`) to its definition.
     fn resolve(&self, el: El) -> Result<El, OlxError> {
         let is_pointer = el.children.is_empty()
             && el.attrs.contains_key("url_name")
@@ -381,14 +325,7 @@ impl Walker<'_> {
         }
     }
 
-    fn walk(
-        &mut self,
-        el: El,
-        parent: &str,
-        parent_id: &str,
-        index: usize,
-        inh: &Inherited,
-    ) -> Result<(), OlxError> {
+    fn node(&self, el: El, parent_id: &str, index: usize) -> Result<Node, OlxError> {
         let el = self.resolve(el)?;
         let block_type = el.tag.clone();
         let block_id = match el.attrs.get("url_name") {
@@ -399,13 +336,6 @@ impl Walker<'_> {
                 d[..16].iter().map(|b| format!("{b:02x}")).collect()
             }
         };
-        let display_name = el
-            .attrs
-            .get("display_name")
-            .filter(|d| !d.is_empty())
-            .cloned()
-            .or_else(|| default_name(&block_type).map(str::to_owned))
-            .unwrap_or_else(|| block_id.replace('_', " "));
         let block_key = if block_type == "course" {
             format!("block-v1:{}+type@course+block@course", self.course_prefix)
         } else {
@@ -414,45 +344,27 @@ impl Walker<'_> {
                 self.course_prefix
             )
         };
-        let mut here = inh.clone();
-        if let Some(g) = el.attrs.get("graded") {
-            here.graded = g == "true";
-        }
-        if let Some(f) = el.attrs.get("format") {
-            here.format = f.clone();
-        }
-        if block_type != "course" {
-            here.trail.push(display_name.clone());
-        }
-        match block_type.as_str() {
-            "chapter" => here.section = display_name.clone(),
-            "sequential" => here.subsection = display_name.clone(),
-            "vertical" => here.unit = display_name.clone(),
-            _ => {}
-        }
-        self.blocks.push(Block {
-            block_key: block_key.clone(),
-            block_type: block_type.clone(),
-            block_id: block_id.clone(),
-            position: self.blocks.len() as u32 + 1,
-            display_name,
-            full_name: here.trail.join(" > "),
-            graded: here.graded,
-            format: here.format.clone(),
-            parent: parent.to_owned(),
-            section: here.section.clone(),
-            subsection: here.subsection.clone(),
-            unit: here.unit.clone(),
-        });
+        let mut children = Vec::new();
         if CONTAINERS.contains(&block_type.as_str()) {
             for (i, child) in el.children.into_iter().enumerate() {
-                if NOT_BLOCKS.contains(&child.tag.as_str()) {
-                    continue;
+                if !NOT_BLOCKS.contains(&child.tag.as_str()) {
+                    children.push(self.node(child, &block_id, i)?);
                 }
-                self.walk(child, &block_key, &block_id, i, &here)?;
             }
         }
-        Ok(())
+        Ok(Node {
+            display_name: el
+                .attrs
+                .get("display_name")
+                .filter(|d| !d.is_empty())
+                .cloned(),
+            graded: el.attrs.get("graded").map(|g| g == "true"),
+            format: el.attrs.get("format").cloned(),
+            block_type,
+            block_id,
+            block_key,
+            children,
+        })
     }
 }
 
@@ -474,26 +386,24 @@ pub fn read_course(files: &dyn OlxFiles) -> Result<OlxCourse, OlxError> {
     let (org, number, run) = (get("org")?, get("course")?, get("url_name")?);
     let course_id = format!("course-v1:{org}+{number}+{run}");
     cairn_core::CourseKey::parse(&course_id).map_err(|e| invalid("course.xml", e))?;
-    let mut w = Walker {
+    let w = Walker {
         files,
         course_prefix: format!("{org}+{number}+{run}"),
-        blocks: Vec::new(),
     };
     let course_el = El {
         tag: "course".into(),
         attrs: [("url_name".to_owned(), run.clone())].into(),
         children: vec![],
     };
-    w.walk(course_el, "", "", 0, &Inherited::default())?;
-    let display_name = w
-        .blocks
+    let blocks = super::flatten(&w.node(course_el, "", 0)?);
+    let display_name = blocks
         .first()
         .map(|b| b.display_name.clone())
         .unwrap_or_default();
     Ok(OlxCourse {
         course_id,
         display_name,
-        blocks: w.blocks,
+        blocks,
     })
 }
 
