@@ -37,6 +37,13 @@ pub struct IngestArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
+    /// On course-publish lines, re-import the course from this LMS (default: https://LMS_HOST
+    /// when CAIRN_LMS_CLIENT_ID is set; otherwise publishes are only reported).
+    #[arg(long, value_name = "URL")]
+    lms_url: Option<String>,
+    /// Seconds to wait after a course's last publish before re-importing it.
+    #[arg(long, default_value_t = 30)]
+    publish_debounce: u64,
 }
 
 /// Runs an ingestion from the command line; SIGINT/SIGTERM stop a follow run cleanly.
@@ -81,7 +88,24 @@ pub fn ingest(args: &IngestArgs, config: &Config) -> ExitCode {
             stop.store(true, Ordering::Relaxed);
         });
         let ch = ClickHouse::connect(&config.clickhouse).await?;
-        run_ingest(&ch, inputs, &opts, Box::new(LogPublishes)).await
+        let lms_url = args.lms_url.clone().or_else(|| {
+            (!config.lms.client_id.is_empty()).then(|| format!("https://{}", config.lms.host))
+        });
+        let hook: Box<dyn crate::ingest::PublishHook> = match lms_url {
+            Some(url) if !args.dry_run => Box::new(
+                crate::courses::LmsPublishHook::spawn(
+                    ch.clone(),
+                    tokio::runtime::Handle::current(),
+                    &url,
+                    &config.lms.client_id,
+                    &config.lms.client_secret,
+                    Duration::from_secs(args.publish_debounce),
+                )
+                .map_err(|e| cairn_core::Error::Other(e.to_string()))?,
+            ),
+            _ => Box::new(LogPublishes),
+        };
+        run_ingest(&ch, inputs, &opts, hook).await
     });
     match result {
         Ok(summary) => {
@@ -110,8 +134,11 @@ pub fn ingest(args: &IngestArgs, config: &Config) -> ExitCode {
 #[derive(clap::Args, Debug)]
 pub struct CoursesArgs {
     /// An exported course: a folder holding course.xml, or Studio's .tar.gz export.
-    #[arg(long, value_name = "PATH", required = true)]
+    #[arg(long, value_name = "PATH", required_unless_present = "lms_url")]
     olx: Vec<PathBuf>,
+    /// Read courses from this LMS's APIs instead (OAuth2 with CAIRN_LMS_CLIENT_ID/_SECRET).
+    #[arg(long, value_name = "URL", conflicts_with = "olx")]
+    lms_url: Option<String>,
     /// Import only these courses (repeatable); default: every course given.
     #[arg(long = "course-id", value_name = "KEY")]
     course_ids: Vec<String>,

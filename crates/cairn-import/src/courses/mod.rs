@@ -5,6 +5,7 @@
 //! each course. Readers never see a half-imported course or two versions at once, and a
 //! re-import replaces rather than duplicates — without ClickHouse mutations.
 
+pub mod lms;
 pub mod olx;
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -210,4 +211,78 @@ pub async fn write_course(
         .await
         .map_err(|e| cairn_core::Error::clickhouse("insert into _course_imports", e))?;
     Ok(version)
+}
+
+/// A publish hook for ingestion: re-imports a course from the LMS when its
+/// `Updating/Creating course overview` line shows up, debounced (publishes of one course
+/// within the window give one import, after the last of them).
+pub struct LmsPublishHook {
+    pending:
+        std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>>,
+}
+
+impl LmsPublishHook {
+    /// Starts the hook's worker thread, importing into `ch` from the LMS at `lms_url`.
+    pub fn spawn(
+        ch: ClickHouse,
+        handle: tokio::runtime::Handle,
+        lms_url: &str,
+        client_id: &str,
+        client_secret: &cairn_core::Secret,
+        debounce: std::time::Duration,
+    ) -> Result<Self, lms::LmsError> {
+        let mut client = lms::LmsClient::new(lms_url, client_id, client_secret)?;
+        let pending: std::sync::Arc<
+            std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+        > = Default::default();
+        let queue = pending.clone();
+        std::thread::spawn(move || {
+            loop {
+                std::thread::sleep((debounce / 4).max(std::time::Duration::from_millis(20)));
+                let due: Vec<String> = {
+                    let Ok(mut q) = queue.lock() else { return };
+                    let due: Vec<String> = q
+                        .iter()
+                        .filter(|(_, t)| t.elapsed() >= debounce)
+                        .map(|(k, _)| k.clone())
+                        .collect();
+                    for k in &due {
+                        q.remove(k);
+                    }
+                    due
+                };
+                for course in due {
+                    let result = handle.block_on(async {
+                        let blocks = client.blocks(&course).await.map_err(|e| e.to_string())?;
+                        write_course(&ch, &course, &blocks, "lms-publish")
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        Ok::<usize, String>(blocks.len())
+                    });
+                    match result {
+                        Ok(n) => {
+                            eprintln!("ingest: re-imported {course} after a publish ({n} blocks)")
+                        }
+                        Err(e) => {
+                            eprintln!("ingest: re-import of {course} after a publish failed: {e}")
+                        }
+                    }
+                }
+                if std::sync::Arc::strong_count(&queue) == 1
+                    && queue.lock().map(|q| q.is_empty()).unwrap_or(true)
+                {
+                    return; // the hook is gone and nothing is left to do
+                }
+            }
+        });
+        Ok(LmsPublishHook { pending })
+    }
+}
+
+impl crate::ingest::PublishHook for LmsPublishHook {
+    fn course_published(&mut self, course_id: &str) {
+        if let Ok(mut q) = self.pending.lock() {
+            q.insert(course_id.to_owned(), std::time::Instant::now());
+        }
+    }
 }
