@@ -1,5 +1,6 @@
 //! The checks of fixtures/ch-check/ (also run on ClickHouse 26.9 by scripts/test) on the
-//! live 18.16 server: migrated views return the rows seeded into MariaDB.
+//! live 18.16 server: migrated views return the rows seeded into MariaDB, and the queries
+//! of docs/queries.md give the expected answers.
 
 use cairn_core::mysql::mysql_async::prelude::Queryable;
 use cairn_core::testing;
@@ -26,10 +27,17 @@ async fn migrated_views_return_the_seeded_rows() {
     };
     m.up(&opts, |_| {}).await.unwrap();
 
-    let checks = std::fs::read_to_string(
-        testing::workspace_dir().join("fixtures/ch-check/9001_migrated_views.sql"),
-    )
-    .unwrap();
+    let mut files: Vec<_> = std::fs::read_dir(testing::workspace_dir().join("fixtures/ch-check"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 2, "{files:?}");
+    let checks: String = files
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap() + ";\n")
+        .collect();
     let checks = checks.replace("cairn_check.", &format!("{db}."));
     let mut expectations = 0;
     for stmt in split_statements(&checks) {
@@ -48,7 +56,7 @@ async fn migrated_views_return_the_seeded_rows() {
                 .unwrap_or_else(|e| panic!("{stmt}: {e}"));
         }
     }
-    assert_eq!(expectations, 8);
+    assert_eq!(expectations, 10);
     conn.query_drop(format!("DROP DATABASE `{}`", lms.database))
         .await
         .unwrap();
