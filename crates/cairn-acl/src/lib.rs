@@ -11,4 +11,5 @@
 //! assert!(!rights["teach"].allows("course-v1:edXtra+DemoX+Demo_Course"));
 //! ```
 
+pub mod render;
 pub mod rights;
