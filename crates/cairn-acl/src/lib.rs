@@ -11,5 +11,7 @@
 //! assert!(!rights["teach"].allows("course-v1:edXtra+DemoX+Demo_Course"));
 //! ```
 
+pub mod cli;
 pub mod render;
 pub mod rights;
+pub mod sync;

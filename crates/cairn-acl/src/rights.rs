@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 pub const ANALYTICS_ROLES: &[&str] = &["staff", "instructor", "data_researcher", "limited_staff"];
 
 /// What one user may see.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum Scope {
     /// Everything, learner identities included.
     All,

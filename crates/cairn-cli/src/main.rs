@@ -37,6 +37,13 @@ enum Command {
         #[command(subcommand)]
         command: FixturesCommand,
     },
+    /// Access rights: `cairn acl sync [--dry-run]`, `cairn acl show`.
+    Acl {
+        #[command(subcommand)]
+        command: cairn_acl::cli::AclCommand,
+    },
+    /// Creates or updates one ClickHouse user with rights to courses or orgs (like Cairn's).
+    Createuser(cairn_acl::cli::CreateUserArgs),
     /// Imports course structure: `cairn import courses --olx PATH`.
     Import {
         #[command(subcommand)]
@@ -120,6 +127,8 @@ fn main() -> ExitCode {
         }
         Command::Migrate { command } => return cairn_migrate::cli::run(&command, &config),
         Command::Ingest(args) => return cairn_import::cli::ingest(&args, &config),
+        Command::Acl { command } => return cairn_acl::cli::acl(&command, &config),
+        Command::Createuser(args) => return cairn_acl::cli::create_user(&args, &config),
         Command::Import {
             command: ImportCommand::Courses(args),
         } => {

@@ -1,0 +1,281 @@
+//! Reconciling ClickHouse with the LMS: read roles, compute the plan, apply only the
+//! difference (create, update, revoke).
+
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use cairn_core::ClickHouse;
+use cairn_core::config::MysqlConfig;
+use cairn_core::mysql::mysql_async::prelude::Queryable;
+use cairn_core::sql::quote_ident;
+use clickhouse::Row;
+use serde::Deserialize;
+
+use crate::render::{Auth, grant_statements, revoke_statements};
+use crate::rights::{ANALYTICS_ROLES, LmsUser, RoleRow, Scope, compute};
+
+/// The first ClickHouse with the access control Cairn uses (SQL users, grants, restrictive
+/// row policies).
+pub const RBAC_MIN: (u32, u32) = (21, 8);
+
+/// Fails, naming the server's version, when it cannot apply access rights.
+pub fn require_rbac(ch: &ClickHouse) -> cairn_core::Result<()> {
+    ch.require(
+        "access rights (SQL users, grants and row policies)",
+        RBAC_MIN.0,
+        RBAC_MIN.1,
+    )
+}
+
+/// Reads LMS users and their analytics roles.
+pub async fn read_lms(cfg: &MysqlConfig) -> cairn_core::Result<(Vec<LmsUser>, Vec<RoleRow>)> {
+    let mut conn = cairn_core::mysql::connect(cfg).await?;
+    let roles_list = ANALYTICS_ROLES
+        .iter()
+        .map(|r| format!("'{r}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let roles: Vec<(i64, String, String, String)> = conn
+        .query(format!("SELECT user_id, org, course_id, role FROM student_courseaccessrole WHERE role IN ({roles_list})"))
+        .await
+        .map_err(|e| cairn_core::Error::mysql("reading student_courseaccessrole", e))?;
+    let users: Vec<(i64, String, String, bool, bool, bool)> = conn
+        .query(format!(
+            "SELECT id, username, email, is_staff, is_superuser, is_active FROM auth_user \
+             WHERE is_staff = 1 OR is_superuser = 1 OR id IN (SELECT user_id FROM student_courseaccessrole WHERE role IN ({roles_list}))"
+        ))
+        .await
+        .map_err(|e| cairn_core::Error::mysql("reading auth_user", e))?;
+    conn.disconnect().await.ok();
+    Ok((
+        users
+            .into_iter()
+            .map(
+                |(id, username, email, is_staff, is_superuser, is_active)| LmsUser {
+                    id,
+                    username,
+                    email,
+                    is_staff,
+                    is_superuser,
+                    is_active,
+                },
+            )
+            .collect(),
+        roles
+            .into_iter()
+            .map(|(user_id, org, course_id, role)| RoleRow {
+                user_id,
+                org,
+                course_id,
+                role,
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Row, Deserialize)]
+struct ScopeRow {
+    username: String,
+    #[serde(rename = "last_scope")]
+    scope: String,
+}
+
+async fn latest_scopes(
+    ch: &ClickHouse,
+    table: &str,
+) -> cairn_core::Result<BTreeMap<String, Scope>> {
+    let sql = format!(
+        "SELECT username, argMax(scope, version) AS last_scope FROM {}.{} GROUP BY username",
+        quote_ident(ch.database()),
+        quote_ident(table)
+    );
+    let rows: Vec<ScopeRow> = ch
+        .client()
+        .query(&sql)
+        .fetch_all()
+        .await
+        .map_err(|e| cairn_core::Error::clickhouse(format!("reading {table}"), e))?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            serde_json::from_str::<Option<Scope>>(&r.scope)
+                .ok()
+                .flatten()
+                .map(|s| (r.username, s))
+        })
+        .collect())
+}
+
+/// Manual grants recorded by `cairn createuser`.
+pub async fn manual_grants(ch: &ClickHouse) -> cairn_core::Result<BTreeMap<String, Scope>> {
+    latest_scopes(ch, "_acl_grants").await
+}
+
+/// The rights Cairn last applied, per user.
+pub async fn applied(ch: &ClickHouse) -> cairn_core::Result<BTreeMap<String, Scope>> {
+    latest_scopes(ch, "_acl_state").await
+}
+
+/// What a sync changes.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Plan {
+    /// New users and their rights.
+    pub create: Vec<(String, Scope)>,
+    /// Users whose rights change.
+    pub update: Vec<(String, Scope)>,
+    /// Users who lost every right: dropped with their policies.
+    pub revoke: Vec<String>,
+    /// Users already right.
+    pub unchanged: usize,
+}
+
+/// The difference between what should be and what was applied (pure).
+pub fn plan(desired: &BTreeMap<String, Scope>, applied: &BTreeMap<String, Scope>) -> Plan {
+    let mut p = Plan::default();
+    for (u, s) in desired {
+        match applied.get(u) {
+            None => p.create.push((u.clone(), s.clone())),
+            Some(a) if a != s => p.update.push((u.clone(), s.clone())),
+            Some(_) => p.unchanged += 1,
+        }
+    }
+    p.revoke = applied
+        .keys()
+        .filter(|u| !desired.contains_key(*u))
+        .cloned()
+        .collect();
+    p
+}
+
+/// The statements of a plan, in order.
+pub fn plan_statements(db: &str, p: &Plan) -> Vec<String> {
+    let mut out = Vec::new();
+    for (u, s) in p.create.iter().chain(&p.update) {
+        out.extend(grant_statements(db, u, s, &Auth::Random));
+    }
+    for u in &p.revoke {
+        out.extend(revoke_statements(db, u));
+    }
+    out
+}
+
+fn version() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+async fn record(
+    ch: &ClickHouse,
+    table: &str,
+    username: &str,
+    email: Option<&str>,
+    scope: Option<&Scope>,
+) -> cairn_core::Result<()> {
+    let scope = serde_json::to_string(&scope).unwrap_or_else(|_| "null".into());
+    let db = quote_ident(ch.database());
+    let q = match email {
+        Some(e) => ch
+            .client()
+            .query(&format!("INSERT INTO {db}.{table} (username, email, scope, version) SELECT ?, ?, ?, toUInt64(?)"))
+            .bind(username)
+            .bind(e)
+            .bind(&scope)
+            .bind(version()),
+        None => ch
+            .client()
+            .query(&format!("INSERT INTO {db}.{table} (username, scope, version) SELECT ?, ?, toUInt64(?)"))
+            .bind(username)
+            .bind(&scope)
+            .bind(version()),
+    };
+    q.execute()
+        .await
+        .map_err(|e| cairn_core::Error::clickhouse(format!("recording in {table}"), e))
+}
+
+/// Applies a plan (the server must support access control).
+pub async fn apply(ch: &ClickHouse, p: &Plan) -> cairn_core::Result<()> {
+    require_rbac(ch)?;
+    let db = ch.database().to_owned();
+    for (u, s) in p.create.iter().chain(&p.update) {
+        for stmt in grant_statements(&db, u, s, &Auth::Random) {
+            ch.execute(&stmt).await?;
+        }
+        record(ch, "_acl_state", u, None, Some(s)).await?;
+    }
+    for u in &p.revoke {
+        for stmt in revoke_statements(&db, u) {
+            ch.execute(&stmt).await?;
+        }
+        record(ch, "_acl_state", u, None, None).await?;
+    }
+    Ok(())
+}
+
+/// The desired rights: LMS roles plus manual grants.
+pub async fn desired(
+    ch: &ClickHouse,
+    lms: &MysqlConfig,
+) -> cairn_core::Result<BTreeMap<String, Scope>> {
+    let (users, roles) = read_lms(lms).await?;
+    Ok(compute(&users, &roles, &manual_grants(ch).await?))
+}
+
+/// `cairn createuser`: creates or updates one user with a password and records the grant.
+pub async fn create_user(
+    ch: &ClickHouse,
+    username: &str,
+    email: &str,
+    scope: &Scope,
+    password: &str,
+) -> cairn_core::Result<()> {
+    require_rbac(ch)?;
+    for stmt in grant_statements(
+        ch.database(),
+        username,
+        scope,
+        &Auth::Password(password.to_owned()),
+    ) {
+        ch.execute(&stmt).await?;
+    }
+    record(ch, "_acl_grants", username, Some(email), Some(scope)).await?;
+    record(ch, "_acl_state", username, None, Some(scope)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_creates_updates_and_revokes() {
+        let s = |c: &str| Scope::Some {
+            orgs: Default::default(),
+            courses: [c.to_owned()].into(),
+        };
+        let desired: BTreeMap<String, Scope> = [
+            ("new".into(), s("a")),
+            ("moved".into(), s("b")),
+            ("same".into(), Scope::All),
+        ]
+        .into();
+        let applied: BTreeMap<String, Scope> = [
+            ("moved".into(), s("a")),
+            ("same".into(), Scope::All),
+            ("left".into(), s("a")),
+        ]
+        .into();
+        let p = plan(&desired, &applied);
+        assert_eq!(p.create, vec![("new".to_string(), s("a"))]);
+        assert_eq!(p.update, vec![("moved".to_string(), s("b"))]);
+        assert_eq!(p.revoke, vec!["left".to_string()]);
+        assert_eq!(p.unchanged, 1);
+        let stmts = plan_statements("openedx", &p);
+        assert!(
+            stmts
+                .iter()
+                .any(|s| s == "DROP USER IF EXISTS `openedx-left`")
+        );
+    }
+}
