@@ -3,7 +3,6 @@
 //! same conditions for ClickHouse 26.9 (`target/ch-check/acl*`, run by scripts/test).
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use cairn_acl::render::{Auth, Filter, condition, grant_statements, revoke_statements};
 use cairn_acl::rights::Scope;
@@ -130,17 +129,10 @@ async fn conditions_select_exactly_the_allowed_rows_on_both_engines() {
         .await
         .unwrap();
     }
-    let ch = testing::clickhouse("acl_where").await;
-    let db = ch.database().to_owned();
     let mut config = testing::config();
     config.mysql.database = lms.database.clone();
-    let m = cairn_migrate::Migrator::with(ch.clone(), config, cairn_migrate::source::builtin());
-    let opts = cairn_migrate::UpOptions {
-        owner: "acl".into(),
-        lock_wait: Duration::from_secs(60),
-        ..Default::default()
-    };
-    m.up(&opts, |_| {}).await.unwrap();
+    let ch = cairn_migrate::testing::data_lake_with("acl_where", config).await;
+    let db = ch.database().to_owned();
     // Events: two per course.
     let mut insert_events =
         String::from("INSERT INTO {db}.events (time, name, course_id, user_id, message) VALUES ");

@@ -1,8 +1,6 @@
 //! `acl sync` and `createuser` against the real MariaDB (roles) and ClickHouse 18.16
 //! (which has no access control: applying must be refused, naming the version).
 
-use std::time::Duration;
-
 use cairn_acl::rights::Scope;
 use cairn_acl::sync;
 use cairn_core::mysql::mysql_async::prelude::Queryable;
@@ -28,18 +26,7 @@ async fn seeded(test: &str) -> (cairn_core::ClickHouse, cairn_core::config::Mysq
     .await
     .unwrap();
     conn.disconnect().await.unwrap();
-    let ch = testing::clickhouse(test).await;
-    let m = cairn_migrate::Migrator::with(
-        ch.clone(),
-        testing::config(),
-        cairn_migrate::source::builtin(),
-    );
-    let opts = cairn_migrate::UpOptions {
-        owner: "acl".into(),
-        lock_wait: Duration::from_secs(60),
-        ..Default::default()
-    };
-    m.up(&opts, |_| {}).await.unwrap();
+    let ch = cairn_migrate::testing::data_lake(test).await;
     let mut reader = lms.clone();
     reader.username = testing::config().mysql.username;
     reader.password = testing::config().mysql.password;

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Duration;
 
 use cairn_core::testing;
 use cairn_import::courses::olx::{Limits, open, read_course};
@@ -257,18 +256,7 @@ async fn import_then_reimport_replaces_and_never_duplicates() {
     let Some(shared) = testing::shared_dir() else {
         return;
     };
-    let ch = testing::clickhouse("courses_write").await;
-    let m = cairn_migrate::Migrator::with(
-        ch.clone(),
-        testing::config(),
-        cairn_migrate::source::builtin(),
-    );
-    let opts = cairn_migrate::UpOptions {
-        owner: "t".into(),
-        lock_wait: Duration::from_secs(60),
-        ..Default::default()
-    };
-    m.up(&opts, |_| {}).await.unwrap();
+    let ch = cairn_migrate::testing::data_lake("courses_write").await;
     let course = read_course(open(&demo(&shared), Limits::default()).unwrap().as_ref()).unwrap();
     let v1 = write_course(&ch, &course.course_id, &course.blocks, "olx")
         .await

@@ -7,19 +7,7 @@ use std::time::{Duration, Instant};
 
 use cairn_core::{ClickHouse, testing};
 use cairn_import::ingest::{IngestOptions, Input, LogPublishes, Summary, ingest};
-use cairn_migrate::{Migrator, UpOptions, source};
-
-async fn data_lake(test: &str) -> ClickHouse {
-    let ch = testing::clickhouse(test).await;
-    let m = Migrator::with(ch.clone(), testing::config(), source::builtin());
-    let opts = UpOptions {
-        owner: test.into(),
-        lock_wait: Duration::from_secs(60),
-        ..UpOptions::default()
-    };
-    m.up(&opts, |_| {}).await.unwrap();
-    ch
-}
+use cairn_migrate::testing::data_lake;
 
 async fn run(ch: &ClickHouse, inputs: Vec<Input>, opts: &IngestOptions) -> Summary {
     ingest(ch, inputs, opts, Box::new(LogPublishes))

@@ -215,18 +215,7 @@ async fn bad_credentials_are_a_clear_401() {
 #[tokio::test(flavor = "multi_thread")]
 async fn lms_import_lands_in_course_blocks() {
     let lms = serve().await;
-    let ch = testing::clickhouse("courses_lms").await;
-    let m = cairn_migrate::Migrator::with(
-        ch.clone(),
-        testing::config(),
-        cairn_migrate::source::builtin(),
-    );
-    let opts = cairn_migrate::UpOptions {
-        owner: "t".into(),
-        lock_wait: Duration::from_secs(60),
-        ..Default::default()
-    };
-    m.up(&opts, |_| {}).await.unwrap();
+    let ch = cairn_migrate::testing::data_lake("courses_lms").await;
     let mut c = client(&lms, "s3cret");
     let blocks = c.blocks("course-v1:Acme+Bio101+2025_T1").await.unwrap();
     cairn_import::courses::write_course(&ch, "course-v1:Acme+Bio101+2025_T1", &blocks, "lms")
@@ -246,18 +235,7 @@ async fn lms_import_lands_in_course_blocks() {
 async fn publishes_seen_while_ingesting_reimport_the_course_once() {
     use cairn_import::ingest::{IngestOptions, Input, ingest};
     let lms = serve().await;
-    let ch = testing::clickhouse("courses_publish").await;
-    let m = cairn_migrate::Migrator::with(
-        ch.clone(),
-        testing::config(),
-        cairn_migrate::source::builtin(),
-    );
-    let opts = cairn_migrate::UpOptions {
-        owner: "t".into(),
-        lock_wait: Duration::from_secs(60),
-        ..Default::default()
-    };
-    m.up(&opts, |_| {}).await.unwrap();
+    let ch = cairn_migrate::testing::data_lake("courses_publish").await;
     let dir = std::env::temp_dir().join(format!("cairn-publish-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let log = dir.join("cms.log");

@@ -19,6 +19,7 @@ pub mod lock;
 pub mod render;
 pub mod source;
 pub mod split;
+pub mod testing;
 
 pub use engine::{Migrator, StatusRow, UpOptions, UpReport};
 pub use source::{Migration, Origin};
