@@ -87,7 +87,19 @@ pub fn ingest(args: &IngestArgs, config: &Config) -> ExitCode {
             eprintln!("cairn ingest: stopping…");
             stop.store(true, Ordering::Relaxed);
         });
-        let ch = ClickHouse::connect(&config.clickhouse).await?;
+        // A collector starts before (or while) ClickHouse is down: wait for it.
+        let mut backoff = Duration::from_millis(200);
+        let ch = loop {
+            match ClickHouse::connect(&config.clickhouse).await {
+                Ok(ch) => break ch,
+                Err(e) if !opts.stop.load(Ordering::Relaxed) => {
+                    eprintln!("cairn ingest: ClickHouse is not reachable ({e}); retrying in {backoff:?}");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+                Err(e) => return Err(e),
+            }
+        };
         let lms_url = args.lms_url.clone().or_else(|| {
             (!config.lms.client_id.is_empty()).then(|| format!("https://{}", config.lms.host))
         });
