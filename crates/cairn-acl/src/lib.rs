@@ -11,6 +11,8 @@
 //! assert!(!rights["teach"].allows("course-v1:edXtra+DemoX+Demo_Course"));
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod cli;
 pub mod render;
 pub mod rights;

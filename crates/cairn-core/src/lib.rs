@@ -14,6 +14,8 @@
 //! assert_eq!(key.to_string(), "course-v1:MITx+6.002x+2013_Spring");
 //! ```
 
+#![warn(missing_docs)]
+
 #[cfg(feature = "services")]
 pub mod clickhouse;
 pub mod config;

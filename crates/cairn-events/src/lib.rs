@@ -27,6 +27,8 @@
 //! assert_eq!(skipped, 1);
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod event;
 pub mod lenient;
 pub mod line;

@@ -6,6 +6,8 @@
 //! - [`generate`]: a deterministic, realistic Tutor-format log and the matching LMS seed,
 //!   for the demo, tests and benchmarks.
 
+#![warn(missing_docs)]
+
 pub mod cli;
 pub mod courses;
 pub mod generate;

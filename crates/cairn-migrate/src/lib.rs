@@ -11,6 +11,8 @@
 //! assert_eq!(stmts, vec!["SELECT ';'", "SELECT 2 -- two;"]);
 //! ```
 
+#![warn(missing_docs)]
+
 use std::path::PathBuf;
 
 pub mod cli;
