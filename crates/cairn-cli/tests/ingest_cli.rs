@@ -63,3 +63,53 @@ async fn ingest_from_stdin_twice_stores_each_event_once() {
     assert_eq!(orgs, vec!["A".to_string()]);
     ch.drop_database().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn report_course_overview_as_csv() {
+    let ch = cairn_core::testing::clickhouse("cli_report").await;
+    let db = ch.database().to_owned();
+    assert!(cairn(&["migrate", "up"], &db, None).status.success());
+    let mut log = String::new();
+    for (i, user) in [1, 2, 2].iter().enumerate() {
+        log.push_str(&format!("{{\"name\": \"play_video\", \"event_type\": \"play_video\", \"context\": {{\"user_id\": {user}, \"course_id\": \"course-v1:A+B+C\"}}, \"event\": {{\"id\": \"v\", \"currentTime\": {i}}}, \"time\": \"2026-01-0{}T10:00:00+00:00\"}}\n", 5 + i));
+    }
+    assert!(
+        cairn(&["ingest", "-"], &db, Some(log.as_bytes()))
+            .status
+            .success()
+    );
+    let out = cairn(
+        &[
+            "report",
+            "course-overview",
+            "--course-id",
+            "course-v1:A+B+C",
+            "--from",
+            "2026-01-05",
+            "--to",
+            "2026-01-19",
+            "--format",
+            "csv",
+        ],
+        &db,
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // No enrollments in the LMS database for this course: enrolled 0.
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "week,enrolled,active,watched_video,tried_problem\n2026-01-05,0,2,2,0\n"
+    );
+    let bad = cairn(
+        &["report", "course-overview", "--course-id", "not a key"],
+        &db,
+        None,
+    );
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid course key"));
+    ch.drop_database().await.unwrap();
+}

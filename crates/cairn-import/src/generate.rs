@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
@@ -63,6 +63,23 @@ pub struct Truth {
     pub enrollments_per_course: BTreeMap<String, u64>,
     /// Learners with at least one event, per course.
     pub active_learners_per_course: BTreeMap<String, u64>,
+    /// Per course, per ISO week (its Monday, `YYYY-MM-DD`): learners active, learners who
+    /// played a video, learners who submitted a problem, and learners enrolled by the week's
+    /// end.
+    pub weekly: BTreeMap<String, BTreeMap<String, WeekTruth>>,
+}
+
+/// Ground truth of one course week.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct WeekTruth {
+    /// Learners with any event.
+    pub active: u64,
+    /// Learners with a video event.
+    pub watched_video: u64,
+    /// Learners with a problem event.
+    pub tried_problem: u64,
+    /// Learners enrolled before the week's end.
+    pub enrolled: u64,
 }
 
 /// A course's generated structure.
@@ -136,6 +153,9 @@ struct Ev {
     name: &'static str,
 }
 
+const VIDEO_EVENTS: &[&str] = &["play_video", "pause_video", "seek_video", "stop_video"];
+const PROBLEM_EVENTS: &[&str] = &["problem_check", "edx.grades.problem.submitted"];
+
 const AGENT: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36";
 
 /// Writes `tracking.log`, `lms-seed.sql` and `truth.json` into `dir`; returns the truth.
@@ -181,6 +201,13 @@ pub fn generate(spec: &Spec, dir: &Path) -> io::Result<Truth> {
     let mut log =
         BufWriter::with_capacity(1 << 20, std::fs::File::create(dir.join("tracking.log"))?);
     let mut active: BTreeMap<usize, std::collections::BTreeSet<u32>> = BTreeMap::new();
+    // (course, week monday) → (active, video, problem) learner sets.
+    type Sets = (
+        std::collections::BTreeSet<u32>,
+        std::collections::BTreeSet<u32>,
+        std::collections::BTreeSet<u32>,
+    );
+    let mut weeks: BTreeMap<(usize, NaiveDate), Sets> = BTreeMap::new();
     // grades[(user, course)] = (earned, possible); completions: (user, course, block, time)
     let mut scores: BTreeMap<(u32, usize), (f64, f64)> = BTreeMap::new();
     let mut completions: Vec<(u32, usize, String, &'static str, DateTime<Utc>)> = Vec::new();
@@ -329,6 +356,16 @@ pub fn generate(spec: &Spec, dir: &Path) -> io::Result<Truth> {
             *truth.events_per_course.entry(cid.clone()).or_default() += 1;
             *truth.events_per_name.entry(e.name.to_owned()).or_default() += 1;
             active.entry(e.course).or_default().insert(e.user);
+            let d = e.time.date_naive();
+            let monday = d - Duration::days(i64::from(d.weekday().num_days_from_monday()));
+            let w = weeks.entry((e.course, monday)).or_default();
+            w.0.insert(e.user);
+            if VIDEO_EVENTS.contains(&e.name) {
+                w.1.insert(e.user);
+            }
+            if PROBLEM_EVENTS.contains(&e.name) {
+                w.2.insert(e.user);
+            }
         }
     }
     log.flush()?;
@@ -344,6 +381,26 @@ pub fn generate(spec: &Spec, dir: &Path) -> io::Result<Truth> {
                 .entry(courses[*ci].id.clone())
                 .or_default() += 1;
         }
+    }
+    for ((ci, monday), (a, v, p)) in &weeks {
+        let end = monday.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc() + Duration::days(7);
+        let enrolled = learners
+            .iter()
+            .filter(|l| l.enrollments.iter().any(|(c, t, _)| c == ci && *t < end))
+            .count() as u64;
+        truth
+            .weekly
+            .entry(courses[*ci].id.clone())
+            .or_default()
+            .insert(
+                monday.format("%Y-%m-%d").to_string(),
+                WeekTruth {
+                    active: a.len() as u64,
+                    watched_video: v.len() as u64,
+                    tried_problem: p.len() as u64,
+                    enrolled,
+                },
+            );
     }
     write_seed(dir, &learners, &courses, &scores, &completions, &mut rng)?;
     std::fs::write(
