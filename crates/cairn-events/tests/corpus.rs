@@ -7,18 +7,7 @@ use std::path::{Path, PathBuf};
 use cairn_events::{EventRow, Item, LineFormat, LogParser, Reject, Skip, parse_event};
 
 fn shared() -> Option<PathBuf> {
-    let dir = std::env::var_os("CAIRN_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    if dir.join("corpus").is_dir() {
-        return Some(dir);
-    }
-    let msg = format!("shared corpus missing at {}", dir.display());
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{msg}");
-    }
-    eprintln!("\n!!!! WARNING: {msg}; this test checked NOTHING !!!!\n");
-    None
+    cairn_core::testing::shared_dir()
 }
 
 #[derive(Debug, PartialEq)]
