@@ -100,6 +100,8 @@ struct SourceRun {
     raw: u64,
     line_no: u64,
     pending: Vec<u8>,
+    /// Offset where the pending (incomplete) line starts.
+    pending_start: u64,
     batch: Vec<Located>,
     batch_bytes: usize,
     batch_started: Instant,
@@ -214,6 +216,7 @@ impl Producer {
             raw: 0,
             line_no: 0,
             pending: Vec::new(),
+            pending_start: 0,
             batch: Vec::new(),
             batch_bytes: 0,
             batch_started: Instant::now(),
@@ -376,7 +379,11 @@ impl Producer {
         while !data.is_empty() {
             match memchr::memchr(b'\n', data) {
                 Some(i) => {
-                    let line_start = run.raw - run.pending.len() as u64;
+                    let line_start = if run.pending.is_empty() {
+                        run.raw
+                    } else {
+                        run.pending_start
+                    };
                     if run.pending.is_empty() {
                         self.line(run, line_start, &data[..i]);
                     } else {
@@ -388,6 +395,9 @@ impl Producer {
                     data = &data[i + 1..];
                 }
                 None => {
+                    if run.pending.is_empty() {
+                        run.pending_start = run.raw;
+                    }
                     run.pending.extend_from_slice(data);
                     run.raw += data.len() as u64;
                     if run.pending.len() > DEFAULT_MAX_LINE + 1 {
@@ -465,7 +475,11 @@ impl Producer {
     }
 
     fn end_offset(run: &SourceRun) -> u64 {
-        let done = run.raw - run.pending.len() as u64;
+        let done = if run.pending.is_empty() {
+            run.raw
+        } else {
+            run.pending_start
+        };
         run.parser.held_offset().map_or(done, |h| h.min(done))
     }
 
@@ -511,7 +525,7 @@ impl Producer {
     fn end(&mut self, run: &mut SourceRun) {
         if !run.pending.is_empty() {
             let line = std::mem::take(&mut run.pending);
-            let offset = run.raw - line.len() as u64;
+            let offset = run.pending_start;
             self.line(run, offset, &line);
         }
         let SourceRun { parser, .. } = run;
