@@ -30,7 +30,7 @@ use cairn_events::LineFormat;
 use serde::Serialize;
 
 pub use producer::Input;
-use producer::{Batch, Producer, ProducerOptions};
+use producer::{Batch, Producer};
 use store::Resume;
 
 /// Called for each `Updating/Creating course overview for KEY.` line.
@@ -310,14 +310,10 @@ pub async fn ingest(
             }
         }
     });
-    let popts = ProducerOptions {
-        format: opts.format,
+    let popts = IngestOptions {
         batch_rows: opts.batch_rows.max(1),
         batch_bytes: opts.batch_bytes.max(1),
-        flush_interval: opts.flush_interval,
-        follow: opts.follow,
-        poll: opts.poll,
-        stop: opts.stop.clone(),
+        ..opts.clone()
     };
     let total_bytes: u64 = inputs
         .iter()

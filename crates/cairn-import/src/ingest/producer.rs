@@ -11,15 +11,15 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
 
-use cairn_events::{DEFAULT_MAX_LINE, EventRow, Item, LineFormat, LogParser};
+use cairn_events::{DEFAULT_MAX_LINE, EventRow, Item, LogParser};
 use flate2::read::MultiGzDecoder;
 use sha2::{Digest, Sha256};
 
-use super::PublishHook;
 use super::store::{Located, Resume, storable};
+use super::{IngestOptions, PublishHook};
 
 /// An input of the ingester.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,20 +62,10 @@ pub(crate) struct ProducerStats {
     pub sources: u64,
 }
 
-pub(crate) struct ProducerOptions {
-    pub format: LineFormat,
-    pub batch_rows: usize,
-    pub batch_bytes: usize,
-    pub flush_interval: Duration,
-    pub follow: bool,
-    pub poll: Duration,
-    pub stop: Arc<AtomicBool>,
-}
-
 pub(crate) type ResumeFn = Box<dyn FnMut(&str) -> Result<Resume, String> + Send>;
 
 pub(crate) struct Producer {
-    pub opts: ProducerOptions,
+    pub opts: IngestOptions,
     pub tx: tokio::sync::mpsc::Sender<Batch>,
     pub resume: ResumeFn,
     pub rejects: Option<Box<dyn Write + Send>>,
@@ -158,7 +148,7 @@ fn inode(_: &std::fs::Metadata) -> u64 {
 
 impl Producer {
     pub(crate) fn new(
-        opts: ProducerOptions,
+        opts: IngestOptions,
         tx: tokio::sync::mpsc::Sender<Batch>,
         resume: ResumeFn,
         rejects: Option<Box<dyn Write + Send>>,
