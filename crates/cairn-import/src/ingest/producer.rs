@@ -146,6 +146,27 @@ fn inode(_: &std::fs::Metadata) -> u64 {
     0
 }
 
+/// Counts a rejected line and writes it to the rejects file, if any (with the line itself
+/// when it is the one just read).
+fn record_reject(
+    rejected: &mut BTreeMap<String, u64>,
+    rejects: &mut Option<Box<dyn Write + Send>>,
+    path: &str,
+    line: u64,
+    reason: &str,
+    detail: &str,
+    raw: Option<&[u8]>,
+) {
+    *rejected.entry(reason.to_owned()).or_default() += 1;
+    if let Some(w) = rejects.as_mut() {
+        let _ = write!(w, "{path}:{line}: {reason}: {detail}");
+        if let Some(raw) = raw {
+            let _ = write!(w, "\t{}", String::from_utf8_lossy(raw));
+        }
+        let _ = writeln!(w);
+    }
+}
+
 impl Producer {
     pub(crate) fn new(
         opts: IngestOptions,
@@ -416,14 +437,16 @@ impl Producer {
         let rejects = &mut self.rejects;
         let hook = &mut self.hook;
         let mut reject = |line: u64, reason: &str, detail: &str| {
-            *stats.rejected.entry(reason.to_owned()).or_default() += 1;
-            if let Some(w) = rejects.as_mut() {
-                let _ = write!(w, "{path}:{line}: {reason}: {detail}");
-                if line == line_no {
-                    let _ = write!(w, "\t{}", String::from_utf8_lossy(bytes));
-                }
-                let _ = writeln!(w);
-            }
+            let raw = (line == line_no).then_some(bytes);
+            record_reject(
+                &mut stats.rejected,
+                rejects,
+                path,
+                line,
+                reason,
+                detail,
+                raw,
+            );
         };
         let mut publishes = Vec::new();
         let mut events = 0u64;
@@ -531,10 +554,15 @@ impl Producer {
             }
         });
         for (line, reason, detail) in rejected {
-            *self.stats.rejected.entry(reason.clone()).or_default() += 1;
-            if let Some(w) = self.rejects.as_mut() {
-                let _ = writeln!(w, "{}:{line}: {reason}: {detail}", run.path);
-            }
+            record_reject(
+                &mut self.stats.rejected,
+                &mut self.rejects,
+                &run.path,
+                line,
+                &reason,
+                &detail,
+                None,
+            );
         }
         self.flush(run);
     }
