@@ -67,6 +67,53 @@ pub struct Truth {
     /// played a video, learners who submitted a problem, and learners enrolled by the week's
     /// end.
     pub weekly: BTreeMap<String, BTreeMap<String, WeekTruth>>,
+    /// Every event written, in log order (for tests that derive metrics themselves; not
+    /// in `truth.json`).
+    #[serde(skip)]
+    pub log: Vec<LogFact>,
+    /// Every video segment watched: a play up to the pause, stop or seek that ended it.
+    #[serde(skip)]
+    pub segments: Vec<SegmentFact>,
+    /// Per learner id: `(username, email, gender code, level-of-education code)` as seeded.
+    #[serde(skip)]
+    pub learners: BTreeMap<u32, (String, String, String, String)>,
+    /// Enrollments as seeded (all active): `(learner, course, time)`.
+    #[serde(skip)]
+    pub enrollments: Vec<(u32, String, DateTime<Utc>)>,
+    /// Course grades as seeded: `(learner, course) → (percent 0..1, passed)`.
+    #[serde(skip)]
+    pub grades: BTreeMap<(u32, String), (f64, bool)>,
+    /// Block completions as seeded: `(learner, course, block key)`.
+    #[serde(skip)]
+    pub completions: Vec<(u32, String, String)>,
+}
+
+/// One generated event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogFact {
+    /// Course key.
+    pub course: String,
+    /// Learner id.
+    pub user: u32,
+    /// Time (whole seconds).
+    pub time: DateTime<Utc>,
+    /// Event name.
+    pub name: &'static str,
+}
+
+/// One generated stretch of video watching.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SegmentFact {
+    /// Course key.
+    pub course: String,
+    /// Video block id (the `id` of the video events).
+    pub video: String,
+    /// Learner id.
+    pub user: u32,
+    /// Position where the play started, in seconds.
+    pub start: f64,
+    /// Position where it ended, in seconds.
+    pub end: f64,
 }
 
 /// Ground truth of one course week.
@@ -87,6 +134,8 @@ pub struct WeekTruth {
 pub struct Course {
     /// Course key.
     pub id: String,
+    /// Course name.
+    pub name: String,
     /// Units: (sequential block id, vertical block id, video id, problem id).
     pub units: Vec<Unit>,
 }
@@ -94,6 +143,10 @@ pub struct Course {
 /// One unit of a generated course.
 #[derive(Debug, Clone)]
 pub struct Unit {
+    /// Unit name (the vertical's `display_name`).
+    pub name: String,
+    /// Video name.
+    pub video_name: String,
     /// Subsection block id.
     pub sequential: String,
     /// Unit block id.
@@ -118,8 +171,11 @@ pub fn courses(spec: &Spec) -> Vec<Course> {
     (1..=spec.courses)
         .map(|k| Course {
             id: format!("course-v1:CairnX+C{k:02}+2026_T1"),
-            units: (0..8)
-                .map(|_| Unit {
+            name: format!("Cairn Course {k:02}"),
+            units: (1..=8)
+                .map(|u| Unit {
+                    name: format!("Unit {u}: {}", TOPICS[(u + k as usize) % TOPICS.len()]),
+                    video_name: format!("Lecture {u}"),
                     sequential: hex_id(&mut rng),
                     vertical: hex_id(&mut rng),
                     video: hex_id(&mut rng),
@@ -129,6 +185,65 @@ pub fn courses(spec: &Spec) -> Vec<Course> {
                 .collect(),
         })
         .collect()
+}
+
+const TOPICS: &[&str] = &[
+    "Getting started",
+    "Data & models",
+    "Measuring <things>",
+    "Learners' paths",
+    "Weekly rhythms",
+    "Grades",
+    "Video habits",
+    "Wrapping up",
+    "Review",
+];
+
+/// Writes a course as an OLX export (folder `dir`), as Studio would: `course.xml`, then the
+/// course file with one chapter per unit pair, a graded sequential per unit, and a video
+/// and a problem in each unit.
+pub fn write_olx(course: &Course, dir: &Path) -> io::Result<()> {
+    let key = cairn_core::CourseKey::parse(&course.id).map_err(io::Error::other)?;
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    std::fs::create_dir_all(dir.join("course"))?;
+    std::fs::write(
+        dir.join("course.xml"),
+        format!(
+            "<course url_name=\"{}\" org=\"{}\" course=\"{}\"/>\n",
+            esc(key.run()),
+            esc(key.org()),
+            esc(key.course())
+        ),
+    )?;
+    let mut x = format!("<course display_name=\"{}\">\n", esc(&course.name));
+    for (i, pair) in course.units.chunks(2).enumerate() {
+        x += &format!(
+            "  <chapter url_name=\"week{}\" display_name=\"Week {}\">\n",
+            i + 1,
+            i + 1
+        );
+        for u in pair {
+            x += &format!(
+                "    <sequential url_name=\"{}\" display_name=\"Lesson: {}\" graded=\"true\" format=\"Homework\">\n      <vertical url_name=\"{}\" display_name=\"{}\">\n        <video url_name=\"{}\" display_name=\"{}\"/>\n        <problem url_name=\"{}\" display_name=\"Check: {}\"/>\n      </vertical>\n    </sequential>\n",
+                u.sequential,
+                esc(&u.name),
+                u.vertical,
+                esc(&u.name),
+                u.video,
+                esc(&u.video_name),
+                u.problem,
+                esc(&u.name)
+            );
+        }
+        x += "  </chapter>\n";
+    }
+    x += "</course>\n";
+    std::fs::write(dir.join(format!("course/{}.xml", key.run())), x)
 }
 
 fn block(course: &str, ty: &str, id: &str) -> String {
@@ -214,6 +329,7 @@ pub fn generate(spec: &Spec, dir: &Path) -> io::Result<Truth> {
     let mut completed: std::collections::BTreeSet<(u32, usize, String)> =
         std::collections::BTreeSet::new();
     let mut written = 0u64;
+    let mut segments: Vec<SegmentFact> = Vec::new();
 
     for day in 0..spec.days {
         let day_start = start + Duration::days(day as i64);
@@ -266,6 +382,13 @@ pub fn generate(spec: &Spec, dir: &Path) -> io::Result<Truth> {
                         let watch = rng.random_range(10..(u.video_length / 2).max(11)) as f64;
                         t += Duration::seconds(watch as i64);
                         let end = (pos + watch).min(u.video_length as f64);
+                        segments.push(SegmentFact {
+                            course: course.id.clone(),
+                            video: u.video.clone(),
+                            user: l.id,
+                            start: pos,
+                            end,
+                        });
                         match rng.random_range(0..3) {
                             0 => {
                                 let to = rng.random_range(0..u.video_length) as f64;
@@ -353,6 +476,12 @@ pub fn generate(spec: &Spec, dir: &Path) -> io::Result<Truth> {
             written += 1;
             truth.events += 1;
             let cid = &courses[e.course].id;
+            truth.log.push(LogFact {
+                course: cid.clone(),
+                user: e.user,
+                time: e.time,
+                name: e.name,
+            });
             *truth.events_per_course.entry(cid.clone()).or_default() += 1;
             *truth.events_per_name.entry(e.name.to_owned()).or_default() += 1;
             active.entry(e.course).or_default().insert(e.user);
@@ -402,7 +531,26 @@ pub fn generate(spec: &Spec, dir: &Path) -> io::Result<Truth> {
                 },
             );
     }
-    write_seed(dir, &learners, &courses, &scores, &completions, &mut rng)?;
+    truth.segments = segments;
+    for l in &learners {
+        for (ci, t, _) in &l.enrollments {
+            truth.enrollments.push((l.id, courses[*ci].id.clone(), *t));
+        }
+    }
+    for (u, ci, b, _, _) in &completions {
+        truth.completions.push((*u, courses[*ci].id.clone(), b.clone()));
+    }
+    for ((u, ci), (earned, _)) in &scores {
+        let pct = percent(*earned, &courses[*ci]);
+        truth
+            .grades
+            .insert((*u, courses[*ci].id.clone()), (pct, pct >= 0.5));
+    }
+    truth.learners = write_seed(dir, &learners, &courses, &scores, &completions, &mut rng)?;
+    for c in &courses {
+        let folder = c.id.split('+').nth(1).unwrap_or("course");
+        write_olx(c, &dir.join("courses").join(folder))?;
+    }
     std::fs::write(
         dir.join("truth.json"),
         serde_json::to_string_pretty(&truth).map_err(io::Error::other)?,
@@ -473,6 +621,13 @@ fn sql_str(s: &str) -> String {
     format!("'{}'", s.replace('\\', "\\\\").replace('\'', "''"))
 }
 
+/// A learner's course grade: points earned over the course's units, to two decimals.
+fn percent(earned: f64, course: &Course) -> f64 {
+    (earned / course.units.len() as f64 * 100.0).round() / 100.0
+}
+
+type Profiles = BTreeMap<u32, (String, String, String, String)>;
+
 fn write_seed(
     dir: &Path,
     learners: &[Learner],
@@ -480,7 +635,8 @@ fn write_seed(
     scores: &BTreeMap<(u32, usize), (f64, f64)>,
     completions: &[(u32, usize, String, &'static str, DateTime<Utc>)],
     rng: &mut ChaCha8Rng,
-) -> io::Result<()> {
+) -> io::Result<Profiles> {
+    let mut profiles = Profiles::new();
     let mut w = BufWriter::new(std::fs::File::create(dir.join("lms-seed.sql"))?);
     writeln!(
         w,
@@ -517,6 +673,15 @@ fn write_seed(
             .map(|l| {
                 let g = genders[rng.random_range(0..genders.len())];
                 let e = levels[rng.random_range(0..levels.len())];
+                profiles.insert(
+                    l.id,
+                    (
+                        l.username.clone(),
+                        format!("{}@example.org", l.username),
+                        g.to_owned(),
+                        e.to_owned(),
+                    ),
+                );
                 format!(
                     "({}, {}, '', 'course.xml', '', '', {}, {}, {}, {})",
                     l.id,
@@ -551,8 +716,7 @@ fn write_seed(
     let grades: Vec<String> = scores
         .iter()
         .map(|((u, ci), (earned, _))| {
-            let total = courses[*ci].units.len() as f64;
-            let pct = (earned / total * 100.0).round() / 100.0;
+            let pct = percent(*earned, &courses[*ci]);
             let passed = if pct >= 0.5 { "'2026-02-01 00:00:00'" } else { "NULL" };
             let letter = if pct >= 0.5 { "'Pass'" } else { "''" };
             format!("('2026-02-01 00:00:00', '2026-02-01 00:00:00', {u}, {}, '', '', {pct}, {letter}, {passed})", sql_str(&courses[*ci].id))
@@ -585,7 +749,8 @@ fn write_seed(
             chunk.join(",\n")
         )?;
     }
-    w.flush()
+    w.flush()?;
+    Ok(profiles)
 }
 
 #[cfg(test)]

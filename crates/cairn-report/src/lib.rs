@@ -1,17 +1,47 @@
 //! Course metrics: one SQL file per metric (in `metrics/`, shipped in the binary), run by
-//! `cairn report` and, later, the dashboard and exports alike. Values enter the SQL only
+//! `cairn report` and the `cairn serve` dashboard alike. Values enter the SQL only
 //! through the `clickhouse` crate's binding.
+//!
+//! Every metric's definition is the comment at the top of its SQL file; the README's
+//! "Reports" section collects them.
 
 #![warn(missing_docs)]
 
+mod format;
+
 use cairn_core::ClickHouse;
 use cairn_core::sql::quote_ident;
-use chrono::{Datelike, Duration, NaiveDate};
+use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
 use clickhouse::Row;
 use serde::{Deserialize, Serialize};
 
+pub use format::{Columns, Format, cells, format_overview, format_rows};
+
 /// The weekly engagement metric's SQL (`{{db}}` is the data-lake database).
 pub const WEEKLY_ENGAGEMENT_SQL: &str = include_str!("../metrics/weekly_engagement.sql");
+/// The course progress metric's SQL.
+pub const COURSE_PROGRESS_SQL: &str = include_str!("../metrics/course_progress.sql");
+/// The grade distribution metric's SQL.
+pub const GRADE_DISTRIBUTION_SQL: &str = include_str!("../metrics/grade_distribution.sql");
+/// The demographics metric's SQL.
+pub const DEMOGRAPHICS_SQL: &str = include_str!("../metrics/demographics.sql");
+/// The per-video engagement metric's SQL.
+pub const VIDEO_ENGAGEMENT_SQL: &str = include_str!("../metrics/video_engagement.sql");
+/// The second-by-second video audience's SQL.
+pub const VIDEO_CURVE_SQL: &str = include_str!("../metrics/video_curve.sql");
+/// The at-risk learners' SQL.
+pub const AT_RISK_SQL: &str = include_str!("../metrics/at_risk.sql");
+
+/// Every metric: `(name, SQL)`, for checks that run them all.
+pub const METRICS: &[(&str, &str)] = &[
+    ("weekly_engagement", WEEKLY_ENGAGEMENT_SQL),
+    ("course_progress", COURSE_PROGRESS_SQL),
+    ("grade_distribution", GRADE_DISTRIBUTION_SQL),
+    ("demographics", DEMOGRAPHICS_SQL),
+    ("video_engagement", VIDEO_ENGAGEMENT_SQL),
+    ("video_curve", VIDEO_CURVE_SQL),
+    ("at_risk", AT_RISK_SQL),
+];
 
 /// A metric's SQL for database `db`.
 pub fn sql_for(template: &str, db: &str) -> String {
@@ -19,18 +49,153 @@ pub fn sql_for(template: &str, db: &str) -> String {
 }
 
 /// One week of a course's engagement.
-#[derive(Debug, Clone, PartialEq, Eq, Row, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
 pub struct Week {
     /// The week's Monday, `YYYY-MM-DD`.
     pub week: String,
     /// Learners enrolled by the week's end.
-    pub enrolled: u32,
+    pub enrolled: u64,
     /// Learners with any event.
     pub active: u64,
     /// Learners who played a video.
     pub watched_video: u64,
     /// Learners who tried a problem.
     pub tried_problem: u64,
+    /// Seconds spent in the course (sessionized; see the SQL file).
+    pub time_spent: u64,
+    /// Seconds spent per active learner, to one decimal.
+    pub avg_time_spent: f64,
+}
+
+/// One unit's progress.
+#[derive(Debug, Clone, PartialEq, Eq, Row, Serialize, Deserialize)]
+pub struct UnitProgress {
+    /// Course-order position of the unit's first component.
+    pub position: u32,
+    /// Unit name.
+    pub unit: String,
+    /// Components in the unit.
+    pub components: u64,
+    /// Learners who completed every component.
+    pub completed: u64,
+}
+
+/// One bucket of the grade distribution.
+#[derive(Debug, Clone, PartialEq, Eq, Row, Serialize, Deserialize)]
+pub struct GradeBucket {
+    /// Lowest grade in the bucket, in percent.
+    pub from_percent: u32,
+    /// Grade the bucket ends below (the last bucket includes 100).
+    pub to_percent: u32,
+    /// Learners with a grade in the bucket.
+    pub learners: u64,
+    /// Of those, learners who passed.
+    pub passed: u64,
+}
+
+/// One demographic group.
+#[derive(Debug, Clone, PartialEq, Eq, Row, Serialize, Deserialize)]
+pub struct Demographic {
+    /// `gender` or `level_of_education`.
+    pub dimension: String,
+    /// The LMS's label for the code.
+    pub label: String,
+    /// Enrolled learners in the group.
+    pub learners: u64,
+}
+
+/// One video's engagement.
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct VideoEngagement {
+    /// Video block id.
+    pub video_id: String,
+    /// Video name.
+    pub video: String,
+    /// Unique viewers.
+    pub viewers: u64,
+    /// Seconds watched in total.
+    pub watch_time: f64,
+    /// Seconds watched per viewer.
+    pub avg_watch_time: f64,
+    /// Length in seconds, as the player reported it.
+    pub duration: f64,
+}
+
+/// The audience of one second of a video.
+#[derive(Debug, Clone, PartialEq, Eq, Row, Serialize, Deserialize)]
+pub struct VideoSecond {
+    /// Second of the video.
+    pub second: u32,
+    /// Unique viewers who watched it.
+    pub viewers: u64,
+    /// Views (watched segments) covering it.
+    pub views: u64,
+}
+
+/// A learner at risk.
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct AtRisk {
+    /// LMS user id.
+    pub user_id: u64,
+    /// Username.
+    pub username: String,
+    /// Email.
+    pub email: String,
+    /// Last activity in the course (UTC, `YYYY-MM-DD hh:mm:ss`).
+    pub last_activity: String,
+    /// Whole days since the last activity.
+    pub days_inactive: u64,
+    /// Percentage of the course's components completed.
+    pub progress: f64,
+}
+
+impl Columns for Week {
+    const COLUMNS: &'static [&'static str] = &["week", "enrolled", "active", "watched_video", "tried_problem", "time_spent", "avg_time_spent"];
+}
+
+impl Columns for UnitProgress {
+    const COLUMNS: &'static [&'static str] = &["position", "unit", "components", "completed"];
+}
+
+impl Columns for GradeBucket {
+    const COLUMNS: &'static [&'static str] = &["from_percent", "to_percent", "learners", "passed"];
+}
+
+impl Columns for Demographic {
+    const COLUMNS: &'static [&'static str] = &["dimension", "label", "learners"];
+}
+
+impl Columns for VideoEngagement {
+    const COLUMNS: &'static [&'static str] = &["video_id", "video", "viewers", "watch_time", "avg_watch_time", "duration"];
+}
+
+impl Columns for VideoSecond {
+    const COLUMNS: &'static [&'static str] = &["second", "viewers", "views"];
+}
+
+impl Columns for AtRisk {
+    const COLUMNS: &'static [&'static str] = &["user_id", "username", "email", "last_activity", "days_inactive", "progress"];
+}
+
+/// The course overview: every course metric but the at-risk list.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Overview {
+    /// Course key.
+    pub course_id: String,
+    /// First day of the range.
+    pub from: NaiveDate,
+    /// Day after the range.
+    pub to: NaiveDate,
+    /// Weekly engagement.
+    pub weekly: Vec<Week>,
+    /// Progress per unit.
+    pub progress: Vec<UnitProgress>,
+    /// Grade distribution.
+    pub grades: Vec<GradeBucket>,
+    /// Demographics.
+    pub demographics: Vec<Demographic>,
+    /// Per-video engagement.
+    pub videos: Vec<VideoEngagement>,
 }
 
 /// A time range `[from, to)` of whole days (UTC).
@@ -51,6 +216,72 @@ impl Range {
             to: monday + Duration::weeks(1),
         }
     }
+
+    fn bounds(&self) -> (String, String) {
+        (
+            format!("{} 00:00:00", self.from.format("%Y-%m-%d")),
+            format!("{} 00:00:00", self.to.format("%Y-%m-%d")),
+        )
+    }
+}
+
+/// A value bound into a metric's SQL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Param {
+    /// A string (escaped by the client).
+    Str(String),
+    /// A number.
+    U32(u32),
+}
+
+impl From<&str> for Param {
+    fn from(s: &str) -> Self {
+        Param::Str(s.to_owned())
+    }
+}
+
+/// The SQL of a metric with its values quoted in, as a literal statement (for the checks
+/// that run the shipped SQL on other engines, and for `--explain`).
+pub fn literal_sql(template: &str, db: &str, params: &[Param]) -> Option<String> {
+    let mut sql = sql_for(template, db);
+    let mut at = 0;
+    for p in params {
+        let i = at + sql[at..].find('?')?;
+        let v = match p {
+            Param::Str(s) => cairn_core::sql::quote_str(s),
+            Param::U32(n) => n.to_string(),
+        };
+        sql.replace_range(i..=i, &v);
+        at = i + v.len();
+    }
+    (!sql[at..].contains('?')).then_some(sql)
+}
+
+async fn run<T>(
+    ch: &ClickHouse,
+    what: &str,
+    template: &str,
+    params: &[Param],
+) -> cairn_core::Result<Vec<T>>
+where
+    T: clickhouse::RowOwned + clickhouse::RowRead,
+{
+    let mut q = ch.client().query(&sql_for(template, ch.database()));
+    for p in params {
+        q = match p {
+            Param::Str(s) => q.bind(s.as_str()),
+            Param::U32(n) => q.bind(*n),
+        };
+    }
+    q.fetch_all()
+        .await
+        .map_err(|e| cairn_core::Error::clickhouse(what, e))
+}
+
+/// The parameters of the weekly engagement metric.
+pub fn weekly_engagement_params(course_id: &str, range: Range) -> Vec<Param> {
+    let (from, to) = range.bounds();
+    vec![course_id.into(), course_id.into(), Param::Str(from), Param::Str(to)]
 }
 
 /// Runs the weekly engagement metric for a course.
@@ -59,56 +290,134 @@ pub async fn weekly_engagement(
     course_id: &str,
     range: Range,
 ) -> cairn_core::Result<Vec<Week>> {
-    let from = format!("{} 00:00:00", range.from.format("%Y-%m-%d"));
-    let to = format!("{} 00:00:00", range.to.format("%Y-%m-%d"));
+    let p = weekly_engagement_params(course_id, range);
+    run(ch, "weekly engagement", WEEKLY_ENGAGEMENT_SQL, &p).await
+}
+
+/// Runs the course progress metric.
+pub async fn course_progress(
+    ch: &ClickHouse,
+    course_id: &str,
+) -> cairn_core::Result<Vec<UnitProgress>> {
+    let p = vec![course_id.into(); 4];
+    run(ch, "course progress", COURSE_PROGRESS_SQL, &p).await
+}
+
+/// Runs the grade distribution metric.
+pub async fn grade_distribution(
+    ch: &ClickHouse,
+    course_id: &str,
+) -> cairn_core::Result<Vec<GradeBucket>> {
+    run(ch, "grade distribution", GRADE_DISTRIBUTION_SQL, &[course_id.into()]).await
+}
+
+/// Runs the demographics metric.
+pub async fn demographics(ch: &ClickHouse, course_id: &str) -> cairn_core::Result<Vec<Demographic>> {
+    let p = vec![course_id.into(); 2];
+    run(ch, "demographics", DEMOGRAPHICS_SQL, &p).await
+}
+
+/// The parameters of the video engagement metric.
+pub fn video_engagement_params(course_id: &str, range: Range) -> Vec<Param> {
+    let (from, to) = range.bounds();
+    vec![
+        course_id.into(),
+        Param::Str(from),
+        Param::Str(to),
+        course_id.into(),
+        course_id.into(),
+    ]
+}
+
+/// Runs the per-video engagement metric.
+pub async fn video_engagement(
+    ch: &ClickHouse,
+    course_id: &str,
+    range: Range,
+) -> cairn_core::Result<Vec<VideoEngagement>> {
+    let p = video_engagement_params(course_id, range);
+    run(ch, "video engagement", VIDEO_ENGAGEMENT_SQL, &p).await
+}
+
+/// The parameters of the video curve.
+pub fn video_curve_params(course_id: &str, video_id: &str, range: Range) -> Vec<Param> {
+    let (from, to) = range.bounds();
+    vec![course_id.into(), video_id.into(), Param::Str(from), Param::Str(to)]
+}
+
+/// Runs the second-by-second audience of a video.
+pub async fn video_curve(
+    ch: &ClickHouse,
+    course_id: &str,
+    video_id: &str,
+    range: Range,
+) -> cairn_core::Result<Vec<VideoSecond>> {
+    let p = video_curve_params(course_id, video_id, range);
+    run(ch, "video curve", VIDEO_CURVE_SQL, &p).await
+}
+
+/// The parameters of the at-risk list.
+pub fn at_risk_params(course_id: &str, as_of: NaiveDateTime, days: u32) -> Vec<Param> {
+    let t = as_of.format("%Y-%m-%d %H:%M:%S").to_string();
+    vec![
+        course_id.into(),
+        course_id.into(),
+        Param::Str(t.clone()),
+        course_id.into(),
+        Param::U32(days),
+        Param::Str(t),
+        course_id.into(),
+        course_id.into(),
+        course_id.into(),
+    ]
+}
+
+/// Runs the at-risk list: learners of the course inactive for `days` days before `as_of`.
+pub async fn at_risk(
+    ch: &ClickHouse,
+    course_id: &str,
+    as_of: NaiveDateTime,
+    days: u32,
+) -> cairn_core::Result<Vec<AtRisk>> {
+    let p = at_risk_params(course_id, as_of, days);
+    run(ch, "at-risk learners", AT_RISK_SQL, &p).await
+}
+
+/// Runs every metric of the course overview.
+pub async fn overview(
+    ch: &ClickHouse,
+    course_id: &str,
+    range: Range,
+) -> cairn_core::Result<Overview> {
+    let (weekly, progress, grades, demographics, videos) = tokio::try_join!(
+        weekly_engagement(ch, course_id, range),
+        course_progress(ch, course_id),
+        grade_distribution(ch, course_id),
+        demographics(ch, course_id),
+        video_engagement(ch, course_id, range),
+    )?;
+    Ok(Overview {
+        course_id: course_id.to_owned(),
+        from: range.from,
+        to: range.to,
+        weekly,
+        progress,
+        grades,
+        demographics,
+        videos,
+    })
+}
+
+/// Courses with events or an imported structure, for course pickers.
+pub async fn courses(ch: &ClickHouse) -> cairn_core::Result<Vec<String>> {
+    let db = quote_ident(ch.database());
+    let sql = format!(
+        "SELECT DISTINCT course_id FROM (SELECT DISTINCT course_id FROM {db}.events WHERE course_id != '' \
+         UNION ALL SELECT DISTINCT course_id FROM {db}._course_imports) AS known ORDER BY course_id"
+    );
     ch.client()
-        .query(&sql_for(WEEKLY_ENGAGEMENT_SQL, ch.database()))
-        .bind(course_id)
-        .bind(course_id)
-        .bind(from.as_str())
-        .bind(to.as_str())
-        .fetch_all()
+        .query(&sql)
+        .fetch_all::<String>()
         .await
-        .map_err(|e| cairn_core::Error::clickhouse("weekly engagement", e))
-}
-
-/// Output formats of reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// An aligned table.
-    Table,
-    /// JSON.
-    Json,
-    /// CSV with a header.
-    Csv,
-}
-
-/// Formats weeks.
-pub fn format_weeks(weeks: &[Week], format: Format) -> String {
-    match format {
-        Format::Json => serde_json::to_string_pretty(weeks).unwrap_or_default(),
-        Format::Csv => {
-            let mut s = String::from("week,enrolled,active,watched_video,tried_problem\n");
-            for w in weeks {
-                s.push_str(&format!(
-                    "{},{},{},{},{}\n",
-                    w.week, w.enrolled, w.active, w.watched_video, w.tried_problem
-                ));
-            }
-            s
-        }
-        Format::Table => {
-            let mut s = format!(
-                "{:<12} {:>9} {:>8} {:>14} {:>14}\n",
-                "week", "enrolled", "active", "watched video", "tried problem"
-            );
-            for w in weeks {
-                s.push_str(&format!(
-                    "{:<12} {:>9} {:>8} {:>14} {:>14}\n",
-                    w.week, w.enrolled, w.active, w.watched_video, w.tried_problem
-                ));
-            }
-            s
-        }
-    }
+        .map_err(|e| cairn_core::Error::clickhouse("list courses", e))
 }

@@ -1,15 +1,88 @@
-//! Metrics on a generated dataset, against the generator's ground truth (computed while it
-//! wrote the events, not by SQL), on the real ClickHouse.
+//! Metrics on a generated dataset, against the generator's ground truth (what it wrote,
+//! recorded while writing: events, watched segments, seeded profiles, grades and
+//! completions), with every expected number computed here in Rust, on the real ClickHouse.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use cairn_core::mysql::mysql_async::prelude::Queryable;
 use cairn_core::testing;
-use cairn_import::generate::{Spec, generate};
+use cairn_import::generate::{Spec, Truth, courses, generate};
 use cairn_import::ingest::{IngestOptions, Input, LogPublishes, ingest};
-use cairn_report::{Range, Week, weekly_engagement};
-use chrono::NaiveDate;
+use cairn_report::*;
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+
+fn monday(t: DateTime<Utc>) -> String {
+    let d = t.date_naive();
+    (d - Duration::days(i64::from(d.weekday().num_days_from_monday())))
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+fn close(a: f64, b: f64) -> bool {
+    // ClickHouse and Rust may round a tie at the first decimal differently.
+    (a - b).abs() <= 0.05 + 1e-9
+}
+
+/// Per course and learner, the event times in order.
+fn timelines(truth: &Truth) -> BTreeMap<(String, u32), Vec<DateTime<Utc>>> {
+    let mut m: BTreeMap<(String, u32), Vec<DateTime<Utc>>> = BTreeMap::new();
+    for e in &truth.log {
+        m.entry((e.course.clone(), e.user)).or_default().push(e.time);
+    }
+    for v in m.values_mut() {
+        v.sort();
+    }
+    m
+}
+
+/// Seconds credited per course and week (the sessionization rule of the README).
+fn time_spent(truth: &Truth) -> BTreeMap<(String, String), u64> {
+    let mut out: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for ((course, _), times) in timelines(truth) {
+        for w in times.windows(2) {
+            let gap = (w[1] - w[0]).num_seconds();
+            let credit = if gap <= 1800 { gap.min(600) } else { 0 };
+            *out.entry((course.clone(), monday(w[0]))).or_default() += credit as u64;
+        }
+        if let Some(last) = times.last() {
+            out.entry((course.clone(), monday(*last))).or_default();
+        }
+    }
+    out
+}
+
+fn gender_label(code: &str) -> &str {
+    match code {
+        "m" => "Male",
+        "f" => "Female",
+        "o" => "Other / prefer not to say",
+        "" => "Not specified",
+        other => other,
+    }
+}
+
+fn education_label(code: &str) -> &str {
+    match code {
+        "p" => "Doctorate",
+        "m" => "Master's or professional degree",
+        "b" => "Bachelor's degree",
+        "a" => "Associate degree",
+        "hs" => "Secondary / high school",
+        "jhs" => "Junior secondary / junior high / middle school",
+        "el" => "Elementary / primary school",
+        "none" => "No formal education",
+        "other" => "Other education",
+        "" => "Not specified",
+        other => other,
+    }
+}
 
 #[tokio::test(flavor = "multi_thread")]
-async fn weekly_engagement_matches_the_ground_truth() {
+async fn every_metric_matches_the_ground_truth() {
     let dir = std::env::temp_dir().join(format!("cairn-metrics-{}", std::process::id()));
     let spec = Spec {
         seed: 11,
@@ -20,6 +93,7 @@ async fn weekly_engagement_matches_the_ground_truth() {
         ..Spec::default()
     };
     let truth = generate(&spec, &dir).unwrap();
+    let generated = courses(&spec);
     // The LMS side: the generated seed in a database of this test's own.
     let lms = testing::mysql_openedx("metrics_lms").await;
     let mut conn = cairn_core::mysql::connect(&lms).await.unwrap();
@@ -38,35 +112,286 @@ async fn weekly_engagement_matches_the_ground_truth() {
     .await
     .unwrap();
     assert_eq!(s.inserted, truth.events);
+    // The courses' structure, from the OLX the generator wrote.
+    for c in &generated {
+        let folder = dir.join("courses").join(c.id.split('+').nth(1).unwrap());
+        let files = cairn_import::courses::olx::open(&folder, Default::default()).unwrap();
+        let olx = cairn_import::courses::olx::read_course(files.as_ref()).unwrap();
+        assert_eq!(olx.course_id, c.id);
+        cairn_import::courses::write_course(&ch, &c.id, &olx.blocks, "olx")
+            .await
+            .unwrap();
+    }
 
     let range = Range {
         from: spec.start,
-        to: spec.start + chrono::Duration::days(i64::from(spec.days) + 7),
+        to: spec.start + Duration::days(i64::from(spec.days) + 7),
     };
-    for (course, weeks) in &truth.weekly {
+    let spent = time_spent(&truth);
+    let mut checked = BTreeMap::<&str, usize>::new();
+    for c in &generated {
+        let course = c.id.as_str();
+
+        // Weekly engagement, time spent included.
         let got = weekly_engagement(&ch, course, range).await.unwrap();
-        let expected: Vec<Week> = weeks
+        let weeks = &truth.weekly[course];
+        assert_eq!(got.len(), weeks.len(), "{course}");
+        assert!(got.len() >= 3, "{course}: {got:?}");
+        for (g, (week, t)) in got.iter().zip(weeks) {
+            let total = spent[&(course.to_owned(), week.clone())];
+            let expected = (
+                week.as_str(),
+                t.enrolled,
+                t.active,
+                t.watched_video,
+                t.tried_problem,
+                total,
+            );
+            assert_eq!(
+                (
+                    g.week.as_str(),
+                    g.enrolled,
+                    g.active,
+                    g.watched_video,
+                    g.tried_problem,
+                    g.time_spent
+                ),
+                expected,
+                "{course}"
+            );
+            assert!(total > 0);
+            assert!(
+                close(g.avg_time_spent, round1(total as f64 / t.active as f64)),
+                "{course} {week}: {} vs {total}/{}",
+                g.avg_time_spent,
+                t.active
+            );
+        }
+        *checked.entry("weekly").or_default() += got.len();
+
+        // Course progress: a unit is complete when its video and its problem are.
+        let done: BTreeSet<(u32, &str)> = truth
+            .completions
             .iter()
-            .map(|(week, t)| Week {
-                week: week.clone(),
-                enrolled: t.enrolled as u32,
-                active: t.active,
-                watched_video: t.watched_video,
-                tried_problem: t.tried_problem,
+            .filter(|(_, c, _)| c == course)
+            .map(|(u, _, b)| (*u, b.as_str()))
+            .collect();
+        let learners: BTreeSet<u32> = done.iter().map(|(u, _)| *u).collect();
+        let key = |ty: &str, id: &str| {
+            format!(
+                "block-v1:{}+type@{ty}+block@{id}",
+                course.trim_start_matches("course-v1:")
+            )
+        };
+        let expected: Vec<(String, u64, u64)> = c
+            .units
+            .iter()
+            .map(|u| {
+                let (v, p) = (key("video", &u.video), key("problem", &u.problem));
+                let n = learners
+                    .iter()
+                    .filter(|l| done.contains(&(**l, v.as_str())) && done.contains(&(**l, p.as_str())))
+                    .count();
+                (u.name.clone(), 2, n as u64)
+            })
+            .collect();
+        let got = course_progress(&ch, course).await.unwrap();
+        let got_t: Vec<(String, u64, u64)> = got
+            .iter()
+            .map(|r| (r.unit.clone(), r.components, r.completed))
+            .collect();
+        assert_eq!(got_t, expected, "{course}");
+        assert!(got.windows(2).all(|w| w[0].position < w[1].position));
+        assert!(expected.iter().any(|(_, _, n)| *n > 0));
+        *checked.entry("progress").or_default() += got.len();
+
+        // Grade distribution and passes.
+        let mut buckets = vec![(0u64, 0u64); 10];
+        for ((_, c), (pct, passed)) in &truth.grades {
+            if c == course {
+                let b = ((pct * 10.0).floor() as usize).min(9);
+                buckets[b].0 += 1;
+                buckets[b].1 += u64::from(*passed);
+            }
+        }
+        let got = grade_distribution(&ch, course).await.unwrap();
+        let expected: Vec<GradeBucket> = buckets
+            .iter()
+            .enumerate()
+            .map(|(i, (n, p))| GradeBucket {
+                from_percent: i as u32 * 10,
+                to_percent: i as u32 * 10 + 10,
+                learners: *n,
+                passed: *p,
             })
             .collect();
         assert_eq!(got, expected, "{course}");
-        assert!(got.len() >= 3, "{course}: {got:?}");
+        assert!(expected.iter().map(|b| b.passed).sum::<u64>() > 0);
+        *checked.entry("grades").or_default() += got.len();
+
+        // Demographics of the enrolled learners.
+        let mut groups: BTreeMap<(String, String), u64> = BTreeMap::new();
+        for (u, c, _) in &truth.enrollments {
+            if c == course {
+                let (_, _, g, e) = &truth.learners[u];
+                *groups
+                    .entry(("gender".into(), gender_label(g).into()))
+                    .or_default() += 1;
+                *groups
+                    .entry(("level_of_education".into(), education_label(e).into()))
+                    .or_default() += 1;
+            }
+        }
+        let mut expected: Vec<Demographic> = groups
+            .into_iter()
+            .map(|((dimension, label), learners)| Demographic {
+                dimension,
+                label,
+                learners,
+            })
+            .collect();
+        expected.sort_by(|a, b| {
+            (&a.dimension, std::cmp::Reverse(a.learners), &a.label).cmp(&(
+                &b.dimension,
+                std::cmp::Reverse(b.learners),
+                &b.label,
+            ))
+        });
+        let got = demographics(&ch, course).await.unwrap();
+        assert_eq!(got, expected, "{course}");
+        *checked.entry("demographics").or_default() += got.len();
+
+        // Videos, in course order.
+        let got = video_engagement(&ch, course, range).await.unwrap();
+        assert_eq!(got.len(), c.units.len(), "{course}");
+        for (g, u) in got.iter().zip(&c.units) {
+            let segs: Vec<_> = truth
+                .segments
+                .iter()
+                .filter(|s| s.course == course && s.video == u.video)
+                .collect();
+            let viewers: BTreeSet<u32> = segs.iter().map(|s| s.user).collect();
+            let watched: f64 = segs.iter().map(|s| s.end - s.start).sum();
+            assert_eq!(
+                (g.video_id.as_str(), g.video.as_str(), g.viewers),
+                (u.video.as_str(), u.video_name.as_str(), viewers.len() as u64),
+                "{course}"
+            );
+            assert!(close(g.watch_time, round1(watched)), "{g:?} vs {watched}");
+            assert!(close(
+                g.avg_watch_time,
+                round1(watched / viewers.len() as f64)
+            ));
+            assert_eq!(g.duration, f64::from(u.video_length));
+        }
+        *checked.entry("videos").or_default() += got.len();
+
+        // The second-by-second curve of the most watched video.
+        let top = got.iter().max_by_key(|v| v.viewers).unwrap();
+        let mut per_second: BTreeMap<u32, (BTreeSet<u32>, u64)> = BTreeMap::new();
+        for s in truth
+            .segments
+            .iter()
+            .filter(|s| s.course == course && s.video == top.video_id)
+        {
+            for sec in (s.start.floor() as u32)..(s.end.ceil() as u32) {
+                let e = per_second.entry(sec).or_default();
+                e.0.insert(s.user);
+                e.1 += 1;
+            }
+        }
+        let expected: Vec<VideoSecond> = per_second
+            .into_iter()
+            .map(|(second, (users, views))| VideoSecond {
+                second,
+                viewers: users.len() as u64,
+                views,
+            })
+            .collect();
+        let got = video_curve(&ch, course, &top.video_id, range).await.unwrap();
+        assert_eq!(got, expected, "{course}");
+        assert!(got.len() > 60);
+        *checked.entry("curve").or_default() += got.len();
+
+        // At-risk learners 20 days in, inactive for 7 days or more.
+        let as_of = (spec.start + Duration::days(20)).and_hms_opt(12, 0, 0).unwrap();
+        let as_of_utc = as_of.and_utc();
+        let lines = timelines(&truth);
+        let mut expected = Vec::new();
+        for (u, c, _) in &truth.enrollments {
+            if c != course {
+                continue;
+            }
+            let engaged = truth.log.iter().any(|e| {
+                e.course == course && e.user == *u && !e.name.starts_with("edx.course.enrollment")
+            });
+            let Some(last) = lines.get(&(course.to_owned(), *u)).and_then(|t| t.last()) else {
+                continue;
+            };
+            let idle = (as_of_utc - *last).num_seconds();
+            let passed = truth
+                .grades
+                .get(&(*u, course.to_owned()))
+                .is_some_and(|g| g.1);
+            if !engaged || passed || idle < 0 || idle / 86_400 < 7 {
+                continue;
+            }
+            let completed = truth
+                .completions
+                .iter()
+                .filter(|(w, c, _)| w == u && c == course)
+                .count();
+            let (username, email, _, _) = &truth.learners[u];
+            expected.push(AtRisk {
+                user_id: u64::from(*u),
+                username: username.clone(),
+                email: email.clone(),
+                last_activity: last.format("%Y-%m-%d %H:%M:%S").to_string(),
+                days_inactive: (idle / 86_400) as u64,
+                progress: round1(100.0 * completed as f64 / 16.0),
+            });
+        }
+        expected.sort_by(|a, b| {
+            (std::cmp::Reverse(a.days_inactive), &a.username)
+                .cmp(&(std::cmp::Reverse(b.days_inactive), &b.username))
+        });
+        let got = at_risk(&ch, course, as_of, 7).await.unwrap();
+        assert_eq!(got.len(), expected.len(), "{course}: {got:?}");
+        for (g, e) in got.iter().zip(&expected) {
+            assert!(close(g.progress, e.progress), "{g:?} vs {e:?}");
+            assert_eq!(
+                AtRisk {
+                    progress: e.progress,
+                    ..g.clone()
+                },
+                *e
+            );
+        }
+        assert!(!got.is_empty(), "{course}: no learner at risk");
+        *checked.entry("at_risk").or_default() += got.len();
+
+        // The overview runs every metric but the at-risk list.
+        let o = overview(&ch, course, range).await.unwrap();
+        assert_eq!(o.weekly, weekly_engagement(&ch, course, range).await.unwrap());
+        assert_eq!(o.grades.len(), 10);
+        let text = format_overview(&o, Format::Table);
+        assert!(text.contains("Progress per unit") && text.contains(&c.units[0].name));
     }
+    eprintln!("rows checked per metric: {checked:?}");
+    assert_eq!(
+        courses_in(&ch).await,
+        generated.iter().map(|c| c.id.clone()).collect::<Vec<_>>()
+    );
+
     // A range cuts weeks off.
-    let course = truth.weekly.keys().next().unwrap();
+    let course = generated[0].id.as_str();
     let second_week = NaiveDate::from_ymd_opt(2026, 1, 12).unwrap();
     let got = weekly_engagement(
         &ch,
         course,
         Range {
             from: second_week,
-            to: second_week + chrono::Duration::days(7),
+            to: second_week + Duration::days(7),
         },
     )
     .await
@@ -80,6 +405,10 @@ async fn weekly_engagement_matches_the_ground_truth() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+async fn courses_in(ch: &cairn_core::ClickHouse) -> Vec<String> {
+    cairn_report::courses(ch).await.unwrap()
+}
+
 #[test]
 fn the_default_range_is_the_last_eight_iso_weeks() {
     let r = Range::last_weeks(NaiveDate::from_ymd_opt(2026, 11, 25).unwrap(), 8);
@@ -87,29 +416,30 @@ fn the_default_range_is_the_last_eight_iso_weeks() {
     assert_eq!(r.to, NaiveDate::from_ymd_opt(2026, 11, 30).unwrap());
 }
 
-/// Writes the metric with literal values for ClickHouse 26.9 (`target/ch-check/`, run by
-/// scripts/test after the migrations and the checks of fixtures/ch-check/, whose data gives
-/// the demo course events in the last days and three enrollments).
 #[test]
-fn write_the_metric_for_the_current_clickhouse_check() {
-    let today = chrono::Utc::now().date_naive();
-    let range = Range::last_weeks(today, 8);
-    let values = [
-        "course-v1:OpenedX+DemoX+DemoCourse".to_string(),
-        "course-v1:OpenedX+DemoX+DemoCourse".to_string(),
-        format!("{} 00:00:00", range.from),
-        format!("{} 00:00:00", range.to),
+fn rows_format_as_csv_and_aligned_tables() {
+    let rows = vec![
+        Demographic {
+            dimension: "gender".into(),
+            label: "Other, \"prefer not\"".into(),
+            learners: 12,
+        },
+        Demographic {
+            dimension: "gender".into(),
+            label: "Male".into(),
+            learners: 3,
+        },
     ];
-    let mut sql = cairn_report::sql_for(cairn_report::WEEKLY_ENGAGEMENT_SQL, "cairn_check");
-    for v in &values {
-        let i = sql.find('?').expect("a placeholder per value");
-        sql.replace_range(i..=i, &cairn_core::sql::quote_str(v));
-    }
-    assert!(!sql.contains('?'));
-    let check = format!(
-        "-- Generated by crates/cairn-report/tests/metrics.rs\n-- cairn-check: expect-rows\n{sql};\n"
+    assert_eq!(
+        format_rows(&rows, Format::Csv),
+        "dimension,label,learners\ngender,\"Other, \"\"prefer not\"\"\",12\ngender,Male,3\n"
     );
-    let dir = testing::workspace_dir().join("target/ch-check");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("9004_report_weekly_engagement.sql"), check).unwrap();
+    assert_eq!(
+        format_rows(&rows, Format::Table),
+        "dimension  label                learners\ngender     Other, \"prefer not\"        12\ngender     Male                        3\n"
+    );
+    assert_eq!(
+        format_rows::<Demographic>(&[], Format::Csv),
+        "dimension,label,learners\n"
+    );
 }

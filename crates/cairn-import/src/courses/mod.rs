@@ -63,6 +63,8 @@ pub struct Block {
     pub subsection: String,
     /// Name of the unit (vertical) it is in.
     pub unit: String,
+    /// Usage key of the unit (vertical) it is in (`""` above units).
+    pub unit_key: String,
 }
 
 /// The `display_name` field default of common XBlock types (what the LMS shows when a
@@ -90,6 +92,7 @@ struct Inherited {
     section: String,
     subsection: String,
     unit: String,
+    unit_key: String,
 }
 
 /// Flattens a course tree into its blocks in course order, with names as the LMS shows
@@ -114,7 +117,10 @@ pub fn flatten(root: &Node) -> Vec<Block> {
         match n.block_type.as_str() {
             "chapter" => here.section = display_name.clone(),
             "sequential" => here.subsection = display_name.clone(),
-            "vertical" => here.unit = display_name.clone(),
+            "vertical" => {
+                here.unit = display_name.clone();
+                here.unit_key = n.block_key.clone();
+            }
             _ => {}
         }
         out.push(Block {
@@ -130,6 +136,7 @@ pub fn flatten(root: &Node) -> Vec<Block> {
             section: here.section.clone(),
             subsection: here.subsection.clone(),
             unit: here.unit.clone(),
+            unit_key: here.unit_key.clone(),
         });
         for c in &n.children {
             go(c, &n.block_key, &here, out);
@@ -156,6 +163,7 @@ struct StoredBlock<'a> {
     section: &'a str,
     subsection: &'a str,
     unit: &'a str,
+    unit_key: &'a str,
 }
 
 /// Writes a course's blocks as a new import; returns the import version.
@@ -192,6 +200,7 @@ pub async fn write_course(
                 section: &b.section,
                 subsection: &b.subsection,
                 unit: &b.unit,
+                unit_key: &b.unit_key,
             })
             .await
             .map_err(err)?;

@@ -1,0 +1,78 @@
+-- Learners at risk in one course, as of a time: enrolled (active enrollment), did
+-- something beyond opening the course (an event other than enrollment changes and page
+-- views), have not passed (no passed time in the LMS's course grade), and no activity in
+-- the course for N days or more before the as-of time. With the learner's username and
+-- email, last activity (UTC), whole days since, and progress: the percentage of the
+-- course's components (blocks that are not containers or discussions, as imported in
+-- course_blocks) the learner completed; 0 when the structure is not imported. Longest
+-- inactive first. Parameters, in order: course_id, course_id, as_of, course_id, days,
+-- as_of, course_id, course_id, course_id.
+WITH (
+    SELECT count()
+    FROM {{db}}.course_blocks
+    WHERE course_id = ?
+      AND NOT has(['course', 'chapter', 'sequential', 'vertical', 'library_content',
+                   'split_test', 'conditional', 'unit', 'wrapper', 'itembank',
+                   'discussion'], block_type)
+) AS total
+SELECT
+    learners.user_id AS user_id,
+    learners.username AS username,
+    learners.email AS email,
+    toString(learners.last_activity) AS last_activity,
+    toUInt64(learners.days_inactive) AS inactive_days,
+    toFloat64(round(if(total = 0, 0, 100 * ifNull(progress.components_done, 0) / total), 1))
+        AS progress_percent
+FROM
+(
+    SELECT
+        toUInt64(enr.user_id) AS user_id,
+        enr.username AS username,
+        enr.user_email AS email,
+        act.last_activity AS last_activity,
+        act.days_inactive AS days_inactive
+    FROM
+    (
+        SELECT user_id, username, user_email
+        FROM {{db}}.course_enrollments
+        -- Wrapped predicates: 18.16 pushes plain ones to MySQL as invalid SQL.
+        WHERE has([?], course_id) AND toUInt8(enrollment_is_active) = 1
+    ) AS enr
+    INNER JOIN
+    (
+        SELECT toInt64(user_id) AS active_user, max(time) AS last_activity,
+               intDiv(toUInt32(toDateTime(?)) - toUInt32(last_activity), 86400) AS days_inactive
+        FROM {{db}}.events
+        WHERE course_id = ? AND user_id != 0
+        GROUP BY user_id
+        HAVING countIf(NOT has(['enrollment', 'implicit'], family)) > 0
+           AND days_inactive >= toUInt32(?)
+           AND last_activity <= toDateTime(?)
+    ) AS act ON toInt64(enr.user_id) = act.active_user
+    WHERE toInt64(enr.user_id) NOT IN
+    (
+        SELECT toInt64(user_id) FROM {{db}}.course_grades
+        WHERE has([?], course_id) AND isNotNull(passed_timestamp)
+    )
+) AS learners
+LEFT JOIN
+(
+    SELECT toUInt64(c.user_id) AS done_user, uniqExact(c.block_key) AS components_done
+    FROM
+    (
+        SELECT user_id, block_key
+        FROM {{db}}.openedx_block_completion
+        WHERE has([?], course_key) AND toFloat64(completion) >= 1
+    ) AS c
+    INNER JOIN
+    (
+        SELECT block_key
+        FROM {{db}}.course_blocks
+        WHERE course_id = ?
+          AND NOT has(['course', 'chapter', 'sequential', 'vertical', 'library_content',
+                       'split_test', 'conditional', 'unit', 'wrapper', 'itembank',
+                       'discussion'], block_type)
+    ) AS leaf ON c.block_key = leaf.block_key
+    GROUP BY c.user_id
+) AS progress ON learners.user_id = progress.done_user
+ORDER BY learners.days_inactive DESC, learners.username

@@ -1,0 +1,20 @@
+-- Grade distribution of one course: the learners with a course grade (the LMS's persistent
+-- course grades) in ten buckets of 10 points (a grade of exactly 100% falls in the last),
+-- and how many of them passed (the LMS set a passed time). Every bucket is listed, empty
+-- ones with 0. Parameters: course_id.
+SELECT
+    toUInt32(bucket * 10) AS from_percent,
+    toUInt32(bucket * 10 + 10) AS to_percent,
+    toUInt64(countEqual(buckets, bucket)) AS learners,
+    toUInt64(countEqual(arrayFilter((b, p) -> p = 1, buckets, passed_flags), bucket)) AS passed
+FROM
+(
+    SELECT
+        groupArray(toUInt8(least(floor(percent_grade * 10), 9))) AS buckets,
+        groupArray(toUInt8(isNotNull(passed_timestamp))) AS passed_flags
+    FROM {{db}}.course_grades
+    -- Wrapped: 18.16 pushes a plain comparison to MySQL-engine tables as invalid SQL.
+    WHERE has([?], course_id)
+) AS grades
+ARRAY JOIN range(10) AS bucket
+ORDER BY from_percent
