@@ -37,10 +37,10 @@ enum Command {
         #[command(subcommand)]
         command: FixturesCommand,
     },
-    /// Course reports: `cairn report course-overview --course-id KEY`.
+    /// Course reports: `cairn report course-overview|at-risk|video-curve --course-id KEY`.
     Report {
         #[command(subcommand)]
-        command: ReportCommand,
+        command: cairn_report::cli::ReportCommand,
     },
     /// Access rights: `cairn acl sync [--dry-run]`, `cairn acl show`.
     Acl {
@@ -60,25 +60,6 @@ enum Command {
     Migrate {
         #[command(subcommand)]
         command: cairn_migrate::cli::Command,
-    },
-}
-
-#[derive(Subcommand)]
-enum ReportCommand {
-    /// Weekly engagement of a course: enrolled, active, watched a video, tried a problem.
-    CourseOverview {
-        /// The course key.
-        #[arg(long = "course-id", value_name = "KEY")]
-        course_id: String,
-        /// First day (YYYY-MM-DD); default: the Monday 7 weeks before this week's.
-        #[arg(long)]
-        from: Option<chrono::NaiveDate>,
-        /// Day after the last (YYYY-MM-DD); default: next Monday.
-        #[arg(long)]
-        to: Option<chrono::NaiveDate>,
-        /// Output format.
-        #[arg(long, default_value = "table", value_parser = ["table", "json", "csv"])]
-        format: String,
     },
 }
 
@@ -152,15 +133,7 @@ fn main() -> ExitCode {
         Command::Migrate { command } => return cairn_migrate::cli::run(&command, &config),
         Command::Ingest(args) => return cairn_import::cli::ingest(&args, &config),
         Command::Acl { command } => return cairn_acl::cli::acl(&command, &config),
-        Command::Report {
-            command:
-                ReportCommand::CourseOverview {
-                    course_id,
-                    from,
-                    to,
-                    format,
-                },
-        } => runtime().block_on(course_overview(&config, &course_id, from, to, &format)),
+        Command::Report { command } => return cairn_report::cli::run(&command, &config),
         Command::Createuser(args) => return cairn_acl::cli::create_user(&args, &config),
         Command::Import {
             command: ImportCommand::Courses(args),
@@ -217,36 +190,6 @@ fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .expect("tokio runtime")
-}
-
-async fn course_overview(
-    config: &Config,
-    course_id: &str,
-    from: Option<chrono::NaiveDate>,
-    to: Option<chrono::NaiveDate>,
-    format: &str,
-) -> cairn_core::Result<()> {
-    cairn_core::CourseKey::parse(course_id).map_err(|e| cairn_core::Error::Other(e.to_string()))?;
-    let default = cairn_report::Range::last_weeks(chrono::Utc::now().date_naive(), 8);
-    let range = cairn_report::Range {
-        from: from.unwrap_or(default.from),
-        to: to.unwrap_or(default.to),
-    };
-    let ch = ClickHouse::connect(&config.clickhouse).await?;
-    let weeks = cairn_report::weekly_engagement(&ch, course_id, range).await?;
-    let format = match format {
-        "json" => cairn_report::Format::Json,
-        "csv" => cairn_report::Format::Csv,
-        _ => {
-            println!(
-                "{course_id}: weekly engagement, {} to {}",
-                range.from, range.to
-            );
-            cairn_report::Format::Table
-        }
-    };
-    print!("{}", cairn_report::format_weeks(&weeks, format));
-    Ok(())
 }
 
 async fn status(config: &Config) -> cairn_core::Result<()> {

@@ -7,6 +7,7 @@
 
 #![warn(missing_docs)]
 
+pub mod cli;
 mod format;
 
 use cairn_core::ClickHouse;

@@ -1,0 +1,164 @@
+//! `cairn report …`: the course metrics in a terminal or for scripts.
+
+use std::process::ExitCode;
+
+use cairn_core::{ClickHouse, Config};
+use chrono::{NaiveDate, NaiveDateTime};
+use clap::Subcommand;
+
+use crate::{Format, Range};
+
+/// The time range options shared by the reports.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RangeArgs {
+    /// First day (YYYY-MM-DD); default: the Monday 7 weeks before this week's.
+    #[arg(long)]
+    from: Option<NaiveDate>,
+    /// Day after the last (YYYY-MM-DD); default: next Monday.
+    #[arg(long)]
+    to: Option<NaiveDate>,
+}
+
+impl RangeArgs {
+    /// The range, defaults filled in (the last 8 ISO weeks).
+    pub fn range(&self) -> Range {
+        let default = Range::last_weeks(chrono::Utc::now().date_naive(), 8);
+        Range {
+            from: self.from.unwrap_or(default.from),
+            to: self.to.unwrap_or(default.to),
+        }
+    }
+}
+
+/// `cairn report` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum ReportCommand {
+    /// The course overview: weekly engagement and time spent, progress per unit, grade
+    /// distribution, demographics, video engagement.
+    CourseOverview {
+        /// The course key.
+        #[arg(long = "course-id", value_name = "KEY")]
+        course_id: String,
+        /// The time range.
+        #[command(flatten)]
+        range: RangeArgs,
+        /// Output format: table, json or csv.
+        #[arg(long, default_value = "table")]
+        format: Format,
+    },
+    /// Learners at risk: enrolled, did something, not passed, inactive for N days.
+    AtRisk {
+        /// The course key.
+        #[arg(long = "course-id", value_name = "KEY")]
+        course_id: String,
+        /// Days without activity.
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+        /// The time to count from (UTC, `YYYY-MM-DD` or `YYYY-MM-DDThh:mm:ss`); default: now.
+        #[arg(long = "as-of", value_parser = parse_time)]
+        as_of: Option<NaiveDateTime>,
+        /// Output format: table, json or csv.
+        #[arg(long, default_value = "table")]
+        format: Format,
+    },
+    /// The second-by-second audience of one video.
+    VideoCurve {
+        /// The course key.
+        #[arg(long = "course-id", value_name = "KEY")]
+        course_id: String,
+        /// The video's block id.
+        #[arg(long = "video-id")]
+        video_id: String,
+        /// The time range.
+        #[command(flatten)]
+        range: RangeArgs,
+        /// Output format: table, json or csv.
+        #[arg(long, default_value = "table")]
+        format: Format,
+    },
+}
+
+fn parse_time(s: &str) -> Result<NaiveDateTime, String> {
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(d.and_hms_opt(0, 0, 0).unwrap_or_default());
+    }
+    NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S")
+        .map_err(|_| format!("{s:?} is not YYYY-MM-DD or YYYY-MM-DDThh:mm:ss"))
+}
+
+fn course(id: &str) -> Result<(), String> {
+    cairn_core::CourseKey::parse(id)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// Runs `cairn report …`.
+pub fn run(cmd: &ReportCommand, config: &Config) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cairn: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let r: Result<String, String> = rt.block_on(async {
+        let ch = ClickHouse::connect(&config.clickhouse)
+            .await
+            .map_err(|e| e.to_string())?;
+        match cmd {
+            ReportCommand::CourseOverview {
+                course_id,
+                range,
+                format,
+            } => {
+                course(course_id)?;
+                let o = crate::overview(&ch, course_id, range.range())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(crate::format_overview(&o, *format))
+            }
+            ReportCommand::AtRisk {
+                course_id,
+                days,
+                as_of,
+                format,
+            } => {
+                course(course_id)?;
+                let as_of = as_of.unwrap_or_else(|| chrono::Utc::now().naive_utc());
+                let rows = crate::at_risk(&ch, course_id, as_of, *days)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let mut s = String::new();
+                if *format == Format::Table {
+                    s = format!(
+                        "{course_id}: {} learners at risk (no activity for {days} days before {as_of} UTC)\n",
+                        rows.len()
+                    );
+                }
+                Ok(s + &crate::format_rows(&rows, *format))
+            }
+            ReportCommand::VideoCurve {
+                course_id,
+                video_id,
+                range,
+                format,
+            } => {
+                course(course_id)?;
+                let rows = crate::video_curve(&ch, course_id, video_id, range.range())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(crate::format_rows(&rows, *format))
+            }
+        }
+    });
+    match r {
+        Ok(s) => {
+            print!("{s}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("cairn: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
