@@ -44,6 +44,13 @@ pub struct CreateUserArgs {
     /// Print the statements, one per line; apply nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Only the `cairn serve` sign-in and the grant; no ClickHouse user (for servers
+    /// without access control, such as ClickHouse before 21.8).
+    #[arg(long)]
+    dashboard_only: bool,
+    /// The dashboard hides learner identities (the at-risk list) from this user.
+    #[arg(long)]
+    no_identities: bool,
 }
 
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
@@ -171,12 +178,35 @@ pub fn create_user(a: &CreateUserArgs, config: &Config) -> ExitCode {
         let ch = ClickHouse::connect(&config.clickhouse)
             .await
             .map_err(|e| e.to_string())?;
-        sync::require_rbac(&ch).map_err(|e| e.to_string())?;
+        if !a.dashboard_only {
+            sync::require_rbac(&ch).map_err(|e| {
+                format!("{e}; give --dashboard-only to create only the `cairn serve` sign-in")
+            })?;
+        }
         let password = read_password(a)?;
-        sync::create_user(&ch, &a.username, &a.email, &scope, &password)
+        let hash = crate::logins::hash_password(&password)?;
+        if a.dashboard_only {
+            sync::record_grant(&ch, &a.username, &a.email, &scope)
+                .await
+                .map_err(|e| e.to_string())?;
+        } else {
+            sync::create_user(&ch, &a.username, &a.email, &scope, &password)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("created or updated ClickHouse user openedx-{}", a.username);
+        }
+        crate::logins::record_login(&ch, &a.username, &hash, !a.no_identities)
             .await
             .map_err(|e| e.to_string())?;
-        println!("created or updated openedx-{}", a.username);
+        println!(
+            "dashboard sign-in for {} recorded{}",
+            a.username,
+            if a.no_identities {
+                " (learner identities hidden)"
+            } else {
+                ""
+            }
+        );
         Ok(())
     }))
 }

@@ -223,7 +223,8 @@ pub async fn desired(
     Ok(compute(&users, &roles, &manual_grants(ch).await?))
 }
 
-/// `cairn createuser`: creates or updates one user with a password and records the grant.
+/// `cairn createuser`: creates or updates one ClickHouse user with a password and records
+/// the grant (the server must support access control).
 pub async fn create_user(
     ch: &ClickHouse,
     username: &str,
@@ -240,8 +241,19 @@ pub async fn create_user(
     ) {
         ch.execute(&stmt).await?;
     }
-    record(ch, "_acl_grants", username, Some(email), Some(scope)).await?;
+    record_grant(ch, username, email, scope).await?;
     record(ch, "_acl_state", username, None, Some(scope)).await
+}
+
+/// Records a manual grant (what `cairn createuser` gives), on any server: `cairn serve`
+/// and `cairn acl sync` read it.
+pub async fn record_grant(
+    ch: &ClickHouse,
+    username: &str,
+    email: &str,
+    scope: &Scope,
+) -> cairn_core::Result<()> {
+    record(ch, "_acl_grants", username, Some(email), Some(scope)).await
 }
 
 #[cfg(test)]

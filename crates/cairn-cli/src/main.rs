@@ -49,6 +49,8 @@ enum Command {
     },
     /// Creates or updates one ClickHouse user with rights to courses or orgs (like Cairn's).
     Createuser(cairn_acl::cli::CreateUserArgs),
+    /// The web dashboard: `cairn serve [--listen 127.0.0.1:2247]`.
+    Serve(cairn_serve::cli::ServeArgs),
     /// Imports course structure: `cairn import courses --olx PATH`.
     Import {
         #[command(subcommand)]
@@ -134,6 +136,7 @@ fn main() -> ExitCode {
         Command::Ingest(args) => return cairn_import::cli::ingest(&args, &config),
         Command::Acl { command } => return cairn_acl::cli::acl(&command, &config),
         Command::Report { command } => return cairn_report::cli::run(&command, &config),
+        Command::Serve(args) => return cairn_serve::cli::run(&args, &config),
         Command::Createuser(args) => return cairn_acl::cli::create_user(&args, &config),
         Command::Import {
             command: ImportCommand::Courses(args),

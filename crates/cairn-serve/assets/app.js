@@ -1,0 +1,163 @@
+// Cairn dashboard: fetches the course metrics from the server (which checks every request
+// against the viewer's rights) and draws them with Chart.js. Text goes in with
+// textContent only.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const charts = {};
+const state = { course: null, video: null };
+const palette = ["#2680c2", "#e12d39", "#3ebd93", "#f0b429", "#8662c7", "#f35627", "#0fb5ba", "#9aa5b1"];
+
+function params(extra) {
+  const p = new URLSearchParams({ course_id: state.course });
+  if ($("from").value) p.set("from", $("from").value);
+  if ($("to").value) p.set("to", $("to").value);
+  for (const [k, v] of Object.entries(extra || {})) p.set(k, v);
+  return p;
+}
+
+async function getJson(path, extra) {
+  const r = await fetch(path + "?" + params(extra), { credentials: "same-origin" });
+  if (r.status === 401) { window.location = "/login"; throw new Error("signed out"); }
+  const body = await r.json();
+  if (!r.ok) throw Object.assign(new Error(body.error || r.statusText), { status: r.status });
+  return body;
+}
+
+function draw(id, type, labels, datasets, options) {
+  const data = { labels, datasets: datasets.map((d, i) => Object.assign({
+    backgroundColor: palette[i % palette.length], borderColor: palette[i % palette.length],
+  }, d)) };
+  if (charts[id]) {
+    charts[id].data = data;
+    charts[id].update("none");
+    return;
+  }
+  charts[id] = new Chart($(id), {
+    type, data,
+    options: Object.assign({ responsive: true, maintainAspectRatio: false, animation: false,
+      plugins: { legend: { position: "bottom" } } }, options || {}),
+  });
+}
+
+function table(id, columns, rows) {
+  const t = $(id);
+  t.replaceChildren();
+  const head = t.createTHead().insertRow();
+  for (const [, title] of columns) {
+    const th = document.createElement("th");
+    th.textContent = title;
+    head.appendChild(th);
+  }
+  const body = t.createTBody();
+  for (const row of rows) {
+    const tr = body.insertRow();
+    for (const [key] of columns) {
+      const td = tr.insertCell();
+      const v = row[key];
+      td.textContent = v === null || v === undefined ? "" : String(v);
+      if (typeof v === "number") td.className = "n";
+    }
+  }
+}
+
+const minutes = (s) => Math.round(s / 6) / 10;
+
+function render(o) {
+  const weeks = o.weekly.map((w) => w.week);
+  draw("chart-weekly", "line", weeks, [
+    { label: "Enrolled", data: o.weekly.map((w) => w.enrolled) },
+    { label: "Active", data: o.weekly.map((w) => w.active) },
+    { label: "Watched a video", data: o.weekly.map((w) => w.watched_video) },
+    { label: "Tried a problem", data: o.weekly.map((w) => w.tried_problem) },
+  ], { plugins: { title: { display: true, text: "Learners per week" } } });
+  draw("chart-time", "bar", weeks, [
+    { label: "Average minutes per active learner", data: o.weekly.map((w) => minutes(w.avg_time_spent)) },
+  ], { plugins: { title: { display: true, text: "Time spent" } } });
+  table("table-weekly", [["week", "Week"], ["enrolled", "Enrolled"], ["active", "Active"],
+    ["watched_video", "Watched video"], ["tried_problem", "Tried problem"],
+    ["avg_time_spent", "Avg. seconds"]], o.weekly);
+
+  draw("chart-progress", "bar", o.progress.map((u) => u.unit), [
+    { label: "Learners who completed the unit", data: o.progress.map((u) => u.completed) },
+  ], { indexAxis: "y", plugins: { title: { display: true, text: "Completion per unit (course order)" } } });
+  draw("chart-grades", "bar", o.grades.map((g) => g.from_percent + "–" + g.to_percent + "%"), [
+    { label: "Learners", data: o.grades.map((g) => g.learners) },
+    { label: "Passed", data: o.grades.map((g) => g.passed) },
+  ], { plugins: { title: { display: true, text: "Grade distribution" } } });
+  const graded = o.grades.reduce((a, g) => a + g.learners, 0);
+  const passed = o.grades.reduce((a, g) => a + g.passed, 0);
+  $("passed").textContent = passed + " of " + graded + " graded learners passed";
+
+  for (const [dim, id, title] of [["gender", "chart-gender", "Gender"],
+    ["level_of_education", "chart-education", "Level of education"]]) {
+    const rows = o.demographics.filter((d) => d.dimension === dim);
+    draw(id, "bar", rows.map((d) => d.label), [{ label: "Enrolled learners", data: rows.map((d) => d.learners) }],
+      { indexAxis: "y", plugins: { title: { display: true, text: title }, legend: { display: false } } });
+  }
+
+  table("table-videos", [["video", "Video"], ["viewers", "Unique viewers"], ["watch_time", "Watched (s)"],
+    ["avg_watch_time", "Per viewer (s)"], ["duration", "Length (s)"]], o.videos);
+  const sel = $("video");
+  const keep = state.video;
+  sel.replaceChildren(...o.videos.map((v) => new Option(v.video, v.video_id)));
+  state.video = o.videos.some((v) => v.video_id === keep) ? keep : (o.videos[0] || {}).video_id || null;
+  if (state.video) sel.value = state.video;
+}
+
+async function loadCurve() {
+  if (!state.video) { draw("chart-curve", "line", [], []); return; }
+  const rows = await getJson("/api/video-curve", { video_id: state.video });
+  draw("chart-curve", "line", rows.map((r) => r.second), [
+    { label: "Unique viewers", data: rows.map((r) => r.viewers), pointRadius: 0 },
+    { label: "Views", data: rows.map((r) => r.views), pointRadius: 0 },
+  ], { scales: { x: { title: { display: true, text: "second of the video" } } } });
+}
+
+async function loadAtRisk() {
+  if (document.body.dataset.identities !== "true") {
+    $("at-risk-csv").hidden = true;
+    table("table-at-risk", [["note", ""]], [{ note: "Learner identities are not shown to your account." }]);
+    return;
+  }
+  const rows = await getJson("/api/at-risk", { days: $("days").value || "7" });
+  table("table-at-risk", [["username", "Username"], ["email", "Email"], ["last_activity", "Last activity (UTC)"],
+    ["days_inactive", "Days inactive"], ["progress", "Progress %"]], rows);
+}
+
+async function load() {
+  if (!state.course) return;
+  const o = await getJson("/api/overview");
+  render(o);
+  await Promise.all([loadCurve(), loadAtRisk()]);
+  for (const a of document.querySelectorAll("a.csv")) {
+    const extra = a.dataset.export === "video-curve" && state.video ? { video_id: state.video } : {};
+    if (a.dataset.export === "at-risk") extra.days = $("days").value || "7";
+    a.href = "/export/" + a.dataset.export + ".csv?" + params(extra);
+  }
+  $("updated").textContent = "updated " + new Date().toLocaleTimeString();
+  document.body.dataset.ready = "1";
+}
+
+function report(e) {
+  $("updated").textContent = "error: " + e.message;
+}
+
+async function start() {
+  const me = await (await fetch("/api/courses", { credentials: "same-origin" })).json();
+  const sel = $("course");
+  sel.replaceChildren(...me.courses.map((c) => new Option(c, c)));
+  if (!me.courses.length) { $("empty").hidden = false; document.body.dataset.ready = "1"; return; }
+  const wanted = decodeURIComponent(location.hash.slice(1));
+  state.course = me.courses.includes(wanted) ? wanted : me.courses[0];
+  sel.value = state.course;
+  sel.addEventListener("change", () => { state.course = sel.value; location.hash = sel.value; state.video = null; load().catch(report); });
+  $("video").addEventListener("change", () => { state.video = $("video").value; loadCurve().catch(report); });
+  for (const id of ["from", "to"]) $(id).addEventListener("change", () => load().catch(report));
+  $("days").addEventListener("change", () => loadAtRisk().catch(report));
+  await load();
+  const every = Math.max(5, Number(document.body.dataset.refresh) || 30) * 1000;
+  setInterval(() => { if (!document.hidden) load().catch(report); }, every);
+}
+
+document.addEventListener("DOMContentLoaded", () => start().catch(report));

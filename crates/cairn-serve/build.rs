@@ -1,0 +1,37 @@
+//! Embeds the charting library: `npm ci` of web/package-lock.json (pinned versions and
+//! integrity hashes) into OUT_DIR, from which src/assets.rs includes Chart.js's built file.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn main() {
+    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
+    let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR")).join("web");
+    println!("cargo:rerun-if-changed=web/package.json");
+    println!("cargo:rerun-if-changed=web/package-lock.json");
+    let built = out.join("node_modules/chart.js/dist/chart.umd.min.js");
+    let lock = std::fs::read(manifest.join("web/package-lock.json")).expect("web/package-lock.json");
+    let stamp = out.join("package-lock.json");
+    if built.is_file() && std::fs::read(&stamp).ok().as_deref() == Some(lock.as_slice()) {
+        return;
+    }
+    std::fs::create_dir_all(&out).expect("create OUT_DIR/web");
+    std::fs::copy(manifest.join("web/package.json"), out.join("package.json")).expect("copy package.json");
+    std::fs::write(&stamp, &lock).expect("copy package-lock.json");
+    let status = Command::new("npm")
+        .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"])
+        .current_dir(&out)
+        .status();
+    match status {
+        Ok(s) if s.success() && built.is_file() => {}
+        Ok(s) => panic!(
+            "cairn-serve: `npm ci` in {} failed ({s}); it fetches Chart.js from the npm registry \
+             (web/package-lock.json pins it)",
+            out.display()
+        ),
+        Err(e) => panic!(
+            "cairn-serve: cannot run npm ({e}); building cairn serve needs Node.js and npm to \
+             fetch Chart.js from the npm registry (web/package-lock.json pins it)"
+        ),
+    }
+}

@@ -1,0 +1,43 @@
+//! The page templates and static files, embedded in the binary (Chart.js from npm, see
+//! build.rs).
+
+use axum::extract::Path;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// Chart.js's built UMD file, from the npm package pinned in web/package-lock.json.
+const CHART_JS: &[u8] = include_bytes!(concat!(
+    env!("OUT_DIR"),
+    "/web/node_modules/chart.js/dist/chart.umd.min.js"
+));
+const APP_JS: &str = include_str!("../assets/app.js");
+const APP_CSS: &str = include_str!("../assets/app.css");
+
+/// The page templates (HTML-escaped by minijinja).
+pub(crate) fn pages() -> minijinja::Environment<'static> {
+    let mut env = minijinja::Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    // Templates are compiled in: an error here is a bug caught by every test.
+    env.add_template("index.html", include_str!("../assets/index.html"))
+        .expect("index.html");
+    env.add_template("login.html", include_str!("../assets/login.html"))
+        .expect("login.html");
+    env
+}
+
+pub(crate) async fn serve(Path(file): Path<String>) -> Response {
+    let (body, ty): (&'static [u8], &str) = match file.as_str() {
+        "chart.umd.min.js" => (CHART_JS, "text/javascript; charset=utf-8"),
+        "app.js" => (APP_JS.as_bytes(), "text/javascript; charset=utf-8"),
+        "app.css" => (APP_CSS.as_bytes(), "text/css; charset=utf-8"),
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    (
+        [
+            (header::CONTENT_TYPE, ty),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        body,
+    )
+        .into_response()
+}

@@ -1,0 +1,499 @@
+//! `cairn serve`: the course overview in a browser. Sign-in with the users `cairn
+//! createuser` records; every request is checked on the server against the courses
+//! cairn-acl allows the user (LMS roles plus manual grants); learner identities (the
+//! at-risk list) only for users allowed to see them.
+//!
+//! Sessions are random 256-bit tokens held in memory, sent in an `HttpOnly`, `Secure`,
+//! `SameSite=Strict` cookie; the two forms (sign-in, sign-out) carry a CSRF token checked
+//! against a cookie (sign-in) or the session (sign-out); no secret ever goes in a URL.
+
+#![warn(missing_docs)]
+
+mod assets;
+pub mod cli;
+mod session;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{Form, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use cairn_acl::rights::Scope;
+use cairn_core::ClickHouse;
+use cairn_core::config::MysqlConfig;
+use cairn_report::{Format, Range};
+use chrono::NaiveDate;
+use serde::Deserialize;
+use tokio::sync::Mutex;
+
+pub use session::{SESSION_COOKIE, Session};
+
+/// How the dashboard runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Seconds between the page's automatic refreshes.
+    pub refresh_seconds: u32,
+    /// How long rights read from the LMS are reused before being read again.
+    pub rights_ttl: Duration,
+    /// Idle time after which a session ends.
+    pub session_idle: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            refresh_seconds: 30,
+            rights_ttl: Duration::from_secs(10),
+            session_idle: Duration::from_secs(8 * 3600),
+        }
+    }
+}
+
+/// Where rights come from.
+#[derive(Clone)]
+pub enum RightsSource {
+    /// Read with cairn-acl from the LMS database and `_acl_grants`.
+    Lms(MysqlConfig),
+}
+
+struct RightsCache {
+    at: Option<Instant>,
+    rights: BTreeMap<String, Scope>,
+}
+
+struct Inner {
+    ch: ClickHouse,
+    source: RightsSource,
+    options: Options,
+    sessions: session::Store,
+    rights: Mutex<RightsCache>,
+    pages: minijinja::Environment<'static>,
+}
+
+/// The dashboard's shared state.
+#[derive(Clone)]
+pub struct App(Arc<Inner>);
+
+impl App {
+    /// A dashboard over a data lake.
+    pub fn new(ch: ClickHouse, source: RightsSource, options: Options) -> App {
+        App(Arc::new(Inner {
+            ch,
+            source,
+            sessions: session::Store::new(options.session_idle),
+            options,
+            rights: Mutex::new(RightsCache {
+                at: None,
+                rights: BTreeMap::new(),
+            }),
+            pages: assets::pages(),
+        }))
+    }
+
+    /// The user's scope now (LMS roles and manual grants, reread every `rights_ttl`).
+    async fn scope(&self, username: &str) -> Result<Scope, Response> {
+        let mut cache = self.0.rights.lock().await;
+        let fresh = cache
+            .at
+            .is_some_and(|t| t.elapsed() < self.0.options.rights_ttl);
+        if !fresh {
+            let RightsSource::Lms(mysql) = &self.0.source;
+            match cairn_acl::sync::desired(&self.0.ch, mysql).await {
+                Ok(r) => {
+                    cache.rights = r;
+                    cache.at = Some(Instant::now());
+                }
+                Err(e) => {
+                    tracing::error!("reading rights: {e}");
+                    return Err(error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "access rights cannot be read right now",
+                    ));
+                }
+            }
+        }
+        Ok(cache.rights.get(username).cloned().unwrap_or_else(Scope::none))
+    }
+
+    /// The router: pages, JSON API, CSV exports and assets.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/", get(index))
+            .route("/login", get(login_page).post(login))
+            .route("/logout", post(logout))
+            .route("/api/courses", get(api_courses))
+            .route("/api/overview", get(api_overview))
+            .route("/api/video-curve", get(api_video_curve))
+            .route("/api/at-risk", get(api_at_risk))
+            .route("/export/{file}", get(export))
+            .route("/assets/{file}", get(assets::serve))
+            .layer(axum::middleware::map_response(security_headers))
+            .with_state(self.clone())
+    }
+}
+
+async fn security_headers(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    let set = |h: &mut HeaderMap, k: &'static str, v: &'static str| {
+        h.insert(k, HeaderValue::from_static(v));
+    };
+    set(
+        h,
+        "content-security-policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    );
+    set(h, "x-content-type-options", "nosniff");
+    set(h, "x-frame-options", "DENY");
+    set(h, "referrer-policy", "no-referrer");
+    if !h.contains_key(header::CACHE_CONTROL) {
+        set(h, "cache-control", "no-store");
+    }
+    r
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::json!({ "error": message }).to_string(),
+    )
+        .into_response()
+}
+
+fn internal(e: impl std::fmt::Display) -> Response {
+    tracing::error!("{e}");
+    error(StatusCode::INTERNAL_SERVER_ERROR, "the data lake query failed")
+}
+
+/// The signed-in viewer of an API request, or 401.
+fn viewer(app: &App, headers: &HeaderMap) -> Result<Session, Response> {
+    app.0
+        .sessions
+        .from_headers(headers)
+        .ok_or_else(|| error(StatusCode::UNAUTHORIZED, "sign in first"))
+}
+
+/// Checks that the viewer may see the course (400 for a malformed key, 403 otherwise).
+async fn allow_course(app: &App, viewer: &Session, course_id: &str) -> Result<(), Response> {
+    if cairn_core::CourseKey::parse(course_id).is_err() {
+        return Err(error(StatusCode::BAD_REQUEST, "not a course key"));
+    }
+    if app.scope(&viewer.username).await?.allows(course_id) {
+        Ok(())
+    } else {
+        Err(error(StatusCode::FORBIDDEN, "this course is not yours to see"))
+    }
+}
+
+async fn index(State(app): State<App>, headers: HeaderMap) -> Response {
+    let Some(s) = app.0.sessions.from_headers(&headers) else {
+        return Redirect::to("/login").into_response();
+    };
+    let page = app.0.pages.get_template("index.html").and_then(|t| {
+        t.render(minijinja::context! {
+            username => s.username,
+            csrf => s.csrf,
+            refresh => app.0.options.refresh_seconds,
+            identities => s.identities,
+        })
+    });
+    match page {
+        Ok(p) => Html(p).into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+fn login_form(app: &App, status: StatusCode, message: &str) -> Response {
+    let csrf = session::token();
+    let page = app.0.pages.get_template("login.html").and_then(|t| {
+        t.render(minijinja::context! { csrf => &csrf, message => message })
+    });
+    match page {
+        Ok(p) => (
+            status,
+            [(header::SET_COOKIE, session::login_csrf_cookie(&csrf))],
+            Html(p),
+        )
+            .into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+async fn login_page(State(app): State<App>) -> Response {
+    login_form(&app, StatusCode::OK, "")
+}
+
+/// The sign-in form.
+#[derive(Deserialize)]
+struct LoginForm {
+    username: String,
+    password: String,
+    csrf: String,
+}
+
+async fn login(State(app): State<App>, headers: HeaderMap, Form(f): Form<LoginForm>) -> Response {
+    let expected = session::cookie(&headers, session::LOGIN_CSRF_COOKIE);
+    if !expected.is_some_and(|c| session::same(&c, &f.csrf)) {
+        return login_form(
+            &app,
+            StatusCode::FORBIDDEN,
+            "The form expired; please sign in again.",
+        );
+    }
+    match cairn_acl::logins::check_login(&app.0.ch, &f.username, &f.password).await {
+        Ok(Some(login)) => {
+            let s = app.0.sessions.create(&login.username, login.identities);
+            let mut r = Redirect::to("/").into_response();
+            let h = r.headers_mut();
+            if let Ok(v) = HeaderValue::from_str(&session::session_cookie(&s.token)) {
+                h.append(header::SET_COOKIE, v);
+            }
+            h.append(
+                header::SET_COOKIE,
+                HeaderValue::from_static(session::CLEAR_LOGIN_CSRF),
+            );
+            r
+        }
+        Ok(None) => login_form(
+            &app,
+            StatusCode::UNAUTHORIZED,
+            "Wrong username or password.",
+        ),
+        Err(e) => internal(e),
+    }
+}
+
+/// The sign-out form.
+#[derive(Deserialize)]
+struct LogoutForm {
+    csrf: String,
+}
+
+async fn logout(State(app): State<App>, headers: HeaderMap, Form(f): Form<LogoutForm>) -> Response {
+    let Some(s) = app.0.sessions.from_headers(&headers) else {
+        return Redirect::to("/login").into_response();
+    };
+    if !session::same(&s.csrf, &f.csrf) {
+        return error(StatusCode::FORBIDDEN, "bad CSRF token");
+    }
+    app.0.sessions.remove(&s.token);
+    (
+        StatusCode::SEE_OTHER,
+        [
+            (header::LOCATION, "/login"),
+            (header::SET_COOKIE, session::CLEAR_SESSION),
+        ],
+    )
+        .into_response()
+}
+
+async fn api_courses(State(app): State<App>, headers: HeaderMap) -> Response {
+    let v = match viewer(&app, &headers) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let scope = match app.scope(&v.username).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    match cairn_report::courses(&app.0.ch).await {
+        Ok(all) => {
+            let mine: Vec<String> = all.into_iter().filter(|c| scope.allows(c)).collect();
+            axum::Json(serde_json::json!({
+                "username": v.username,
+                "identities": v.identities,
+                "courses": mine,
+            }))
+            .into_response()
+        }
+        Err(e) => internal(e),
+    }
+}
+
+/// Query parameters of the course endpoints.
+#[derive(Deserialize)]
+struct CourseQuery {
+    course_id: String,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    video_id: Option<String>,
+    days: Option<u32>,
+}
+
+impl CourseQuery {
+    fn range(&self) -> Result<Range, Response> {
+        let default = Range::last_weeks(chrono::Utc::now().date_naive(), 8);
+        let r = Range {
+            from: self.from.unwrap_or(default.from),
+            to: self.to.unwrap_or(default.to),
+        };
+        if r.from >= r.to || (r.to - r.from).num_days() > 3660 {
+            return Err(error(StatusCode::BAD_REQUEST, "bad date range"));
+        }
+        Ok(r)
+    }
+}
+
+/// The viewer, after checking the course: the common head of the course endpoints.
+async fn course_viewer(app: &App, headers: &HeaderMap, q: &CourseQuery) -> Result<Session, Response> {
+    let v = viewer(app, headers)?;
+    allow_course(app, &v, &q.course_id).await?;
+    Ok(v)
+}
+
+async fn api_overview(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<CourseQuery>,
+) -> Response {
+    let run = async {
+        course_viewer(&app, &headers, &q).await?;
+        let o = cairn_report::overview(&app.0.ch, &q.course_id, q.range()?)
+            .await
+            .map_err(internal)?;
+        Ok::<_, Response>(axum::Json(o).into_response())
+    };
+    run.await.unwrap_or_else(|r| r)
+}
+
+async fn api_video_curve(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<CourseQuery>,
+) -> Response {
+    let run = async {
+        course_viewer(&app, &headers, &q).await?;
+        let video = q
+            .video_id
+            .as_deref()
+            .ok_or_else(|| error(StatusCode::BAD_REQUEST, "video_id is missing"))?;
+        let rows = cairn_report::video_curve(&app.0.ch, &q.course_id, video, q.range()?)
+            .await
+            .map_err(internal)?;
+        Ok::<_, Response>(axum::Json(rows).into_response())
+    };
+    run.await.unwrap_or_else(|r| r)
+}
+
+async fn at_risk_rows(
+    app: &App,
+    headers: &HeaderMap,
+    q: &CourseQuery,
+) -> Result<Vec<cairn_report::AtRisk>, Response> {
+    let v = course_viewer(app, headers, q).await?;
+    if !v.identities {
+        return Err(error(
+            StatusCode::FORBIDDEN,
+            "learner identities are not yours to see",
+        ));
+    }
+    let days = q.days.unwrap_or(7).clamp(1, 3650);
+    cairn_report::at_risk(&app.0.ch, &q.course_id, chrono::Utc::now().naive_utc(), days)
+        .await
+        .map_err(internal)
+}
+
+async fn api_at_risk(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<CourseQuery>,
+) -> Response {
+    match at_risk_rows(&app, &headers, &q).await {
+        Ok(rows) => axum::Json(rows).into_response(),
+        Err(r) => r,
+    }
+}
+
+/// CSV exports: `/export/{weekly,progress,grades,demographics,videos,video-curve,at-risk}.csv`.
+async fn export(
+    State(app): State<App>,
+    headers: HeaderMap,
+    axum::extract::Path(file): axum::extract::Path<String>,
+    Query(q): Query<CourseQuery>,
+) -> Response {
+    let run = async {
+        let Some(name) = file.strip_suffix(".csv") else {
+            return Err(error(StatusCode::NOT_FOUND, "no such export"));
+        };
+        if !EXPORTS.contains(&name) {
+            return Err(error(StatusCode::NOT_FOUND, "no such export"));
+        }
+        let ch = &app.0.ch;
+        let course = q.course_id.as_str();
+        let csv = if name == "at-risk" {
+            cairn_report::format_rows(&at_risk_rows(&app, &headers, &q).await?, Format::Csv)
+        } else {
+            course_viewer(&app, &headers, &q).await?;
+            let range = q.range()?;
+            match name {
+                "weekly" => cairn_report::weekly_engagement(ch, course, range)
+                    .await
+                    .map(|r| cairn_report::format_rows(&r, Format::Csv)),
+                "progress" => cairn_report::course_progress(ch, course)
+                    .await
+                    .map(|r| cairn_report::format_rows(&r, Format::Csv)),
+                "grades" => cairn_report::grade_distribution(ch, course)
+                    .await
+                    .map(|r| cairn_report::format_rows(&r, Format::Csv)),
+                "demographics" => cairn_report::demographics(ch, course)
+                    .await
+                    .map(|r| cairn_report::format_rows(&r, Format::Csv)),
+                "videos" => cairn_report::video_engagement(ch, course, range)
+                    .await
+                    .map(|r| cairn_report::format_rows(&r, Format::Csv)),
+                _ => {
+                    let video = q
+                        .video_id
+                        .as_deref()
+                        .ok_or_else(|| error(StatusCode::BAD_REQUEST, "video_id is missing"))?;
+                    cairn_report::video_curve(ch, course, video, range)
+                        .await
+                        .map(|r| cairn_report::format_rows(&r, Format::Csv))
+                }
+            }
+            .map_err(internal)?
+        };
+        let key = cairn_core::CourseKey::parse(course)
+            .map(|k| format!("{}-{}-{}", k.org(), k.course(), k.run()))
+            .unwrap_or_default();
+        let filename: String = format!("{key}-{name}.csv")
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+            .collect();
+        Ok((
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{filename}\""),
+                ),
+            ],
+            csv,
+        )
+            .into_response())
+    };
+    run.await.unwrap_or_else(|r| r)
+}
+
+/// The CSV exports, by name.
+pub const EXPORTS: &[&str] = &[
+    "weekly",
+    "progress",
+    "grades",
+    "demographics",
+    "videos",
+    "video-curve",
+    "at-risk",
+];
+
+/// Serves the dashboard until the process is stopped.
+pub async fn serve(app: App, listen: SocketAddr) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    axum::serve(listener, app.router()).await
+}

@@ -1,0 +1,235 @@
+//! The dashboard over HTTP, against the real ClickHouse and MariaDB: sign-in, sessions,
+//! CSRF, and per-course restriction on every endpoint (API, CSV exports, direct URLs).
+
+mod common;
+
+use common::{PASSWORD, dashboard};
+use reqwest::StatusCode;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// `name=value` of a `Set-Cookie` header with that name.
+fn cookie_of(r: &reqwest::Response, name: &str) -> Option<(String, String)> {
+    r.headers().get_all(SET_COOKIE).iter().find_map(|v| {
+        let v = v.to_str().ok()?;
+        let (kv, _) = v.split_once(';').unwrap_or((v, ""));
+        kv.starts_with(&format!("{name}="))
+            .then(|| (kv.to_owned(), v.to_owned()))
+    })
+}
+
+fn hidden_csrf(html: &str) -> String {
+    let at = html.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
+    html[at..at + 64].to_owned()
+}
+
+/// Signs in; returns the session cookie (`cairn_session=…`).
+async fn sign_in(base: &str, user: &str, password: &str) -> Result<String, StatusCode> {
+    let c = client();
+    let page = c.get(format!("{base}/login")).send().await.unwrap();
+    let (csrf_cookie, _) = cookie_of(&page, "cairn_login_csrf").unwrap();
+    let csrf = hidden_csrf(&page.text().await.unwrap());
+    let r = c
+        .post(format!("{base}/login"))
+        .header(COOKIE, csrf_cookie)
+        .form(&[("username", user), ("password", password), ("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    if r.status() != StatusCode::SEE_OTHER {
+        return Err(r.status());
+    }
+    Ok(cookie_of(&r, "cairn_session").expect("a session cookie").0)
+}
+
+async fn get(base: &str, path: &str, session: Option<&str>) -> reqwest::Response {
+    let mut rq = client().get(format!("{base}{path}"));
+    if let Some(s) = session {
+        rq = rq.header(COOKIE, s);
+    }
+    rq.send().await.unwrap()
+}
+
+fn q(course: &str) -> String {
+    format!("course_id={}", course.replace('+', "%2B").replace(':', "%3A"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sign_in_sessions_and_per_course_restriction() {
+    let f = dashboard("serve_http").await;
+    let (a, b) = (f.courses[0].as_str(), f.courses[1].as_str());
+    let base = f.base.as_str();
+
+    // Signed out: pages redirect, the API answers 401, assets are public.
+    let r = get(base, "/", None).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()[LOCATION], "/login");
+    assert_eq!(
+        get(base, &format!("/api/overview?{}", q(a)), None).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        get(base, &format!("/export/weekly.csv?{}", q(a)), None).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let chart = get(base, "/assets/chart.umd.min.js", None).await;
+    assert_eq!(chart.status(), StatusCode::OK);
+    assert!(chart.text().await.unwrap().contains("Chart.js v4.6.1"));
+
+    // The sign-in page: CSRF cookie flags and security headers.
+    let page = get(base, "/login", None).await;
+    let (_, full) = cookie_of(&page, "cairn_login_csrf").unwrap();
+    for flag in ["HttpOnly", "Secure", "SameSite=Strict"] {
+        assert!(full.contains(flag), "{full}");
+    }
+    let csp = page.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"));
+    assert_eq!(page.headers()["x-frame-options"], "DENY");
+
+    // Wrong password, unknown user: 401 and no session; a form without the CSRF cookie: 403.
+    assert_eq!(
+        sign_in(base, "teach", "wrong").await,
+        Err(StatusCode::UNAUTHORIZED)
+    );
+    assert_eq!(
+        sign_in(base, "nobody", PASSWORD).await,
+        Err(StatusCode::UNAUTHORIZED)
+    );
+    let page = get(base, "/login", None).await;
+    let csrf = hidden_csrf(&page.text().await.unwrap());
+    let r = client()
+        .post(format!("{base}/login"))
+        .form(&[("username", "teach"), ("password", PASSWORD), ("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(cookie_of(&r, "cairn_session").is_none());
+
+    // teach: course A only, through every door.
+    let teach = sign_in(base, "teach", PASSWORD).await.unwrap();
+    let page = get(base, "/", Some(&teach)).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("/assets/chart.umd.min.js") && html.contains("teach"));
+    let me: serde_json::Value = get(base, "/api/courses", Some(&teach))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["courses"], serde_json::json!([a]));
+    let o = get(base, &format!("/api/overview?{}", q(a)), Some(&teach)).await;
+    assert_eq!(o.status(), StatusCode::OK);
+    let o: serde_json::Value = o.json().await.unwrap();
+    assert!(!o["weekly"].as_array().unwrap().is_empty());
+    assert_eq!(o["progress"].as_array().unwrap().len(), 8);
+    let video = o["videos"][0]["video_id"].as_str().unwrap().to_owned();
+    for path in [
+        format!("/api/overview?{}", q(b)),
+        format!("/api/video-curve?{}&video_id={video}", q(b)),
+        format!("/api/at-risk?{}", q(b)),
+        format!("/export/weekly.csv?{}", q(b)),
+        format!("/export/progress.csv?{}", q(b)),
+        format!("/export/grades.csv?{}", q(b)),
+        format!("/export/demographics.csv?{}", q(b)),
+        format!("/export/videos.csv?{}", q(b)),
+        format!("/export/video-curve.csv?{}&video_id={video}", q(b)),
+        format!("/export/at-risk.csv?{}", q(b)),
+    ] {
+        let r = get(base, &path, Some(&teach)).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path}");
+        let body = r.text().await.unwrap();
+        assert!(!body.contains("learner0"), "{path}: {body}");
+    }
+    // A course of another org, a malformed key: refused too.
+    let r = get(base, &format!("/api/overview?{}", q("course-v1:Other+X+Y")), Some(&teach)).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = get(base, "/api/overview?course_id=nonsense", Some(&teach)).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+
+    // Course A's exports are CSV downloads with the metric's columns.
+    let r = get(base, &format!("/export/weekly.csv?{}", q(a)), Some(&teach)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
+    assert!(
+        r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment; filename=\"CairnX-C01-2026_T1-weekly.csv\"")
+    );
+    let csv = r.text().await.unwrap();
+    assert!(csv.starts_with("week,enrolled,active,watched_video,tried_problem,time_spent,avg_time_spent\n"));
+    assert!(csv.lines().count() >= 2, "{csv}");
+    let r = get(base, &format!("/export/video-curve.csv?{}&video_id={video}", q(a)), Some(&teach)).await;
+    assert!(r.text().await.unwrap().starts_with("second,viewers,views\n0,"));
+    let r = get(base, &format!("/export/secrets.csv?{}", q(a)), Some(&teach)).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+    // Identities: teach sees the at-risk list of A; quiet (same course) does not.
+    let r = get(base, &format!("/api/at-risk?{}", q(a)), Some(&teach)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let risk: Vec<serde_json::Value> = r.json().await.unwrap();
+    assert!(!risk.is_empty(), "the generated course has inactive learners");
+    assert!(risk[0]["email"].as_str().unwrap().ends_with("@example.org"));
+    let quiet = sign_in(base, "quiet", PASSWORD).await.unwrap();
+    for path in [format!("/api/at-risk?{}", q(a)), format!("/export/at-risk.csv?{}", q(a))] {
+        let r = get(base, &path, Some(&quiet)).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    assert_eq!(
+        get(base, &format!("/api/overview?{}", q(a)), Some(&quiet)).await.status(),
+        StatusCode::OK
+    );
+
+    // inst: rights from the LMS role only (course B), no manual grant.
+    let inst = sign_in(base, "inst", PASSWORD).await.unwrap();
+    let me: serde_json::Value = get(base, "/api/courses", Some(&inst)).await.json().await.unwrap();
+    assert_eq!(me["courses"], serde_json::json!([b]));
+    assert_eq!(
+        get(base, &format!("/api/overview?{}", q(a)), Some(&inst)).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    // boss: everything.
+    let boss = sign_in(base, "boss", PASSWORD).await.unwrap();
+    let me: serde_json::Value = get(base, "/api/courses", Some(&boss)).await.json().await.unwrap();
+    assert_eq!(me["courses"], serde_json::json!([a, b]));
+
+    // Sign-out needs the session's CSRF token, then the session is gone.
+    let r = client()
+        .post(format!("{base}/logout"))
+        .header(COOKIE, &teach)
+        .form(&[("csrf", "0".repeat(64))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(get(base, "/api/courses", Some(&teach)).await.status(), StatusCode::OK);
+    let html = get(base, "/", Some(&teach)).await.text().await.unwrap();
+    let csrf = hidden_csrf(&html);
+    let r = client()
+        .post(format!("{base}/logout"))
+        .header(COOKIE, &teach)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        get(base, "/api/courses", Some(&teach)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // A made-up session token is nobody.
+    let fake = format!("cairn_session={}", "ab".repeat(32));
+    assert_eq!(get(base, "/api/courses", Some(&fake)).await.status(), StatusCode::UNAUTHORIZED);
+
+    // A disabled sign-in (empty hash recorded later) no longer works.
+    cairn_acl::logins::record_login(&f.ch, "quiet", "", false).await.unwrap();
+    assert_eq!(sign_in(base, "quiet", PASSWORD).await, Err(StatusCode::UNAUTHORIZED));
+    f.drop_all().await;
+}
