@@ -115,7 +115,7 @@ async function loadCurve() {
 }
 
 async function loadAtRisk() {
-  if (document.body.dataset.identities !== "true") {
+  if (document.body.dataset.identities !== "yes") {
     $("at-risk-csv").hidden = true;
     table("table-at-risk", [["note", ""]], [{ note: "Learner identities are not shown to your account." }]);
     return;

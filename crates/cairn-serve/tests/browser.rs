@@ -1,0 +1,178 @@
+//! End to end in headless Chromium (Debian's `chromium` and `chromium-driver`, installed by
+//! scripts/test): sign in, open the course overview, see the charts drawn, see a new event
+//! appear through the automatic refresh, and save a screenshot under target/e2e/.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{PASSWORD, dashboard};
+use fantoccini::{ClientBuilder, Locator};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+struct Driver(std::process::Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sign_in_and_see_the_course_overview_in_chromium() {
+    for bin in [CHROMIUM, CHROMEDRIVER] {
+        assert!(
+            std::path::Path::new(bin).exists(),
+            "{bin} is missing: install Debian's chromium and chromium-driver (scripts/test does)"
+        );
+    }
+    // Both rustls back ends are in the dependency tree: pick one for the WebDriver client.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let f = dashboard("serve_browser").await;
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let _driver = Driver(
+        std::process::Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let profile = std::env::temp_dir().join(format!("cairn-chromium-{}", std::process::id()));
+    let caps: serde_json::Map<String, serde_json::Value> = serde_json::from_value(serde_json::json!({
+        "goog:chromeOptions": {
+            "binary": CHROMIUM,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--window-size=1400,2600", format!("--user-data-dir={}", profile.display()),
+            ]
+        }
+    }))
+    .unwrap();
+    let mut client = None;
+    for _ in 0..50 {
+        match ClientBuilder::rustls()
+            .unwrap()
+            .capabilities(caps.clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+        {
+            Ok(c) => {
+                client = Some(c);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+    let c = client.expect("chromedriver answers");
+
+    c.goto(&format!("{}/", f.base)).await.unwrap();
+    assert!(c.current_url().await.unwrap().path().ends_with("/login"));
+    c.find(Locator::Css("#username"))
+        .await
+        .unwrap()
+        .send_keys("teach")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#password"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    c.find(Locator::Css("#sign-in"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css("body[data-ready='1']"))
+        .await
+        .expect("the overview finishes loading");
+    // Every chart is drawn: Chart.js keeps its instances.
+    let n = c
+        .execute("return Object.keys(Chart.instances).length", vec![])
+        .await
+        .unwrap();
+    assert_eq!(n.as_u64(), Some(7), "charts drawn");
+    let courses = c
+        .execute(
+            "return Array.from(document.querySelectorAll('#course option')).map(o => o.value)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(courses, serde_json::json!([f.courses[0]]), "only the user's course");
+    let units = c
+        .execute("return Chart.getChart('chart-progress').data.labels.length", vec![])
+        .await
+        .unwrap();
+    assert_eq!(units.as_u64(), Some(8));
+    let risk = c
+        .execute(
+            "return Array.from(document.querySelectorAll('#table-at-risk tbody tr')).map(r => r.textContent)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let risk = risk.as_array().unwrap();
+    assert!(!risk.is_empty(), "the at-risk list is shown");
+    assert!(
+        risk.iter().all(|r| r.as_str().unwrap().contains("@example.org")),
+        "learners with their emails: {risk:?}"
+    );
+
+    // A new event appears without reloading (the page refreshes every 5 s).
+    let monday = {
+        use chrono::Datelike;
+        let d = chrono::Utc::now().date_naive();
+        d - chrono::Duration::days(i64::from(d.weekday().num_days_from_monday()))
+    };
+    let weeks_before = c
+        .execute("return Chart.getChart('chart-weekly').data.labels", vec![])
+        .await
+        .unwrap();
+    assert!(!weeks_before.to_string().contains(&monday.to_string()));
+    f.ch.client()
+        .query(&format!(
+            "INSERT INTO {}.events (time, name, family, course_id, user_id, message) \
+             SELECT now(), 'play_video', 'video', ?, 4242, 'e2e refresh'",
+            cairn_core::sql::quote_ident(f.ch.database())
+        ))
+        .bind(f.courses[0].as_str())
+        .execute()
+        .await
+        .unwrap();
+    let mut seen = false;
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let weeks = c
+            .execute("return Chart.getChart('chart-weekly').data.labels", vec![])
+            .await
+            .unwrap();
+        if weeks.to_string().contains(&monday.to_string()) {
+            seen = true;
+            break;
+        }
+    }
+    assert!(seen, "the new week appears through the automatic refresh");
+
+    let png = c.screenshot().await.unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let dir = cairn_core::testing::workspace_dir().join("target/e2e");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("course-overview.png"), &png).unwrap();
+    assert!(png.len() > 50_000, "a screenshot with charts, not a blank page");
+    c.close().await.unwrap();
+    std::fs::remove_dir_all(&profile).ok();
+    f.drop_all().await;
+}
