@@ -131,8 +131,9 @@ pub fn run(cmd: &ReportCommand, config: &Config) -> ExitCode {
                 let mut s = String::new();
                 if *format == Format::Table {
                     s = format!(
-                        "{course_id}: {} learners at risk (no activity for {days} days before {as_of} UTC)\n",
-                        rows.len()
+                        "{course_id}: {} learners at risk (no activity for {days} days before {} UTC)\n",
+                        rows.len(),
+                        as_of.format("%Y-%m-%d %H:%M:%S")
                     );
                 }
                 Ok(s + &crate::format_rows(&rows, *format))
