@@ -10,16 +10,24 @@ fn main() {
     println!("cargo:rerun-if-changed=web/package.json");
     println!("cargo:rerun-if-changed=web/package-lock.json");
     let built = out.join("node_modules/chart.js/dist/chart.umd.min.js");
-    let lock = std::fs::read(manifest.join("web/package-lock.json")).expect("web/package-lock.json");
+    let lock =
+        std::fs::read(manifest.join("web/package-lock.json")).expect("web/package-lock.json");
     let stamp = out.join("package-lock.json");
     if built.is_file() && std::fs::read(&stamp).ok().as_deref() == Some(lock.as_slice()) {
         return;
     }
     std::fs::create_dir_all(&out).expect("create OUT_DIR/web");
-    std::fs::copy(manifest.join("web/package.json"), out.join("package.json")).expect("copy package.json");
+    std::fs::copy(manifest.join("web/package.json"), out.join("package.json"))
+        .expect("copy package.json");
     std::fs::write(&stamp, &lock).expect("copy package-lock.json");
     let status = Command::new("npm")
-        .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"])
+        .args([
+            "ci",
+            "--ignore-scripts",
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+        ])
         .current_dir(&out)
         .status();
     match status {

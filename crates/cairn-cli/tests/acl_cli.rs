@@ -76,3 +76,51 @@ fn createuser_needs_a_scope_and_applying_is_refused_on_18_16() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn createuser_dashboard_only_records_a_sign_in_on_18_16() {
+    let ch = cairn_core::testing::clickhouse("cli_dashboard_login").await;
+    let db = ch.database().to_owned();
+    let env = [("CAIRN_CLICKHOUSE_DATABASE", db.as_str())];
+    assert!(cairn(&["migrate", "up"], &env).status.success());
+    let secret = "tr0ub4dor&3-secret";
+    let with_pw = [
+        ("CAIRN_CLICKHOUSE_DATABASE", db.as_str()),
+        ("CAIRN_USER_PASSWORD", secret),
+    ];
+    let o = cairn(
+        &[
+            "createuser",
+            "teach",
+            "teach@example.org",
+            "--course-id",
+            "course-v1:edX+DemoX+Demo_Course",
+            "--dashboard-only",
+            "--no-identities",
+        ],
+        &with_pw,
+    );
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert!(o.status.success(), "{err}");
+    assert!(out.contains("dashboard sign-in for teach recorded (learner identities hidden)"));
+    assert!(!out.contains(secret) && !err.contains(secret));
+    let login = cairn_acl::logins::check_login(&ch, "teach", secret)
+        .await
+        .unwrap()
+        .expect("the password signs in");
+    assert!(!login.identities);
+    assert!(
+        cairn_acl::logins::check_login(&ch, "teach", "wrong")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // The grant is recorded for cairn-acl (and so for the dashboard's rights).
+    let grants = cairn_acl::sync::manual_grants(&ch).await.unwrap();
+    assert!(grants["teach"].allows("course-v1:edX+DemoX+Demo_Course"));
+    assert!(!grants["teach"].allows("course-v1:edX+Other+Run"));
+    ch.drop_database().await.unwrap();
+}

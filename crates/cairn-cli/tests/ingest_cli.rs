@@ -110,7 +110,9 @@ async fn report_course_overview_as_csv() {
         ),
         "{text}"
     );
-    assert!(text.contains("# Grade distribution\nfrom_percent,to_percent,learners,passed\n0,10,0,0\n"));
+    assert!(
+        text.contains("# Grade distribution\nfrom_percent,to_percent,learners,passed\n0,10,0,0\n")
+    );
     let bad = cairn(
         &["report", "course-overview", "--course-id", "not a key"],
         &db,

@@ -538,7 +538,9 @@ pub fn generate(spec: &Spec, dir: &Path) -> io::Result<Truth> {
         }
     }
     for (u, ci, b, _, _) in &completions {
-        truth.completions.push((*u, courses[*ci].id.clone(), b.clone()));
+        truth
+            .completions
+            .push((*u, courses[*ci].id.clone(), b.clone()));
     }
     for ((u, ci), (earned, _)) in &scores {
         let pct = percent(*earned, &courses[*ci]);

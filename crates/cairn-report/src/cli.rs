@@ -94,7 +94,10 @@ fn course(id: &str) -> Result<(), String> {
 
 /// Runs `cairn report …`.
 pub fn run(cmd: &ReportCommand, config: &Config) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("cairn: {e}");

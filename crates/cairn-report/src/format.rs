@@ -37,7 +37,9 @@ pub trait Columns: Serialize {
 /// The header and the cells of each row, as CSV would write them.
 pub fn cells<T: Columns>(rows: &[T]) -> Vec<Vec<String>> {
     let header = T::COLUMNS;
-    let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
     for r in rows {
         // Rows are plain structs of strings and numbers: serializing cannot fail.
         let _ = w.serialize(r);
@@ -126,10 +128,16 @@ pub fn format_overview(o: &Overview, format: Format) -> String {
             o.to - chrono::Duration::days(1)
         ),
     };
-    s += &section("Weekly engagement (time in seconds)", format_rows(&o.weekly, format));
+    s += &section(
+        "Weekly engagement (time in seconds)",
+        format_rows(&o.weekly, format),
+    );
     s += &section("Progress per unit", format_rows(&o.progress, format));
     s += &section("Grade distribution", format_rows(&o.grades, format));
-    s += &section("Demographics (enrolled learners)", format_rows(&o.demographics, format));
+    s += &section(
+        "Demographics (enrolled learners)",
+        format_rows(&o.demographics, format),
+    );
     s += &section("Video engagement (seconds)", format_rows(&o.videos, format));
     s
 }

@@ -151,7 +151,15 @@ pub struct AtRisk {
 }
 
 impl Columns for Week {
-    const COLUMNS: &'static [&'static str] = &["week", "enrolled", "active", "watched_video", "tried_problem", "time_spent", "avg_time_spent"];
+    const COLUMNS: &'static [&'static str] = &[
+        "week",
+        "enrolled",
+        "active",
+        "watched_video",
+        "tried_problem",
+        "time_spent",
+        "avg_time_spent",
+    ];
 }
 
 impl Columns for UnitProgress {
@@ -167,7 +175,14 @@ impl Columns for Demographic {
 }
 
 impl Columns for VideoEngagement {
-    const COLUMNS: &'static [&'static str] = &["video_id", "video", "viewers", "watch_time", "avg_watch_time", "duration"];
+    const COLUMNS: &'static [&'static str] = &[
+        "video_id",
+        "video",
+        "viewers",
+        "watch_time",
+        "avg_watch_time",
+        "duration",
+    ];
 }
 
 impl Columns for VideoSecond {
@@ -175,7 +190,14 @@ impl Columns for VideoSecond {
 }
 
 impl Columns for AtRisk {
-    const COLUMNS: &'static [&'static str] = &["user_id", "username", "email", "last_activity", "days_inactive", "progress"];
+    const COLUMNS: &'static [&'static str] = &[
+        "user_id",
+        "username",
+        "email",
+        "last_activity",
+        "days_inactive",
+        "progress",
+    ];
 }
 
 /// The course overview: every course metric but the at-risk list.
@@ -282,7 +304,12 @@ where
 /// The parameters of the weekly engagement metric.
 pub fn weekly_engagement_params(course_id: &str, range: Range) -> Vec<Param> {
     let (from, to) = range.bounds();
-    vec![course_id.into(), course_id.into(), Param::Str(from), Param::Str(to)]
+    vec![
+        course_id.into(),
+        course_id.into(),
+        Param::Str(from),
+        Param::Str(to),
+    ]
 }
 
 /// Runs the weekly engagement metric for a course.
@@ -309,11 +336,20 @@ pub async fn grade_distribution(
     ch: &ClickHouse,
     course_id: &str,
 ) -> cairn_core::Result<Vec<GradeBucket>> {
-    run(ch, "grade distribution", GRADE_DISTRIBUTION_SQL, &[course_id.into()]).await
+    run(
+        ch,
+        "grade distribution",
+        GRADE_DISTRIBUTION_SQL,
+        &[course_id.into()],
+    )
+    .await
 }
 
 /// Runs the demographics metric.
-pub async fn demographics(ch: &ClickHouse, course_id: &str) -> cairn_core::Result<Vec<Demographic>> {
+pub async fn demographics(
+    ch: &ClickHouse,
+    course_id: &str,
+) -> cairn_core::Result<Vec<Demographic>> {
     let p = vec![course_id.into(); 2];
     run(ch, "demographics", DEMOGRAPHICS_SQL, &p).await
 }
@@ -343,7 +379,12 @@ pub async fn video_engagement(
 /// The parameters of the video curve.
 pub fn video_curve_params(course_id: &str, video_id: &str, range: Range) -> Vec<Param> {
     let (from, to) = range.bounds();
-    vec![course_id.into(), video_id.into(), Param::Str(from), Param::Str(to)]
+    vec![
+        course_id.into(),
+        video_id.into(),
+        Param::Str(from),
+        Param::Str(to),
+    ]
 }
 
 /// Runs the second-by-second audience of a video.
@@ -421,4 +462,90 @@ pub async fn courses(ch: &ClickHouse) -> cairn_core::Result<Vec<String>> {
         .fetch_all::<String>()
         .await
         .map_err(|e| cairn_core::Error::clickhouse("list courses", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The header csv derives from the struct's fields, in order.
+    fn header<T: Serialize>(row: &T) -> String {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.serialize(row).unwrap();
+        let text = String::from_utf8(w.into_inner().unwrap()).unwrap();
+        text.lines().next().unwrap().to_owned()
+    }
+
+    fn check<T: Columns>(row: T) {
+        assert_eq!(header(&row), T::COLUMNS.join(","));
+    }
+
+    #[test]
+    fn columns_follow_the_fields() {
+        let s = String::new;
+        check(Week {
+            week: s(),
+            enrolled: 0,
+            active: 0,
+            watched_video: 0,
+            tried_problem: 0,
+            time_spent: 0,
+            avg_time_spent: 0.0,
+        });
+        check(UnitProgress {
+            position: 0,
+            unit: s(),
+            components: 0,
+            completed: 0,
+        });
+        check(GradeBucket {
+            from_percent: 0,
+            to_percent: 0,
+            learners: 0,
+            passed: 0,
+        });
+        check(Demographic {
+            dimension: s(),
+            label: s(),
+            learners: 0,
+        });
+        check(VideoEngagement {
+            video_id: s(),
+            video: s(),
+            viewers: 0,
+            watch_time: 0.0,
+            avg_watch_time: 0.0,
+            duration: 0.0,
+        });
+        check(VideoSecond {
+            second: 0,
+            viewers: 0,
+            views: 0,
+        });
+        check(AtRisk {
+            user_id: 0,
+            username: s(),
+            email: s(),
+            last_activity: s(),
+            days_inactive: 0,
+            progress: 0.0,
+        });
+    }
+
+    #[test]
+    fn literal_sql_quotes_every_value_and_needs_them_all() {
+        let sql = literal_sql(
+            "SELECT ? AS a, ? AS b FROM {{db}}.t",
+            "d",
+            &[Param::Str("it's".into()), Param::U32(7)],
+        )
+        .unwrap();
+        assert_eq!(sql, "SELECT 'it\\'s' AS a, 7 AS b FROM `d`.t");
+        assert!(literal_sql("SELECT ?, ?", "d", &[Param::U32(1)]).is_none());
+        assert!(literal_sql("SELECT ?", "d", &[Param::U32(1), Param::U32(2)]).is_none());
+        // A value holding a placeholder is not filled again.
+        let sql =
+            literal_sql("SELECT ?, ?", "d", &[Param::Str("?".into()), Param::U32(2)]).unwrap();
+        assert_eq!(sql, "SELECT '?', 2");
+    }
 }

@@ -31,7 +31,9 @@ fn close(a: f64, b: f64) -> bool {
 fn timelines(truth: &Truth) -> BTreeMap<(String, u32), Vec<DateTime<Utc>>> {
     let mut m: BTreeMap<(String, u32), Vec<DateTime<Utc>>> = BTreeMap::new();
     for e in &truth.log {
-        m.entry((e.course.clone(), e.user)).or_default().push(e.time);
+        m.entry((e.course.clone(), e.user))
+            .or_default()
+            .push(e.time);
     }
     for v in m.values_mut() {
         v.sort();
@@ -190,7 +192,9 @@ async fn every_metric_matches_the_ground_truth() {
                 let (v, p) = (key("video", &u.video), key("problem", &u.problem));
                 let n = learners
                     .iter()
-                    .filter(|l| done.contains(&(**l, v.as_str())) && done.contains(&(**l, p.as_str())))
+                    .filter(|l| {
+                        done.contains(&(**l, v.as_str())) && done.contains(&(**l, p.as_str()))
+                    })
                     .count();
                 (u.name.clone(), 2, n as u64)
             })
@@ -206,7 +210,7 @@ async fn every_metric_matches_the_ground_truth() {
         *checked.entry("progress").or_default() += got.len();
 
         // Grade distribution and passes.
-        let mut buckets = vec![(0u64, 0u64); 10];
+        let mut buckets = [(0u64, 0u64); 10];
         for ((_, c), (pct, passed)) in &truth.grades {
             if c == course {
                 let b = ((pct * 10.0).floor() as usize).min(9);
@@ -274,7 +278,11 @@ async fn every_metric_matches_the_ground_truth() {
             let watched: f64 = segs.iter().map(|s| s.end - s.start).sum();
             assert_eq!(
                 (g.video_id.as_str(), g.video.as_str(), g.viewers),
-                (u.video.as_str(), u.video_name.as_str(), viewers.len() as u64),
+                (
+                    u.video.as_str(),
+                    u.video_name.as_str(),
+                    viewers.len() as u64
+                ),
                 "{course}"
             );
             assert!(close(g.watch_time, round1(watched)), "{g:?} vs {watched}");
@@ -308,13 +316,17 @@ async fn every_metric_matches_the_ground_truth() {
                 views,
             })
             .collect();
-        let got = video_curve(&ch, course, &top.video_id, range).await.unwrap();
+        let got = video_curve(&ch, course, &top.video_id, range)
+            .await
+            .unwrap();
         assert_eq!(got, expected, "{course}");
         assert!(got.len() > 60);
         *checked.entry("curve").or_default() += got.len();
 
         // At-risk learners 20 days in, inactive for 7 days or more.
-        let as_of = (spec.start + Duration::days(20)).and_hms_opt(12, 0, 0).unwrap();
+        let as_of = (spec.start + Duration::days(20))
+            .and_hms_opt(12, 0, 0)
+            .unwrap();
         let as_of_utc = as_of.and_utc();
         let lines = timelines(&truth);
         let mut expected = Vec::new();
@@ -372,7 +384,10 @@ async fn every_metric_matches_the_ground_truth() {
 
         // The overview runs every metric but the at-risk list.
         let o = overview(&ch, course, range).await.unwrap();
-        assert_eq!(o.weekly, weekly_engagement(&ch, course, range).await.unwrap());
+        assert_eq!(
+            o.weekly,
+            weekly_engagement(&ch, course, range).await.unwrap()
+        );
         assert_eq!(o.grades.len(), 10);
         let text = format_overview(&o, Format::Table);
         assert!(text.contains("Progress per unit") && text.contains(&c.units[0].name));
@@ -498,8 +513,18 @@ async fn write_the_metrics_for_the_current_clickhouse_check() {
             weekly_engagement_params(demo, range),
             &[],
         ),
-        ("course_progress", COURSE_PROGRESS_SQL, vec![demo.into(); 4], &[]),
-        ("grade_distribution", GRADE_DISTRIBUTION_SQL, vec![demo.into()], &[]),
+        (
+            "course_progress",
+            COURSE_PROGRESS_SQL,
+            vec![demo.into(); 4],
+            &[],
+        ),
+        (
+            "grade_distribution",
+            GRADE_DISTRIBUTION_SQL,
+            vec![demo.into()],
+            &[],
+        ),
         ("demographics", DEMOGRAPHICS_SQL, vec![demo.into(); 2], &[]),
         (
             "video_engagement",
@@ -566,7 +591,9 @@ async fn write_the_metrics_for_the_current_clickhouse_check() {
                     .iter()
                     .map(|t| cairn_core::sql::quote_str(t))
                     .collect();
-                select.push(format!("arraySort(groupArray(toString({ident}))) AS cairn_c{i}"));
+                select.push(format!(
+                    "arraySort(groupArray(toString({ident}))) AS cairn_c{i}"
+                ));
                 conds.push(format!("cairn_c{i} = [{}]", list.join(", ")));
             }
         }

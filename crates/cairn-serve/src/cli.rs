@@ -20,7 +20,10 @@ pub struct ServeArgs {
 
 /// Runs `cairn serve`.
 pub fn run(args: &ServeArgs, config: &Config) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("cairn serve: {e}");

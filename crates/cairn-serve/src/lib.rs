@@ -96,7 +96,7 @@ impl App {
     }
 
     /// The user's scope now (LMS roles and manual grants, reread every `rights_ttl`).
-    async fn scope(&self, username: &str) -> Result<Scope, Response> {
+    async fn scope(&self, username: &str) -> Result<Scope, Refused> {
         let mut cache = self.0.rights.lock().await;
         let fresh = cache
             .at
@@ -117,7 +117,11 @@ impl App {
                 }
             }
         }
-        Ok(cache.rights.get(username).cloned().unwrap_or_else(Scope::none))
+        Ok(cache
+            .rights
+            .get(username)
+            .cloned()
+            .unwrap_or_else(Scope::none))
     }
 
     /// The router: pages, JSON API, CSV exports and assets.
@@ -157,42 +161,58 @@ async fn security_headers(mut r: Response) -> Response {
     r
 }
 
-fn error(status: StatusCode, message: &str) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        serde_json::json!({ "error": message }).to_string(),
-    )
-        .into_response()
+/// A refused or failed request: its status and a short message, as JSON.
+#[derive(Debug, Clone, Copy)]
+struct Refused(StatusCode, &'static str);
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        (
+            self.0,
+            [(header::CONTENT_TYPE, "application/json")],
+            serde_json::json!({ "error": self.1 }).to_string(),
+        )
+            .into_response()
+    }
 }
 
-fn internal(e: impl std::fmt::Display) -> Response {
+fn error(status: StatusCode, message: &'static str) -> Refused {
+    Refused(status, message)
+}
+
+fn internal(e: impl std::fmt::Display) -> Refused {
     tracing::error!("{e}");
-    error(StatusCode::INTERNAL_SERVER_ERROR, "the data lake query failed")
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "the data lake query failed",
+    )
 }
 
 /// The signed-in viewer of an API request, or 401.
-fn viewer(app: &App, headers: &HeaderMap) -> Result<Session, Response> {
+fn viewer(app: &App, headers: &HeaderMap) -> Result<Session, Refused> {
     app.0
         .sessions
-        .from_headers(headers)
+        .lookup(headers)
         .ok_or_else(|| error(StatusCode::UNAUTHORIZED, "sign in first"))
 }
 
 /// Checks that the viewer may see the course (400 for a malformed key, 403 otherwise).
-async fn allow_course(app: &App, viewer: &Session, course_id: &str) -> Result<(), Response> {
+async fn allow_course(app: &App, viewer: &Session, course_id: &str) -> Result<(), Refused> {
     if cairn_core::CourseKey::parse(course_id).is_err() {
         return Err(error(StatusCode::BAD_REQUEST, "not a course key"));
     }
     if app.scope(&viewer.username).await?.allows(course_id) {
         Ok(())
     } else {
-        Err(error(StatusCode::FORBIDDEN, "this course is not yours to see"))
+        Err(error(
+            StatusCode::FORBIDDEN,
+            "this course is not yours to see",
+        ))
     }
 }
 
 async fn index(State(app): State<App>, headers: HeaderMap) -> Response {
-    let Some(s) = app.0.sessions.from_headers(&headers) else {
+    let Some(s) = app.0.sessions.lookup(&headers) else {
         return Redirect::to("/login").into_response();
     };
     let page = app.0.pages.get_template("index.html").and_then(|t| {
@@ -205,15 +225,17 @@ async fn index(State(app): State<App>, headers: HeaderMap) -> Response {
     });
     match page {
         Ok(p) => Html(p).into_response(),
-        Err(e) => internal(e),
+        Err(e) => internal(e).into_response(),
     }
 }
 
 fn login_form(app: &App, status: StatusCode, message: &str) -> Response {
     let csrf = session::token();
-    let page = app.0.pages.get_template("login.html").and_then(|t| {
-        t.render(minijinja::context! { csrf => &csrf, message => message })
-    });
+    let page = app
+        .0
+        .pages
+        .get_template("login.html")
+        .and_then(|t| t.render(minijinja::context! { csrf => &csrf, message => message }));
     match page {
         Ok(p) => (
             status,
@@ -221,7 +243,7 @@ fn login_form(app: &App, status: StatusCode, message: &str) -> Response {
             Html(p),
         )
             .into_response(),
-        Err(e) => internal(e),
+        Err(e) => internal(e).into_response(),
     }
 }
 
@@ -265,7 +287,7 @@ async fn login(State(app): State<App>, headers: HeaderMap, Form(f): Form<LoginFo
             StatusCode::UNAUTHORIZED,
             "Wrong username or password.",
         ),
-        Err(e) => internal(e),
+        Err(e) => internal(e).into_response(),
     }
 }
 
@@ -276,11 +298,11 @@ struct LogoutForm {
 }
 
 async fn logout(State(app): State<App>, headers: HeaderMap, Form(f): Form<LogoutForm>) -> Response {
-    let Some(s) = app.0.sessions.from_headers(&headers) else {
+    let Some(s) = app.0.sessions.lookup(&headers) else {
         return Redirect::to("/login").into_response();
     };
     if !session::same(&s.csrf, &f.csrf) {
-        return error(StatusCode::FORBIDDEN, "bad CSRF token");
+        return error(StatusCode::FORBIDDEN, "bad CSRF token").into_response();
     }
     app.0.sessions.remove(&s.token);
     (
@@ -296,11 +318,11 @@ async fn logout(State(app): State<App>, headers: HeaderMap, Form(f): Form<Logout
 async fn api_courses(State(app): State<App>, headers: HeaderMap) -> Response {
     let v = match viewer(&app, &headers) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let scope = match app.scope(&v.username).await {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     match cairn_report::courses(&app.0.ch).await {
         Ok(all) => {
@@ -312,7 +334,7 @@ async fn api_courses(State(app): State<App>, headers: HeaderMap) -> Response {
             }))
             .into_response()
         }
-        Err(e) => internal(e),
+        Err(e) => internal(e).into_response(),
     }
 }
 
@@ -327,7 +349,7 @@ struct CourseQuery {
 }
 
 impl CourseQuery {
-    fn range(&self) -> Result<Range, Response> {
+    fn range(&self) -> Result<Range, Refused> {
         let default = Range::last_weeks(chrono::Utc::now().date_naive(), 8);
         let r = Range {
             from: self.from.unwrap_or(default.from),
@@ -341,7 +363,11 @@ impl CourseQuery {
 }
 
 /// The viewer, after checking the course: the common head of the course endpoints.
-async fn course_viewer(app: &App, headers: &HeaderMap, q: &CourseQuery) -> Result<Session, Response> {
+async fn course_viewer(
+    app: &App,
+    headers: &HeaderMap,
+    q: &CourseQuery,
+) -> Result<Session, Refused> {
     let v = viewer(app, headers)?;
     allow_course(app, &v, &q.course_id).await?;
     Ok(v)
@@ -357,9 +383,9 @@ async fn api_overview(
         let o = cairn_report::overview(&app.0.ch, &q.course_id, q.range()?)
             .await
             .map_err(internal)?;
-        Ok::<_, Response>(axum::Json(o).into_response())
+        Ok::<_, Refused>(axum::Json(o).into_response())
     };
-    run.await.unwrap_or_else(|r| r)
+    run.await.unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn api_video_curve(
@@ -376,16 +402,16 @@ async fn api_video_curve(
         let rows = cairn_report::video_curve(&app.0.ch, &q.course_id, video, q.range()?)
             .await
             .map_err(internal)?;
-        Ok::<_, Response>(axum::Json(rows).into_response())
+        Ok::<_, Refused>(axum::Json(rows).into_response())
     };
-    run.await.unwrap_or_else(|r| r)
+    run.await.unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn at_risk_rows(
     app: &App,
     headers: &HeaderMap,
     q: &CourseQuery,
-) -> Result<Vec<cairn_report::AtRisk>, Response> {
+) -> Result<Vec<cairn_report::AtRisk>, Refused> {
     let v = course_viewer(app, headers, q).await?;
     if !v.identities {
         return Err(error(
@@ -394,9 +420,14 @@ async fn at_risk_rows(
         ));
     }
     let days = q.days.unwrap_or(7).clamp(1, 3650);
-    cairn_report::at_risk(&app.0.ch, &q.course_id, chrono::Utc::now().naive_utc(), days)
-        .await
-        .map_err(internal)
+    cairn_report::at_risk(
+        &app.0.ch,
+        &q.course_id,
+        chrono::Utc::now().naive_utc(),
+        days,
+    )
+    .await
+    .map_err(internal)
 }
 
 async fn api_at_risk(
@@ -406,7 +437,7 @@ async fn api_at_risk(
 ) -> Response {
     match at_risk_rows(&app, &headers, &q).await {
         Ok(rows) => axum::Json(rows).into_response(),
-        Err(r) => r,
+        Err(r) => r.into_response(),
     }
 }
 
@@ -464,7 +495,13 @@ async fn export(
             .unwrap_or_default();
         let filename: String = format!("{key}-{name}.csv")
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         Ok((
             [
@@ -478,7 +515,7 @@ async fn export(
         )
             .into_response())
     };
-    run.await.unwrap_or_else(|r| r)
+    run.await.unwrap_or_else(IntoResponse::into_response)
 }
 
 /// The CSV exports, by name.

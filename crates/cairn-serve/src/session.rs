@@ -94,7 +94,7 @@ impl Store {
     }
 
     /// The live session of a request's cookie (refreshing its idle timer).
-    pub(crate) fn from_headers(&self, headers: &HeaderMap) -> Option<Session> {
+    pub(crate) fn lookup(&self, headers: &HeaderMap) -> Option<Session> {
         let t = cookie(headers, SESSION_COOKIE)?;
         let mut m = self.sessions.lock().ok()?;
         let s = m.get_mut(&t)?;
@@ -134,10 +134,12 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(
             axum::http::header::COOKIE,
-            format!("other=1; {SESSION_COOKIE}={}", s.token).parse().unwrap(),
+            format!("other=1; {SESSION_COOKIE}={}", s.token)
+                .parse()
+                .unwrap(),
         );
-        assert_eq!(store.from_headers(&h).unwrap().username, "ada");
+        assert_eq!(store.lookup(&h).unwrap().username, "ada");
         std::thread::sleep(Duration::from_millis(80));
-        assert!(store.from_headers(&h).is_none());
+        assert!(store.lookup(&h).is_none());
     }
 }

@@ -111,9 +111,16 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
         )
         .await
         .unwrap();
-    assert_eq!(courses, serde_json::json!([f.courses[0]]), "only the user's course");
+    assert_eq!(
+        courses,
+        serde_json::json!([f.courses[0]]),
+        "only the user's course"
+    );
     let units = c
-        .execute("return Chart.getChart('chart-progress').data.labels.length", vec![])
+        .execute(
+            "return Chart.getChart('chart-progress').data.labels.length",
+            vec![],
+        )
         .await
         .unwrap();
     assert_eq!(units.as_u64(), Some(8));
@@ -127,7 +134,8 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
     let risk = risk.as_array().unwrap();
     assert!(!risk.is_empty(), "the at-risk list is shown");
     assert!(
-        risk.iter().all(|r| r.as_str().unwrap().contains("@example.org")),
+        risk.iter()
+            .all(|r| r.as_str().unwrap().contains("@example.org")),
         "learners with their emails: {risk:?}"
     );
 
@@ -171,7 +179,10 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
     let dir = cairn_core::testing::workspace_dir().join("target/e2e");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("course-overview.png"), &png).unwrap();
-    assert!(png.len() > 50_000, "a screenshot with charts, not a blank page");
+    assert!(
+        png.len() > 50_000,
+        "a screenshot with charts, not a blank page"
+    );
     c.close().await.unwrap();
     std::fs::remove_dir_all(&profile).ok();
     f.drop_all().await;

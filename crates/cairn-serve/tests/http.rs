@@ -57,7 +57,10 @@ async fn get(base: &str, path: &str, session: Option<&str>) -> reqwest::Response
 }
 
 fn q(course: &str) -> String {
-    format!("course_id={}", course.replace('+', "%2B").replace(':', "%3A"))
+    format!(
+        "course_id={}",
+        course.replace('+', "%2B").replace(':', "%3A")
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -71,11 +74,15 @@ async fn sign_in_sessions_and_per_course_restriction() {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(r.headers()[LOCATION], "/login");
     assert_eq!(
-        get(base, &format!("/api/overview?{}", q(a)), None).await.status(),
+        get(base, &format!("/api/overview?{}", q(a)), None)
+            .await
+            .status(),
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        get(base, &format!("/export/weekly.csv?{}", q(a)), None).await.status(),
+        get(base, &format!("/export/weekly.csv?{}", q(a)), None)
+            .await
+            .status(),
         StatusCode::UNAUTHORIZED
     );
     let chart = get(base, "/assets/chart.umd.min.js", None).await;
@@ -105,7 +112,11 @@ async fn sign_in_sessions_and_per_course_restriction() {
     let csrf = hidden_csrf(&page.text().await.unwrap());
     let r = client()
         .post(format!("{base}/login"))
-        .form(&[("username", "teach"), ("password", PASSWORD), ("csrf", &csrf)])
+        .form(&[
+            ("username", "teach"),
+            ("password", PASSWORD),
+            ("csrf", &csrf),
+        ])
         .send()
         .await
         .unwrap();
@@ -148,7 +159,12 @@ async fn sign_in_sessions_and_per_course_restriction() {
         assert!(!body.contains("learner0"), "{path}: {body}");
     }
     // A course of another org, a malformed key: refused too.
-    let r = get(base, &format!("/api/overview?{}", q("course-v1:Other+X+Y")), Some(&teach)).await;
+    let r = get(
+        base,
+        &format!("/api/overview?{}", q("course-v1:Other+X+Y")),
+        Some(&teach),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     let r = get(base, "/api/overview?course_id=nonsense", Some(&teach)).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
@@ -164,10 +180,22 @@ async fn sign_in_sessions_and_per_course_restriction() {
             .starts_with("attachment; filename=\"CairnX-C01-2026_T1-weekly.csv\"")
     );
     let csv = r.text().await.unwrap();
-    assert!(csv.starts_with("week,enrolled,active,watched_video,tried_problem,time_spent,avg_time_spent\n"));
+    assert!(csv.starts_with(
+        "week,enrolled,active,watched_video,tried_problem,time_spent,avg_time_spent\n"
+    ));
     assert!(csv.lines().count() >= 2, "{csv}");
-    let r = get(base, &format!("/export/video-curve.csv?{}&video_id={video}", q(a)), Some(&teach)).await;
-    assert!(r.text().await.unwrap().starts_with("second,viewers,views\n0,"));
+    let r = get(
+        base,
+        &format!("/export/video-curve.csv?{}&video_id={video}", q(a)),
+        Some(&teach),
+    )
+    .await;
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .starts_with("second,viewers,views\n0,")
+    );
     let r = get(base, &format!("/export/secrets.csv?{}", q(a)), Some(&teach)).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 
@@ -175,29 +203,47 @@ async fn sign_in_sessions_and_per_course_restriction() {
     let r = get(base, &format!("/api/at-risk?{}", q(a)), Some(&teach)).await;
     assert_eq!(r.status(), StatusCode::OK);
     let risk: Vec<serde_json::Value> = r.json().await.unwrap();
-    assert!(!risk.is_empty(), "the generated course has inactive learners");
+    assert!(
+        !risk.is_empty(),
+        "the generated course has inactive learners"
+    );
     assert!(risk[0]["email"].as_str().unwrap().ends_with("@example.org"));
     let quiet = sign_in(base, "quiet", PASSWORD).await.unwrap();
-    for path in [format!("/api/at-risk?{}", q(a)), format!("/export/at-risk.csv?{}", q(a))] {
+    for path in [
+        format!("/api/at-risk?{}", q(a)),
+        format!("/export/at-risk.csv?{}", q(a)),
+    ] {
         let r = get(base, &path, Some(&quiet)).await;
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path}");
     }
     assert_eq!(
-        get(base, &format!("/api/overview?{}", q(a)), Some(&quiet)).await.status(),
+        get(base, &format!("/api/overview?{}", q(a)), Some(&quiet))
+            .await
+            .status(),
         StatusCode::OK
     );
 
     // inst: rights from the LMS role only (course B), no manual grant.
     let inst = sign_in(base, "inst", PASSWORD).await.unwrap();
-    let me: serde_json::Value = get(base, "/api/courses", Some(&inst)).await.json().await.unwrap();
+    let me: serde_json::Value = get(base, "/api/courses", Some(&inst))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(me["courses"], serde_json::json!([b]));
     assert_eq!(
-        get(base, &format!("/api/overview?{}", q(a)), Some(&inst)).await.status(),
+        get(base, &format!("/api/overview?{}", q(a)), Some(&inst))
+            .await
+            .status(),
         StatusCode::FORBIDDEN
     );
     // boss: everything.
     let boss = sign_in(base, "boss", PASSWORD).await.unwrap();
-    let me: serde_json::Value = get(base, "/api/courses", Some(&boss)).await.json().await.unwrap();
+    let me: serde_json::Value = get(base, "/api/courses", Some(&boss))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(me["courses"], serde_json::json!([a, b]));
 
     // Sign-out needs the session's CSRF token, then the session is gone.
@@ -209,7 +255,10 @@ async fn sign_in_sessions_and_per_course_restriction() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    assert_eq!(get(base, "/api/courses", Some(&teach)).await.status(), StatusCode::OK);
+    assert_eq!(
+        get(base, "/api/courses", Some(&teach)).await.status(),
+        StatusCode::OK
+    );
     let html = get(base, "/", Some(&teach)).await.text().await.unwrap();
     let csrf = hidden_csrf(&html);
     let r = client()
@@ -226,10 +275,18 @@ async fn sign_in_sessions_and_per_course_restriction() {
     );
     // A made-up session token is nobody.
     let fake = format!("cairn_session={}", "ab".repeat(32));
-    assert_eq!(get(base, "/api/courses", Some(&fake)).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        get(base, "/api/courses", Some(&fake)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
 
     // A disabled sign-in (empty hash recorded later) no longer works.
-    cairn_acl::logins::record_login(&f.ch, "quiet", "", false).await.unwrap();
-    assert_eq!(sign_in(base, "quiet", PASSWORD).await, Err(StatusCode::UNAUTHORIZED));
+    cairn_acl::logins::record_login(&f.ch, "quiet", "", false)
+        .await
+        .unwrap();
+    assert_eq!(
+        sign_in(base, "quiet", PASSWORD).await,
+        Err(StatusCode::UNAUTHORIZED)
+    );
     f.drop_all().await;
 }
