@@ -35,8 +35,8 @@ FROM
     (
         SELECT user_id, username, user_email
         FROM {{db}}.course_enrollments
-        -- Wrapped predicates: 18.16 pushes plain ones to MySQL as invalid SQL.
-        WHERE has([?], course_id) AND toUInt8(enrollment_is_active) = 1
+        -- MySQL-engine filters: see weekly_engagement.sql.
+        WHERE course_id = ? AND toUInt8(enrollment_is_active) = 1
     ) AS enr
     INNER JOIN
     (
@@ -52,7 +52,7 @@ FROM
     WHERE toInt64(enr.user_id) NOT IN
     (
         SELECT toInt64(user_id) FROM {{db}}.course_grades
-        WHERE has([?], course_id) AND isNotNull(passed_timestamp)
+        WHERE course_id = ? AND isNotNull(passed_timestamp)
     )
 ) AS learners
 LEFT JOIN
@@ -62,7 +62,7 @@ LEFT JOIN
     (
         SELECT user_id, block_key
         FROM {{db}}.openedx_block_completion
-        WHERE has([?], course_key) AND toFloat64(completion) >= 1
+        WHERE course_key = ? AND toFloat64(completion) >= 1
     ) AS c
     INNER JOIN
     (

@@ -33,10 +33,10 @@ LEFT JOIN
                    uniqExact(c.block_key) AS finished
             FROM
             (
-                -- Wrapped predicates: 18.16 pushes plain ones to MySQL as invalid SQL.
+                -- MySQL-engine filters: see weekly_engagement.sql.
                 SELECT user_id, block_key
                 FROM {{db}}.openedx_block_completion
-                WHERE has([?], course_key) AND toFloat64(completion) >= 1
+                WHERE course_key = ? AND toFloat64(completion) >= 1
             ) AS c
             INNER JOIN
             (

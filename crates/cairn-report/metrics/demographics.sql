@@ -13,7 +13,7 @@ FROM
             ifNull(user_gender, '')) AS label,
         uniqExact(user_id) AS learners
     FROM {{db}}.course_enrollments
-    WHERE has([?], course_id) AND toUInt8(enrollment_is_active) = 1
+    WHERE course_id = ? AND toUInt8(enrollment_is_active) = 1
     GROUP BY label
     UNION ALL
     SELECT
@@ -28,7 +28,7 @@ FROM
             ifNull(user_level_of_education, '')) AS label,
         uniqExact(user_id) AS learners
     FROM {{db}}.course_enrollments
-    WHERE has([?], course_id) AND toUInt8(enrollment_is_active) = 1
+    WHERE course_id = ? AND toUInt8(enrollment_is_active) = 1
     GROUP BY label
 ) AS counts
 ORDER BY dimension, learners DESC, label

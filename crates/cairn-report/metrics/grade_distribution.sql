@@ -13,8 +13,8 @@ FROM
         groupArray(toUInt8(least(floor(percent_grade * 10), 9))) AS buckets,
         groupArray(toUInt8(isNotNull(passed_timestamp))) AS passed_flags
     FROM {{db}}.course_grades
-    -- Wrapped: 18.16 pushes a plain comparison to MySQL-engine tables as invalid SQL.
-    WHERE has([?], course_id)
+    -- MySQL-engine filters: see weekly_engagement.sql.
+    WHERE course_id = ?
 ) AS grades
 ARRAY JOIN range(10) AS bucket
 ORDER BY from_percent

@@ -8,43 +8,55 @@
 -- earlier event, capped at 10 minutes (600 s) per event; a gap over 30 minutes (1800 s)
 -- ends the session and credits nothing, nor does the last event of the range. time_spent
 -- is the week's credited seconds, avg_time_spent those seconds per active learner.
--- Weeks without activity are absent. Parameters, in order: course_id, course_id, from, to.
-WITH (
+-- Weeks without activity are absent.
+-- Parameters, in order: course_id, course_id, from, to, course_id, from, to.
+WITH
+(
     SELECT groupArray(toUInt32(created))
     FROM {{db}}.openedx_course_enrollments
-    -- Predicates wrapped in functions: ClickHouse 18.16 pushes plain comparisons down to
-    -- MySQL-engine tables as SQL that MySQL rejects.
-    WHERE has([?], course_id) AND toUInt8(is_active) = 1 AND isNotNull(created)
+    -- MySQL-engine tables: the course equality goes to MySQL, which narrows the rows
+    -- (ClickHouse checks them again, case-sensitively). Other predicates are wrapped in
+    -- functions so ClickHouse evaluates them: 18.16 turns some plain ones (a one-value
+    -- IN) into SQL that MySQL rejects.
+    WHERE course_id = ? AND toUInt8(is_active) = 1 AND isNotNull(created)
 ) AS enrolled_at
 SELECT
-    toString(monday) AS week,
-    toUInt64(arrayCount(t -> t < toUInt32(toDateTime(monday + 7)), enrolled_at)) AS enrolled,
-    toUInt64(active) AS active_learners,
-    toUInt64(watched_video) AS watched_video_learners,
-    toUInt64(tried_problem) AS tried_problem_learners,
-    toUInt64(credited) AS time_spent,
-    toFloat64(round(credited / active, 1)) AS avg_time_spent
+    toString(weekly.monday) AS week,
+    toUInt64(arrayCount(t -> t < toUInt32(toDateTime(weekly.monday + 7)), enrolled_at)) AS enrolled,
+    toUInt64(weekly.active) AS active_learners,
+    toUInt64(weekly.watched_video) AS watched_video_learners,
+    toUInt64(weekly.tried_problem) AS tried_problem_learners,
+    toUInt64(spent.credited) AS time_spent,
+    toFloat64(round(spent.credited / weekly.active, 1)) AS avg_time_spent
 FROM
 (
     SELECT
-        toMonday(toDateTime(tupleElement(ev, 1))) AS monday,
+        toMonday(time) AS monday,
         uniqExact(user_id) AS active,
-        uniqExactIf(user_id, tupleElement(ev, 2) = 'video') AS watched_video,
-        uniqExactIf(user_id, tupleElement(ev, 2) = 'problem') AS tried_problem,
-        sum(credit) AS credited
+        uniqExactIf(user_id, family = 'video') AS watched_video,
+        uniqExactIf(user_id, family = 'problem') AS tried_problem
+    FROM {{db}}.events
+    WHERE course_id = ? AND time >= toDateTime(?) AND time < toDateTime(?) AND user_id != 0
+    GROUP BY monday
+) AS weekly
+LEFT JOIN
+(
+    -- Per week: the seconds credited, summed over learners.
+    SELECT spent_monday, sum(credit) AS credited
     FROM
     (
         SELECT
-            user_id,
-            arraySort(groupArray((toUInt32(time), family))) AS evs,
-            arrayMap(e -> tupleElement(e, 1), evs) AS ts,
-            arrayMap(i -> if(i < length(ts) AND ts[i + 1] - ts[i] <= 1800,
-                             least(ts[i + 1] - ts[i], 600), 0), arrayEnumerate(ts)) AS credits
+            arraySort(groupArray(toUInt32(time))) AS ts,
+            -- The gap to the next event (none after the last: 1801, which credits 0).
+            -- No lambda captures ts: that would copy it per element.
+            arrayPushBack(arrayPopFront(arrayDifference(ts)), 1801) AS gaps,
+            arrayMap(g -> toUInt64(if(g <= 1800, least(g, 600), 0)), gaps) AS credits,
+            arrayMap(t -> toMonday(toDateTime(t)), ts) AS mondays
         FROM {{db}}.events
         WHERE course_id = ? AND time >= toDateTime(?) AND time < toDateTime(?) AND user_id != 0
         GROUP BY user_id
     ) AS per_learner
-    ARRAY JOIN evs AS ev, credits AS credit
-    GROUP BY monday
-) AS weekly
-ORDER BY monday
+    ARRAY JOIN mondays AS spent_monday, credits AS credit
+    GROUP BY spent_monday
+) AS spent ON weekly.monday = spent.spent_monday
+ORDER BY weekly.monday

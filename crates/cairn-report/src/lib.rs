@@ -307,6 +307,9 @@ pub fn weekly_engagement_params(course_id: &str, range: Range) -> Vec<Param> {
     vec![
         course_id.into(),
         course_id.into(),
+        Param::Str(from.clone()),
+        Param::Str(to.clone()),
+        course_id.into(),
         Param::Str(from),
         Param::Str(to),
     ]
