@@ -33,7 +33,7 @@ async fn migrated_views_return_the_seeded_rows() {
         .filter(|p| p.extension().is_some_and(|e| e == "sql"))
         .collect();
     files.sort();
-    assert_eq!(files.len(), 2, "{files:?}");
+    assert_eq!(files.len(), 3, "{files:?}");
     let checks: String = files
         .iter()
         .map(|f| std::fs::read_to_string(f).unwrap() + ";\n")
@@ -56,7 +56,7 @@ async fn migrated_views_return_the_seeded_rows() {
                 .unwrap_or_else(|e| panic!("{stmt}: {e}"));
         }
     }
-    assert_eq!(expectations, 10);
+    assert_eq!(expectations, 11);
     conn.query_drop(format!("DROP DATABASE `{}`", lms.database))
         .await
         .unwrap();
