@@ -199,6 +199,30 @@ const TOPICS: &[&str] = &[
     "Review",
 ];
 
+/// Where `generate` writes a course's OLX export: `DIR/courses/<course number>`.
+pub fn olx_dir(dir: &Path, course: &Course) -> std::path::PathBuf {
+    dir.join("courses")
+        .join(course.id.split('+').nth(1).unwrap_or("course"))
+}
+
+/// Loads the generated courses' OLX into the data lake (what `cairn import courses --olx
+/// DIR/courses/…` does), for tests and benchmarks.
+pub async fn import_courses(
+    ch: &cairn_core::ClickHouse,
+    dir: &Path,
+    courses: &[Course],
+) -> Result<(), String> {
+    for c in courses {
+        let files = crate::courses::olx::open(&olx_dir(dir, c), Default::default())
+            .map_err(|e| e.to_string())?;
+        let olx = crate::courses::olx::read_course(files.as_ref()).map_err(|e| e.to_string())?;
+        crate::courses::write_course(ch, &olx.course_id, &olx.blocks, "olx")
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
 /// Writes a course as an OLX export (folder `dir`), as Studio would: `course.xml`, then the
 /// course file with one chapter per unit pair, a graded sequential per unit, and a video
 /// and a problem in each unit.
@@ -550,8 +574,7 @@ pub fn generate(spec: &Spec, dir: &Path) -> io::Result<Truth> {
     }
     truth.learners = write_seed(dir, &learners, &courses, &scores, &completions, &mut rng)?;
     for c in &courses {
-        let folder = c.id.split('+').nth(1).unwrap_or("course");
-        write_olx(c, &dir.join("courses").join(folder))?;
+        write_olx(c, &olx_dir(dir, c))?;
     }
     std::fs::write(
         dir.join("truth.json"),

@@ -115,15 +115,9 @@ async fn every_metric_matches_the_ground_truth() {
     .unwrap();
     assert_eq!(s.inserted, truth.events);
     // The courses' structure, from the OLX the generator wrote.
-    for c in &generated {
-        let folder = dir.join("courses").join(c.id.split('+').nth(1).unwrap());
-        let files = cairn_import::courses::olx::open(&folder, Default::default()).unwrap();
-        let olx = cairn_import::courses::olx::read_course(files.as_ref()).unwrap();
-        assert_eq!(olx.course_id, c.id);
-        cairn_import::courses::write_course(&ch, &c.id, &olx.blocks, "olx")
-            .await
-            .unwrap();
-    }
+    cairn_import::generate::import_courses(&ch, &dir, &generated)
+        .await
+        .unwrap();
 
     let range = Range {
         from: spec.start,

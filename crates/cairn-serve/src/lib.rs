@@ -377,34 +377,35 @@ async fn api_overview(
     State(app): State<App>,
     headers: HeaderMap,
     Query(q): Query<CourseQuery>,
-) -> Response {
-    let run = async {
-        course_viewer(&app, &headers, &q).await?;
-        let o = cairn_report::overview(&app.0.ch, &q.course_id, q.range()?)
-            .await
-            .map_err(internal)?;
-        Ok::<_, Refused>(axum::Json(o).into_response())
-    };
-    run.await.unwrap_or_else(IntoResponse::into_response)
+) -> Result<Response, Refused> {
+    course_viewer(&app, &headers, &q).await?;
+    let o = cairn_report::overview(&app.0.ch, &q.course_id, q.range()?)
+        .await
+        .map_err(internal)?;
+    Ok(axum::Json(o).into_response())
 }
 
 async fn api_video_curve(
     State(app): State<App>,
     headers: HeaderMap,
     Query(q): Query<CourseQuery>,
-) -> Response {
-    let run = async {
-        course_viewer(&app, &headers, &q).await?;
-        let video = q
-            .video_id
-            .as_deref()
-            .ok_or_else(|| error(StatusCode::BAD_REQUEST, "video_id is missing"))?;
-        let rows = cairn_report::video_curve(&app.0.ch, &q.course_id, video, q.range()?)
-            .await
-            .map_err(internal)?;
-        Ok::<_, Refused>(axum::Json(rows).into_response())
-    };
-    run.await.unwrap_or_else(IntoResponse::into_response)
+) -> Result<Response, Refused> {
+    course_viewer(&app, &headers, &q).await?;
+    let rows = video_curve_rows(&app, &q).await?;
+    Ok(axum::Json(rows).into_response())
+}
+
+async fn video_curve_rows(
+    app: &App,
+    q: &CourseQuery,
+) -> Result<Vec<cairn_report::VideoSecond>, Refused> {
+    let video = q
+        .video_id
+        .as_deref()
+        .ok_or_else(|| error(StatusCode::BAD_REQUEST, "video_id is missing"))?;
+    cairn_report::video_curve(&app.0.ch, &q.course_id, video, q.range()?)
+        .await
+        .map_err(internal)
 }
 
 async fn at_risk_rows(
@@ -447,75 +448,54 @@ async fn export(
     headers: HeaderMap,
     axum::extract::Path(file): axum::extract::Path<String>,
     Query(q): Query<CourseQuery>,
-) -> Response {
-    let run = async {
-        let Some(name) = file.strip_suffix(".csv") else {
-            return Err(error(StatusCode::NOT_FOUND, "no such export"));
-        };
-        if !EXPORTS.contains(&name) {
-            return Err(error(StatusCode::NOT_FOUND, "no such export"));
+) -> Result<Response, Refused> {
+    fn csv<T: cairn_report::Columns>(rows: cairn_core::Result<Vec<T>>) -> Result<String, Refused> {
+        rows.map(|r| cairn_report::format_rows(&r, Format::Csv))
+            .map_err(internal)
+    }
+    let name = file
+        .strip_suffix(".csv")
+        .filter(|n| EXPORTS.contains(n))
+        .ok_or_else(|| error(StatusCode::NOT_FOUND, "no such export"))?;
+    let (ch, course) = (&app.0.ch, q.course_id.as_str());
+    let body = if name == "at-risk" {
+        csv(Ok(at_risk_rows(&app, &headers, &q).await?))?
+    } else {
+        course_viewer(&app, &headers, &q).await?;
+        let range = q.range()?;
+        match name {
+            "weekly" => csv(cairn_report::weekly_engagement(ch, course, range).await)?,
+            "progress" => csv(cairn_report::course_progress(ch, course).await)?,
+            "grades" => csv(cairn_report::grade_distribution(ch, course).await)?,
+            "demographics" => csv(cairn_report::demographics(ch, course).await)?,
+            "videos" => csv(cairn_report::video_engagement(ch, course, range).await)?,
+            _ => csv(Ok(video_curve_rows(&app, &q).await?))?,
         }
-        let ch = &app.0.ch;
-        let course = q.course_id.as_str();
-        let csv = if name == "at-risk" {
-            cairn_report::format_rows(&at_risk_rows(&app, &headers, &q).await?, Format::Csv)
-        } else {
-            course_viewer(&app, &headers, &q).await?;
-            let range = q.range()?;
-            match name {
-                "weekly" => cairn_report::weekly_engagement(ch, course, range)
-                    .await
-                    .map(|r| cairn_report::format_rows(&r, Format::Csv)),
-                "progress" => cairn_report::course_progress(ch, course)
-                    .await
-                    .map(|r| cairn_report::format_rows(&r, Format::Csv)),
-                "grades" => cairn_report::grade_distribution(ch, course)
-                    .await
-                    .map(|r| cairn_report::format_rows(&r, Format::Csv)),
-                "demographics" => cairn_report::demographics(ch, course)
-                    .await
-                    .map(|r| cairn_report::format_rows(&r, Format::Csv)),
-                "videos" => cairn_report::video_engagement(ch, course, range)
-                    .await
-                    .map(|r| cairn_report::format_rows(&r, Format::Csv)),
-                _ => {
-                    let video = q
-                        .video_id
-                        .as_deref()
-                        .ok_or_else(|| error(StatusCode::BAD_REQUEST, "video_id is missing"))?;
-                    cairn_report::video_curve(ch, course, video, range)
-                        .await
-                        .map(|r| cairn_report::format_rows(&r, Format::Csv))
-                }
-            }
-            .map_err(internal)?
-        };
-        let key = cairn_core::CourseKey::parse(course)
-            .map(|k| format!("{}-{}-{}", k.org(), k.course(), k.run()))
-            .unwrap_or_default();
-        let filename: String = format!("{key}-{name}.csv")
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        Ok((
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-                (
-                    header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"{filename}\""),
-                ),
-            ],
-            csv,
-        )
-            .into_response())
     };
-    run.await.unwrap_or_else(IntoResponse::into_response)
+    let key = cairn_core::CourseKey::parse(course)
+        .map(|k| format!("{}-{}-{}", k.org(), k.course(), k.run()))
+        .unwrap_or_default();
+    let filename: String = format!("{key}-{name}.csv")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 /// The CSV exports, by name.

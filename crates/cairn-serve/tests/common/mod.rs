@@ -71,14 +71,9 @@ pub async fn dashboard(name: &str) -> Fixture {
     )
     .await
     .unwrap();
-    for c in &generated {
-        let folder = dir.join("courses").join(c.id.split('+').nth(1).unwrap());
-        let files = cairn_import::courses::olx::open(&folder, Default::default()).unwrap();
-        let olx = cairn_import::courses::olx::read_course(files.as_ref()).unwrap();
-        cairn_import::courses::write_course(&ch, &c.id, &olx.blocks, "olx")
-            .await
-            .unwrap();
-    }
+    cairn_import::generate::import_courses(&ch, &dir, &generated)
+        .await
+        .unwrap();
     let only = |c: &str| Scope::Some {
         orgs: Default::default(),
         courses: [c.to_owned()].into(),
