@@ -133,3 +133,30 @@ pub fn shared_dir() -> Option<PathBuf> {
     eprintln!("\n!!!! WARNING: {msg}; this test checked NOTHING !!!!\n");
     None
 }
+
+/// Asserts that a query's result columns are row type `T`'s fields, by name and in order.
+/// ClickHouse 24.8 and newer (production) make the clickhouse crate check names, 18.16
+/// cannot (its schema validation is off there): without this an alias that differs from
+/// its field fails only in production. Panics naming both lists.
+pub async fn assert_row_columns<T: clickhouse::Row>(what: &str, query: clickhouse::query::Query) {
+    let bytes = query
+        .fetch_bytes("JSONCompact")
+        .unwrap_or_else(|e| panic!("{what}: {e}"))
+        .collect()
+        .await
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let v: serde_json::Value =
+        serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{what}: not JSON: {e}"));
+    let names: Vec<&str> = v["meta"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{what}: no column list in the answer"))
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        T::COLUMN_NAMES,
+        "{what}: the query's columns are not the fields of {}",
+        T::NAME
+    );
+}

@@ -20,9 +20,9 @@ SELECT
     learners.username AS username,
     learners.email AS email,
     toString(learners.last_activity) AS last_activity,
-    toUInt64(learners.days_inactive) AS inactive_days,
+    toUInt64(learners.days_inactive) AS days_inactive,
     toFloat64(round(if(total = 0, 0, 100 * ifNull(progress.components_done, 0) / total), 1))
-        AS progress_percent
+        AS progress
 FROM
 (
     SELECT

@@ -3,9 +3,9 @@
 -- discussions) and the learners who completed the unit: every component completed
 -- (completion 1.0 in the LMS's block completion table). A course without an imported
 -- structure has no rows. `position` is the course-order position of the unit's first
--- component. Parameters, in order: course_id, course_id, course_id.
+-- component. Parameters, in order: course_id, course_id, course_id, course_id.
 SELECT
-    toUInt32(units.position) AS unit_position,
+    toUInt32(units.position) AS position,
     units.unit_name AS unit,
     toUInt64(units.components) AS components,
     toUInt64(ifNull(done.learners, 0)) AS completed
@@ -62,4 +62,4 @@ LEFT JOIN
     ) AS learner_units
     GROUP BY unit_key
 ) AS done ON units.unit_key = done.unit_key
-ORDER BY unit_position
+ORDER BY position

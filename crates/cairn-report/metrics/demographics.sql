@@ -2,7 +2,7 @@
 -- gender and per level of education, with the LMS's labels for its codes (auth_userprofile;
 -- NULL or '' is "Not specified", a code the LMS does not define is shown as itself).
 -- Parameters: course_id, course_id.
-SELECT dimension, label, toUInt64(learners) AS learner_count
+SELECT dimension, label, toUInt64(learners) AS learners
 FROM
 (
     SELECT

@@ -3,7 +3,7 @@
 -- position a to b covers the seconds s with floor(a) <= s < ceil(b). Segments started in
 -- [from, to). Parameters, in order: course_id, video_id, from, to.
 SELECT
-    toUInt32(second) AS video_second,
+    toUInt32(second) AS second,
     toUInt64(uniqExact(user_id)) AS viewers,
     toUInt64(count()) AS views
 FROM
@@ -17,7 +17,7 @@ FROM
       AND start_time < toDateTime(?) AND user_id != 0
 ) AS covered
 GROUP BY second
-ORDER BY video_second
+ORDER BY second
 -- The views' course filter must reach the events scan: ClickHouse 18.16 moves a predicate
 -- into a view's subquery only with this setting (current versions do it by default).
 SETTINGS enable_optimize_predicate_expression = 1

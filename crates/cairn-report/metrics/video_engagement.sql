@@ -7,7 +7,7 @@
 SELECT
     sl.video_id AS video_id,
     if(names.video_name = '', sl.video_id, names.video_name) AS video,
-    toUInt64(sl.viewers) AS unique_viewers,
+    toUInt64(sl.viewers) AS viewers,
     toFloat64(sl.watched) AS watch_time,
     toFloat64(round(sl.watched / sl.viewers, 1)) AS avg_watch_time,
     toFloat64(sl.length) AS duration

@@ -23,9 +23,9 @@ WITH
 SELECT
     toString(weekly.monday) AS week,
     toUInt64(arrayCount(t -> t < toUInt32(toDateTime(weekly.monday + 7)), enrolled_at)) AS enrolled,
-    toUInt64(weekly.active) AS active_learners,
-    toUInt64(weekly.watched_video) AS watched_video_learners,
-    toUInt64(weekly.tried_problem) AS tried_problem_learners,
+    toUInt64(weekly.active) AS active,
+    toUInt64(weekly.watched_video) AS watched_video,
+    toUInt64(weekly.tried_problem) AS tried_problem,
     toUInt64(spent.credited) AS time_spent,
     toFloat64(round(spent.credited / weekly.active, 1)) AS avg_time_spent
 FROM

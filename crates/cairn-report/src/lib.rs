@@ -280,6 +280,18 @@ pub fn literal_sql(template: &str, db: &str, params: &[Param]) -> Option<String>
     (!sql[at..].contains('?')).then_some(sql)
 }
 
+/// A metric's SQL on the data lake of `ch`, with its values bound (ready to fetch).
+pub fn query(ch: &ClickHouse, template: &str, params: &[Param]) -> clickhouse::query::Query {
+    let mut q = ch.client().query(&sql_for(template, ch.database()));
+    for p in params {
+        q = match p {
+            Param::Str(s) => q.bind(s.as_str()),
+            Param::U32(n) => q.bind(*n),
+        };
+    }
+    q
+}
+
 async fn run<T>(
     ch: &ClickHouse,
     what: &str,
@@ -289,14 +301,8 @@ async fn run<T>(
 where
     T: clickhouse::RowOwned + clickhouse::RowRead,
 {
-    let mut q = ch.client().query(&sql_for(template, ch.database()));
-    for p in params {
-        q = match p {
-            Param::Str(s) => q.bind(s.as_str()),
-            Param::U32(n) => q.bind(*n),
-        };
-    }
-    q.fetch_all()
+    query(ch, template, params)
+        .fetch_all()
         .await
         .map_err(|e| cairn_core::Error::clickhouse(what, e))
 }
@@ -325,13 +331,23 @@ pub async fn weekly_engagement(
     run(ch, "weekly engagement", WEEKLY_ENGAGEMENT_SQL, &p).await
 }
 
+/// The parameters of the course progress metric.
+pub fn course_progress_params(course_id: &str) -> Vec<Param> {
+    vec![course_id.into(); 4]
+}
+
 /// Runs the course progress metric.
 pub async fn course_progress(
     ch: &ClickHouse,
     course_id: &str,
 ) -> cairn_core::Result<Vec<UnitProgress>> {
-    let p = vec![course_id.into(); 4];
+    let p = course_progress_params(course_id);
     run(ch, "course progress", COURSE_PROGRESS_SQL, &p).await
+}
+
+/// The parameters of the grade distribution metric.
+pub fn grade_distribution_params(course_id: &str) -> Vec<Param> {
+    vec![course_id.into()]
 }
 
 /// Runs the grade distribution metric.
@@ -339,13 +355,13 @@ pub async fn grade_distribution(
     ch: &ClickHouse,
     course_id: &str,
 ) -> cairn_core::Result<Vec<GradeBucket>> {
-    run(
-        ch,
-        "grade distribution",
-        GRADE_DISTRIBUTION_SQL,
-        &[course_id.into()],
-    )
-    .await
+    let p = grade_distribution_params(course_id);
+    run(ch, "grade distribution", GRADE_DISTRIBUTION_SQL, &p).await
+}
+
+/// The parameters of the demographics metric.
+pub fn demographics_params(course_id: &str) -> Vec<Param> {
+    vec![course_id.into(); 2]
 }
 
 /// Runs the demographics metric.
@@ -353,7 +369,7 @@ pub async fn demographics(
     ch: &ClickHouse,
     course_id: &str,
 ) -> cairn_core::Result<Vec<Demographic>> {
-    let p = vec![course_id.into(); 2];
+    let p = demographics_params(course_id);
     run(ch, "demographics", DEMOGRAPHICS_SQL, &p).await
 }
 
