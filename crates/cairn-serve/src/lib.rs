@@ -5,13 +5,17 @@
 //!
 //! Sessions are random 256-bit tokens held in memory, sent in an `HttpOnly`, `Secure`,
 //! `SameSite=Strict` cookie; the two forms (sign-in, sign-out) carry a CSRF token checked
-//! against a cookie (sign-in) or the session (sign-out); no secret ever goes in a URL.
+//! against a cookie (sign-in) or the session (sign-out); no secret ever goes in a URL. A
+//! session lasts while its user's login record is the one it signed in with (a new
+//! `cairn createuser` of the user ends it); repeated failed sign-ins lock the username
+//! for a while.
 
 #![warn(missing_docs)]
 
 mod assets;
 pub mod cli;
 mod session;
+mod throttle;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -42,6 +46,10 @@ pub struct Options {
     pub rights_ttl: Duration,
     /// Idle time after which a session ends.
     pub session_idle: Duration,
+    /// Failed sign-ins of one username after which its sign-ins are refused...
+    pub login_attempts: u32,
+    /// ...until this long after the first of them.
+    pub login_lockout: Duration,
 }
 
 impl Default for Options {
@@ -50,6 +58,8 @@ impl Default for Options {
             refresh_seconds: 30,
             rights_ttl: Duration::from_secs(10),
             session_idle: Duration::from_secs(8 * 3600),
+            login_attempts: 5,
+            login_lockout: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -61,9 +71,12 @@ pub enum RightsSource {
     Lms(MysqlConfig),
 }
 
+/// What is read from the LMS and the data lake per user, reread every `rights_ttl`.
 struct RightsCache {
     at: Option<Instant>,
     rights: BTreeMap<String, Scope>,
+    /// The latest login record's version of every user whose sign-in is enabled.
+    logins: BTreeMap<String, u64>,
 }
 
 struct Inner {
@@ -71,6 +84,7 @@ struct Inner {
     source: RightsSource,
     options: Options,
     sessions: session::Store,
+    throttle: throttle::Throttle,
     rights: Mutex<RightsCache>,
     pages: minijinja::Environment<'static>,
 }
@@ -86,26 +100,33 @@ impl App {
             ch,
             source,
             sessions: session::Store::new(options.session_idle),
+            throttle: throttle::Throttle::new(options.login_attempts, options.login_lockout),
             options,
             rights: Mutex::new(RightsCache {
                 at: None,
                 rights: BTreeMap::new(),
+                logins: BTreeMap::new(),
             }),
             pages: assets::pages(),
         }))
     }
 
-    /// The user's scope now (LMS roles and manual grants, reread every `rights_ttl`).
-    async fn scope(&self, username: &str) -> Result<Scope, Refused> {
+    /// The rights and logins, reread when older than `rights_ttl`.
+    async fn current(&self) -> Result<tokio::sync::MutexGuard<'_, RightsCache>, Refused> {
         let mut cache = self.0.rights.lock().await;
         let fresh = cache
             .at
             .is_some_and(|t| t.elapsed() < self.0.options.rights_ttl);
         if !fresh {
             let RightsSource::Lms(mysql) = &self.0.source;
-            match cairn_acl::sync::desired(&self.0.ch, mysql).await {
-                Ok(r) => {
-                    cache.rights = r;
+            let read = tokio::try_join!(
+                cairn_acl::sync::desired(&self.0.ch, mysql),
+                cairn_acl::logins::login_versions(&self.0.ch),
+            );
+            match read {
+                Ok((rights, logins)) => {
+                    cache.rights = rights;
+                    cache.logins = logins;
                     cache.at = Some(Instant::now());
                 }
                 Err(e) => {
@@ -117,11 +138,33 @@ impl App {
                 }
             }
         }
-        Ok(cache
+        Ok(cache)
+    }
+
+    /// The user's scope now (LMS roles and manual grants).
+    async fn scope(&self, username: &str) -> Result<Scope, Refused> {
+        Ok(self
+            .current()
+            .await?
             .rights
             .get(username)
             .cloned()
             .unwrap_or_else(Scope::none))
+    }
+
+    /// The request's session, if it is live: known, not idle, and its user's login record
+    /// still the one it signed in with (otherwise it is ended).
+    async fn session(&self, headers: &HeaderMap) -> Result<Option<Session>, Refused> {
+        let Some(s) = self.0.sessions.lookup(headers) else {
+            return Ok(None);
+        };
+        let latest = self.current().await?.logins.get(&s.username).copied();
+        if latest == Some(s.login_version) {
+            Ok(Some(s))
+        } else {
+            self.0.sessions.remove(&s.token);
+            Ok(None)
+        }
     }
 
     /// The router: pages, JSON API, CSV exports and assets.
@@ -189,10 +232,9 @@ fn internal(e: impl std::fmt::Display) -> Refused {
 }
 
 /// The signed-in viewer of an API request, or 401.
-fn viewer(app: &App, headers: &HeaderMap) -> Result<Session, Refused> {
-    app.0
-        .sessions
-        .lookup(headers)
+async fn viewer(app: &App, headers: &HeaderMap) -> Result<Session, Refused> {
+    app.session(headers)
+        .await?
         .ok_or_else(|| error(StatusCode::UNAUTHORIZED, "sign in first"))
 }
 
@@ -211,9 +253,9 @@ async fn allow_course(app: &App, viewer: &Session, course_id: &str) -> Result<()
     }
 }
 
-async fn index(State(app): State<App>, headers: HeaderMap) -> Response {
-    let Some(s) = app.0.sessions.lookup(&headers) else {
-        return Redirect::to("/login").into_response();
+async fn index(State(app): State<App>, headers: HeaderMap) -> Result<Response, Refused> {
+    let Some(s) = app.session(&headers).await? else {
+        return Ok(Redirect::to("/login").into_response());
     };
     let page = app.0.pages.get_template("index.html").and_then(|t| {
         t.render(minijinja::context! {
@@ -223,10 +265,7 @@ async fn index(State(app): State<App>, headers: HeaderMap) -> Response {
             identities => s.identities,
         })
     });
-    match page {
-        Ok(p) => Html(p).into_response(),
-        Err(e) => internal(e).into_response(),
-    }
+    page.map(|p| Html(p).into_response()).map_err(internal)
 }
 
 fn login_form(app: &App, status: StatusCode, message: &str) -> Response {
@@ -268,9 +307,22 @@ async fn login(State(app): State<App>, headers: HeaderMap, Form(f): Form<LoginFo
             "The form expired; please sign in again.",
         );
     }
+    if let Some(left) = app.0.throttle.locked(&f.username) {
+        let minutes = left.as_secs().div_ceil(60).max(1);
+        tracing::warn!("sign-in of {:?} refused: too many failures", f.username);
+        return login_form(
+            &app,
+            StatusCode::TOO_MANY_REQUESTS,
+            &format!("Too many failed sign-ins for this user; try again in {minutes} min."),
+        );
+    }
     match cairn_acl::logins::check_login(&app.0.ch, &f.username, &f.password).await {
         Ok(Some(login)) => {
-            let s = app.0.sessions.create(&login.username, login.identities);
+            app.0.throttle.succeeded(&f.username);
+            let s = app
+                .0
+                .sessions
+                .create(&login.username, login.identities, login.version);
             let mut r = Redirect::to("/").into_response();
             let h = r.headers_mut();
             if let Ok(v) = HeaderValue::from_str(&session::session_cookie(&s.token)) {
@@ -282,11 +334,14 @@ async fn login(State(app): State<App>, headers: HeaderMap, Form(f): Form<LoginFo
             );
             r
         }
-        Ok(None) => login_form(
-            &app,
-            StatusCode::UNAUTHORIZED,
-            "Wrong username or password.",
-        ),
+        Ok(None) => {
+            app.0.throttle.failed(&f.username);
+            login_form(
+                &app,
+                StatusCode::UNAUTHORIZED,
+                "Wrong username or password.",
+            )
+        }
         Err(e) => internal(e).into_response(),
     }
 }
@@ -298,6 +353,7 @@ struct LogoutForm {
 }
 
 async fn logout(State(app): State<App>, headers: HeaderMap, Form(f): Form<LogoutForm>) -> Response {
+    // An ended session signs out too: only the idle check matters here.
     let Some(s) = app.0.sessions.lookup(&headers) else {
         return Redirect::to("/login").into_response();
     };
@@ -315,27 +371,17 @@ async fn logout(State(app): State<App>, headers: HeaderMap, Form(f): Form<Logout
         .into_response()
 }
 
-async fn api_courses(State(app): State<App>, headers: HeaderMap) -> Response {
-    let v = match viewer(&app, &headers) {
-        Ok(v) => v,
-        Err(r) => return r.into_response(),
-    };
-    let scope = match app.scope(&v.username).await {
-        Ok(s) => s,
-        Err(r) => return r.into_response(),
-    };
-    match cairn_report::courses(&app.0.ch).await {
-        Ok(all) => {
-            let mine: Vec<String> = all.into_iter().filter(|c| scope.allows(c)).collect();
-            axum::Json(serde_json::json!({
-                "username": v.username,
-                "identities": v.identities,
-                "courses": mine,
-            }))
-            .into_response()
-        }
-        Err(e) => internal(e).into_response(),
-    }
+async fn api_courses(State(app): State<App>, headers: HeaderMap) -> Result<Response, Refused> {
+    let v = viewer(&app, &headers).await?;
+    let scope = app.scope(&v.username).await?;
+    let all = cairn_report::courses(&app.0.ch).await.map_err(internal)?;
+    let mine: Vec<String> = all.into_iter().filter(|c| scope.allows(c)).collect();
+    Ok(axum::Json(serde_json::json!({
+        "username": v.username,
+        "identities": v.identities,
+        "courses": mine,
+    }))
+    .into_response())
 }
 
 /// Query parameters of the course endpoints.
@@ -368,7 +414,7 @@ async fn course_viewer(
     headers: &HeaderMap,
     q: &CourseQuery,
 ) -> Result<Session, Refused> {
-    let v = viewer(app, headers)?;
+    let v = viewer(app, headers).await?;
     allow_course(app, &v, &q.course_id).await?;
     Ok(v)
 }
@@ -435,11 +481,9 @@ async fn api_at_risk(
     State(app): State<App>,
     headers: HeaderMap,
     Query(q): Query<CourseQuery>,
-) -> Response {
-    match at_risk_rows(&app, &headers, &q).await {
-        Ok(rows) => axum::Json(rows).into_response(),
-        Err(r) => r.into_response(),
-    }
+) -> Result<Response, Refused> {
+    let rows = at_risk_rows(&app, &headers, &q).await?;
+    Ok(axum::Json(rows).into_response())
 }
 
 /// CSV exports: `/export/{weekly,progress,grades,demographics,videos,video-curve,at-risk}.csv`.

@@ -26,6 +26,9 @@ pub struct Session {
     pub identities: bool,
     /// The CSRF token of the session's forms.
     pub csrf: String,
+    /// The version of the user's login record signed in with: the session ends when the
+    /// user's latest record is another one (re-created, changed or disabled).
+    pub login_version: u64,
     last_seen: Instant,
 }
 
@@ -78,12 +81,13 @@ impl Store {
         }
     }
 
-    pub(crate) fn create(&self, username: &str, identities: bool) -> Session {
+    pub(crate) fn create(&self, username: &str, identities: bool, login_version: u64) -> Session {
         let s = Session {
             token: token(),
             username: username.to_owned(),
             identities,
             csrf: token(),
+            login_version,
             last_seen: Instant::now(),
         };
         if let Ok(mut m) = self.sessions.lock() {
@@ -130,7 +134,7 @@ mod tests {
     #[test]
     fn sessions_expire_when_idle() {
         let store = Store::new(Duration::from_millis(50));
-        let s = store.create("ada", true);
+        let s = store.create("ada", true, 1);
         let mut h = HeaderMap::new();
         h.insert(
             axum::http::header::COOKIE,

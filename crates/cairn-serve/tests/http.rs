@@ -280,7 +280,8 @@ async fn sign_in_sessions_and_per_course_restriction() {
         StatusCode::UNAUTHORIZED
     );
 
-    // A disabled sign-in (empty hash recorded later) no longer works.
+    // A disabled sign-in (empty hash recorded later) no longer works, and ends the
+    // session already open (within the 1 s the fixture rereads rights and logins).
     cairn_acl::logins::record_login(&f.ch, "quiet", "", false)
         .await
         .unwrap();
@@ -288,5 +289,58 @@ async fn sign_in_sessions_and_per_course_restriction() {
         sign_in(base, "quiet", PASSWORD).await,
         Err(StatusCode::UNAUTHORIZED)
     );
+    assert_eq!(ended(base, &quiet).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        get(base, "/", Some(&quiet)).await.headers()[LOCATION],
+        "/login"
+    );
+
+    // Taking learner identities away (createuser again) ends inst's session; signed in
+    // again, inst no longer gets the at-risk list.
+    let r = get(base, &format!("/api/at-risk?{}", q(b)), Some(&inst)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let hash = cairn_acl::logins::hash_password(PASSWORD).unwrap();
+    cairn_acl::logins::record_login(&f.ch, "inst", &hash, false)
+        .await
+        .unwrap();
+    assert_eq!(ended(base, &inst).await, StatusCode::UNAUTHORIZED);
+    let inst = sign_in(base, "inst", PASSWORD).await.unwrap();
+    let r = get(base, &format!("/api/at-risk?{}", q(b)), Some(&inst)).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    // Password guessing: after 5 failures boss's sign-ins are refused, even with the right
+    // password, while the session boss already has goes on.
+    for _ in 0..5 {
+        assert_eq!(
+            sign_in(base, "boss", "guess").await,
+            Err(StatusCode::UNAUTHORIZED)
+        );
+    }
+    assert_eq!(
+        sign_in(base, "boss", PASSWORD).await,
+        Err(StatusCode::TOO_MANY_REQUESTS)
+    );
+    assert_eq!(
+        get(base, "/api/courses", Some(&boss)).await.status(),
+        StatusCode::OK
+    );
+    assert!(
+        sign_in(base, "teach", PASSWORD).await.is_ok(),
+        "per username"
+    );
     f.drop_all().await;
+}
+
+/// The status `/api/courses` settles on for a session within 5 s (rights and logins are
+/// reread every second in the fixture).
+async fn ended(base: &str, session: &str) -> StatusCode {
+    let mut status = StatusCode::OK;
+    for _ in 0..50 {
+        status = get(base, "/api/courses", Some(session)).await.status();
+        if status != StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    status
 }

@@ -99,6 +99,7 @@ pub async fn dashboard(name: &str) -> Fixture {
         cairn_serve::RightsSource::Lms(config.mysql.clone()),
         cairn_serve::Options {
             refresh_seconds: 5,
+            rights_ttl: std::time::Duration::from_secs(1),
             ..Default::default()
         },
     );
