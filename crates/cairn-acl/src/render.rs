@@ -29,6 +29,7 @@ pub const TABLES: &[(&str, Filter)] = &[
     ("video_events", Filter::Course("course_id")),
     ("video_view_segments", Filter::Course("course_id")),
     ("course_blocks", Filter::Course("course_id")),
+    ("course_components", Filter::Course("course_id")),
     ("course_enrollments", Filter::Course("course_id")),
     ("course_block_completion", Filter::Course("course_id")),
     ("course_grades", Filter::Course("course_id")),

@@ -56,7 +56,7 @@ async fn migrated_views_return_the_seeded_rows() {
                 .unwrap_or_else(|e| panic!("{stmt}: {e}"));
         }
     }
-    assert_eq!(expectations, 11);
+    assert_eq!(expectations, 12);
     conn.query_drop(format!("DROP DATABASE `{}`", lms.database))
         .await
         .unwrap();

@@ -3,17 +3,14 @@
 -- views), have not passed (no passed time in the LMS's course grade), and no activity in
 -- the course for N days or more before the as-of time. With the learner's username and
 -- email, last activity (UTC), whole days since, and progress: the percentage of the
--- course's components (blocks that are not containers or discussions, as imported in
--- course_blocks) the learner completed; 0 when the structure is not imported. Longest
+-- course's components (course_components: blocks that are not containers or
+-- discussions) the learner completed; 0 when the structure is not imported. Longest
 -- inactive first. Parameters, in order: course_id, course_id, as_of, course_id, days,
 -- as_of, course_id, course_id, course_id.
 WITH (
     SELECT count()
-    FROM {{db}}.course_blocks
+    FROM {{db}}.course_components
     WHERE course_id = ?
-      AND NOT has(['course', 'chapter', 'sequential', 'vertical', 'library_content',
-                   'split_test', 'conditional', 'unit', 'wrapper', 'itembank',
-                   'discussion'], block_type)
 ) AS total
 SELECT
     learners.user_id AS user_id,
@@ -67,11 +64,8 @@ LEFT JOIN
     INNER JOIN
     (
         SELECT block_key
-        FROM {{db}}.course_blocks
+        FROM {{db}}.course_components
         WHERE course_id = ?
-          AND NOT has(['course', 'chapter', 'sequential', 'vertical', 'library_content',
-                       'split_test', 'conditional', 'unit', 'wrapper', 'itembank',
-                       'discussion'], block_type)
     ) AS leaf ON c.block_key = leaf.block_key
     GROUP BY c.user_id
 ) AS progress ON learners.user_id = progress.done_user

@@ -1,5 +1,5 @@
--- Course progress of one course: per unit (vertical), in course order, with its name from
--- course_blocks, the unit's components (its blocks that are not containers or
+-- Course progress of one course: per unit (vertical), in course order, with its name, the
+-- unit's components (course_components: its blocks that are not containers or
 -- discussions) and the learners who completed the unit: every component completed
 -- (completion 1.0 in the LMS's block completion table). A course without an imported
 -- structure has no rows. `position` is the course-order position of the unit's first
@@ -13,11 +13,8 @@ FROM
 (
     SELECT unit_key, min(position) AS position, any(unit) AS unit_name,
            uniqExact(block_key) AS components
-    FROM {{db}}.course_blocks
+    FROM {{db}}.course_components
     WHERE course_id = ? AND unit_key != ''
-      AND NOT has(['course', 'chapter', 'sequential', 'vertical', 'library_content',
-                   'split_test', 'conditional', 'unit', 'wrapper', 'itembank', 'discussion'],
-                  block_type)
     GROUP BY unit_key
 ) AS units
 LEFT JOIN
@@ -41,22 +38,16 @@ LEFT JOIN
             INNER JOIN
             (
                 SELECT block_key, unit_key
-                FROM {{db}}.course_blocks
+                FROM {{db}}.course_components
                 WHERE course_id = ? AND unit_key != ''
-                  AND NOT has(['course', 'chapter', 'sequential', 'vertical', 'library_content',
-                               'split_test', 'conditional', 'unit', 'wrapper', 'itembank',
-                               'discussion'], block_type)
             ) AS leaf ON c.block_key = leaf.block_key
             GROUP BY leaf.unit_key, c.user_id
         ) AS per_learner
         INNER JOIN
         (
             SELECT unit_key, uniqExact(block_key) AS total
-            FROM {{db}}.course_blocks
+            FROM {{db}}.course_components
             WHERE course_id = ? AND unit_key != ''
-              AND NOT has(['course', 'chapter', 'sequential', 'vertical', 'library_content',
-                           'split_test', 'conditional', 'unit', 'wrapper', 'itembank',
-                           'discussion'], block_type)
             GROUP BY unit_key
         ) AS sizes ON per_learner.unit_key = sizes.unit_key
     ) AS learner_units
