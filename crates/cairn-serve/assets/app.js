@@ -8,12 +8,26 @@ const charts = {};
 const state = { course: null, video: null };
 const palette = ["#2680c2", "#e12d39", "#3ebd93", "#f0b429", "#8662c7", "#f35627", "#0fb5ba", "#9aa5b1"];
 
+// Days as YYYY-MM-DD (UTC), and the day after one (the server's ranges end before `to`).
+const nextDay = (d) => new Date(Date.parse(d + "T00:00:00Z") + 86400000).toISOString().slice(0, 10);
+const dayBefore = (d) => new Date(Date.parse(d + "T00:00:00Z") - 86400000).toISOString().slice(0, 10);
+
+// The range inputs show the range in use; they are sent only once the viewer sets them
+// (until then the server's default, the last 8 weeks, follows the calendar). "To" is the
+// last day shown, inclusive.
 function params(extra) {
   const p = new URLSearchParams({ course_id: state.course });
-  if ($("from").value) p.set("from", $("from").value);
-  if ($("to").value) p.set("to", $("to").value);
+  if ($("from").value && !$("from").dataset.auto) p.set("from", $("from").value);
+  if ($("to").value && !$("to").dataset.auto) p.set("to", nextDay($("to").value));
   for (const [k, v] of Object.entries(extra || {})) p.set(k, v);
   return p;
+}
+
+function showRange(o) {
+  for (const [id, day] of [["from", o.from], ["to", dayBefore(o.to)]]) {
+    const input = $(id);
+    if (!input.value || input.dataset.auto) { input.value = day; input.dataset.auto = "1"; }
+  }
 }
 
 async function getJson(path, extra) {
@@ -76,7 +90,9 @@ function render(o) {
   ], { plugins: { title: { display: true, text: "Time spent" } } });
   table("table-weekly", [["week", "Week"], ["enrolled", "Enrolled"], ["active", "Active"],
     ["watched_video", "Watched video"], ["tried_problem", "Tried problem"],
-    ["avg_time_spent", "Avg. seconds"]], o.weekly);
+    ["hours", "Time spent (h)"], ["avg_minutes", "Avg. minutes"]],
+  o.weekly.map((w) => Object.assign({ hours: Math.round(w.time_spent / 360) / 10,
+    avg_minutes: minutes(w.avg_time_spent) }, w)));
 
   draw("chart-progress", "bar", o.progress.map((u) => u.unit), [
     { label: "Learners who completed the unit", data: o.progress.map((u) => u.completed) },
@@ -128,6 +144,7 @@ async function loadAtRisk() {
 async function load() {
   if (!state.course) return;
   const o = await getJson("/api/overview");
+  showRange(o);
   render(o);
   await Promise.all([loadCurve(), loadAtRisk()]);
   for (const a of document.querySelectorAll("a.csv")) {
@@ -144,6 +161,7 @@ function report(e) {
 }
 
 async function start() {
+  Chart.defaults.scales.linear.ticks.precision = 0; // counts: whole numbers on the axes
   const me = await (await fetch("/api/courses", { credentials: "same-origin" })).json();
   const sel = $("course");
   sel.replaceChildren(...me.courses.map((c) => new Option(c, c)));
@@ -153,7 +171,12 @@ async function start() {
   sel.value = state.course;
   sel.addEventListener("change", () => { state.course = sel.value; location.hash = sel.value; state.video = null; load().catch(report); });
   $("video").addEventListener("change", () => { state.video = $("video").value; loadCurve().catch(report); });
-  for (const id of ["from", "to"]) $(id).addEventListener("change", () => load().catch(report));
+  for (const id of ["from", "to"]) {
+    $(id).addEventListener("change", () => {
+      delete $("from").dataset.auto; delete $("to").dataset.auto;
+      load().catch(report);
+    });
+  }
   $("days").addEventListener("change", () => loadAtRisk().catch(report));
   await load();
   const every = Math.max(5, Number(document.body.dataset.refresh) || 30) * 1000;

@@ -139,12 +139,38 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
         "learners with their emails: {risk:?}"
     );
 
-    // A new event appears without reloading (the page refreshes every 5 s).
     let monday = {
         use chrono::Datelike;
         let d = chrono::Utc::now().date_naive();
         d - chrono::Duration::days(i64::from(d.weekday().num_days_from_monday()))
     };
+    // The range inputs show the default range, the last 8 ISO weeks (the last day inclusive).
+    let range = c
+        .execute(
+            "return [document.getElementById('from').value, document.getElementById('to').value]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        range,
+        serde_json::json!([
+            (monday - chrono::Duration::weeks(7)).to_string(),
+            (monday + chrono::Duration::days(6)).to_string()
+        ])
+    );
+    // Counts are drawn on whole-number axes.
+    let ticks = c
+        .execute(
+            "return Chart.getChart('chart-grades').scales.y.ticks.map(t => t.value)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let ticks = ticks.as_array().unwrap();
+    assert!(ticks.len() > 1 && ticks.iter().all(|t| t.as_f64().unwrap().fract() == 0.0));
+
+    // A new event appears without reloading (the page refreshes every 5 s).
     let weeks_before = c
         .execute("return Chart.getChart('chart-weekly').data.labels", vec![])
         .await
@@ -182,6 +208,52 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
     assert!(
         png.len() > 50_000,
         "a screenshot with charts, not a blank page"
+    );
+
+    // A range chosen in the inputs is applied with its last day included: from a Monday to
+    // the next Monday shows the second week too when that Monday has events.
+    let week = monday - chrono::Duration::weeks(2);
+    let next = week + chrono::Duration::weeks(1);
+    let on_next: u64 =
+        f.ch.client()
+            .query(&format!(
+                "SELECT count() FROM {}.events WHERE course_id = ? AND toDate(time) = toDate(?)",
+                cairn_core::sql::quote_ident(f.ch.database())
+            ))
+            .bind(f.courses[0].as_str())
+            .bind(next.to_string())
+            .fetch_one()
+            .await
+            .unwrap();
+    let mut expected = vec![week.to_string()];
+    if on_next > 0 {
+        expected.push(next.to_string());
+    }
+    c.execute(
+        "document.body.dataset.ready = '0';
+         const [f, t] = [document.getElementById('from'), document.getElementById('to')];
+         f.value = arguments[0]; t.value = arguments[1];
+         t.dispatchEvent(new Event('change'));",
+        vec![
+            serde_json::json!(week.to_string()),
+            serde_json::json!(next.to_string()),
+        ],
+    )
+    .await
+    .unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css("body[data-ready='1']"))
+        .await
+        .unwrap();
+    let weeks = c
+        .execute("return Chart.getChart('chart-weekly').data.labels", vec![])
+        .await
+        .unwrap();
+    assert_eq!(
+        weeks,
+        serde_json::json!(expected),
+        "{on_next} events on {next}"
     );
     c.close().await.unwrap();
     std::fs::remove_dir_all(&profile).ok();
