@@ -21,6 +21,22 @@ impl Drop for Driver {
     }
 }
 
+/// Waits until the page has finished loading the overview.
+async fn ready(c: &fantoccini::Client) {
+    c.wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css("body[data-ready='1']"))
+        .await
+        .expect("the overview finishes loading");
+}
+
+/// The weeks on the weekly engagement chart.
+async fn weekly_labels(c: &fantoccini::Client) -> serde_json::Value {
+    c.execute("return Chart.getChart('chart-weekly').data.labels", vec![])
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn sign_in_and_see_the_course_overview_in_chromium() {
     for bin in [CHROMIUM, CHROMEDRIVER] {
@@ -93,11 +109,7 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
         .click()
         .await
         .unwrap();
-    c.wait()
-        .at_most(Duration::from_secs(30))
-        .for_element(Locator::Css("body[data-ready='1']"))
-        .await
-        .expect("the overview finishes loading");
+    ready(&c).await;
     // Every chart is drawn: Chart.js keeps its instances.
     let n = c
         .execute("return Object.keys(Chart.instances).length", vec![])
@@ -171,10 +183,7 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
     assert!(ticks.len() > 1 && ticks.iter().all(|t| t.as_f64().unwrap().fract() == 0.0));
 
     // A new event appears without reloading (the page refreshes every 5 s).
-    let weeks_before = c
-        .execute("return Chart.getChart('chart-weekly').data.labels", vec![])
-        .await
-        .unwrap();
+    let weeks_before = weekly_labels(&c).await;
     assert!(!weeks_before.to_string().contains(&monday.to_string()));
     f.ch.client()
         .query(&format!(
@@ -189,10 +198,7 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
     let mut seen = false;
     for _ in 0..40 {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let weeks = c
-            .execute("return Chart.getChart('chart-weekly').data.labels", vec![])
-            .await
-            .unwrap();
+        let weeks = weekly_labels(&c).await;
         if weeks.to_string().contains(&monday.to_string()) {
             seen = true;
             break;
@@ -241,15 +247,8 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
     )
     .await
     .unwrap();
-    c.wait()
-        .at_most(Duration::from_secs(30))
-        .for_element(Locator::Css("body[data-ready='1']"))
-        .await
-        .unwrap();
-    let weeks = c
-        .execute("return Chart.getChart('chart-weekly').data.labels", vec![])
-        .await
-        .unwrap();
+    ready(&c).await;
+    let weeks = weekly_labels(&c).await;
     assert_eq!(
         weeks,
         serde_json::json!(expected),
