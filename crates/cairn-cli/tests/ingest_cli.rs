@@ -120,5 +120,26 @@ async fn report_course_overview_as_csv() {
     );
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid course key"));
+    let backwards = cairn(
+        &[
+            "report",
+            "course-overview",
+            "--course-id",
+            "course-v1:A+B+C",
+            "--from",
+            "2026-01-19",
+            "--to",
+            "2026-01-05",
+        ],
+        &db,
+        None,
+    );
+    assert!(!backwards.status.success());
+    assert!(
+        String::from_utf8_lossy(&backwards.stderr)
+            .contains("cairn: the range is empty: --from 2026-01-19 is not before --to 2026-01-05"),
+        "{}",
+        String::from_utf8_lossy(&backwards.stderr)
+    );
     ch.drop_database().await.unwrap();
 }

@@ -20,13 +20,21 @@ pub struct RangeArgs {
 }
 
 impl RangeArgs {
-    /// The range, defaults filled in (the last 8 ISO weeks).
-    pub fn range(&self) -> Range {
+    /// The range, defaults filled in (the last 8 ISO weeks); an error unless `from` is
+    /// before `to`.
+    pub fn range(&self) -> Result<Range, String> {
         let default = Range::last_weeks(chrono::Utc::now().date_naive(), 8);
-        Range {
+        let r = Range {
             from: self.from.unwrap_or(default.from),
             to: self.to.unwrap_or(default.to),
+        };
+        if r.from >= r.to {
+            return Err(format!(
+                "the range is empty: --from {} is not before --to {} (the day after the last)",
+                r.from, r.to
+            ));
         }
+        Ok(r)
     }
 }
 
@@ -105,6 +113,18 @@ pub fn run(cmd: &ReportCommand, config: &Config) -> ExitCode {
         }
     };
     let r: Result<String, String> = rt.block_on(async {
+        match cmd {
+            ReportCommand::CourseOverview {
+                course_id, range, ..
+            }
+            | ReportCommand::VideoCurve {
+                course_id, range, ..
+            } => {
+                course(course_id)?;
+                range.range()?;
+            }
+            ReportCommand::AtRisk { course_id, .. } => course(course_id)?,
+        }
         let ch = ClickHouse::connect(&config.clickhouse)
             .await
             .map_err(|e| e.to_string())?;
@@ -114,8 +134,7 @@ pub fn run(cmd: &ReportCommand, config: &Config) -> ExitCode {
                 range,
                 format,
             } => {
-                course(course_id)?;
-                let o = crate::overview(&ch, course_id, range.range())
+                let o = crate::overview(&ch, course_id, range.range()?)
                     .await
                     .map_err(|e| e.to_string())?;
                 Ok(crate::format_overview(&o, *format))
@@ -126,7 +145,6 @@ pub fn run(cmd: &ReportCommand, config: &Config) -> ExitCode {
                 as_of,
                 format,
             } => {
-                course(course_id)?;
                 let as_of = as_of.unwrap_or_else(|| chrono::Utc::now().naive_utc());
                 let rows = crate::at_risk(&ch, course_id, as_of, *days)
                     .await
@@ -147,8 +165,7 @@ pub fn run(cmd: &ReportCommand, config: &Config) -> ExitCode {
                 range,
                 format,
             } => {
-                course(course_id)?;
-                let rows = crate::video_curve(&ch, course_id, video_id, range.range())
+                let rows = crate::video_curve(&ch, course_id, video_id, range.range()?)
                     .await
                     .map_err(|e| e.to_string())?;
                 Ok(crate::format_rows(&rows, *format))
