@@ -160,3 +160,42 @@ pub async fn assert_row_columns<T: clickhouse::Row>(what: &str, query: clickhous
         T::NAME
     );
 }
+
+/// Asserts that row type `T` can be inserted into `table` of the test's database as
+/// ClickHouse 24.8 and newer check it (18.16 cannot): every field is a writable column
+/// (not MATERIALIZED or ALIAS), and every column without a default is a field.
+pub async fn assert_insert_columns<T: clickhouse::Row>(ch: &ClickHouse, table: &str) {
+    #[derive(clickhouse::Row, serde::Deserialize)]
+    struct Col {
+        name: String,
+        default_kind: String,
+    }
+    let cols: Vec<Col> = ch
+        .client()
+        .query("SELECT name, default_kind FROM system.columns WHERE database = ? AND table = ?")
+        .bind(ch.database())
+        .bind(table)
+        .fetch_all()
+        .await
+        .unwrap_or_else(|e| panic!("columns of {table}: {e}"));
+    assert!(!cols.is_empty(), "{table}: no such table");
+    let fields = T::COLUMN_NAMES;
+    for f in fields {
+        let col = cols.iter().find(|c| c.name == *f);
+        assert!(
+            col.is_some_and(|c| c.default_kind != "MATERIALIZED" && c.default_kind != "ALIAS"),
+            "{}: field {f} is not a writable column of {table}",
+            T::NAME
+        );
+    }
+    let missing: Vec<&str> = cols
+        .iter()
+        .filter(|c| c.default_kind.is_empty() && !fields.contains(&c.name.as_str()))
+        .map(|c| c.name.as_str())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{}: columns of {table} without a default are not fields: {missing:?}",
+        T::NAME
+    );
+}

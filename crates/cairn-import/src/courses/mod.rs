@@ -295,3 +295,16 @@ impl crate::ingest::PublishHook for LmsPublishHook {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// On the live server: the stored block fits `_course_blocks` as current servers check it.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn stored_blocks_fit_the_blocks_table() {
+        let ch = cairn_migrate::testing::data_lake("import_block_columns").await;
+        cairn_core::testing::assert_insert_columns::<StoredBlock<'_>>(&ch, "_course_blocks").await;
+        ch.drop_database().await.unwrap();
+    }
+}

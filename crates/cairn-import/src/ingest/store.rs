@@ -214,3 +214,16 @@ pub async fn present_offsets(
         .map_err(|e| ch_err("reading stored offsets", e))?;
     Ok(v.into_iter().collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// On the live server: the stored row fits `events` as current servers check it.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn stored_events_fit_the_events_table() {
+        let ch = cairn_migrate::testing::data_lake("import_store_columns").await;
+        cairn_core::testing::assert_insert_columns::<StoredEvent<'_>>(&ch, "events").await;
+        ch.drop_database().await.unwrap();
+    }
+}
