@@ -80,18 +80,21 @@ struct ScopeRow {
     scope: String,
 }
 
+fn latest_scopes_sql(ch: &ClickHouse, table: &str) -> String {
+    format!(
+        "SELECT username, argMax(scope, version) AS last_scope FROM {}.{} GROUP BY username",
+        quote_ident(ch.database()),
+        quote_ident(table)
+    )
+}
+
 async fn latest_scopes(
     ch: &ClickHouse,
     table: &str,
 ) -> cairn_core::Result<BTreeMap<String, Scope>> {
-    let sql = format!(
-        "SELECT username, argMax(scope, version) AS last_scope FROM {}.{} GROUP BY username",
-        quote_ident(ch.database()),
-        quote_ident(table)
-    );
     let rows: Vec<ScopeRow> = ch
         .client()
-        .query(&sql)
+        .query(&latest_scopes_sql(ch, table))
         .fetch_all()
         .await
         .map_err(|e| cairn_core::Error::clickhouse(format!("reading {table}"), e))?;
@@ -259,6 +262,17 @@ pub async fn record_grant(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// On the live server: the scope rows' columns are `ScopeRow`'s (current servers check).
+    #[tokio::test(flavor = "multi_thread")]
+    async fn scope_columns_are_the_row_fields() {
+        let ch = cairn_migrate::testing::data_lake("acl_scope_columns").await;
+        for table in ["_acl_grants", "_acl_state"] {
+            let q = ch.client().query(&latest_scopes_sql(&ch, table));
+            cairn_core::testing::assert_row_columns::<ScopeRow>(table, q).await;
+        }
+        ch.drop_database().await.unwrap();
+    }
 
     #[test]
     fn plan_creates_updates_and_revokes() {

@@ -230,6 +230,18 @@ impl Migrator {
             .map_err(|e| cairn_core::Error::clickhouse("reading system.columns", e))?)
     }
 
+    /// The query of `applied`: the latest record of every migration.
+    fn applied_sql(&self) -> String {
+        format!(
+            "SELECT name, argMax(checksum, version) AS last_checksum, \
+             toUInt32(argMax(applied_at, version)) AS last_applied_at, \
+             argMax(statements_done, version) AS last_done, argMax(statements_total, version) AS last_total, \
+             argMax(status, version) AS last_status, argMax(source, version) AS last_source \
+             FROM {} GROUP BY name ORDER BY name",
+            self.state_table()
+        )
+    }
+
     /// The latest record of every migration in `_migrations` (none if it does not exist).
     pub async fn applied(&self) -> Result<BTreeMap<String, Applied>, MigrateError> {
         if !self.database_exists().await? {
@@ -247,14 +259,7 @@ impl Migrator {
             return Ok(BTreeMap::new());
         }
         self.ensure_state_table().await?;
-        let sql = format!(
-            "SELECT name, argMax(checksum, version) AS last_checksum, \
-             toUInt32(argMax(applied_at, version)) AS last_applied_at, \
-             argMax(statements_done, version) AS last_done, argMax(statements_total, version) AS last_total, \
-             argMax(status, version) AS last_status, argMax(source, version) AS last_source \
-             FROM {} GROUP BY name ORDER BY name",
-            self.state_table()
-        );
+        let sql = self.applied_sql();
         let rows: Vec<Applied> = self
             .ch
             .client()
@@ -497,4 +502,23 @@ pub fn render_all(
         written.push(m.name.clone());
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// On the live server: `applied`'s columns are `Applied`'s (current servers check).
+    #[tokio::test(flavor = "multi_thread")]
+    async fn applied_columns_are_the_row_fields() {
+        let ch = crate::testing::data_lake("migrate_applied_columns").await;
+        let m = Migrator::with(
+            ch.clone(),
+            cairn_core::testing::config(),
+            crate::source::builtin(),
+        );
+        let q = ch.client().query(&m.applied_sql());
+        cairn_core::testing::assert_row_columns::<Applied>("applied migrations", q).await;
+        ch.drop_database().await.unwrap();
+    }
 }

@@ -59,15 +59,18 @@ pub async fn ensure_table(ch: &ClickHouse) -> Result<(), MigrateError> {
     Ok(())
 }
 
-async fn holder(ch: &ClickHouse) -> Result<Option<Claim>, MigrateError> {
-    let sql = format!(
+fn holder_sql(ch: &ClickHouse) -> String {
+    format!(
         "SELECT token, any(owner) AS holder, toUInt32(min(acquired_at)) AS since, toUInt32(max(expires_at)) AS until \
          FROM {} GROUP BY token HAVING max(released) = 0 AND max(expires_at) > now() \
          ORDER BY since, token LIMIT 1",
         table(ch)
-    );
+    )
+}
+
+async fn holder(ch: &ClickHouse) -> Result<Option<Claim>, MigrateError> {
     ch.client()
-        .query(&sql)
+        .query(&holder_sql(ch))
         .fetch_optional::<Claim>()
         .await
         .map_err(|e| cairn_core::Error::clickhouse("reading the migration lock", e).into())
@@ -180,5 +183,14 @@ mod tests {
     fn formats_server_times() {
         assert_eq!(super::fmt_time(0), "1970-01-01 00:00:00 UTC");
         assert_eq!(super::fmt_time(1_764_000_000), "2025-11-24 16:00:00 UTC");
+    }
+
+    /// On the live server: the lock holder's columns are `Claim`'s (current servers check).
+    #[tokio::test(flavor = "multi_thread")]
+    async fn holder_columns_are_the_claim_fields() {
+        let ch = crate::testing::data_lake("migrate_lock_columns").await;
+        let q = ch.client().query(&super::holder_sql(&ch));
+        cairn_core::testing::assert_row_columns::<super::Claim>("lock holder", q).await;
+        ch.drop_database().await.unwrap();
     }
 }
