@@ -46,7 +46,8 @@ pub struct Options {
     pub rights_ttl: Duration,
     /// Idle time after which a session ends.
     pub session_idle: Duration,
-    /// Failed sign-ins of one username after which its sign-ins are refused...
+    /// Sign-in attempts of one username without a success after which its sign-ins are
+    /// refused...
     pub login_attempts: u32,
     /// ...until this long after the first of them.
     pub login_lockout: Duration,
@@ -307,7 +308,7 @@ async fn login(State(app): State<App>, headers: HeaderMap, Form(f): Form<LoginFo
             "The form expired; please sign in again.",
         );
     }
-    if let Some(left) = app.0.throttle.locked(&f.username) {
+    if let Err(left) = app.0.throttle.attempt(&f.username) {
         let minutes = left.as_secs().div_ceil(60).max(1);
         tracing::warn!("sign-in of {:?} refused: too many failures", f.username);
         return login_form(
@@ -334,14 +335,11 @@ async fn login(State(app): State<App>, headers: HeaderMap, Form(f): Form<LoginFo
             );
             r
         }
-        Ok(None) => {
-            app.0.throttle.failed(&f.username);
-            login_form(
-                &app,
-                StatusCode::UNAUTHORIZED,
-                "Wrong username or password.",
-            )
-        }
+        Ok(None) => login_form(
+            &app,
+            StatusCode::UNAUTHORIZED,
+            "Wrong username or password.",
+        ),
         Err(e) => internal(e).into_response(),
     }
 }
