@@ -113,28 +113,21 @@ pub fn run(cmd: &ReportCommand, config: &Config) -> ExitCode {
         }
     };
     let r: Result<String, String> = rt.block_on(async {
-        match cmd {
-            ReportCommand::CourseOverview {
-                course_id, range, ..
-            }
-            | ReportCommand::VideoCurve {
-                course_id, range, ..
-            } => {
-                course(course_id)?;
-                range.range()?;
-            }
-            ReportCommand::AtRisk { course_id, .. } => course(course_id)?,
-        }
-        let ch = ClickHouse::connect(&config.clickhouse)
-            .await
-            .map_err(|e| e.to_string())?;
+        // Arguments are checked before connecting.
+        let connect = || async {
+            ClickHouse::connect(&config.clickhouse)
+                .await
+                .map_err(|e| e.to_string())
+        };
         match cmd {
             ReportCommand::CourseOverview {
                 course_id,
                 range,
                 format,
             } => {
-                let o = crate::overview(&ch, course_id, range.range()?)
+                course(course_id)?;
+                let range = range.range()?;
+                let o = crate::overview(&connect().await?, course_id, range)
                     .await
                     .map_err(|e| e.to_string())?;
                 Ok(crate::format_overview(&o, *format))
@@ -145,8 +138,9 @@ pub fn run(cmd: &ReportCommand, config: &Config) -> ExitCode {
                 as_of,
                 format,
             } => {
+                course(course_id)?;
                 let as_of = as_of.unwrap_or_else(|| chrono::Utc::now().naive_utc());
-                let rows = crate::at_risk(&ch, course_id, as_of, *days)
+                let rows = crate::at_risk(&connect().await?, course_id, as_of, *days)
                     .await
                     .map_err(|e| e.to_string())?;
                 let mut s = String::new();
@@ -165,7 +159,9 @@ pub fn run(cmd: &ReportCommand, config: &Config) -> ExitCode {
                 range,
                 format,
             } => {
-                let rows = crate::video_curve(&ch, course_id, video_id, range.range()?)
+                course(course_id)?;
+                let range = range.range()?;
+                let rows = crate::video_curve(&connect().await?, course_id, video_id, range)
                     .await
                     .map_err(|e| e.to_string())?;
                 Ok(crate::format_rows(&rows, *format))
