@@ -8,7 +8,7 @@ fn cairn(args: &[&str], db: &str, stdin: Option<&[u8]>) -> Output {
     cmd.args(args)
         .env(
             "CAIRN_CONFIG",
-            cairn_core::testing::workspace_dir().join(".cairn/cairn.toml"),
+            cairn_core::testing::config_path().expect("the local services' configuration"),
         )
         .env("CAIRN_CLICKHOUSE_DATABASE", db)
         .stdin(Stdio::piped())

@@ -1,7 +1,9 @@
 //! Support for Cairn's integration tests (not for production code).
 //!
 //! Tests reach the real services started by `scripts/services start`, whose settings are
-//! in `.cairn/cairn.toml` at the workspace root (or wherever `CAIRN_CONFIG` points). Each
+//! in `.cairn/cairn-<server>.toml` at the workspace root for the ClickHouse server named by
+//! `CAIRN_TEST_CLICKHOUSE` (`18.16` or `26.9`), else wherever `CAIRN_CONFIG` points, else
+//! `.cairn/cairn.toml`. Each
 //! test uses its own database names, so tests run in parallel. These helpers panic with
 //! an explanation when something is missing: a test cannot pass without its services.
 
@@ -23,14 +25,56 @@ pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
-/// The local services' configuration: `$CAIRN_CONFIG`, else `.cairn/cairn.toml` at the
-/// workspace root, with the environment on top.
-pub fn config() -> Config {
+/// The ClickHouse server the tests run against, as `scripts/services` names it (`18.16`
+/// or `26.9`): `$CAIRN_TEST_CLICKHOUSE`, the one switch `scripts/test` sets per run.
+pub fn server() -> Option<String> {
+    std::env::var("CAIRN_TEST_CLICKHOUSE")
+        .ok()
+        .filter(|v| !v.is_empty())
+}
+
+/// The configuration file of the local services: `.cairn/cairn-<server>.toml` when
+/// [`server`] names one, else `$CAIRN_CONFIG`, else `.cairn/cairn.toml` at the workspace
+/// root if present.
+pub fn config_path() -> Option<PathBuf> {
+    if let Some(v) = server() {
+        let p = workspace_dir().join(format!(".cairn/cairn-{v}.toml"));
+        assert!(
+            p.exists(),
+            "CAIRN_TEST_CLICKHOUSE={v}: {} is missing (./scripts/services start writes it; servers: 18.16, 26.9)",
+            p.display()
+        );
+        return Some(p);
+    }
     let local = workspace_dir().join(".cairn/cairn.toml");
-    let path = std::env::var_os("CAIRN_CONFIG")
+    std::env::var_os("CAIRN_CONFIG")
         .map(PathBuf::from)
-        .or_else(|| local.exists().then_some(local));
-    Config::load(path.as_deref()).unwrap_or_else(|e| panic!("test configuration: {e}"))
+        .or_else(|| local.exists().then_some(local))
+}
+
+/// The local services' configuration: [`config_path`], with the environment on top.
+pub fn config() -> Config {
+    Config::load(config_path().as_deref()).unwrap_or_else(|e| panic!("test configuration: {e}"))
+}
+
+/// Connects to the local ClickHouse of [`config`]; when [`server`] names one, checks that
+/// the server is that version (a test never runs on another server than it says).
+async fn connect() -> ClickHouse {
+    let cfg = config();
+    let ch = ClickHouse::connect(&cfg.clickhouse)
+        .await
+        .unwrap_or_else(|e| {
+            panic!("ClickHouse is not reachable ({e}); start it with ./scripts/services start")
+        });
+    if let Some(v) = server() {
+        let actual = ch.version();
+        assert!(
+            format!("{}.{}", actual.major, actual.minor) == v,
+            "CAIRN_TEST_CLICKHOUSE={v}, but the server at {} is {actual}",
+            cfg.clickhouse.url()
+        );
+    }
+    ch
 }
 
 /// A database name for one test: `cairn_t_<name>` with non-identifier characters replaced.
@@ -50,13 +94,7 @@ pub fn db_name(test: &str) -> String {
 
 /// Connects to the local ClickHouse and gives the test a fresh, empty database of its own.
 pub async fn clickhouse(test: &str) -> ClickHouse {
-    let cfg = config();
-    let ch = ClickHouse::connect(&cfg.clickhouse)
-        .await
-        .unwrap_or_else(|e| {
-            panic!("ClickHouse is not reachable ({e}); start it with ./scripts/services start")
-        });
-    let ch = ch.with_database(&db_name(test));
+    let ch = connect().await.with_database(&db_name(test));
     ch.drop_database().await.expect("drop test database");
     ch.create_database().await.expect("create test database");
     ch
@@ -65,13 +103,7 @@ pub async fn clickhouse(test: &str) -> ClickHouse {
 /// Connects to the local ClickHouse using the test database `db` as it is (no reset), for
 /// a second connection to a database another helper created.
 pub async fn clickhouse_existing(db: &str) -> ClickHouse {
-    let cfg = config();
-    ClickHouse::connect(&cfg.clickhouse)
-        .await
-        .unwrap_or_else(|e| {
-            panic!("ClickHouse is not reachable ({e}); start it with ./scripts/services start")
-        })
-        .with_database(db)
+    connect().await.with_database(db)
 }
 
 /// Read-write MySQL settings for seeding a test's own MariaDB database: the local admin

@@ -263,23 +263,6 @@ impl From<&str> for Param {
     }
 }
 
-/// The SQL of a metric with its values quoted in, as a literal statement (for the checks
-/// that run the shipped SQL on other engines, and for `--explain`).
-pub fn literal_sql(template: &str, db: &str, params: &[Param]) -> Option<String> {
-    let mut sql = sql_for(template, db);
-    let mut at = 0;
-    for p in params {
-        let i = at + sql[at..].find('?')?;
-        let v = match p {
-            Param::Str(s) => cairn_core::sql::quote_str(s),
-            Param::U32(n) => n.to_string(),
-        };
-        sql.replace_range(i..=i, &v);
-        at = i + v.len();
-    }
-    (!sql[at..].contains('?')).then_some(sql)
-}
-
 /// A metric's SQL on the data lake of `ch`, with its values bound (ready to fetch).
 pub fn query(ch: &ClickHouse, template: &str, params: &[Param]) -> clickhouse::query::Query {
     let mut q = ch.client().query(&sql_for(template, ch.database()));
@@ -549,22 +532,5 @@ mod tests {
             days_inactive: 0,
             progress: 0.0,
         });
-    }
-
-    #[test]
-    fn literal_sql_quotes_every_value_and_needs_them_all() {
-        let sql = literal_sql(
-            "SELECT ? AS a, ? AS b FROM {{db}}.t",
-            "d",
-            &[Param::Str("it's".into()), Param::U32(7)],
-        )
-        .unwrap();
-        assert_eq!(sql, "SELECT 'it\\'s' AS a, 7 AS b FROM `d`.t");
-        assert!(literal_sql("SELECT ?, ?", "d", &[Param::U32(1)]).is_none());
-        assert!(literal_sql("SELECT ?", "d", &[Param::U32(1), Param::U32(2)]).is_none());
-        // A value holding a placeholder is not filled again.
-        let sql =
-            literal_sql("SELECT ?, ?", "d", &[Param::Str("?".into()), Param::U32(2)]).unwrap();
-        assert_eq!(sql, "SELECT '?', 2");
     }
 }
