@@ -7,18 +7,21 @@
 -- discussions) the learner completed; 0 when the structure is not imported. Longest
 -- inactive first. Parameters, in order: course_id, course_id, as_of, course_id, days,
 -- as_of, course_id, course_id, course_id.
-WITH (
+-- (ClickHouse 24+ types a scalar subquery Nullable, hence the ifNull.)
+WITH ifNull((
     SELECT count()
     FROM {{db}}.course_components
     WHERE course_id = ?
-) AS total
+), 0) AS total
 SELECT
     learners.user_id AS user_id,
     learners.username AS username,
     learners.email AS email,
     toString(learners.last_activity) AS last_activity,
     toUInt64(learners.days_inactive) AS days_inactive,
-    toFloat64(round(if(total = 0, 0, 100 * ifNull(progress.components_done, 0) / total), 1))
+    -- Rounded half up to 0.1 in integers: round() rounds ties away from zero on 18.16 and
+    -- to even on current ClickHouse.
+    toFloat64(intDiv(2000 * ifNull(progress.components_done, 0) + total, 2 * greatest(total, 1)) / 10)
         AS progress
 FROM
 (

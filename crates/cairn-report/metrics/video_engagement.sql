@@ -9,7 +9,8 @@ SELECT
     if(names.video_name = '', sl.video_id, names.video_name) AS video,
     toUInt64(sl.viewers) AS viewers,
     toFloat64(sl.watched) AS watch_time,
-    toFloat64(round(sl.watched / sl.viewers, 1)) AS avg_watch_time,
+    -- Rounded half up to 0.1 (round() rounds ties to even on current ClickHouse only).
+    toFloat64(floor(sl.watched / sl.viewers * 10 + 0.5) / 10) AS avg_watch_time,
     toFloat64(sl.length) AS duration
 FROM
 (
@@ -17,7 +18,7 @@ FROM
            lengths.length AS length
     FROM
     (
-        SELECT video_id, uniqExact(user_id) AS viewers, round(sum(duration), 1) AS watched
+        SELECT video_id, uniqExact(user_id) AS viewers, floor(sum(duration) * 10 + 0.5) / 10 AS watched
         FROM {{db}}.video_view_segments
         WHERE course_id = ? AND start_time >= toDateTime(?) AND start_time < toDateTime(?)
           AND user_id != 0

@@ -27,7 +27,9 @@ SELECT
     toUInt64(weekly.watched_video) AS watched_video,
     toUInt64(weekly.tried_problem) AS tried_problem,
     toUInt64(spent.credited) AS time_spent,
-    toFloat64(round(spent.credited / weekly.active, 1)) AS avg_time_spent
+    -- Rounded half up to 0.1 in integers (round() differs between versions on ties).
+    toFloat64(intDiv(20 * toUInt64(spent.credited) + weekly.active, 2 * weekly.active) / 10)
+        AS avg_time_spent
 FROM
 (
     SELECT

@@ -1,0 +1,168 @@
+//! Every `cairn report …` gives the same JSON on ClickHouse 18.16 and on 26.9 for the same
+//! data: the same generated log, LMS state and course structure loaded into both live
+//! servers through the real binary, then each report run on each and compared byte for
+//! byte. It needs both servers whatever `CAIRN_TEST_CLICKHOUSE` names.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use cairn_core::mysql::mysql_async::prelude::Queryable;
+use cairn_core::testing;
+
+fn cairn(config: &Path, db: &str, lms_db: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args(args)
+        .env("CAIRN_CONFIG", config)
+        .env("CAIRN_CLICKHOUSE_DATABASE", db)
+        .env("OPENEDX_MYSQL_DATABASE", lms_db)
+        .output()
+        .unwrap()
+}
+
+fn ok(o: Output, what: &str) -> String {
+    assert!(
+        o.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+fn server_config(version: &str) -> PathBuf {
+    let p = testing::workspace_dir().join(format!(".cairn/cairn-{version}.toml"));
+    assert!(
+        p.exists(),
+        "{} is missing: ./scripts/services start runs both servers",
+        p.display()
+    );
+    p
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_report_gives_the_same_json_on_18_16_and_26_9() {
+    let dir = std::env::temp_dir().join(format!("cairn-report-both-{}", std::process::id()));
+    let gen_dir = dir.to_str().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args(["fixtures", "generate", "--out", gen_dir, "--seed", "5"])
+        .args(["--learners", "60", "--courses", "2", "--days", "21"])
+        .args(["--start", "2026-01-05", "--bad-every", "0"])
+        .output()
+        .unwrap();
+    ok(out, "fixtures generate");
+    let lms = testing::mysql_openedx("report_both_lms").await;
+    let mut conn = cairn_core::mysql::connect(&lms).await.unwrap();
+    conn.query_drop(std::fs::read_to_string(dir.join("lms-seed.sql")).unwrap())
+        .await
+        .unwrap();
+    let db = testing::db_name("report_both");
+    let course = "course-v1:CairnX+C01+2026_T1";
+    let reports: Vec<Vec<&str>> = vec![
+        vec![
+            "report",
+            "course-overview",
+            "--course-id",
+            course,
+            "--from",
+            "2026-01-05",
+            "--to",
+            "2026-02-01",
+            "--format",
+            "json",
+        ],
+        vec![
+            "report",
+            "at-risk",
+            "--course-id",
+            course,
+            "--days",
+            "3",
+            "--as-of",
+            "2026-01-30T00:00:00",
+            "--format",
+            "json",
+        ],
+    ];
+    let mut results: Vec<Vec<String>> = Vec::new();
+    for version in ["18.16", "26.9"] {
+        let config = server_config(version);
+        let run = |args: &[&str]| cairn(&config, &db, &lms.database, args);
+        let status = ok(run(&["status"]), "status");
+        assert!(status.contains(version), "{version}: {status}");
+        let ch = {
+            let cfg = cairn_core::Config::load(Some(&config)).unwrap();
+            cairn_core::ClickHouse::connect(&cfg.clickhouse)
+                .await
+                .unwrap()
+                .with_database(&db)
+        };
+        ch.drop_database().await.unwrap();
+        ok(run(&["migrate", "up"]), "migrate up");
+        ok(
+            run(&["ingest", dir.join("tracking.log").to_str().unwrap()]),
+            "ingest",
+        );
+        for c in ["C01", "C02"] {
+            let olx = dir.join("courses").join(c);
+            ok(
+                run(&["import", "courses", "--olx", olx.to_str().unwrap()]),
+                "import courses",
+            );
+        }
+        let mut outs: Vec<String> = reports
+            .iter()
+            .map(|args| ok(run(args), &args.join(" ")))
+            .collect();
+        // The video curve of the course's first video, named by the overview.
+        let overview: serde_json::Value = serde_json::from_str(&outs[0]).unwrap();
+        let video = overview["videos"][0]["video_id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{version}: no video in {overview}"))
+            .to_owned();
+        outs.push(ok(
+            run(&[
+                "report",
+                "video-curve",
+                "--course-id",
+                course,
+                "--video-id",
+                &video,
+                "--from",
+                "2026-01-05",
+                "--to",
+                "2026-02-01",
+                "--format",
+                "json",
+            ]),
+            "video-curve",
+        ));
+        for (o, what) in outs
+            .iter()
+            .zip(["course-overview", "at-risk", "video-curve"])
+        {
+            let v: serde_json::Value = serde_json::from_str(o).unwrap();
+            let has_rows = match &v {
+                serde_json::Value::Array(a) => !a.is_empty(),
+                serde_json::Value::Object(m) => m
+                    .values()
+                    .all(|x| x.as_array().is_none_or(|a| !a.is_empty())),
+                _ => false,
+            };
+            assert!(has_rows, "{version}: {what} has empty parts: {o}");
+        }
+        ch.drop_database().await.unwrap();
+        results.push(outs);
+    }
+    for (i, what) in ["course-overview", "at-risk", "video-curve"]
+        .iter()
+        .enumerate()
+    {
+        assert_eq!(
+            results[0][i], results[1][i],
+            "{what}: 18.16 (left) and 26.9 (right) differ"
+        );
+    }
+    conn.query_drop(format!("DROP DATABASE `{}`", lms.database))
+        .await
+        .unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+}
