@@ -108,6 +108,10 @@ enum ConfigCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(e) = cairn_core::logging::init() {
+        eprintln!("cairn: {e}");
+        return ExitCode::from(2);
+    }
     match &cli.command {
         // These need no configuration.
         Command::Parse(args) => return parse::run(args),

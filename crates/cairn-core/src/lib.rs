@@ -5,7 +5,8 @@
 //!   version detection ([`ServerVersion`]);
 //! - [`mysql`]: `mysql_async` connection options for the LMS database;
 //! - [`keys`]: Open edX course and usage keys;
-//! - [`error`]: one error type.
+//! - [`error`]: one error type;
+//! - [`logging`]: the binaries' log (`CAIRN_LOG`, `CAIRN_LOG_FORMAT`).
 //!
 //! ```
 //! use cairn_core::keys::CourseKey;
@@ -21,6 +22,8 @@ pub mod clickhouse;
 pub mod config;
 pub mod error;
 pub mod keys;
+#[cfg(feature = "services")]
+pub mod logging;
 #[cfg(feature = "services")]
 pub mod mysql;
 pub mod sql;

@@ -26,6 +26,10 @@ enum Command {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Err(e) = cairn_core::logging::init() {
+        eprintln!("cairn-import: {e}");
+        return ExitCode::from(2);
+    }
     let config = match cairn_core::Config::load(args.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {

@@ -18,6 +18,10 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Err(e) = cairn_core::logging::init() {
+        eprintln!("cairn-migrate: {e}");
+        return ExitCode::from(2);
+    }
     match cairn_core::Config::load(args.config.as_deref()) {
         Ok(config) => cairn_migrate::cli::run(&args.command, &config),
         Err(e) => {

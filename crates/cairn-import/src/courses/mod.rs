@@ -270,10 +270,14 @@ impl LmsPublishHook {
                     });
                     match result {
                         Ok(n) => {
-                            eprintln!("ingest: re-imported {course} after a publish ({n} blocks)")
+                            tracing::info!(
+                                "ingest: re-imported {course} after a publish ({n} blocks)"
+                            )
                         }
                         Err(e) => {
-                            eprintln!("ingest: re-import of {course} after a publish failed: {e}")
+                            tracing::error!(
+                                "ingest: re-import of {course} after a publish failed: {e}"
+                            )
                         }
                     }
                 }

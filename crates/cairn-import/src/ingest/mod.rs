@@ -45,7 +45,7 @@ pub struct LogPublishes;
 
 impl PublishHook for LogPublishes {
     fn course_published(&mut self, course_id: &str) {
-        eprintln!("ingest: course published: {course_id}");
+        tracing::info!("ingest: course published: {course_id}");
     }
 }
 
@@ -190,7 +190,7 @@ where
             Err(e) => {
                 *retries += 1;
                 if *retries == 1 || (*retries).is_multiple_of(10) {
-                    eprintln!("ingest: {what} failed ({e}); retrying in {backoff:?}");
+                    tracing::warn!("ingest: {what} failed ({e}); retrying in {backoff:?}");
                 }
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(5));
@@ -227,7 +227,7 @@ async fn store_batch(ch: &ClickHouse, b: &mut Batch, summary: &mut Summary) {
             Err(e) => {
                 summary.retries += 1;
                 if attempt == 0 || attempt.is_multiple_of(10) {
-                    eprintln!(
+                    tracing::warn!(
                         "ingest: insert of {} events failed ({e}); retrying in {backoff:?}",
                         b.rows.len()
                     );
@@ -301,7 +301,7 @@ pub async fn ingest(
                 Ok(r) => return Ok(r),
                 Err(e) if stop.load(Ordering::Relaxed) => return Err(e.to_string()),
                 Err(e) => {
-                    eprintln!(
+                    tracing::warn!(
                         "ingest: reading the resume point failed ({e}); retrying in {backoff:?}"
                     );
                     std::thread::sleep(backoff);
@@ -350,7 +350,7 @@ pub async fn ingest(
         } else if opts.progress && last_log.elapsed() >= Duration::from_secs(10) {
             last_log = Instant::now();
             let secs = started.elapsed().as_secs_f64();
-            eprintln!(
+            tracing::info!(
                 "ingest: {} events stored, {:.0}/s, {:.1} MB read",
                 summary.inserted,
                 summary.inserted as f64 / secs,
