@@ -1,5 +1,6 @@
 //! `cairn acl …` and `cairn createuser`.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use cairn_core::{ClickHouse, Config};
@@ -14,12 +15,22 @@ use crate::sync;
 pub enum AclCommand {
     /// Makes ClickHouse users and row policies match the LMS roles (creates, updates, revokes).
     Sync {
-        /// Print the plan and its statements; apply nothing.
+        /// Print the plan and its statements (or, with --users-xml, the file); apply nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Instead of SQL, write the users, grants and row filters to this users.xml
+        /// fragment (for the server's users.d/ folder; rewritten atomically).
+        #[arg(long, value_name = "PATH")]
+        users_xml: Option<PathBuf>,
     },
     /// Prints the rights computed from the LMS (and manual grants).
     Show,
+    /// Sets the ClickHouse password of a user (recorded as its SHA-256; used by the next
+    /// `sync --users-xml`). Reads $CAIRN_USER_PASSWORD, else prompts without echo.
+    Password {
+        /// LMS username.
+        username: String,
+    },
 }
 
 /// Arguments of `cairn createuser`.
@@ -45,7 +56,8 @@ pub struct CreateUserArgs {
     #[arg(long)]
     dry_run: bool,
     /// Only the `cairn serve` sign-in and the grant; no ClickHouse user (for servers
-    /// without access control, such as ClickHouse before 21.8).
+    /// without SQL access control, such as ClickHouse before 21.8, or with users in
+    /// users.xml only: its password is recorded for `cairn acl sync --users-xml`).
     #[arg(long)]
     dashboard_only: bool,
     /// The dashboard hides learner identities (the at-risk list) from this user.
@@ -79,35 +91,51 @@ pub fn acl(cmd: &AclCommand, config: &Config) -> ExitCode {
         let ch = ClickHouse::connect(&config.clickhouse)
             .await
             .map_err(|e| e.to_string())?;
+        if let AclCommand::Password { username } = cmd {
+            let password = read_password(username, None)?;
+            sync::record_password(&ch, username, &password)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "ClickHouse password of {} recorded; run `cairn acl sync --users-xml PATH` to write it",
+                crate::users_xml::xml_user_name(username)
+            );
+            return Ok(());
+        }
+        if let AclCommand::Sync {
+            dry_run,
+            users_xml: Some(path),
+        } = cmd
+        {
+            let (plan, xml) = sync::users_xml(&ch, &config.mysql, path).await?;
+            print!("{plan}");
+            if *dry_run {
+                print!("{xml}");
+                return Ok(());
+            }
+            crate::users_xml::write(path, &xml).map_err(|e| e.to_string())?;
+            println!(
+                "wrote {} ({} users). ClickHouse rereads its users.d/ within seconds; a server that reads it only at start must be restarted for it to apply.",
+                path.display(),
+                plan.create.len() + plan.update.len() + plan.unchanged
+            );
+            return Ok(());
+        }
         let desired = sync::desired(&ch, &config.mysql)
             .await
             .map_err(|e| e.to_string())?;
         match cmd {
+            AclCommand::Password { .. } => unreachable!("handled above"),
             AclCommand::Show => {
                 for (u, s) in &desired {
                     println!("{u}\t{}", serde_json::to_string(s).unwrap_or_default());
                 }
                 Ok(())
             }
-            AclCommand::Sync { dry_run } => {
+            AclCommand::Sync { dry_run, .. } => {
                 let applied = sync::applied(&ch).await.map_err(|e| e.to_string())?;
                 let plan = sync::plan(&desired, &applied);
-                println!(
-                    "plan: {} to create, {} to update, {} to revoke, {} unchanged",
-                    plan.create.len(),
-                    plan.update.len(),
-                    plan.revoke.len(),
-                    plan.unchanged
-                );
-                for (u, _) in &plan.create {
-                    println!("create {u}");
-                }
-                for (u, _) in &plan.update {
-                    println!("update {u}");
-                }
-                for u in &plan.revoke {
-                    println!("revoke {u}");
-                }
+                print!("{plan}");
                 if *dry_run {
                     for s in sync::plan_statements(ch.database(), &plan) {
                         println!("{s};");
@@ -137,14 +165,15 @@ fn scope_of(a: &CreateUserArgs) -> Result<Scope, String> {
     Ok(s)
 }
 
-fn read_password(a: &CreateUserArgs) -> Result<String, String> {
-    if let Some(p) = &a.password {
-        return Ok(p.clone());
+/// The password given, else `$CAIRN_USER_PASSWORD`, else one read at a prompt without echo.
+fn read_password(username: &str, given: Option<&str>) -> Result<String, String> {
+    if let Some(p) = given {
+        return Ok(p.to_owned());
     }
     if let Ok(p) = std::env::var("CAIRN_USER_PASSWORD") {
         return Ok(p);
     }
-    let p = rpassword::prompt_password(format!("Password for openedx-{}: ", a.username))
+    let p = rpassword::prompt_password(format!("Password for openedx-{username}: "))
         .map_err(|e| format!("cannot read a password: {e}"))?;
     if p.is_empty() {
         return Err("empty password".into());
@@ -179,11 +208,11 @@ pub fn create_user(a: &CreateUserArgs, config: &Config) -> ExitCode {
             .await
             .map_err(|e| e.to_string())?;
         if !a.dashboard_only {
-            sync::require_rbac(&ch).map_err(|e| {
+            sync::require_rbac(&ch).await.map_err(|e| {
                 format!("{e}; give --dashboard-only to create only the `cairn serve` sign-in")
             })?;
         }
-        let password = read_password(a)?;
+        let password = read_password(&a.username, a.password.as_deref())?;
         let hash = crate::logins::hash_password(&password)?;
         if a.dashboard_only {
             sync::record_grant(&ch, &a.username, &a.email, &scope)
@@ -195,6 +224,9 @@ pub fn create_user(a: &CreateUserArgs, config: &Config) -> ExitCode {
                 .map_err(|e| e.to_string())?;
             println!("created or updated ClickHouse user openedx-{}", a.username);
         }
+        sync::record_password(&ch, &a.username, &password)
+            .await
+            .map_err(|e| e.to_string())?;
         crate::logins::record_login(&ch, &a.username, &hash, !a.no_identities)
             .await
             .map_err(|e| e.to_string())?;

@@ -18,3 +18,4 @@ pub mod logins;
 pub mod render;
 pub mod rights;
 pub mod sync;
+pub mod users_xml;

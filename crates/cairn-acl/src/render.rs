@@ -120,14 +120,17 @@ pub enum Auth {
     Random,
 }
 
-fn sha256_hex(s: &str) -> String {
+/// SHA-256 of a password, hex (how ClickHouse stores `sha256_hash` passwords).
+pub fn sha256_hex(s: &str) -> String {
     Sha256::digest(s.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
 }
 
-fn random_secret() -> String {
+/// A random 256-bit secret, hex (the password of users who reach data only through
+/// `cairn serve`; nobody knows it).
+pub fn random_secret() -> String {
     rand::random::<[u8; 32]>()
         .iter()
         .map(|b| format!("{b:02x}"))

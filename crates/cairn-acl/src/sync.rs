@@ -13,17 +13,47 @@ use serde::Deserialize;
 
 use crate::render::{Auth, grant_statements, revoke_statements};
 use crate::rights::{ANALYTICS_ROLES, LmsUser, RoleRow, Scope, compute};
+use crate::users_xml::XmlUser;
 
 /// The first ClickHouse with the access control Cairn uses (SQL users, grants, restrictive
 /// row policies).
 pub const RBAC_MIN: (u32, u32) = (21, 8);
 
-/// Fails, naming the server's version, when it cannot apply access rights.
-pub fn require_rbac(ch: &ClickHouse) -> cairn_core::Result<()> {
+/// The first ClickHouse whose users.xml takes `<grants>` that Cairn supports writing
+/// (`cairn acl sync --users-xml`): 23.8, the oldest release Cairn's users run.
+pub const USERS_XML_MIN: (u32, u32) = (23, 8);
+
+/// Fails, naming the server's version, when it cannot apply access rights with SQL: too
+/// old, or without a writable access storage (users defined in users.xml only).
+pub async fn require_rbac(ch: &ClickHouse) -> cairn_core::Result<()> {
     ch.require(
         "access rights (SQL users, grants and row policies)",
         RBAC_MIN.0,
         RBAC_MIN.1,
+    )?;
+    let writable: u64 = ch
+        .server_client()
+        .query(WRITABLE_STORAGES_SQL)
+        .fetch_one()
+        .await
+        .map_err(|e| cairn_core::Error::clickhouse("reading system.user_directories", e))?;
+    if writable == 0 {
+        return Err(cairn_core::Error::Other(
+            "access rights (SQL users, grants and row policies) need a writable access storage, and this server defines its users in users.xml only: write them there with `cairn acl sync --users-xml PATH`".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Counts the server's access storages that `CREATE USER` can write to.
+const WRITABLE_STORAGES_SQL: &str = "SELECT toUInt64(count()) FROM system.user_directories WHERE type NOT IN ('users_xml', 'users.xml', 'ldap')";
+
+/// Fails, naming the server's version, when its users.xml cannot take Cairn's grants.
+pub fn require_users_xml(ch: &ClickHouse) -> cairn_core::Result<()> {
+    ch.require(
+        "users.xml users with grants and row filters (`--users-xml`)",
+        USERS_XML_MIN.0,
+        USERS_XML_MIN.1,
     )
 }
 
@@ -119,21 +149,59 @@ pub async fn applied(ch: &ClickHouse) -> cairn_core::Result<BTreeMap<String, Sco
     latest_scopes(ch, "_acl_state").await
 }
 
-/// What a sync changes.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
-pub struct Plan {
+/// What a sync changes (of users' rights, or of users.xml users).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Plan<T = Scope> {
     /// New users and their rights.
-    pub create: Vec<(String, Scope)>,
+    pub create: Vec<(String, T)>,
     /// Users whose rights change.
-    pub update: Vec<(String, Scope)>,
+    pub update: Vec<(String, T)>,
     /// Users who lost every right: dropped with their policies.
     pub revoke: Vec<String>,
     /// Users already right.
     pub unchanged: usize,
 }
 
+impl<T> Default for Plan<T> {
+    fn default() -> Self {
+        Plan {
+            create: Vec::new(),
+            update: Vec::new(),
+            revoke: Vec::new(),
+            unchanged: 0,
+        }
+    }
+}
+
+impl<T> std::fmt::Display for Plan<T> {
+    /// The summary line, then one line per user created, updated or revoked.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "plan: {} to create, {} to update, {} to revoke, {} unchanged",
+            self.create.len(),
+            self.update.len(),
+            self.revoke.len(),
+            self.unchanged
+        )?;
+        for (u, _) in &self.create {
+            writeln!(f, "create {u}")?;
+        }
+        for (u, _) in &self.update {
+            writeln!(f, "update {u}")?;
+        }
+        for u in &self.revoke {
+            writeln!(f, "revoke {u}")?;
+        }
+        Ok(())
+    }
+}
+
 /// The difference between what should be and what was applied (pure).
-pub fn plan(desired: &BTreeMap<String, Scope>, applied: &BTreeMap<String, Scope>) -> Plan {
+pub fn plan<T: PartialEq + Clone>(
+    desired: &BTreeMap<String, T>,
+    applied: &BTreeMap<String, T>,
+) -> Plan<T> {
     let mut p = Plan::default();
     for (u, s) in desired {
         match applied.get(u) {
@@ -200,7 +268,7 @@ async fn record(
 
 /// Applies a plan (the server must support access control).
 pub async fn apply(ch: &ClickHouse, p: &Plan) -> cairn_core::Result<()> {
-    require_rbac(ch)?;
+    require_rbac(ch).await?;
     let db = ch.database().to_owned();
     for (u, s) in p.create.iter().chain(&p.update) {
         for stmt in grant_statements(&db, u, s, &Auth::Random) {
@@ -235,7 +303,7 @@ pub async fn create_user(
     scope: &Scope,
     password: &str,
 ) -> cairn_core::Result<()> {
-    require_rbac(ch)?;
+    require_rbac(ch).await?;
     for stmt in grant_statements(
         ch.database(),
         username,
@@ -246,6 +314,100 @@ pub async fn create_user(
     }
     record_grant(ch, username, email, scope).await?;
     record(ch, "_acl_state", username, None, Some(scope)).await
+}
+
+#[derive(Row, Deserialize)]
+struct PasswordRow {
+    username: String,
+    #[serde(rename = "last_hash")]
+    sha256_hex: String,
+}
+
+fn passwords_sql(ch: &ClickHouse) -> String {
+    format!(
+        "SELECT username, argMax(sha256_hex, version) AS last_hash FROM {}._acl_passwords GROUP BY username",
+        quote_ident(ch.database())
+    )
+}
+
+/// The ClickHouse passwords recorded per user (SHA-256, hex): `cairn createuser
+/// --password`, `cairn acl password`.
+pub async fn passwords(ch: &ClickHouse) -> cairn_core::Result<BTreeMap<String, String>> {
+    let rows: Vec<PasswordRow> = ch
+        .client()
+        .query(&passwords_sql(ch))
+        .fetch_all()
+        .await
+        .map_err(|e| cairn_core::Error::clickhouse("reading _acl_passwords", e))?;
+    Ok(rows
+        .into_iter()
+        .filter(|r| !r.sha256_hex.is_empty())
+        .map(|r| (r.username, r.sha256_hex))
+        .collect())
+}
+
+/// Records a user's ClickHouse password, as its SHA-256 only (for `--users-xml`).
+pub async fn record_password(
+    ch: &ClickHouse,
+    username: &str,
+    password: &str,
+) -> cairn_core::Result<()> {
+    ch.client()
+        .query(&format!(
+            "INSERT INTO {}._acl_passwords (username, sha256_hex, version) SELECT ?, ?, toUInt64(?)",
+            quote_ident(ch.database())
+        ))
+        .bind(username)
+        .bind(crate::render::sha256_hex(password))
+        .bind(version())
+        .execute()
+        .await
+        .map_err(|e| cairn_core::Error::clickhouse("recording in _acl_passwords", e))
+}
+
+/// The users.xml users the rights call for: each desired user with its recorded password's
+/// hash, else the hash it has in the `existing` file, else a random password's (nobody
+/// knows it: the user reaches data through `cairn serve` until a password is set).
+pub fn xml_users(
+    desired: &BTreeMap<String, Scope>,
+    passwords: &BTreeMap<String, String>,
+    existing: &BTreeMap<String, XmlUser>,
+) -> BTreeMap<String, XmlUser> {
+    desired
+        .iter()
+        .map(|(u, s)| {
+            let sha256_hex = passwords
+                .get(u)
+                .or_else(|| existing.get(u).map(|x| &x.sha256_hex))
+                .filter(|h| !h.is_empty())
+                .cloned()
+                .unwrap_or_else(|| crate::render::sha256_hex(&crate::render::random_secret()));
+            let user = XmlUser {
+                username: u.clone(),
+                scope: s.clone(),
+                sha256_hex,
+            };
+            (u.clone(), user)
+        })
+        .collect()
+}
+
+/// `cairn acl sync --users-xml PATH`: the plan against the file at `path` and the new
+/// file's text (written by the caller unless it is a dry run).
+pub async fn users_xml(
+    ch: &ClickHouse,
+    lms: &MysqlConfig,
+    path: &std::path::Path,
+) -> Result<(Plan<XmlUser>, String), String> {
+    require_users_xml(ch).map_err(|e| e.to_string())?;
+    let existing = crate::users_xml::read(path).map_err(|e| e.to_string())?;
+    let desired = desired(ch, lms).await.map_err(|e| e.to_string())?;
+    let passwords = passwords(ch).await.map_err(|e| e.to_string())?;
+    let users = xml_users(&desired, &passwords, &existing);
+    let plan = plan(&users, &existing);
+    let list: Vec<XmlUser> = users.into_values().collect();
+    let xml = crate::users_xml::render(ch.database(), &list).map_err(|e| e.to_string())?;
+    Ok((plan, xml))
 }
 
 /// Records a manual grant (what `cairn createuser` gives), on any server: `cairn serve`
@@ -271,6 +433,8 @@ mod tests {
             let q = ch.client().query(&latest_scopes_sql(&ch, table));
             cairn_core::testing::assert_row_columns::<ScopeRow>(table, q).await;
         }
+        let q = ch.client().query(&passwords_sql(&ch));
+        cairn_core::testing::assert_row_columns::<PasswordRow>("_acl_passwords", q).await;
         ch.drop_database().await.unwrap();
     }
 

@@ -6,7 +6,7 @@ fn cairn(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cairn"));
     cmd.args(args).env(
         "CAIRN_CONFIG",
-        cairn_core::testing::workspace_dir().join(".cairn/cairn.toml"),
+        cairn_core::testing::config_path().expect("the local services' configuration"),
     );
     for (k, v) in env {
         cmd.env(k, v);
@@ -54,7 +54,7 @@ fn createuser_dry_run_prints_one_statement_per_line_and_never_the_password() {
 }
 
 #[test]
-fn createuser_needs_a_scope_and_applying_is_refused_on_18_16() {
+fn createuser_needs_a_scope_and_applying_is_refused_without_writable_access() {
     let o = cairn(&["createuser", "ada", "ada@example.org", "--dry-run"], &[]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("--admin, --course-id or --org-id"));
@@ -68,17 +68,20 @@ fn createuser_needs_a_scope_and_applying_is_refused_on_18_16() {
         ],
         &[],
     );
-    // The local server (scripts/services) is 18.16, which has no access control.
+    // The local servers: 18.16 has no access control; 26.9 (chdb) has users in users.xml
+    // only. Each refusal says what to do instead.
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success());
-    assert!(
-        err.contains("needs ClickHouse 21.8 or newer; the server is 18.16"),
-        "{err}"
-    );
+    let expected = match cairn_core::testing::server().as_deref() {
+        Some("18.16") => "needs ClickHouse 21.8 or newer; the server is 18.16",
+        _ => "defines its users in users.xml only",
+    };
+    assert!(err.contains(expected), "{err}");
+    assert!(err.contains("--dashboard-only"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn createuser_dashboard_only_records_a_sign_in_on_18_16() {
+async fn createuser_dashboard_only_records_a_sign_in_and_the_password_hash() {
     let ch = cairn_core::testing::clickhouse("cli_dashboard_login").await;
     let db = ch.database().to_owned();
     let env = [("CAIRN_CLICKHOUSE_DATABASE", db.as_str())];
@@ -122,5 +125,12 @@ async fn createuser_dashboard_only_records_a_sign_in_on_18_16() {
     let grants = cairn_acl::sync::manual_grants(&ch).await.unwrap();
     assert!(grants["teach"].allows("course-v1:edX+DemoX+Demo_Course"));
     assert!(!grants["teach"].allows("course-v1:edX+Other+Run"));
+    // And the password, as its SHA-256 only, for `cairn acl sync --users-xml`.
+    let passwords = cairn_acl::sync::passwords(&ch).await.unwrap();
+    assert_eq!(
+        passwords["teach"],
+        cairn_acl::render::sha256_hex(secret),
+        "the recorded ClickHouse password"
+    );
     ch.drop_database().await.unwrap();
 }

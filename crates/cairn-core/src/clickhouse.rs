@@ -71,6 +71,12 @@ impl ClickHouse {
         &self.client
     }
 
+    /// A client with no default database, for queries on `system` tables that must work
+    /// before the configured database exists (current servers refuse an unknown one).
+    pub fn server_client(&self) -> Client {
+        base_client(&self.config).with_validation(self.version >= VALIDATION_MIN_VERSION)
+    }
+
     /// The server's version.
     pub fn version(&self) -> ServerVersion {
         self.version

@@ -131,7 +131,7 @@ impl App {
                     cache.at = Some(Instant::now());
                 }
                 Err(e) => {
-                    tracing::error!("reading rights: {e}");
+                    tracing::error!("reading access rights (LMS roles, sign-ins) failed: {e}");
                     return Err(error(
                         StatusCode::SERVICE_UNAVAILABLE,
                         "access rights cannot be read right now",
@@ -181,8 +181,27 @@ impl App {
             .route("/export/{file}", get(export))
             .route("/assets/{file}", get(assets::serve))
             .layer(axum::middleware::map_response(security_headers))
+            .layer(axum::middleware::from_fn(log_refusals))
             .with_state(self.clone())
     }
+}
+
+/// Logs every refused or failed request (status 400 and up): method, path (never the query
+/// string or a header, where secrets could be) and the refusal's reason.
+async fn log_refusals(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let r = next.run(req).await;
+    let status = r.status();
+    if status.is_client_error() || status.is_server_error() {
+        let reason = r.extensions().get::<Refused>().map_or("", |f| f.1);
+        if status.is_server_error() {
+            tracing::error!(%method, path, status = status.as_u16(), reason, "request failed");
+        } else {
+            tracing::warn!(%method, path, status = status.as_u16(), reason, "request refused");
+        }
+    }
+    r
 }
 
 async fn security_headers(mut r: Response) -> Response {
@@ -211,12 +230,14 @@ struct Refused(StatusCode, &'static str);
 
 impl IntoResponse for Refused {
     fn into_response(self) -> Response {
-        (
+        let mut r = (
             self.0,
             [(header::CONTENT_TYPE, "application/json")],
             serde_json::json!({ "error": self.1 }).to_string(),
         )
-            .into_response()
+            .into_response();
+        r.extensions_mut().insert(self);
+        r
     }
 }
 
