@@ -1,0 +1,113 @@
+//! The binaries' log: `cairn serve` logs each refused request (JSON lines with
+//! `CAIRN_LOG_FORMAT=json`), never a query string; a bad log setting stops a binary with
+//! an error naming it.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn cairn() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cairn"));
+    cmd.env(
+        "CAIRN_CONFIG",
+        cairn_core::testing::config_path().expect("the local services' configuration"),
+    );
+    cmd
+}
+
+#[test]
+fn a_bad_log_setting_is_a_clear_error() {
+    let o = cairn()
+        .args(["config", "show"])
+        .env("CAIRN_LOG_FORMAT", "xml")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("invalid CAIRN_LOG_FORMAT=\"xml\": expected text or json"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_logs_each_refused_request_without_its_query_string() {
+    let ch = cairn_core::testing::clickhouse("cli_serve_log").await;
+    let db = ch.database().to_owned();
+    let up = cairn()
+        .args(["migrate", "up"])
+        .env("CAIRN_CLICKHOUSE_DATABASE", &db)
+        .output()
+        .unwrap();
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = cairn()
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("CAIRN_CLICKHOUSE_DATABASE", &db)
+        .env("CAIRN_LOG_FORMAT", "json")
+        .env_remove("CAIRN_LOG")
+        .env_remove("RUST_LOG")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    while http.get(format!("{base}/login")).send().await.is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "serve did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let r = http
+        .get(format!(
+            "{base}/api/overview?course_id=course-v1:A+B+C&secret=s3cr3t"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = http
+        .get(format!("{base}/api/courses"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // Let the log lines out, then stop the server.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    child.kill().unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    child.wait().unwrap();
+    let lines: Vec<serde_json::Value> = err
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let refused: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["fields"]["message"] == "request refused")
+        .collect();
+    assert_eq!(refused.len(), 2, "{err}");
+    assert_eq!(refused[0]["level"], "WARN");
+    assert_eq!(refused[0]["fields"]["path"], "/api/overview");
+    assert_eq!(refused[0]["fields"]["status"], 401);
+    assert_eq!(refused[0]["fields"]["reason"], "sign in first");
+    assert_eq!(refused[1]["fields"]["path"], "/api/courses");
+    assert!(!err.contains("s3cr3t"), "no query string in the log: {err}");
+    ch.drop_database().await.unwrap();
+}
