@@ -56,19 +56,22 @@ async fn every_report_gives_the_same_json_on_18_16_and_26_9() {
         .unwrap();
     let db = testing::db_name("report_both");
     let course = "course-v1:CairnX+C01+2026_T1";
+    let range_json = [
+        "--from",
+        "2026-01-05",
+        "--to",
+        "2026-02-01",
+        "--format",
+        "json",
+    ];
+    fn with_range<'a>(args: &[&'a str], range: &[&'a str]) -> Vec<&'a str> {
+        [args, range].concat()
+    }
     let reports: Vec<Vec<&str>> = vec![
-        vec![
-            "report",
-            "course-overview",
-            "--course-id",
-            course,
-            "--from",
-            "2026-01-05",
-            "--to",
-            "2026-02-01",
-            "--format",
-            "json",
-        ],
+        with_range(
+            &["report", "course-overview", "--course-id", course],
+            &range_json,
+        ),
         vec![
             "report",
             "at-risk",
@@ -118,23 +121,18 @@ async fn every_report_gives_the_same_json_on_18_16_and_26_9() {
             .as_str()
             .unwrap_or_else(|| panic!("{version}: no video in {overview}"))
             .to_owned();
-        outs.push(ok(
-            run(&[
+        let curve = with_range(
+            &[
                 "report",
                 "video-curve",
                 "--course-id",
                 course,
                 "--video-id",
                 &video,
-                "--from",
-                "2026-01-05",
-                "--to",
-                "2026-02-01",
-                "--format",
-                "json",
-            ]),
-            "video-curve",
-        ));
+            ],
+            &range_json,
+        );
+        outs.push(ok(run(&curve), "video-curve"));
         for (o, what) in outs
             .iter()
             .zip(["course-overview", "at-risk", "video-curve"])
