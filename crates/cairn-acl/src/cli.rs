@@ -91,48 +91,52 @@ pub fn acl(cmd: &AclCommand, config: &Config) -> ExitCode {
         let ch = ClickHouse::connect(&config.clickhouse)
             .await
             .map_err(|e| e.to_string())?;
-        if let AclCommand::Password { username } = cmd {
-            let password = read_password(username, None)?;
-            sync::record_password(&ch, username, &password)
+        let desired = || async {
+            sync::desired(&ch, &config.mysql)
                 .await
-                .map_err(|e| e.to_string())?;
-            println!(
-                "ClickHouse password of {} recorded; run `cairn acl sync --users-xml PATH` to write it",
-                crate::users_xml::xml_user_name(username)
-            );
-            return Ok(());
-        }
-        if let AclCommand::Sync {
-            dry_run,
-            users_xml: Some(path),
-        } = cmd
-        {
-            let (plan, xml) = sync::users_xml(&ch, &config.mysql, path).await?;
-            print!("{plan}");
-            if *dry_run {
-                print!("{xml}");
-                return Ok(());
-            }
-            crate::users_xml::write(path, &xml).map_err(|e| e.to_string())?;
-            println!(
-                "wrote {} ({} users). ClickHouse rereads its users.d/ within seconds; a server that reads it only at start must be restarted for it to apply.",
-                path.display(),
-                plan.create.len() + plan.update.len() + plan.unchanged
-            );
-            return Ok(());
-        }
-        let desired = sync::desired(&ch, &config.mysql)
-            .await
-            .map_err(|e| e.to_string())?;
+                .map_err(|e| e.to_string())
+        };
         match cmd {
-            AclCommand::Password { .. } => unreachable!("handled above"),
+            AclCommand::Password { username } => {
+                let password = read_password(username, None)?;
+                sync::record_password(&ch, username, &password)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                println!(
+                    "ClickHouse password of {} recorded; run `cairn acl sync --users-xml PATH` to write it",
+                    crate::users_xml::xml_user_name(username)
+                );
+                Ok(())
+            }
             AclCommand::Show => {
-                for (u, s) in &desired {
+                for (u, s) in &desired().await? {
                     println!("{u}\t{}", serde_json::to_string(s).unwrap_or_default());
                 }
                 Ok(())
             }
-            AclCommand::Sync { dry_run, .. } => {
+            AclCommand::Sync {
+                dry_run,
+                users_xml: Some(path),
+            } => {
+                let (plan, xml) = sync::users_xml(&ch, &config.mysql, path).await?;
+                print!("{plan}");
+                if *dry_run {
+                    print!("{xml}");
+                    return Ok(());
+                }
+                crate::users_xml::write(path, &xml).map_err(|e| e.to_string())?;
+                println!(
+                    "wrote {} ({} users). ClickHouse rereads its users.d/ within seconds; a server that reads it only at start must be restarted for it to apply.",
+                    path.display(),
+                    plan.create.len() + plan.update.len() + plan.unchanged
+                );
+                Ok(())
+            }
+            AclCommand::Sync {
+                dry_run,
+                users_xml: None,
+            } => {
+                let desired = desired().await?;
                 let applied = sync::applied(&ch).await.map_err(|e| e.to_string())?;
                 let plan = sync::plan(&desired, &applied);
                 print!("{plan}");
