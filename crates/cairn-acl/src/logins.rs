@@ -116,6 +116,19 @@ pub async fn check_login(
     }))
 }
 
+/// Whether a user signing in another way (the LMS) may see learner identities: the flag
+/// of the user's latest login record (`cairn createuser --no-identities`), else yes.
+pub async fn may_identify(ch: &ClickHouse, username: &str) -> cairn_core::Result<bool> {
+    let rows: Vec<LoginRow> = ch
+        .client()
+        .query(&login_sql(ch.database()))
+        .bind(username)
+        .fetch_all()
+        .await
+        .map_err(|e| cairn_core::Error::clickhouse("reading _dashboard_logins", e))?;
+    Ok(rows.first().is_none_or(|r| r.identities == 1))
+}
+
 /// Argon2 is deliberately slow: verify off the async threads.
 async fn verify_off_thread(password: &str, hash: &str) -> bool {
     let (p, h) = (password.to_owned(), hash.to_owned());

@@ -183,6 +183,26 @@ pub struct LmsConfig {
     pub client_secret: Secret,
 }
 
+/// Signing in to `cairn serve` with the LMS (OAuth2 authorization code flow).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SsoConfig {
+    /// Whether the dashboard offers "Sign in with the LMS": `CAIRN_ENABLE_SSO`, or, when
+    /// it is not set, whether the client secret is.
+    pub enabled: bool,
+    /// `CAIRN_SSO_CLIENT_ID`: the OAuth2 application registered in the LMS.
+    pub client_id: String,
+    /// `CAIRN_SSO_CLIENT_SECRET` (or `…_FILE`).
+    pub client_secret: Secret,
+    /// `CAIRN_LMS_URL`: the LMS's public URL (default `https://LMS_HOST`), no trailing `/`.
+    pub lms_url: String,
+    /// `CAIRN_DASHBOARD_URL`: the dashboard's public URL, for the redirect URI (empty:
+    /// `http://` and the address `cairn serve` listens on).
+    pub dashboard_url: String,
+    /// `CAIRN_PASSWORD_SIGNIN`: whether users of `cairn createuser` may sign in with a
+    /// password.
+    pub password_signin: bool,
+}
+
 /// The effective configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -194,6 +214,8 @@ pub struct Config {
     pub mysql: MysqlConfig,
     /// LMS web.
     pub lms: LmsConfig,
+    /// Dashboard sign-in.
+    pub sso: SsoConfig,
     /// Where each setting's value came from, by setting name.
     pub origins: BTreeMap<&'static str, Origin>,
 }
@@ -206,6 +228,7 @@ enum Kind {
     Identifier,
     Secret,
     PathList,
+    Flag,
 }
 
 struct Setting {
@@ -312,6 +335,42 @@ const SETTINGS: &[Setting] = &[
         default: "",
         kind: Kind::Secret,
         help: "OAuth2 client secret for the LMS APIs",
+    },
+    Setting {
+        name: "CAIRN_ENABLE_SSO",
+        default: "",
+        kind: Kind::Flag,
+        help: "dashboard sign-in with the LMS (empty: on when the SSO secret is set)",
+    },
+    Setting {
+        name: "CAIRN_SSO_CLIENT_ID",
+        default: "cairn",
+        kind: Kind::Text,
+        help: "OAuth2 client id of the dashboard's sign-in",
+    },
+    Setting {
+        name: "CAIRN_SSO_CLIENT_SECRET",
+        default: "",
+        kind: Kind::Secret,
+        help: "OAuth2 client secret of the dashboard's sign-in",
+    },
+    Setting {
+        name: "CAIRN_LMS_URL",
+        default: "",
+        kind: Kind::Text,
+        help: "the LMS's public URL (empty: https://LMS_HOST)",
+    },
+    Setting {
+        name: "CAIRN_DASHBOARD_URL",
+        default: "",
+        kind: Kind::Text,
+        help: "the dashboard's public URL (empty: http://LISTEN)",
+    },
+    Setting {
+        name: "CAIRN_PASSWORD_SIGNIN",
+        default: "true",
+        kind: Kind::Flag,
+        help: "dashboard sign-in with cairn createuser passwords",
     },
 ];
 
@@ -465,6 +524,12 @@ impl Config {
                 "LMS_HOST" => self.lms.host.clone(),
                 "CAIRN_LMS_CLIENT_ID" => self.lms.client_id.clone(),
                 "CAIRN_LMS_CLIENT_SECRET" => self.lms.client_secret.to_string(),
+                "CAIRN_ENABLE_SSO" => self.sso.enabled.to_string(),
+                "CAIRN_SSO_CLIENT_ID" => self.sso.client_id.clone(),
+                "CAIRN_SSO_CLIENT_SECRET" => self.sso.client_secret.to_string(),
+                "CAIRN_LMS_URL" => self.sso.lms_url.clone(),
+                "CAIRN_DASHBOARD_URL" => self.sso.dashboard_url.clone(),
+                "CAIRN_PASSWORD_SIGNIN" => self.sso.password_signin.to_string(),
                 _ => String::new(),
             };
             let origin = self
@@ -485,6 +550,7 @@ fn toml_value_text(v: &toml::Value, kind: Option<Kind>) -> Option<String> {
     match v {
         toml::Value::String(s) => Some(s.clone()),
         toml::Value::Integer(i) => Some(i.to_string()),
+        toml::Value::Boolean(b) => Some(b.to_string()),
         toml::Value::Array(items) if kind == Some(Kind::PathList) => {
             let parts: Option<Vec<&str>> = items.iter().map(|i| i.as_str()).collect();
             // Joined with NUL so that paths containing ':' survive.
@@ -552,6 +618,26 @@ impl Raw {
         }
     }
 
+    /// A yes/no setting: `None` when empty.
+    fn flag(&self, name: &'static str) -> Result<Option<bool>, ConfigError> {
+        match self.get(name).trim().to_ascii_lowercase().as_str() {
+            "" => Ok(None),
+            "true" | "1" | "yes" | "on" => Ok(Some(true)),
+            "false" | "0" | "no" | "off" => Ok(Some(false)),
+            _ => Err(self.invalid(name, "expected true or false")),
+        }
+    }
+
+    /// A URL setting: empty, or `http(s)://…` without a trailing `/`.
+    fn url(&self, name: &'static str) -> Result<String, ConfigError> {
+        let v = self.text(name)?.trim().trim_end_matches('/').to_owned();
+        if v.is_empty() || v.starts_with("https://") || v.starts_with("http://") {
+            Ok(v)
+        } else {
+            Err(self.invalid(name, "expected a URL starting with https:// or http://"))
+        }
+    }
+
     fn secret(&self, name: &'static str) -> Result<Secret, ConfigError> {
         let v = self.get(name);
         if v.contains(['\n', '\r', '\0']) {
@@ -604,6 +690,23 @@ impl Raw {
                 client_id: self.text("CAIRN_LMS_CLIENT_ID")?,
                 client_secret: self.secret("CAIRN_LMS_CLIENT_SECRET")?,
             },
+            sso: {
+                let client_secret = self.secret("CAIRN_SSO_CLIENT_SECRET")?;
+                let lms_url = match self.url("CAIRN_LMS_URL")? {
+                    u if u.is_empty() => format!("https://{}", self.text("LMS_HOST")?.trim()),
+                    u => u,
+                };
+                SsoConfig {
+                    enabled: self
+                        .flag("CAIRN_ENABLE_SSO")?
+                        .unwrap_or(!client_secret.expose().is_empty()),
+                    client_id: self.text("CAIRN_SSO_CLIENT_ID")?,
+                    client_secret,
+                    lms_url,
+                    dashboard_url: self.url("CAIRN_DASHBOARD_URL")?,
+                    password_signin: self.flag("CAIRN_PASSWORD_SIGNIN")?.unwrap_or(true),
+                }
+            },
             origins,
         })
     }
@@ -629,6 +732,46 @@ mod tests {
         assert_eq!(c.mysql.port, 3306);
         assert!(c.migrations_folders.is_empty());
         assert_eq!(c.origins["MYSQL_HOST"], Origin::Default);
+        assert!(!c.sso.enabled, "no SSO secret: no SSO");
+        assert_eq!(c.sso.lms_url, "https://local.openedx.io");
+        assert_eq!(c.sso.client_id, "cairn");
+        assert!(c.sso.password_signin);
+    }
+
+    #[test]
+    fn sso_is_on_with_its_secret_and_can_be_turned_off() {
+        let c = Config::from_sources(
+            None,
+            env_of(&[
+                ("CAIRN_SSO_CLIENT_SECRET", "s3"),
+                ("LMS_HOST", "lms.example.org"),
+                ("CAIRN_DASHBOARD_URL", "https://data.example.org/"),
+                ("CAIRN_PASSWORD_SIGNIN", "false"),
+            ]),
+        )
+        .unwrap();
+        assert!(c.sso.enabled);
+        assert_eq!(c.sso.lms_url, "https://lms.example.org");
+        assert_eq!(c.sso.dashboard_url, "https://data.example.org");
+        assert!(!c.sso.password_signin);
+        assert!(c.show().contains("CAIRN_SSO_CLIENT_SECRET") && !c.show().contains("s3 "));
+        let off = Config::from_sources(
+            None,
+            env_of(&[
+                ("CAIRN_SSO_CLIENT_SECRET", "s3"),
+                ("CAIRN_ENABLE_SSO", "no"),
+            ]),
+        )
+        .unwrap();
+        assert!(!off.sso.enabled);
+        let e = Config::from_sources(None, env_of(&[("CAIRN_ENABLE_SSO", "maybe")])).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid CAIRN_ENABLE_SSO=\"maybe\": expected true or false"
+        );
+        let e = Config::from_sources(None, env_of(&[("CAIRN_LMS_URL", "lms.example.org")]))
+            .unwrap_err();
+        assert!(e.to_string().contains("expected a URL"), "{e}");
     }
 
     #[test]

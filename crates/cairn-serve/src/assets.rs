@@ -22,6 +22,8 @@ pub(crate) fn pages() -> minijinja::Environment<'static> {
         .expect("index.html");
     env.add_template("login.html", include_str!("../assets/login.html"))
         .expect("login.html");
+    env.add_template("message.html", include_str!("../assets/message.html"))
+        .expect("message.html");
     env
 }
 

@@ -2,10 +2,11 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use cairn_core::{ClickHouse, Config};
 
-use crate::{App, Options, RightsSource};
+use crate::{App, Options, RightsSource, Sso};
 
 /// Arguments of `cairn serve`.
 #[derive(clap::Args, Debug)]
@@ -31,20 +32,56 @@ pub fn run(args: &ServeArgs, config: &Config) -> ExitCode {
         }
     };
     let r: Result<(), String> = rt.block_on(async {
+        let sso_cfg = &config.sso;
+        let dashboard_url = match sso_cfg.dashboard_url.as_str() {
+            "" => format!("http://{}", args.listen),
+            u => u.to_owned(),
+        };
+        let sso = if sso_cfg.enabled {
+            if sso_cfg.client_secret.expose().is_empty() {
+                return Err("CAIRN_ENABLE_SSO is on but CAIRN_SSO_CLIENT_SECRET is empty".into());
+            }
+            Some(Arc::new(Sso::new(
+                &sso_cfg.lms_url,
+                &dashboard_url,
+                &sso_cfg.client_id,
+                sso_cfg.client_secret.expose(),
+            )?))
+        } else {
+            None
+        };
+        if sso.is_none() && !sso_cfg.password_signin {
+            return Err("no way to sign in: CAIRN_PASSWORD_SIGNIN is off and sign-in with the LMS is not configured".into());
+        }
         let ch = ClickHouse::connect(&config.clickhouse)
             .await
             .map_err(|e| e.to_string())?;
+        let ways = [
+            sso.as_ref().map(|_| format!("with the LMS at {}", sso_cfg.lms_url)),
+            sso_cfg
+                .password_signin
+                .then(|| "with a `cairn createuser` password".to_owned()),
+        ];
+        let ways: Vec<String> = ways.into_iter().flatten().collect();
+        if sso.is_some() {
+            println!(
+                "cairn serve: sign-in with the LMS: redirect URI {}",
+                Sso::redirect_uri(&dashboard_url)
+            );
+        }
         let app = App::new(
             ch,
             RightsSource::Lms(config.mysql.clone()),
             Options {
                 refresh_seconds: args.refresh.max(5),
+                sso,
+                password_signin: sso_cfg.password_signin,
                 ..Options::default()
             },
         );
         println!(
-            "cairn serve: http://{} (sign in with a user from `cairn createuser --password`)",
-            args.listen
+            "cairn serve: {dashboard_url} (sign in {})",
+            ways.join(" or ")
         );
         crate::serve(app, args.listen)
             .await

@@ -1,5 +1,6 @@
-//! `cairn serve`: the course overview in a browser. Sign-in with the users `cairn
-//! createuser` records; every request is checked on the server against the courses
+//! `cairn serve`: the course overview in a browser. Sign-in with the LMS (OAuth2, see
+//! [`sso`]) or with the users `cairn createuser` records; every request is checked on
+//! the server against the courses
 //! cairn-acl allows the user (LMS roles plus manual grants); learner identities (the
 //! at-risk list) only for users allowed to see them.
 //!
@@ -15,6 +16,7 @@
 mod assets;
 pub mod cli;
 mod session;
+pub mod sso;
 mod throttle;
 
 use std::collections::BTreeMap;
@@ -36,6 +38,7 @@ use serde::Deserialize;
 use tokio::sync::Mutex;
 
 pub use session::{SESSION_COOKIE, Session};
+pub use sso::Sso;
 
 /// How the dashboard runs.
 #[derive(Debug, Clone)]
@@ -51,6 +54,18 @@ pub struct Options {
     pub login_attempts: u32,
     /// ...until this long after the first of them.
     pub login_lockout: Duration,
+    /// Sign-in with the LMS (OAuth2), when configured.
+    pub sso: Option<Arc<Sso>>,
+    /// Whether users of `cairn createuser` may sign in with their password.
+    pub password_signin: bool,
+}
+
+impl std::fmt::Debug for Sso {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sso")
+            .field("lms_url", &self.lms_url())
+            .finish()
+    }
 }
 
 impl Default for Options {
@@ -61,6 +76,8 @@ impl Default for Options {
             session_idle: Duration::from_secs(8 * 3600),
             login_attempts: 5,
             login_lockout: Duration::from_secs(15 * 60),
+            sso: None,
+            password_signin: true,
         }
     }
 }
@@ -159,8 +176,13 @@ impl App {
         let Some(s) = self.0.sessions.lookup(headers) else {
             return Ok(None);
         };
-        let latest = self.current().await?.logins.get(&s.username).copied();
-        if latest == Some(s.login_version) {
+        let live = match s.login_version {
+            // A password sign-in lasts while its login record is the latest.
+            Some(v) => self.current().await?.logins.get(&s.username) == Some(&v),
+            // A sign-in with the LMS: what it may see is checked on every request.
+            None => true,
+        };
+        if live {
             Ok(Some(s))
         } else {
             self.0.sessions.remove(&s.token);
@@ -173,6 +195,8 @@ impl App {
         Router::new()
             .route("/", get(index))
             .route("/login", get(login_page).post(login))
+            .route("/login/lms", get(lms_start))
+            .route("/login/lms/callback", get(lms_callback))
             .route("/logout", post(logout))
             .route("/api/courses", get(api_courses))
             .route("/api/overview", get(api_overview))
@@ -279,6 +303,21 @@ async fn index(State(app): State<App>, headers: HeaderMap) -> Result<Response, R
     let Some(s) = app.session(&headers).await? else {
         return Ok(Redirect::to("/login").into_response());
     };
+    if app.scope(&s.username).await?.is_empty() {
+        return Ok(message_page(
+            &app,
+            StatusCode::FORBIDDEN,
+            Page {
+                title: "No course to show",
+                message: &format!(
+                    "Your account {} gives you no course to see here. Cairn shows a course to its staff, instructors and data researchers in the LMS: ask your Open edX administrator for a role in your course.",
+                    s.username
+                ),
+                signout_csrf: Some(&s.csrf),
+                ..Page::default()
+            },
+        ));
+    }
     let page = app.0.pages.get_template("index.html").and_then(|t| {
         t.render(minijinja::context! {
             username => s.username,
@@ -296,7 +335,14 @@ fn login_form(app: &App, status: StatusCode, message: &str) -> Response {
         .0
         .pages
         .get_template("login.html")
-        .and_then(|t| t.render(minijinja::context! { csrf => &csrf, message => message }));
+        .and_then(|t| {
+            t.render(minijinja::context! {
+                csrf => &csrf,
+                message => message,
+                passwords => app.0.options.password_signin,
+                lms => app.0.options.sso.as_ref().map(|s| s.lms_url().trim_start_matches("https://").trim_start_matches("http://").to_owned()),
+            })
+        });
     match page {
         Ok(p) => (
             status,
@@ -321,6 +367,13 @@ struct LoginForm {
 }
 
 async fn login(State(app): State<App>, headers: HeaderMap, Form(f): Form<LoginForm>) -> Response {
+    if !app.0.options.password_signin {
+        return login_form(
+            &app,
+            StatusCode::FORBIDDEN,
+            "Password sign-in is turned off here: sign in with the LMS.",
+        );
+    }
     let expected = session::cookie(&headers, session::LOGIN_CSRF_COOKIE);
     if !expected.is_some_and(|c| session::same(&c, &f.csrf)) {
         return login_form(
@@ -341,10 +394,10 @@ async fn login(State(app): State<App>, headers: HeaderMap, Form(f): Form<LoginFo
     match cairn_acl::logins::check_login(&app.0.ch, &f.username, &f.password).await {
         Ok(Some(login)) => {
             app.0.throttle.succeeded(&f.username);
-            let s = app
-                .0
-                .sessions
-                .create(&login.username, login.identities, login.version);
+            let s =
+                app.0
+                    .sessions
+                    .create(&login.username, login.identities, Some(login.version), None);
             let mut r = Redirect::to("/").into_response();
             let h = r.headers_mut();
             if let Ok(v) = HeaderValue::from_str(&session::session_cookie(&s.token)) {
@@ -380,6 +433,25 @@ async fn logout(State(app): State<App>, headers: HeaderMap, Form(f): Form<Logout
         return error(StatusCode::FORBIDDEN, "bad CSRF token").into_response();
     }
     app.0.sessions.remove(&s.token);
+    if let (Some(token), Some(sso)) = (&s.lms_token, &app.0.options.sso) {
+        sso.revoke(token).await;
+        let logout = format!("{}/logout", sso.lms_url());
+        let mut r = message_page(
+            &app,
+            StatusCode::OK,
+            Page {
+                title: "Signed out",
+                message: "You are signed out of Cairn. You are still signed in to the LMS.",
+                link: Some((&logout, "Sign out of the LMS too")),
+                ..Page::default()
+            },
+        );
+        r.headers_mut().append(
+            header::SET_COOKIE,
+            HeaderValue::from_static(session::CLEAR_SESSION),
+        );
+        return r;
+    }
     (
         StatusCode::SEE_OTHER,
         [
@@ -388,6 +460,136 @@ async fn logout(State(app): State<App>, headers: HeaderMap, Form(f): Form<Logout
         ],
     )
         .into_response()
+}
+
+/// A page with a title and a message (errors of the sign-in with the LMS, no course,
+/// signed out), optionally a sign-out button, a link, or an immediate move to another page.
+#[derive(Default)]
+struct Page<'a> {
+    title: &'a str,
+    message: &'a str,
+    signout_csrf: Option<&'a str>,
+    link: Option<(&'a str, &'a str)>,
+    refresh_to: Option<&'a str>,
+}
+
+fn message_page(app: &App, status: StatusCode, p: Page<'_>) -> Response {
+    let page = app.0.pages.get_template("message.html").and_then(|t| {
+        t.render(minijinja::context! {
+            title => p.title,
+            message => p.message,
+            signout_csrf => p.signout_csrf,
+            link => p.link.map(|l| l.0),
+            link_text => p.link.map(|l| l.1),
+            refresh_to => p.refresh_to,
+        })
+    });
+    match page {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => internal(e).into_response(),
+    }
+}
+
+/// "Sign in with the LMS": a new flow, its `state` in a cookie, the browser to the LMS.
+async fn lms_start(State(app): State<App>) -> Response {
+    let Some(sso) = &app.0.options.sso else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "sign-in with the LMS is not configured",
+        )
+        .into_response();
+    };
+    let (url, state) = sso.start();
+    let mut r = Redirect::to(&url).into_response();
+    if let Ok(v) = HeaderValue::from_str(&session::sso_state_cookie(&state)) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
+}
+
+/// The LMS's answer.
+#[derive(Deserialize)]
+struct Callback {
+    state: Option<String>,
+    code: Option<String>,
+    error: Option<String>,
+}
+
+/// The callback: the `state` must be this browser's and a live flow's; then the code is
+/// exchanged, the user read from the LMS, and a dashboard session made. Every failure is
+/// a page that says what happened, a log line, and no session.
+async fn lms_callback(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<Callback>,
+) -> Response {
+    let Some(sso) = app.0.options.sso.clone() else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "sign-in with the LMS is not configured",
+        )
+        .into_response();
+    };
+    let browser_state = session::cookie(&headers, session::SSO_STATE_COOKIE);
+    let state = q.state.unwrap_or_default();
+    let result = if browser_state.is_some_and(|b| session::same(&b, &state)) && !state.is_empty() {
+        sso.finish(&state, q.code.as_deref(), q.error.as_deref())
+            .await
+    } else {
+        Err(sso::SsoError::State)
+    };
+    let mut r = match result {
+        Ok(who) => match cairn_acl::logins::may_identify(&app.0.ch, &who.username).await {
+            Ok(identities) => {
+                tracing::info!(username = who.username, "signed in with the LMS");
+                let s =
+                    app.0
+                        .sessions
+                        .create(&who.username, identities, None, Some(who.access_token));
+                // A page of ours moves on to the dashboard: the SameSite=Strict session
+                // cookie is sent on that same-site navigation, not on a redirect chain
+                // that began at the LMS.
+                let mut r = message_page(
+                    &app,
+                    StatusCode::OK,
+                    Page {
+                        title: "Signed in",
+                        message: "Opening the dashboard…",
+                        link: Some(("/", "Open the dashboard")),
+                        refresh_to: Some("/"),
+                        ..Page::default()
+                    },
+                );
+                if let Ok(v) = HeaderValue::from_str(&session::session_cookie(&s.token)) {
+                    r.headers_mut().append(header::SET_COOKIE, v);
+                }
+                r
+            }
+            Err(e) => internal(e).into_response(),
+        },
+        Err(e) => {
+            if e.status() >= 500 {
+                tracing::error!(status = e.status(), "sign-in with the LMS failed: {e}");
+            } else {
+                tracing::warn!(status = e.status(), "sign-in with the LMS refused: {e}");
+            }
+            message_page(
+                &app,
+                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_GATEWAY),
+                Page {
+                    title: "Sign-in failed",
+                    message: e.message(),
+                    link: Some(("/login", "Back to the sign-in page")),
+                    ..Page::default()
+                },
+            )
+        }
+    };
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        HeaderValue::from_static(session::CLEAR_SSO_STATE),
+    );
+    r
 }
 
 async fn api_courses(State(app): State<App>, headers: HeaderMap) -> Result<Response, Refused> {

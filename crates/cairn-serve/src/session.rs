@@ -26,9 +26,13 @@ pub struct Session {
     pub identities: bool,
     /// The CSRF token of the session's forms.
     pub csrf: String,
-    /// The version of the user's login record signed in with: the session ends when the
-    /// user's latest record is another one (re-created, changed or disabled).
-    pub login_version: u64,
+    /// The version of the user's login record signed in with (password sign-ins): the
+    /// session ends when the user's latest record is another one (re-created, changed or
+    /// disabled). `None` for sign-ins with the LMS.
+    pub login_version: Option<u64>,
+    /// The LMS's access token of a sign-in with the LMS (server-side only; revoked at
+    /// sign-out).
+    pub lms_token: Option<String>,
     last_seen: Instant,
 }
 
@@ -50,6 +54,18 @@ pub(crate) fn same(a: &str, b: &str) -> bool {
 
 pub(crate) fn session_cookie(token: &str) -> String {
     format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; Secure; SameSite=Strict")
+}
+
+/// The cookie binding a sign-in with the LMS to this browser: `Lax`, since the LMS sends
+/// the browser back to the callback from another site.
+pub(crate) const SSO_STATE_COOKIE: &str = "cairn_sso_state";
+pub(crate) const CLEAR_SSO_STATE: &str =
+    "cairn_sso_state=; Path=/login/lms; Max-Age=0; HttpOnly; Secure; SameSite=Lax";
+
+pub(crate) fn sso_state_cookie(state: &str) -> String {
+    format!(
+        "{SSO_STATE_COOKIE}={state}; Path=/login/lms; Max-Age=600; HttpOnly; Secure; SameSite=Lax"
+    )
 }
 
 pub(crate) fn login_csrf_cookie(token: &str) -> String {
@@ -81,13 +97,20 @@ impl Store {
         }
     }
 
-    pub(crate) fn create(&self, username: &str, identities: bool, login_version: u64) -> Session {
+    pub(crate) fn create(
+        &self,
+        username: &str,
+        identities: bool,
+        login_version: Option<u64>,
+        lms_token: Option<String>,
+    ) -> Session {
         let s = Session {
             token: token(),
             username: username.to_owned(),
             identities,
             csrf: token(),
             login_version,
+            lms_token,
             last_seen: Instant::now(),
         };
         if let Ok(mut m) = self.sessions.lock() {
@@ -134,7 +157,7 @@ mod tests {
     #[test]
     fn sessions_expire_when_idle() {
         let store = Store::new(Duration::from_millis(50));
-        let s = store.create("ada", true, 1);
+        let s = store.create("ada", true, Some(1), None);
         let mut h = HeaderMap::new();
         h.insert(
             axum::http::header::COOKIE,

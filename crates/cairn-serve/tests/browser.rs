@@ -6,29 +6,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{PASSWORD, dashboard};
-use fantoccini::{ClientBuilder, Locator};
-
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-
-struct Driver(std::process::Child);
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Waits until the page has finished loading the overview.
-async fn ready(c: &fantoccini::Client) {
-    c.wait()
-        .at_most(Duration::from_secs(30))
-        .for_element(Locator::Css("body[data-ready='1']"))
-        .await
-        .expect("the overview finishes loading");
-}
+use common::{PASSWORD, dashboard, ready};
+use fantoccini::Locator;
 
 /// The weeks on the weekly engagement chart.
 async fn weekly_labels(c: &fantoccini::Client) -> serde_json::Value {
@@ -39,55 +18,8 @@ async fn weekly_labels(c: &fantoccini::Client) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sign_in_and_see_the_course_overview_in_chromium() {
-    for bin in [CHROMIUM, CHROMEDRIVER] {
-        assert!(
-            std::path::Path::new(bin).exists(),
-            "{bin} is missing: install Debian's chromium and chromium-driver (scripts/test does)"
-        );
-    }
-    // Both rustls back ends are in the dependency tree: pick one for the WebDriver client.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let f = dashboard("serve_browser").await;
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let _driver = Driver(
-        std::process::Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let profile = std::env::temp_dir().join(format!("cairn-chromium-{}", std::process::id()));
-    let caps: serde_json::Map<String, serde_json::Value> = serde_json::from_value(serde_json::json!({
-        "goog:chromeOptions": {
-            "binary": CHROMIUM,
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--window-size=1400,2600", format!("--user-data-dir={}", profile.display()),
-            ]
-        }
-    }))
-    .unwrap();
-    let mut client = None;
-    for _ in 0..50 {
-        match ClientBuilder::rustls()
-            .unwrap()
-            .capabilities(caps.clone())
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-        {
-            Ok(c) => {
-                client = Some(c);
-                break;
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-        }
-    }
-    let c = client.expect("chromedriver answers");
+    let (_driver, c) = common::chromium().await;
 
     c.goto(&format!("{}/", f.base)).await.unwrap();
     assert!(c.current_url().await.unwrap().path().ends_with("/login"));
@@ -255,6 +187,5 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
         "{on_next} events on {next}"
     );
     c.close().await.unwrap();
-    std::fs::remove_dir_all(&profile).ok();
     f.drop_all().await;
 }

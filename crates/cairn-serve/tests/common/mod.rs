@@ -4,6 +4,12 @@
 //! - `quiet`: manual grant for C01, identities hidden;
 //! - `boss`: manual grant for everything;
 //! - `inst`: no manual grant; an `instructor` role on C02 in the LMS.
+//!
+//! With [`dashboard_sso`], also the stand-in for the LMS's sign-in (scripts/lms-standin),
+//! LMS users `orgstaff` (staff of the org CairnX: both courses), `admin` (global staff)
+//! and the generated learners (no role), every one with the password [`LMS_PASSWORD`];
+//! and three more dashboards on the same data: one with a wrong client secret, one whose
+//! LMS is down, one whose application asks the user (who may deny).
 #![allow(dead_code)]
 
 use cairn_acl::rights::Scope;
@@ -14,6 +20,81 @@ use cairn_import::generate::{Spec, courses, generate};
 use cairn_import::ingest::{IngestOptions, Input, LogPublishes, ingest};
 
 pub const PASSWORD: &str = "correct horse battery";
+/// Every LMS user's password at the stand-in.
+pub const LMS_PASSWORD: &str = "lms pass phrase";
+
+/// The stand-in for the LMS's sign-in, stopped when dropped.
+pub struct Standin {
+    pub url: String,
+    pub secret: String,
+    dir: std::path::PathBuf,
+}
+
+impl Standin {
+    fn script(dir: &std::path::Path, port: u16, action: &str, env: &[(&str, String)]) {
+        let mut cmd =
+            std::process::Command::new(testing::workspace_dir().join("scripts/lms-standin"));
+        cmd.arg(action)
+            .env("STANDIN_DIR", dir)
+            .env("STANDIN_PORT", port.to_string());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let o = cmd.output().unwrap();
+        assert!(
+            o.status.success(),
+            "lms-standin {action}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+
+    fn start(name: &str, lms: &MysqlConfig, redirect_uris: &[String]) -> Standin {
+        let port = free_port();
+        let dir = testing::workspace_dir().join(format!(".cairn/test-standin-{name}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        let secret = format!("secret-{}", std::process::id());
+        let reader = testing::config().mysql;
+        Self::script(
+            &dir,
+            port,
+            "start",
+            &[
+                ("STANDIN_CLIENT_ID", "cairn".into()),
+                ("STANDIN_CLIENT_SECRET", secret.clone()),
+                ("STANDIN_REDIRECT_URI", redirect_uris.join(" ")),
+                ("STANDIN_PASSWORD", LMS_PASSWORD.into()),
+                ("STANDIN_MYSQL_HOST", reader.host.clone()),
+                ("STANDIN_MYSQL_PORT", reader.port.to_string()),
+                ("STANDIN_MYSQL_USER", reader.username.clone()),
+                (
+                    "STANDIN_MYSQL_PASSWORD",
+                    reader.password.expose().to_owned(),
+                ),
+                ("STANDIN_MYSQL_DB", lms.database.clone()),
+            ],
+        );
+        Standin {
+            url: format!("http://127.0.0.1:{port}"),
+            secret,
+            dir,
+        }
+    }
+}
+
+impl Drop for Standin {
+    fn drop(&mut self) {
+        Self::script(&self.dir, 0, "stop", &[]);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
 
 pub struct Fixture {
     pub base: String,
@@ -22,6 +103,10 @@ pub struct Fixture {
     pub courses: Vec<String>,
     pub spec: Spec,
     dir: std::path::PathBuf,
+    /// With [`dashboard_sso`]: the stand-in LMS.
+    pub standin: Option<Standin>,
+    /// With [`dashboard_sso`]: dashboards `wrong_secret`, `lms_down` and `consent`.
+    pub others: std::collections::BTreeMap<&'static str, String>,
 }
 
 impl Fixture {
@@ -36,6 +121,14 @@ impl Fixture {
 }
 
 pub async fn dashboard(name: &str) -> Fixture {
+    dashboard_with(name, false).await
+}
+
+pub async fn dashboard_sso(name: &str) -> Fixture {
+    dashboard_with(name, true).await
+}
+
+async fn dashboard_with(name: &str, sso: bool) -> Fixture {
     let dir = std::env::temp_dir().join(format!("cairn-serve-{name}-{}", std::process::id()));
     let spec = Spec {
         seed: 5,
@@ -60,6 +153,16 @@ pub async fn dashboard(name: &str) -> Fixture {
     ))
     .await
     .unwrap();
+    if sso {
+        conn.query_drop(
+            "INSERT INTO auth_user (id, password, is_superuser, username, first_name, last_name, email, is_staff, is_active, date_joined) VALUES \
+             (9002, '!', 0, 'orgstaff', 'O', 'S', 'orgstaff@example.org', 0, 1, '2025-01-01 00:00:00'), \
+             (9003, '!', 0, 'admin', 'A', 'D', 'admin@example.org', 1, 1, '2025-01-01 00:00:00'); \
+             INSERT INTO student_courseaccessrole (org, course_id, role, user_id) VALUES ('CairnX', '', 'staff', 9002)",
+        )
+        .await
+        .unwrap();
+    }
     let mut config = testing::config();
     config.mysql.database = lms.database.clone();
     let ch = cairn_migrate::testing::data_lake_with(name, config.clone()).await;
@@ -94,24 +197,132 @@ pub async fn dashboard(name: &str) -> Fixture {
             .await
             .unwrap();
     }
-    let app = cairn_serve::App::new(
-        ch.clone(),
-        cairn_serve::RightsSource::Lms(config.mysql.clone()),
-        cairn_serve::Options {
-            refresh_seconds: 5,
-            rights_ttl: std::time::Duration::from_secs(1),
-            ..Default::default()
-        },
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app.router()).await });
+    // The dashboards' addresses first: the stand-in registers their redirect URIs.
+    let names: &[&'static str] = if sso {
+        &["main", "wrong_secret", "lms_down", "consent"]
+    } else {
+        &["main"]
+    };
+    let mut listeners = Vec::new();
+    for n in names {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        listeners.push((*n, format!("http://{}", l.local_addr().unwrap()), l));
+    }
+    let standin = sso.then(|| {
+        let uris: Vec<String> = listeners
+            .iter()
+            .map(|(_, base, _)| cairn_serve::Sso::redirect_uri(base))
+            .collect();
+        Standin::start(name, &lms, &uris)
+    });
+    let mut bases = std::collections::BTreeMap::new();
+    for (n, base, listener) in listeners {
+        let sso = standin.as_ref().map(|st| {
+            let (lms_url, client, secret) = match n {
+                "wrong_secret" => (st.url.clone(), "cairn", "not-the-secret".to_owned()),
+                "lms_down" => (
+                    format!("http://127.0.0.1:{}", free_port()),
+                    "cairn",
+                    st.secret.clone(),
+                ),
+                "consent" => (st.url.clone(), "cairn-consent", st.secret.clone()),
+                _ => (st.url.clone(), "cairn", st.secret.clone()),
+            };
+            std::sync::Arc::new(cairn_serve::Sso::new(&lms_url, &base, client, &secret).unwrap())
+        });
+        let app = cairn_serve::App::new(
+            ch.clone(),
+            cairn_serve::RightsSource::Lms(config.mysql.clone()),
+            cairn_serve::Options {
+                refresh_seconds: 5,
+                rights_ttl: std::time::Duration::from_secs(1),
+                sso,
+                ..Default::default()
+            },
+        );
+        tokio::spawn(async move { axum::serve(listener, app.router()).await });
+        bases.insert(n, base);
+    }
+    let base = bases.remove("main").unwrap();
     Fixture {
-        base: format!("http://{addr}"),
+        base,
         ch,
         lms,
         courses: generated.iter().map(|c| c.id.clone()).collect(),
         spec,
         dir,
+        standin,
+        others: bases,
     }
+}
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// A chromedriver process and its browser's profile, killed and removed when dropped.
+pub struct Driver(std::process::Child, std::path::PathBuf);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+        let _ = std::fs::remove_dir_all(&self.1);
+    }
+}
+
+/// Headless Chromium (Debian's `chromium` and `chromium-driver`, installed by
+/// scripts/test) with a profile of its own: each call is another browser.
+pub async fn chromium() -> (Driver, fantoccini::Client) {
+    for bin in [CHROMIUM, CHROMEDRIVER] {
+        assert!(
+            std::path::Path::new(bin).exists(),
+            "{bin} is missing: install Debian's chromium and chromium-driver (scripts/test does)"
+        );
+    }
+    // Both rustls back ends are in the dependency tree: pick one for the WebDriver client.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let port = free_port();
+    let profile =
+        std::env::temp_dir().join(format!("cairn-chromium-{}-{port}", std::process::id()));
+    let driver = Driver(
+        std::process::Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+        profile.clone(),
+    );
+    let caps: serde_json::Map<String, serde_json::Value> = serde_json::from_value(serde_json::json!({
+        "goog:chromeOptions": {
+            "binary": CHROMIUM,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--window-size=1400,2600", format!("--user-data-dir={}", profile.display()),
+            ]
+        }
+    }))
+    .unwrap();
+    for _ in 0..50 {
+        match fantoccini::ClientBuilder::rustls()
+            .unwrap()
+            .capabilities(caps.clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+        {
+            Ok(c) => return (driver, c),
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+        }
+    }
+    panic!("chromedriver does not answer");
+}
+
+/// Waits until the page has finished loading the overview.
+pub async fn ready(c: &fantoccini::Client) {
+    c.wait()
+        .at_most(std::time::Duration::from_secs(30))
+        .for_element(fantoccini::Locator::Css("body[data-ready='1']"))
+        .await
+        .expect("the overview finishes loading");
 }
