@@ -96,14 +96,7 @@ pub async fn check_login(
     username: &str,
     password: &str,
 ) -> cairn_core::Result<Option<Login>> {
-    let rows: Vec<LoginRow> = ch
-        .client()
-        .query(&login_sql(ch.database()))
-        .bind(username)
-        .fetch_all()
-        .await
-        .map_err(|e| cairn_core::Error::clickhouse("reading _dashboard_logins", e))?;
-    let Some(row) = rows.into_iter().next() else {
+    let Some(row) = latest_login(ch, username).await? else {
         // Spend the same time as a real check, so timing does not tell who exists.
         verify_off_thread(password, &DUMMY_HASH).await;
         return Ok(None);
@@ -119,6 +112,13 @@ pub async fn check_login(
 /// Whether a user signing in another way (the LMS) may see learner identities: the flag
 /// of the user's latest login record (`cairn createuser --no-identities`), else yes.
 pub async fn may_identify(ch: &ClickHouse, username: &str) -> cairn_core::Result<bool> {
+    Ok(latest_login(ch, username)
+        .await?
+        .is_none_or(|r| r.identities == 1))
+}
+
+/// The user's latest login record, if any.
+async fn latest_login(ch: &ClickHouse, username: &str) -> cairn_core::Result<Option<LoginRow>> {
     let rows: Vec<LoginRow> = ch
         .client()
         .query(&login_sql(ch.database()))
@@ -126,7 +126,7 @@ pub async fn may_identify(ch: &ClickHouse, username: &str) -> cairn_core::Result
         .fetch_all()
         .await
         .map_err(|e| cairn_core::Error::clickhouse("reading _dashboard_logins", e))?;
-    Ok(rows.first().is_none_or(|r| r.identities == 1))
+    Ok(rows.into_iter().next())
 }
 
 /// Argon2 is deliberately slow: verify off the async threads.

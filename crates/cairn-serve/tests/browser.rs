@@ -7,7 +7,6 @@ mod common;
 use std::time::Duration;
 
 use common::{PASSWORD, dashboard, ready};
-use fantoccini::Locator;
 
 /// The weeks on the weekly engagement chart.
 async fn weekly_labels(c: &fantoccini::Client) -> serde_json::Value {
@@ -23,24 +22,7 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
 
     c.goto(&format!("{}/", f.base)).await.unwrap();
     assert!(c.current_url().await.unwrap().path().ends_with("/login"));
-    c.find(Locator::Css("#username"))
-        .await
-        .unwrap()
-        .send_keys("teach")
-        .await
-        .unwrap();
-    c.find(Locator::Css("#password"))
-        .await
-        .unwrap()
-        .send_keys(PASSWORD)
-        .await
-        .unwrap();
-    c.find(Locator::Css("#sign-in"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    common::fill_sign_in(&c, "teach", PASSWORD).await;
     ready(&c).await;
     // Every chart is drawn: Chart.js keeps its instances.
     let n = c

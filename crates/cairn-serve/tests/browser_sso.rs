@@ -20,8 +20,7 @@ async fn sign_in_with_the_lms(c: &Client, f: &Fixture, user: &str) {
         .await
         .unwrap();
     let lms = &f.standin.as_ref().unwrap().url;
-    let field = c
-        .wait()
+    c.wait()
         .at_most(Duration::from_secs(20))
         .for_element(Locator::Css("#username"))
         .await
@@ -30,19 +29,7 @@ async fn sign_in_with_the_lms(c: &Client, f: &Fixture, user: &str) {
         c.current_url().await.unwrap().as_str().starts_with(lms),
         "at the LMS's sign-in page"
     );
-    field.send_keys(user).await.unwrap();
-    c.find(Locator::Css("#password"))
-        .await
-        .unwrap()
-        .send_keys(LMS_PASSWORD)
-        .await
-        .unwrap();
-    c.find(Locator::Css("#sign-in"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    common::fill_sign_in(c, user, LMS_PASSWORD).await;
 }
 
 async fn course_options(c: &Client) -> Vec<String> {

@@ -326,3 +326,23 @@ pub async fn ready(c: &fantoccini::Client) {
         .await
         .expect("the overview finishes loading");
 }
+
+/// Types a username and password into the page's `#username` and `#password` fields and
+/// clicks `#sign-in` (the dashboard's form and the LMS stand-in's alike).
+pub async fn fill_sign_in(c: &fantoccini::Client, user: &str, password: &str) {
+    use fantoccini::Locator;
+    for (field, text) in [("#username", user), ("#password", password)] {
+        c.find(Locator::Css(field))
+            .await
+            .unwrap()
+            .send_keys(text)
+            .await
+            .unwrap();
+    }
+    c.find(Locator::Css("#sign-in"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
