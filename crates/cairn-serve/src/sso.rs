@@ -241,23 +241,36 @@ impl Sso {
                 RequestTokenError::Other(e) => SsoError::Unreachable(e),
             })?;
         let access_token = token.access_token().secret().clone();
+        // Who this is; a token that does not lead to an active user is given back.
+        let username = match self.active_username(&access_token).await {
+            Ok(u) => u,
+            Err(e) => {
+                self.revoke(&access_token).await;
+                return Err(e);
+            }
+        };
+        Ok(LmsIdentity {
+            username,
+            access_token,
+        })
+    }
+
+    /// The username of the token's user (`/api/user/v1/me`), if the account is active.
+    async fn active_username(&self, access_token: &str) -> Result<String, SsoError> {
         let me: Me = self
-            .get_json(&["api", "user", "v1", "me"], &access_token)
+            .get_json(&["api", "user", "v1", "me"], access_token)
             .await?;
         let account: Account = self
             .get_json(
                 &["api", "user", "v1", "accounts", &me.username],
-                &access_token,
+                access_token,
             )
             .await?;
-        if !account.is_active {
-            self.revoke(&access_token).await;
-            return Err(SsoError::Inactive(me.username));
+        if account.is_active {
+            Ok(me.username)
+        } else {
+            Err(SsoError::Inactive(me.username))
         }
-        Ok(LmsIdentity {
-            username: me.username,
-            access_token,
-        })
     }
 
     /// GETs the LMS's JSON at the path of these segments (each percent-encoded).

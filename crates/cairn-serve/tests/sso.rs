@@ -373,6 +373,32 @@ async fn every_failed_sign_in_is_a_page_and_no_session() {
     assert!(r.text().await.unwrap().contains("cannot be reached"));
     no_session(&b, "LMS down");
 
+    // The LMS answering 500 at its token endpoint: the same page.
+    let mut b = Browser::new();
+    b.get(&format!("{}/login/lms", f.others["lms_5xx"])).await;
+    let state = b.dashboard["cairn_sso_state"].clone();
+    let r = b
+        .get(&format!(
+            "{}/login/lms/callback?code=anything&state={state}",
+            f.others["lms_5xx"]
+        ))
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_GATEWAY);
+    assert!(r.text().await.unwrap().contains("cannot be reached"));
+    no_session(&b, "LMS 5xx");
+
+    // /api/user/v1/me failing after a good exchange: no session, and the token given back.
+    let mut b = Browser::new();
+    let r = b.sign_in(&f, "broken-me").await;
+    assert_eq!(r.status(), StatusCode::BAD_GATEWAY);
+    assert!(r.text().await.unwrap().contains("cannot be reached"));
+    no_session(&b, "me failing");
+    assert_eq!(
+        active_tokens(&f, "broken-me").await,
+        0,
+        "the token is revoked"
+    );
+
     // The user denies access at the LMS's consent page: error=access_denied.
     let mut b = Browser::new();
     b.lms_sign_in(&lms, "orgstaff", LMS_PASSWORD).await;

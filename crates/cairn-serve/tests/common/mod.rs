@@ -8,8 +8,9 @@
 //! With [`dashboard_sso`], also the stand-in for the LMS's sign-in (scripts/lms-standin),
 //! LMS users `orgstaff` (staff of the org CairnX: both courses), `admin` (global staff)
 //! and the generated learners (no role), every one with the password [`LMS_PASSWORD`];
-//! and three more dashboards on the same data: one with a wrong client secret, one whose
-//! LMS is down, one whose application asks the user (who may deny).
+//! `broken-me` (whom the LMS fails to describe); and four more dashboards on the same
+//! data: one with a wrong client secret, one whose LMS is down, one whose LMS answers 500,
+//! one whose application asks the user (who may deny).
 #![allow(dead_code)]
 
 use cairn_acl::rights::Scope;
@@ -105,7 +106,7 @@ pub struct Fixture {
     dir: std::path::PathBuf,
     /// With [`dashboard_sso`]: the stand-in LMS.
     pub standin: Option<Standin>,
-    /// With [`dashboard_sso`]: dashboards `wrong_secret`, `lms_down` and `consent`.
+    /// With [`dashboard_sso`]: dashboards `wrong_secret`, `lms_down`, `lms_5xx`, `consent`.
     pub others: std::collections::BTreeMap<&'static str, String>,
 }
 
@@ -157,7 +158,8 @@ async fn dashboard_with(name: &str, sso: bool) -> Fixture {
         conn.query_drop(
             "INSERT INTO auth_user (id, password, is_superuser, username, first_name, last_name, email, is_staff, is_active, date_joined) VALUES \
              (9002, '!', 0, 'orgstaff', 'O', 'S', 'orgstaff@example.org', 0, 1, '2025-01-01 00:00:00'), \
-             (9003, '!', 0, 'admin', 'A', 'D', 'admin@example.org', 1, 1, '2025-01-01 00:00:00'); \
+             (9003, '!', 0, 'admin', 'A', 'D', 'admin@example.org', 1, 1, '2025-01-01 00:00:00'), \
+             (9004, '!', 0, 'broken-me', 'B', 'M', 'broken@example.org', 1, 1, '2025-01-01 00:00:00'); \
              INSERT INTO student_courseaccessrole (org, course_id, role, user_id) VALUES ('CairnX', '', 'staff', 9002)",
         )
         .await
@@ -199,7 +201,7 @@ async fn dashboard_with(name: &str, sso: bool) -> Fixture {
     }
     // The dashboards' addresses first: the stand-in registers their redirect URIs.
     let names: &[&'static str] = if sso {
-        &["main", "wrong_secret", "lms_down", "consent"]
+        &["main", "wrong_secret", "lms_down", "lms_5xx", "consent"]
     } else {
         &["main"]
     };
@@ -222,6 +224,11 @@ async fn dashboard_with(name: &str, sso: bool) -> Fixture {
                 "wrong_secret" => (st.url.clone(), "cairn", "not-the-secret".to_owned()),
                 "lms_down" => (
                     format!("http://127.0.0.1:{}", free_port()),
+                    "cairn",
+                    st.secret.clone(),
+                ),
+                "lms_5xx" => (
+                    format!("{}/standin/fail500", st.url),
                     "cairn",
                     st.secret.clone(),
                 ),
