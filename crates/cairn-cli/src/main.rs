@@ -58,6 +58,9 @@ enum Command {
     },
     /// Ingests tracking logs into ClickHouse (same as `cairn-import events`).
     Ingest(cairn_import::cli::IngestArgs),
+    /// Drops the monthly partitions of `events` older than the retention
+    /// (`--months N` or CAIRN_EVENTS_RETENTION_MONTHS; `--dry-run` lists them).
+    Retention(cairn_import::cli::RetentionArgs),
     /// ClickHouse migrations (same as the `cairn-migrate` binary).
     Migrate {
         #[command(subcommand)]
@@ -138,6 +141,7 @@ fn main() -> ExitCode {
         }
         Command::Migrate { command } => return cairn_migrate::cli::run(&command, &config),
         Command::Ingest(args) => return cairn_import::cli::ingest(&args, &config),
+        Command::Retention(args) => return cairn_import::cli::retention(&args, &config),
         Command::Acl { command } => return cairn_acl::cli::acl(&command, &config),
         Command::Report { command } => return cairn_report::cli::run(&command, &config),
         Command::Serve(args) => return cairn_serve::cli::run(&args, &config),

@@ -216,6 +216,9 @@ pub struct Config {
     pub lms: LmsConfig,
     /// Dashboard sign-in.
     pub sso: SsoConfig,
+    /// `CAIRN_EVENTS_RETENTION_MONTHS`: months of events `cairn retention` keeps (none:
+    /// every event is kept).
+    pub events_retention_months: Option<u32>,
     /// Where each setting's value came from, by setting name.
     pub origins: BTreeMap<&'static str, Origin>,
 }
@@ -371,6 +374,12 @@ const SETTINGS: &[Setting] = &[
         default: "true",
         kind: Kind::Flag,
         help: "dashboard sign-in with cairn createuser passwords",
+    },
+    Setting {
+        name: "CAIRN_EVENTS_RETENTION_MONTHS",
+        default: "",
+        kind: Kind::Text,
+        help: "months of events cairn retention keeps (empty: all)",
     },
 ];
 
@@ -530,6 +539,10 @@ impl Config {
                 "CAIRN_LMS_URL" => self.sso.lms_url.clone(),
                 "CAIRN_DASHBOARD_URL" => self.sso.dashboard_url.clone(),
                 "CAIRN_PASSWORD_SIGNIN" => self.sso.password_signin.to_string(),
+                "CAIRN_EVENTS_RETENTION_MONTHS" => self
+                    .events_retention_months
+                    .map(|m| m.to_string())
+                    .unwrap_or_default(),
                 _ => String::new(),
             };
             let origin = self
@@ -628,6 +641,17 @@ impl Raw {
         }
     }
 
+    /// A number of months, 1 or more: `None` when empty.
+    fn months(&self, name: &'static str) -> Result<Option<u32>, ConfigError> {
+        match self.get(name).trim() {
+            "" => Ok(None),
+            v => match v.parse::<u32>() {
+                Ok(m) if m > 0 => Ok(Some(m)),
+                _ => Err(self.invalid(name, "expected a number of months (1 or more), or empty")),
+            },
+        }
+    }
+
     /// A URL setting: empty, or `http(s)://…` without a trailing `/`.
     fn url(&self, name: &'static str) -> Result<String, ConfigError> {
         let v = self.text(name)?.trim().trim_end_matches('/').to_owned();
@@ -707,6 +731,7 @@ impl Raw {
                     password_signin: self.flag("CAIRN_PASSWORD_SIGNIN")?.unwrap_or(true),
                 }
             },
+            events_retention_months: self.months("CAIRN_EVENTS_RETENTION_MONTHS")?,
             origins,
         })
     }
@@ -772,6 +797,20 @@ mod tests {
         let e = Config::from_sources(None, env_of(&[("CAIRN_LMS_URL", "lms.example.org")]))
             .unwrap_err();
         assert!(e.to_string().contains("expected a URL"), "{e}");
+    }
+
+    #[test]
+    fn retention_is_a_number_of_months_or_nothing() {
+        let c = Config::from_sources(None, env_of(&[])).unwrap();
+        assert_eq!(c.events_retention_months, None);
+        let c =
+            Config::from_sources(None, env_of(&[("CAIRN_EVENTS_RETENTION_MONTHS", "24")])).unwrap();
+        assert_eq!(c.events_retention_months, Some(24));
+        for bad in ["0", "-3", "two"] {
+            let e = Config::from_sources(None, env_of(&[("CAIRN_EVENTS_RETENTION_MONTHS", bad)]))
+                .unwrap_err();
+            assert!(e.to_string().contains("expected a number of months"), "{e}");
+        }
     }
 
     #[test]

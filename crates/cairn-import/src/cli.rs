@@ -208,3 +208,64 @@ pub fn import_courses(args: &CoursesArgs, config: &Config) -> ExitCode {
         }
     }
 }
+
+/// Arguments of `cairn retention`.
+#[derive(clap::Args, Debug)]
+pub struct RetentionArgs {
+    /// Months of events to keep (default: CAIRN_EVENTS_RETENTION_MONTHS).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    months: Option<u32>,
+    /// List the partitions that would be dropped; drop nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+/// Runs `cairn retention`: drops the monthly partitions of `events` older than the
+/// retention (whole months only).
+pub fn retention(args: &RetentionArgs, config: &Config) -> ExitCode {
+    let Some(months) = args.months.or(config.events_retention_months) else {
+        eprintln!(
+            "cairn retention: no retention set: give --months N or set CAIRN_EVENTS_RETENTION_MONTHS"
+        );
+        return ExitCode::from(2);
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cairn retention: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let today = chrono::Utc::now().date_naive();
+    let result = rt.block_on(async {
+        let ch = ClickHouse::connect(&config.clickhouse).await?;
+        crate::retention::apply(&ch, today, months, args.dry_run).await
+    });
+    match result {
+        Ok(dropped) => {
+            let first = crate::retention::first_kept_month(today, months);
+            let verb = if args.dry_run {
+                "would drop"
+            } else {
+                "dropped"
+            };
+            for p in &dropped {
+                println!("{verb} partition {} ({} events)", p.id, p.events);
+            }
+            println!(
+                "retention {months} months: {} partitions {verb}, events from {}-{:02} on kept",
+                dropped.len(),
+                first / 100,
+                first % 100
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("cairn retention: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -3,6 +3,7 @@
 //! - [`ingest`]: tracking logs (files, gzip, stdin, followed files) into `events`,
 //!   exactly once;
 //! - [`courses`]: course structure from OLX exports into `course_blocks`;
+//! - [`retention`]: monthly partitions of `events` older than the retention, dropped;
 //! - [`generate`]: a deterministic, realistic Tutor-format log and the matching LMS seed,
 //!   for the demo, tests and benchmarks.
 
@@ -12,3 +13,4 @@ pub mod cli;
 pub mod courses;
 pub mod generate;
 pub mod ingest;
+pub mod retention;

@@ -1,0 +1,72 @@
+//! Retention on the real server (18.16 and 26.9: scripts/test runs it on both): events in
+//! four months, 12 months kept as of 2026-12-02; the two wholly older months dropped, the
+//! others untouched; a dry run drops nothing; a second run finds nothing to drop.
+
+use cairn_core::testing;
+use cairn_import::retention::{Partition, apply, partitions};
+use chrono::NaiveDate;
+
+async fn per_month(ch: &cairn_core::ClickHouse) -> Vec<(u32, u64)> {
+    ch.client()
+        .query("SELECT toYYYYMM(time) AS m, count() FROM events GROUP BY m ORDER BY m")
+        .fetch_all::<(u32, u64)>()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn whole_months_older_than_the_retention_are_dropped() {
+    let ch = cairn_migrate::testing::data_lake("retention").await;
+    let db = cairn_core::sql::quote_ident(ch.database());
+    // 2 events in January 2024, 3 in November 2025, 4 on the first of December 2025 (within
+    // 12 months of 2026-12-02 only in part: kept whole), 5 in December 2026.
+    let mut values = Vec::new();
+    for (time, n) in [
+        ("2024-01-15 10:00:00", 2),
+        ("2025-11-30 23:59:59", 3),
+        ("2025-12-01 00:00:00", 4),
+        ("2026-12-01 08:00:00", 5),
+    ] {
+        for i in 0..n {
+            values.push(format!(
+                "(toDateTime('{time}', 'UTC'), 'x', 'course-v1:A+B+C', {i}, 'm{time}{i}')"
+            ));
+        }
+    }
+    ch.execute(&format!(
+        "INSERT INTO {db}.events (time, name, course_id, user_id, message) VALUES {}",
+        values.join(", ")
+    ))
+    .await
+    .unwrap();
+    let today = NaiveDate::from_ymd_opt(2026, 12, 2).unwrap();
+    let all = vec![(202401, 2), (202511, 3), (202512, 4), (202612, 5)];
+    assert_eq!(per_month(&ch).await, all);
+    let ids: Vec<String> = partitions(&ch)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    assert_eq!(ids, ["202401", "202511", "202512", "202612"]);
+
+    let expected = vec![
+        Partition {
+            id: "202401".into(),
+            events: 2,
+        },
+        Partition {
+            id: "202511".into(),
+            events: 3,
+        },
+    ];
+    assert_eq!(apply(&ch, today, 12, true).await.unwrap(), expected);
+    assert_eq!(per_month(&ch).await, all, "a dry run drops nothing");
+    assert_eq!(apply(&ch, today, 12, false).await.unwrap(), expected);
+    assert_eq!(per_month(&ch).await, vec![(202512, 4), (202612, 5)]);
+    assert!(
+        apply(&ch, today, 12, false).await.unwrap().is_empty(),
+        "nothing left to drop"
+    );
+    ch.drop_database().await.unwrap();
+}
