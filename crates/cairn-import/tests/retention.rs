@@ -2,7 +2,6 @@
 //! four months, 12 months kept as of 2026-12-02; the two wholly older months dropped, the
 //! others untouched; a dry run drops nothing; a second run finds nothing to drop.
 
-use cairn_core::testing;
 use cairn_import::retention::{Partition, apply, partitions};
 use chrono::NaiveDate;
 
