@@ -1,4 +1,4 @@
-//! cairn-migrate against the real ClickHouse 18.16 server and MariaDB.
+//! cairn-migrate against the real ClickHouse (18.16 and 26.9: scripts/test runs it on both) and MariaDB.
 
 use std::path::PathBuf;
 use std::time::Duration;

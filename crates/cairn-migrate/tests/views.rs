@@ -1,6 +1,6 @@
-//! The checks of fixtures/ch-check/ (also run on ClickHouse 26.9 by scripts/test) on the
-//! live 18.16 server: migrated views return the rows seeded into MariaDB, and the queries
-//! of docs/queries.md give the expected answers.
+//! The checks of fixtures/ch-check/ on the live server (18.16 and 26.9: scripts/test runs
+//! it on both): migrated views return the rows seeded into MariaDB, and the queries of
+//! docs/queries.md give the expected answers.
 
 use cairn_core::mysql::mysql_async::prelude::Queryable;
 use cairn_core::testing;
