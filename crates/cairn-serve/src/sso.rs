@@ -218,7 +218,13 @@ impl Sso {
     ) -> Result<LmsIdentity, SsoError> {
         let verifier = self.take(state)?;
         if let Some(e) = error {
-            return Err(SsoError::Refused(e.chars().take(100).collect()));
+            // An OAuth2 error code is `[a-z_]`: nothing else reaches the log.
+            let code = e
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .take(64)
+                .collect();
+            return Err(SsoError::Refused(code));
         }
         let code = code.ok_or_else(|| SsoError::Refused("no code".into()))?;
         let token = self
