@@ -358,34 +358,26 @@ async fn every_failed_sign_in_is_a_page_and_no_session() {
     );
     no_session(&b, "wrong secret");
 
-    // The LMS down (its token endpoint unreachable): a page saying so.
-    let mut b = Browser::new();
-    let r = b.get(&format!("{}/login/lms", f.others["lms_down"])).await;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let state = b.dashboard["cairn_sso_state"].clone();
-    let r = b
-        .get(&format!(
-            "{}/login/lms/callback?code=anything&state={state}",
-            f.others["lms_down"]
-        ))
-        .await;
-    assert_eq!(r.status(), StatusCode::BAD_GATEWAY);
-    assert!(r.text().await.unwrap().contains("cannot be reached"));
-    no_session(&b, "LMS down");
-
-    // The LMS answering 500 at its token endpoint: the same page.
-    let mut b = Browser::new();
-    b.get(&format!("{}/login/lms", f.others["lms_5xx"])).await;
-    let state = b.dashboard["cairn_sso_state"].clone();
-    let r = b
-        .get(&format!(
-            "{}/login/lms/callback?code=anything&state={state}",
-            f.others["lms_5xx"]
-        ))
-        .await;
-    assert_eq!(r.status(), StatusCode::BAD_GATEWAY);
-    assert!(r.text().await.unwrap().contains("cannot be reached"));
-    no_session(&b, "LMS 5xx");
+    // The LMS down (its token endpoint unreachable), and the LMS answering 500 there: a
+    // page saying so. (A flow started at that dashboard, its callback called with a code.)
+    for (dashboard, what) in [("lms_down", "LMS down"), ("lms_5xx", "LMS 5xx")] {
+        let base = &f.others[dashboard];
+        let mut b = Browser::new();
+        let r = b.get(&format!("{base}/login/lms")).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let state = b.dashboard["cairn_sso_state"].clone();
+        let r = b
+            .get(&format!(
+                "{base}/login/lms/callback?code=anything&state={state}"
+            ))
+            .await;
+        assert_eq!(r.status(), StatusCode::BAD_GATEWAY, "{what}");
+        assert!(
+            r.text().await.unwrap().contains("cannot be reached"),
+            "{what}"
+        );
+        no_session(&b, what);
+    }
 
     // /api/user/v1/me failing after a good exchange: no session, and the token given back.
     let mut b = Browser::new();
