@@ -60,14 +60,6 @@ pub struct Options {
     pub password_signin: bool,
 }
 
-impl std::fmt::Debug for Sso {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sso")
-            .field("lms_url", &self.lms_url())
-            .finish()
-    }
-}
-
 impl Default for Options {
     fn default() -> Self {
         Options {
@@ -331,18 +323,14 @@ async fn index(State(app): State<App>, headers: HeaderMap) -> Result<Response, R
 
 fn login_form(app: &App, status: StatusCode, message: &str) -> Response {
     let csrf = session::token();
-    let page = app
-        .0
-        .pages
-        .get_template("login.html")
-        .and_then(|t| {
-            t.render(minijinja::context! {
-                csrf => &csrf,
-                message => message,
-                passwords => app.0.options.password_signin,
-                lms => app.0.options.sso.as_ref().map(|s| s.lms_url().trim_start_matches("https://").trim_start_matches("http://").to_owned()),
-            })
-        });
+    let page = app.0.pages.get_template("login.html").and_then(|t| {
+        t.render(minijinja::context! {
+            csrf => &csrf,
+            message => message,
+            passwords => app.0.options.password_signin,
+            lms => app.0.options.sso.as_ref().map(|s| s.lms_host()),
+        })
+    });
     match page {
         Ok(p) => (
             status,
@@ -565,7 +553,11 @@ async fn lms_callback(
                 }
                 r
             }
-            Err(e) => internal(e).into_response(),
+            Err(e) => {
+                // No session: the LMS's token goes back.
+                sso.revoke(&who.access_token).await;
+                internal(e).into_response()
+            }
         },
         Err(e) => {
             if e.status() >= 500 {

@@ -32,6 +32,15 @@ pub struct Sso {
     flows: Mutex<HashMap<String, (PkceCodeVerifier, Instant)>>,
 }
 
+impl std::fmt::Debug for Sso {
+    /// The LMS only: never the client secret or a flow.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sso")
+            .field("lms_url", &self.lms_url)
+            .finish()
+    }
+}
+
 /// Who signed in, as the LMS says.
 #[derive(Debug, Clone)]
 pub struct LmsIdentity {
@@ -169,6 +178,13 @@ impl Sso {
     /// The LMS's public URL.
     pub fn lms_url(&self) -> &str {
         &self.lms_url
+    }
+
+    /// The LMS's URL without its scheme, as the sign-in button names it.
+    pub fn lms_host(&self) -> &str {
+        self.lms_url
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
     }
 
     /// Starts a sign-in: the LMS URL to send the browser to, and the flow's `state` (for
