@@ -203,6 +203,22 @@ pub struct SsoConfig {
     pub password_signin: bool,
 }
 
+/// The SQL explorer: how it signs in to ClickHouse as each user, and the limits every
+/// query of a user runs under.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExplorerConfig {
+    /// `CAIRN_EXPLORER_KEY` (or `…_FILE`): the key from which `cairn acl sync --users-xml`
+    /// and `cairn serve` derive each user's ClickHouse password (empty: the explorer is
+    /// open to admins only).
+    pub key: Secret,
+    /// `CAIRN_EXPLORER_MAX_EXECUTION_TIME`: seconds a user's query may run.
+    pub max_execution_time: u64,
+    /// `CAIRN_EXPLORER_MAX_MEMORY_USAGE`: bytes of memory a user's query may use.
+    pub max_memory_usage: u64,
+    /// `CAIRN_EXPLORER_MAX_RESULT_ROWS`: rows a user's query may return.
+    pub max_result_rows: u64,
+}
+
 /// The effective configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -219,6 +235,8 @@ pub struct Config {
     /// `CAIRN_EVENTS_RETENTION_MONTHS`: months of events `cairn retention` keeps (none:
     /// every event is kept).
     pub events_retention_months: Option<u32>,
+    /// The SQL explorer.
+    pub explorer: ExplorerConfig,
     /// Where each setting's value came from, by setting name.
     pub origins: BTreeMap<&'static str, Origin>,
 }
@@ -380,6 +398,30 @@ const SETTINGS: &[Setting] = &[
         default: "",
         kind: Kind::Text,
         help: "months of events cairn retention keeps (empty: all)",
+    },
+    Setting {
+        name: "CAIRN_EXPLORER_KEY",
+        default: "",
+        kind: Kind::Secret,
+        help: "key deriving each user's ClickHouse password for the SQL explorer (empty: admins only)",
+    },
+    Setting {
+        name: "CAIRN_EXPLORER_MAX_EXECUTION_TIME",
+        default: "30",
+        kind: Kind::Text,
+        help: "seconds an explorer query may run",
+    },
+    Setting {
+        name: "CAIRN_EXPLORER_MAX_MEMORY_USAGE",
+        default: "2000000000",
+        kind: Kind::Text,
+        help: "bytes of memory an explorer query may use",
+    },
+    Setting {
+        name: "CAIRN_EXPLORER_MAX_RESULT_ROWS",
+        default: "1000000",
+        kind: Kind::Text,
+        help: "rows an explorer query may return",
     },
 ];
 
@@ -543,6 +585,10 @@ impl Config {
                     .events_retention_months
                     .map(|m| m.to_string())
                     .unwrap_or_default(),
+                "CAIRN_EXPLORER_KEY" => self.explorer.key.to_string(),
+                "CAIRN_EXPLORER_MAX_EXECUTION_TIME" => self.explorer.max_execution_time.to_string(),
+                "CAIRN_EXPLORER_MAX_MEMORY_USAGE" => self.explorer.max_memory_usage.to_string(),
+                "CAIRN_EXPLORER_MAX_RESULT_ROWS" => self.explorer.max_result_rows.to_string(),
                 _ => String::new(),
             };
             let origin = self
@@ -652,6 +698,14 @@ impl Raw {
         }
     }
 
+    /// A whole number, 1 or more.
+    fn positive(&self, name: &'static str) -> Result<u64, ConfigError> {
+        match self.get(name).trim().parse::<u64>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(self.invalid(name, "expected a whole number, 1 or more")),
+        }
+    }
+
     /// A URL setting: empty, or `http(s)://…` without a trailing `/`.
     fn url(&self, name: &'static str) -> Result<String, ConfigError> {
         let v = self.text(name)?.trim().trim_end_matches('/').to_owned();
@@ -732,6 +786,12 @@ impl Raw {
                 }
             },
             events_retention_months: self.months("CAIRN_EVENTS_RETENTION_MONTHS")?,
+            explorer: ExplorerConfig {
+                key: self.secret("CAIRN_EXPLORER_KEY")?,
+                max_execution_time: self.positive("CAIRN_EXPLORER_MAX_EXECUTION_TIME")?,
+                max_memory_usage: self.positive("CAIRN_EXPLORER_MAX_MEMORY_USAGE")?,
+                max_result_rows: self.positive("CAIRN_EXPLORER_MAX_RESULT_ROWS")?,
+            },
             origins,
         })
     }
