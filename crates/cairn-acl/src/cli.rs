@@ -98,6 +98,11 @@ pub fn acl(cmd: &AclCommand, config: &Config) -> ExitCode {
         };
         match cmd {
             AclCommand::Password { username } => {
+                if !config.explorer.key.expose().is_empty() {
+                    return Err(format!(
+                        "CAIRN_EXPLORER_KEY is set: each user's ClickHouse password is derived from it, and `cairn acl sync --users-xml` writes that one. {username} finds it on the dashboard's SQL explorer page (\"Connect a SQL client\"); to change every password, change the key and sync again"
+                    ));
+                }
                 let password = read_password(username, None)?;
                 sync::record_password(&ch, username, &password)
                     .await
@@ -118,7 +123,7 @@ pub fn acl(cmd: &AclCommand, config: &Config) -> ExitCode {
                 dry_run,
                 users_xml: Some(path),
             } => {
-                let (plan, xml) = sync::users_xml(&ch, &config.mysql, path).await?;
+                let (plan, xml) = sync::users_xml(&ch, &config.mysql, &config.explorer, path).await?;
                 print!("{plan}");
                 if *dry_run {
                     print!("{xml}");

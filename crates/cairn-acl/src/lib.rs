@@ -14,6 +14,7 @@
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod explorer;
 pub mod logins;
 pub mod render;
 pub mod rights;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use cairn_core::ClickHouse;
-use cairn_core::config::MysqlConfig;
+use cairn_core::config::{ExplorerConfig, MysqlConfig};
 use cairn_core::mysql::mysql_async::prelude::Queryable;
 use cairn_core::sql::quote_ident;
 use clickhouse::Row;
@@ -365,22 +365,31 @@ pub async fn record_password(
         .map_err(|e| cairn_core::Error::clickhouse("recording in _acl_passwords", e))
 }
 
-/// The users.xml users the rights call for: each desired user with its recorded password's
-/// hash, else the hash it has in the `existing` file, else a random password's (nobody
-/// knows it: the user reaches data through `cairn serve` until a password is set).
+/// The users.xml users the rights call for. With an explorer key (`CAIRN_EXPLORER_KEY`),
+/// each user's password is the one derived from it ([`crate::explorer::derive_password`]:
+/// the dashboard's explorer signs in with it). Without one: its recorded password's hash,
+/// else the hash it has in the `existing` file, else a random password's (nobody knows it:
+/// the user reaches data through `cairn serve` until a password is set).
 pub fn xml_users(
+    db: &str,
     desired: &BTreeMap<String, Scope>,
+    key: Option<&str>,
     passwords: &BTreeMap<String, String>,
     existing: &BTreeMap<String, XmlUser>,
 ) -> BTreeMap<String, XmlUser> {
     desired
         .iter()
         .map(|(u, s)| {
-            let sha256_hex = passwords
-                .get(u)
-                .or_else(|| existing.get(u).map(|x| &x.sha256_hex))
-                .filter(|h| !h.is_empty())
-                .cloned()
+            let derived =
+                key.map(|k| crate::render::sha256_hex(&crate::explorer::derive_password(k, db, u)));
+            let sha256_hex = derived
+                .or_else(|| {
+                    passwords
+                        .get(u)
+                        .or_else(|| existing.get(u).map(|x| &x.sha256_hex))
+                        .filter(|h| !h.is_empty())
+                        .cloned()
+                })
                 .unwrap_or_else(|| crate::render::sha256_hex(&crate::render::random_secret()));
             let user = XmlUser {
                 username: u.clone(),
@@ -393,20 +402,24 @@ pub fn xml_users(
 }
 
 /// `cairn acl sync --users-xml PATH`: the plan against the file at `path` and the new
-/// file's text (written by the caller unless it is a dry run).
+/// file's text (written by the caller unless it is a dry run). `explorer` gives the
+/// key passwords are derived from (if set) and the users' limits.
 pub async fn users_xml(
     ch: &ClickHouse,
     lms: &MysqlConfig,
+    explorer: &ExplorerConfig,
     path: &std::path::Path,
 ) -> Result<(Plan<XmlUser>, String), String> {
     require_users_xml(ch).map_err(|e| e.to_string())?;
     let existing = crate::users_xml::read(path).map_err(|e| e.to_string())?;
     let desired = desired(ch, lms).await.map_err(|e| e.to_string())?;
     let passwords = passwords(ch).await.map_err(|e| e.to_string())?;
-    let users = xml_users(&desired, &passwords, &existing);
+    let key = Some(explorer.key.expose()).filter(|k| !k.is_empty());
+    let users = xml_users(ch.database(), &desired, key, &passwords, &existing);
     let plan = plan(&users, &existing);
     let list: Vec<XmlUser> = users.into_values().collect();
-    let xml = crate::users_xml::render(ch.database(), &list).map_err(|e| e.to_string())?;
+    let xml = crate::users_xml::render(ch.database(), &list, &explorer.into())
+        .map_err(|e| e.to_string())?;
     Ok((plan, xml))
 }
 

@@ -12,10 +12,11 @@
 //!
 //! ```
 //! use cairn_acl::rights::Scope;
+//! use cairn_acl::explorer::Limits;
 //! use cairn_acl::users_xml::{XmlUser, render, parse};
 //! let scope = Scope::Some { orgs: Default::default(), courses: ["course-v1:edX+D+1".to_owned()].into() };
 //! let users = [XmlUser { username: "teach".into(), scope, sha256_hex: "ab".repeat(32) }];
-//! let xml = render("openedx", &users).unwrap();
+//! let xml = render("openedx", &users, &Limits::default()).unwrap();
 //! assert!(xml.contains("<openedx-teach>") && xml.contains("<filter>"));
 //! assert_eq!(parse(&xml).unwrap()["teach"].scope, users[0].scope);
 //! ```
@@ -26,6 +27,7 @@ use std::path::Path;
 
 use cairn_core::sql::quote_ident;
 
+use crate::explorer::{Limits, profile_name};
 use crate::render::{TABLES, condition};
 use crate::rights::Scope;
 
@@ -110,9 +112,10 @@ fn comment_json(v: &serde_json::Value) -> String {
     v.to_string().replace('-', "\\u002d")
 }
 
-/// The fragment for `users` (one `<clickhouse><users>…</users></clickhouse>` document) for
-/// the data lake in database `db`.
-pub fn render(db: &str, users: &[XmlUser]) -> Result<String, XmlError> {
+/// The fragment for `users` (one `<clickhouse><profiles>…</profiles><users>…</users>
+/// </clickhouse>` document) for the data lake in database `db`. Every user gets the
+/// profile [`profile_name`]: read-only, within `limits` (which no query can lift).
+pub fn render(db: &str, users: &[XmlUser], limits: &Limits) -> Result<String, XmlError> {
     if !valid_element(db) {
         return Err(XmlError::Database(db.to_owned()));
     }
@@ -122,6 +125,14 @@ pub fn render(db: &str, users: &[XmlUser]) -> Result<String, XmlError> {
         x,
         "  <!--{MARK}: ClickHouse users of the LMS's course staff, from their roles and\n       Cairn's manual grants. The next sync rewrites this file: do not edit it.\n       ClickHouse rereads users.d/ within seconds; a server that reads it only at\n       start must be restarted. -->"
     );
+    let profile = profile_name(db);
+    let _ = writeln!(x, "  <profiles>\n    <{profile}>");
+    for (name, value) in limits.settings() {
+        let _ = writeln!(x, "      <{name}>{value}</{name}>");
+    }
+    // A query whose client went away (the explorer read the rows it shows) stops.
+    x.push_str("      <cancel_http_readonly_queries_on_client_close>1</cancel_http_readonly_queries_on_client_close>\n");
+    let _ = writeln!(x, "    </{profile}>\n  </profiles>");
     x.push_str("  <users>\n");
     for u in users {
         let name = xml_user_name(&u.username);
@@ -134,7 +145,10 @@ pub fn render(db: &str, users: &[XmlUser]) -> Result<String, XmlError> {
             text(&u.sha256_hex)
         );
         x.push_str("      <networks><ip>::/0</ip></networks>\n");
-        x.push_str("      <profile>default</profile>\n      <quota>default</quota>\n");
+        let _ = writeln!(
+            x,
+            "      <profile>{profile}</profile>\n      <quota>default</quota>"
+        );
         x.push_str("      <grants>\n");
         for (table, _) in TABLES {
             let _ = writeln!(
@@ -282,7 +296,7 @@ mod tests {
         #[test]
         fn hostile_scopes_round_trip(course in "[\\w:+.<>&'\"\\\\ /@-]{0,40}", org in "[\\w<>&'\"-]{0,20}", user in "[\\w.@+-]{1,20}") {
             let users = [XmlUser { username: user.clone(), scope: some(&[&course], &[&org]), sha256_hex: "00".repeat(32) }];
-            let xml = render("openedx", &users).unwrap();
+            let xml = render("openedx", &users, &Limits::default()).unwrap();
             let back = parse(&xml).unwrap();
             prop_assert_eq!(&back[&user], &users[0]);
         }
@@ -302,7 +316,7 @@ mod tests {
                 sha256_hex: "22".repeat(32),
             },
         ];
-        let xml = render("openedx", &users).unwrap();
+        let xml = render("openedx", &users, &Limits::default()).unwrap();
         let doc = roxmltree::Document::parse(&xml).unwrap();
         let user = |n: &str| {
             doc.descendants()
@@ -336,8 +350,14 @@ mod tests {
     fn other_files_and_bad_databases_are_refused() {
         let e = parse("<clickhouse><users><ada/></users></clickhouse>").unwrap_err();
         assert!(e.to_string().contains("not a file written by"), "{e}");
-        assert!(matches!(render("my db", &[]), Err(XmlError::Database(_))));
-        assert!(matches!(render("1db", &[]), Err(XmlError::Database(_))));
+        assert!(matches!(
+            render("my db", &[], &Limits::default()),
+            Err(XmlError::Database(_))
+        ));
+        assert!(matches!(
+            render("1db", &[], &Limits::default()),
+            Err(XmlError::Database(_))
+        ));
     }
 
     #[test]
@@ -350,7 +370,7 @@ mod tests {
             scope: some(&[], &["mitx"]),
             sha256_hex: "33".repeat(32),
         }];
-        write(&path, &render("db", &users).unwrap()).unwrap();
+        write(&path, &render("db", &users, &Limits::default()).unwrap()).unwrap();
         assert_eq!(read(&path).unwrap()["t"], users[0]);
         let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
         assert_eq!(leftovers, 1, "no temporary file left");

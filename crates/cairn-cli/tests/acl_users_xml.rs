@@ -6,7 +6,7 @@
 //! table and view sees exactly the rows the seed allows, and nothing else.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use cairn_acl::render::TABLES;
@@ -19,56 +19,7 @@ const CCX: &str = "ccx-v1:CairnX+C02+2026_T1+ccx@7";
 const B_MASTER: &str = "course-v1:CairnX+C02+2026_T1";
 const M: &str = "course-v1:MITx+C03+2026_T1";
 
-/// A ClickHouse 26.9 server of this test's own (scripts/services in a folder of its own,
-/// on free ports), stopped when dropped.
-struct Server {
-    dir: PathBuf,
-    http: u16,
-    tcp: u16,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-impl Server {
-    fn services(&self, action: &str) {
-        let o = Command::new(testing::workspace_dir().join("scripts/services"))
-            .args([action, "26.9"])
-            .env("CAIRN_CH26_DIR", &self.dir)
-            .env("CAIRN_CH26_HTTP_PORT", self.http.to_string())
-            .env("CAIRN_CH26_PORT", self.tcp.to_string())
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "services {action}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-    }
-
-    fn start(dir: PathBuf) -> Server {
-        let _ = std::fs::remove_dir_all(&dir);
-        let s = Server {
-            dir,
-            http: free_port(),
-            tcp: free_port(),
-        };
-        s.services("start-clickhouse");
-        s
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.services("stop-clickhouse");
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+use testing::OwnServer as Server;
 
 /// Runs the `cairn` binary on `server` (or the suite's server), databases `db`/`lms_db`.
 fn cairn(

@@ -100,6 +100,18 @@ pub async fn clickhouse(test: &str) -> ClickHouse {
     ch
 }
 
+/// Connects to the server of `cfg` (a test's [`OwnServer`]) and gives the test a fresh,
+/// empty database of its own there.
+pub async fn clickhouse_on(test: &str, cfg: &crate::config::ClickHouseConfig) -> ClickHouse {
+    let ch = ClickHouse::connect(cfg)
+        .await
+        .unwrap_or_else(|e| panic!("ClickHouse at {} is not reachable ({e})", cfg.url()))
+        .with_database(&db_name(test));
+    ch.drop_database().await.expect("drop test database");
+    ch.create_database().await.expect("create test database");
+    ch
+}
+
 /// Connects to the local ClickHouse using the test database `db` as it is (no reset), for
 /// a second connection to a database another helper created.
 pub async fn clickhouse_existing(db: &str) -> ClickHouse {
@@ -230,4 +242,78 @@ pub async fn assert_insert_columns<T: clickhouse::Row>(ch: &ClickHouse, table: &
         "{}: columns of {table} without a default are not fields: {missing:?}",
         T::NAME
     );
+}
+
+/// A free TCP port on 127.0.0.1 (free when asked; a test binds it soon after).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free port: {e}"))
+}
+
+/// A ClickHouse 26.9 server of a test's own (`scripts/services` in a folder of its own, on
+/// free ports), for tests that change its users.d/ and restart it; stopped and removed
+/// when dropped.
+pub struct OwnServer {
+    /// Its folder: config.xml, users.xml, users.d/, data.
+    pub dir: PathBuf,
+    /// HTTP port.
+    pub http: u16,
+    /// Native port.
+    pub tcp: u16,
+}
+
+impl OwnServer {
+    /// Runs `scripts/services ACTION 26.9` on this server.
+    pub fn services(&self, action: &str) {
+        let o = std::process::Command::new(workspace_dir().join("scripts/services"))
+            .args([action, "26.9"])
+            .env("CAIRN_CH26_DIR", &self.dir)
+            .env("CAIRN_CH26_HTTP_PORT", self.http.to_string())
+            .env("CAIRN_CH26_PORT", self.tcp.to_string())
+            .output()
+            .unwrap_or_else(|e| panic!("scripts/services: {e}"));
+        assert!(
+            o.status.success(),
+            "services {action}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+
+    /// Starts a fresh server in `dir` (removed first).
+    pub fn start(dir: PathBuf) -> OwnServer {
+        let _ = std::fs::remove_dir_all(&dir);
+        let s = OwnServer {
+            dir,
+            http: free_port(),
+            tcp: free_port(),
+        };
+        s.services("start-clickhouse");
+        s
+    }
+
+    /// Its users.d/ folder (read at start: [`OwnServer::restart`] after writing there).
+    pub fn users_d(&self) -> PathBuf {
+        self.dir.join("users.d")
+    }
+
+    /// Stops and starts it (it rereads users.d/).
+    pub fn restart(&self) {
+        self.services("restart-clickhouse");
+    }
+
+    /// `config` pointed at this server.
+    pub fn config(&self, mut config: Config) -> Config {
+        config.clickhouse.http_port = self.http;
+        config.clickhouse.port = self.tcp;
+        config
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        self.services("stop-clickhouse");
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }

@@ -10,6 +10,16 @@ use crate::{Migrator, UpOptions, source};
 /// `config` (whose MySQL settings the MySQL-engine tables use).
 pub async fn data_lake_with(test: &str, config: Config) -> ClickHouse {
     let ch = cairn_core::testing::clickhouse(test).await;
+    migrate(test, ch, config).await
+}
+
+/// [`data_lake_with`] on the ClickHouse server `config` names (a test's own server).
+pub async fn data_lake_on(test: &str, config: Config) -> ClickHouse {
+    let ch = cairn_core::testing::clickhouse_on(test, &config.clickhouse).await;
+    migrate(test, ch, config).await
+}
+
+async fn migrate(test: &str, ch: ClickHouse, config: Config) -> ClickHouse {
     let opts = UpOptions {
         owner: format!("test {test}"),
         lock_wait: Duration::from_secs(60),

@@ -10,7 +10,10 @@ const CHART_JS: &[u8] = include_bytes!(concat!(
     env!("OUT_DIR"),
     "/web/node_modules/chart.js/dist/chart.umd.min.js"
 ));
+/// The SQL editor: web/editor.js with CodeMirror 6, bundled by esbuild (see build.rs).
+const EDITOR_JS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/web/editor.js"));
 const APP_JS: &str = include_str!("../assets/app.js");
+const EXPLORE_JS: &str = include_str!("../assets/explore.js");
 const APP_CSS: &str = include_str!("../assets/app.css");
 
 /// The page templates (HTML-escaped by minijinja).
@@ -24,6 +27,8 @@ pub(crate) fn pages() -> minijinja::Environment<'static> {
         .expect("login.html");
     env.add_template("message.html", include_str!("../assets/message.html"))
         .expect("message.html");
+    env.add_template("explore.html", include_str!("../assets/explore.html"))
+        .expect("explore.html");
     env
 }
 
@@ -31,6 +36,8 @@ pub(crate) async fn serve(Path(file): Path<String>) -> Response {
     let (body, ty): (&'static [u8], &str) = match file.as_str() {
         "chart.umd.min.js" => (CHART_JS, "text/javascript; charset=utf-8"),
         "app.js" => (APP_JS.as_bytes(), "text/javascript; charset=utf-8"),
+        "editor.js" => (EDITOR_JS, "text/javascript; charset=utf-8"),
+        "explore.js" => (EXPLORE_JS.as_bytes(), "text/javascript; charset=utf-8"),
         "app.css" => (APP_CSS.as_bytes(), "text/css; charset=utf-8"),
         _ => return StatusCode::NOT_FOUND.into_response(),
     };

@@ -76,6 +76,11 @@ pub fn run(args: &ServeArgs, config: &Config) -> ExitCode {
                 refresh_seconds: args.refresh.max(5),
                 sso,
                 password_signin: sso_cfg.password_signin,
+                explorer: crate::explorer::ExplorerOptions {
+                    key: config.explorer.key.clone(),
+                    limits: (&config.explorer).into(),
+                    dictionary: cairn_migrate::dictionary::load(&config.migrations_folders)?,
+                },
                 ..Options::default()
             },
         );

@@ -15,6 +15,7 @@
 
 mod assets;
 pub mod cli;
+pub mod explorer;
 mod session;
 pub mod sso;
 mod throttle;
@@ -58,6 +59,8 @@ pub struct Options {
     pub sso: Option<Arc<Sso>>,
     /// Whether users of `cairn createuser` may sign in with their password.
     pub password_signin: bool,
+    /// The SQL explorer.
+    pub explorer: explorer::ExplorerOptions,
 }
 
 impl Default for Options {
@@ -70,6 +73,7 @@ impl Default for Options {
             login_lockout: Duration::from_secs(15 * 60),
             sso: None,
             password_signin: true,
+            explorer: explorer::ExplorerOptions::default(),
         }
     }
 }
@@ -97,6 +101,8 @@ struct Inner {
     throttle: throttle::Throttle,
     rights: Mutex<RightsCache>,
     pages: minijinja::Environment<'static>,
+    /// HTTP client of the explorer's queries (each signed in as its user).
+    http: reqwest::Client,
 }
 
 /// The dashboard's shared state.
@@ -118,6 +124,7 @@ impl App {
                 logins: BTreeMap::new(),
             }),
             pages: assets::pages(),
+            http: reqwest::Client::new(),
         }))
     }
 
@@ -195,6 +202,11 @@ impl App {
             .route("/api/video-curve", get(api_video_curve))
             .route("/api/at-risk", get(api_at_risk))
             .route("/export/{file}", get(export))
+            .route("/explore", get(explorer::page))
+            .route("/api/query", post(explorer::api_query))
+            .route("/api/query.csv", post(explorer::api_query_csv))
+            .route("/api/schema", get(explorer::api_schema))
+            .route("/api/explorer/connection", get(explorer::api_connection))
             .route("/assets/{file}", get(assets::serve))
             .layer(axum::middleware::map_response(security_headers))
             .layer(axum::middleware::from_fn(log_refusals))

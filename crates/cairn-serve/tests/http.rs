@@ -3,50 +3,9 @@
 
 mod common;
 
-use common::{PASSWORD, dashboard};
+use common::{PASSWORD, client, cookie_of, dashboard, hidden_csrf, sign_in};
 use reqwest::StatusCode;
-use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-/// `name=value` of a `Set-Cookie` header with that name.
-fn cookie_of(r: &reqwest::Response, name: &str) -> Option<(String, String)> {
-    r.headers().get_all(SET_COOKIE).iter().find_map(|v| {
-        let v = v.to_str().ok()?;
-        let (kv, _) = v.split_once(';').unwrap_or((v, ""));
-        kv.starts_with(&format!("{name}="))
-            .then(|| (kv.to_owned(), v.to_owned()))
-    })
-}
-
-fn hidden_csrf(html: &str) -> String {
-    let at = html.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
-    html[at..at + 64].to_owned()
-}
-
-/// Signs in; returns the session cookie (`cairn_session=…`).
-async fn sign_in(base: &str, user: &str, password: &str) -> Result<String, StatusCode> {
-    let c = client();
-    let page = c.get(format!("{base}/login")).send().await.unwrap();
-    let (csrf_cookie, _) = cookie_of(&page, "cairn_login_csrf").unwrap();
-    let csrf = hidden_csrf(&page.text().await.unwrap());
-    let r = c
-        .post(format!("{base}/login"))
-        .header(COOKIE, csrf_cookie)
-        .form(&[("username", user), ("password", password), ("csrf", &csrf)])
-        .send()
-        .await
-        .unwrap();
-    if r.status() != StatusCode::SEE_OTHER {
-        return Err(r.status());
-    }
-    Ok(cookie_of(&r, "cairn_session").expect("a session cookie").0)
-}
+use reqwest::header::{COOKIE, LOCATION};
 
 async fn get(base: &str, path: &str, session: Option<&str>) -> reqwest::Response {
     let mut rq = client().get(format!("{base}{path}"));

@@ -89,12 +89,56 @@ impl Drop for Standin {
     }
 }
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
+pub use testing::free_port;
+
+/// An HTTP client that does not follow redirects.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
         .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+}
+
+/// `name=value` of a `Set-Cookie` header with that name, and the whole header.
+pub fn cookie_of(r: &reqwest::Response, name: &str) -> Option<(String, String)> {
+    r.headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .find_map(|v| {
+            let v = v.to_str().ok()?;
+            let (kv, _) = v.split_once(';').unwrap_or((v, ""));
+            kv.starts_with(&format!("{name}="))
+                .then(|| (kv.to_owned(), v.to_owned()))
+        })
+}
+
+/// The CSRF token of a page's form.
+pub fn hidden_csrf(html: &str) -> String {
+    let at = html.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
+    html[at..at + 64].to_owned()
+}
+
+/// Signs in with a password; returns the session cookie (`cairn_session=…`).
+pub async fn sign_in(
+    base: &str,
+    user: &str,
+    password: &str,
+) -> Result<String, reqwest::StatusCode> {
+    let c = client();
+    let page = c.get(format!("{base}/login")).send().await.unwrap();
+    let (csrf_cookie, _) = cookie_of(&page, "cairn_login_csrf").unwrap();
+    let csrf = hidden_csrf(&page.text().await.unwrap());
+    let r = c
+        .post(format!("{base}/login"))
+        .header(reqwest::header::COOKIE, csrf_cookie)
+        .form(&[("username", user), ("password", password), ("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    if r.status() != reqwest::StatusCode::SEE_OTHER {
+        return Err(r.status());
+    }
+    Ok(cookie_of(&r, "cairn_session").expect("a session cookie").0)
 }
 
 pub struct Fixture {
@@ -122,14 +166,33 @@ impl Fixture {
 }
 
 pub async fn dashboard(name: &str) -> Fixture {
-    dashboard_with(name, false).await
+    dashboard_with(name, Setup::default()).await
 }
 
 pub async fn dashboard_sso(name: &str) -> Fixture {
-    dashboard_with(name, true).await
+    dashboard_with(
+        name,
+        Setup {
+            sso: true,
+            ..Setup::default()
+        },
+    )
+    .await
 }
 
-async fn dashboard_with(name: &str, sso: bool) -> Fixture {
+/// How [`dashboard_with`] sets the dashboard up.
+#[derive(Default)]
+pub struct Setup {
+    /// With the stand-in LMS and the four other dashboards.
+    pub sso: bool,
+    /// The configuration of a test's own ClickHouse server (else the suite's).
+    pub own: Option<cairn_core::Config>,
+    /// The SQL explorer's options.
+    pub explorer: cairn_serve::explorer::ExplorerOptions,
+}
+
+pub async fn dashboard_with(name: &str, setup: Setup) -> Fixture {
+    let sso = setup.sso;
     let dir = std::env::temp_dir().join(format!("cairn-serve-{name}-{}", std::process::id()));
     let spec = Spec {
         seed: 5,
@@ -165,9 +228,14 @@ async fn dashboard_with(name: &str, sso: bool) -> Fixture {
         .await
         .unwrap();
     }
-    let mut config = testing::config();
+    let own = setup.own.is_some();
+    let mut config = setup.own.unwrap_or_else(testing::config);
     config.mysql.database = lms.database.clone();
-    let ch = cairn_migrate::testing::data_lake_with(name, config.clone()).await;
+    let ch = if own {
+        cairn_migrate::testing::data_lake_on(name, config.clone()).await
+    } else {
+        cairn_migrate::testing::data_lake_with(name, config.clone()).await
+    };
     ingest(
         &ch,
         vec![Input::Path(dir.join("tracking.log"))],
@@ -244,6 +312,7 @@ async fn dashboard_with(name: &str, sso: bool) -> Fixture {
                 refresh_seconds: 5,
                 rights_ttl: std::time::Duration::from_secs(1),
                 sso,
+                explorer: setup.explorer.clone(),
                 ..Default::default()
             },
         );

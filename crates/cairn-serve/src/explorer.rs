@@ -1,0 +1,635 @@
+//! The SQL explorer: a user's own SQL on the data lake, run by ClickHouse as the user's
+//! own ClickHouse identity, so that what a query may read is decided by the server (grants
+//! and row filters of `cairn acl sync --users-xml`), never by reading the SQL.
+//!
+//! The dashboard signs in to ClickHouse as `openedx-<user>` with the password derived from
+//! `CAIRN_EXPLORER_KEY` ([`cairn_acl::explorer`]), recomputed for every query and never
+//! stored. That user's settings profile is read-only with the limits, so no query can lift
+//! them. Where there is no per-user identity (no key, or a server older than 23.8), the
+//! explorer is open to admins only, who run as the dashboard's own ClickHouse user with
+//! the same settings sent along (`readonly=1` last).
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use cairn_acl::explorer::{Limits, derive_password};
+use cairn_acl::rights::Scope;
+use cairn_acl::sync::USERS_XML_MIN;
+use cairn_acl::users_xml::xml_user_name;
+use cairn_core::Secret;
+use cairn_migrate::dictionary::Dictionary;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::{App, Refused, Session};
+
+/// Rows the page shows of a result (the CSV download has them all).
+pub const PAGE_ROWS: usize = 10_000;
+/// Bytes of a ClickHouse error message kept.
+const ERROR_BYTES: usize = 64 * 1024;
+/// The format results are read in: on every supported server, streamable, typed.
+const TSV: &str = "TabSeparatedWithNamesAndTypes";
+
+/// How the explorer reaches ClickHouse.
+#[derive(Debug, Clone)]
+pub struct ExplorerOptions {
+    /// The key users' ClickHouse passwords are derived from (empty: admins only).
+    pub key: Secret,
+    /// The limits (sent with admins' queries; users' come from their profile).
+    pub limits: Limits,
+    /// Descriptions of the tables and columns.
+    pub dictionary: Dictionary,
+}
+
+impl Default for ExplorerOptions {
+    fn default() -> Self {
+        ExplorerOptions {
+            key: Secret::new(""),
+            limits: Limits::default(),
+            dictionary: cairn_migrate::dictionary::builtin(),
+        }
+    }
+}
+
+/// Whom a query runs as.
+enum Identity {
+    /// The user's own ClickHouse user.
+    Own { user: String, password: String },
+    /// The dashboard's ClickHouse user, read-only and limited per query (admins only).
+    Admin,
+}
+
+/// A refused or failed explorer request: its status and message (ClickHouse's own, as it
+/// is, when `clickhouse`).
+#[derive(Debug)]
+pub(crate) struct Fail {
+    status: StatusCode,
+    message: String,
+    clickhouse: bool,
+}
+
+impl Fail {
+    fn new(status: StatusCode, message: impl Into<String>) -> Fail {
+        Fail {
+            status,
+            message: message.into(),
+            clickhouse: false,
+        }
+    }
+}
+
+impl From<Refused> for Fail {
+    fn from(r: Refused) -> Fail {
+        Fail::new(r.0, r.1)
+    }
+}
+
+impl IntoResponse for Fail {
+    fn into_response(self) -> Response {
+        let reason = if self.clickhouse {
+            "ClickHouse refused the query"
+        } else {
+            "explorer request refused"
+        };
+        let mut r = (
+            self.status,
+            Json(serde_json::json!({ "error": self.message, "clickhouse": self.clickhouse })),
+        )
+            .into_response();
+        r.extensions_mut().insert(Refused(self.status, reason));
+        r
+    }
+}
+
+/// Whom the viewer's queries run as, or why the explorer is closed to them.
+async fn identity(app: &App, s: &Session) -> Result<Identity, Fail> {
+    let scope = app.scope(&s.username).await?;
+    if scope.is_empty() {
+        return Err(Fail::new(
+            StatusCode::FORBIDDEN,
+            "your account gives you no course to see here",
+        ));
+    }
+    let ch = &app.0.ch;
+    let key = app.0.options.explorer.key.expose();
+    let per_user = ch.version().at_least(USERS_XML_MIN.0, USERS_XML_MIN.1);
+    if per_user && !key.is_empty() {
+        return Ok(Identity::Own {
+            user: xml_user_name(&s.username),
+            password: derive_password(key, ch.database(), &s.username),
+        });
+    }
+    if scope == Scope::All {
+        return Ok(Identity::Admin);
+    }
+    let why = if per_user {
+        "this dashboard has no CAIRN_EXPLORER_KEY, so it cannot run your queries as your own ClickHouse user".to_owned()
+    } else {
+        format!(
+            "ClickHouse {} cannot give you a ClickHouse user of your own restricted to your courses (that needs {}.{} or newer)",
+            ch.version(),
+            USERS_XML_MIN.0,
+            USERS_XML_MIN.1
+        )
+    };
+    Err(Fail::new(
+        StatusCode::FORBIDDEN,
+        format!("The SQL explorer is open to admins only here: {why}."),
+    ))
+}
+
+/// A query and the values of its parameters (`{name:Type}` in the SQL).
+#[derive(Debug, Deserialize)]
+pub struct QueryRequest {
+    /// One SQL statement.
+    pub sql: String,
+    /// Parameter values by name: strings, numbers or booleans, bound by ClickHouse.
+    #[serde(default)]
+    pub params: BTreeMap<String, Value>,
+}
+
+fn param_value(name: &str, v: &Value) -> Result<String, Fail> {
+    let valid = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return Err(Fail::new(
+            StatusCode::BAD_REQUEST,
+            format!("parameter name {name:?}: expected letters, digits and '_'"),
+        ));
+    }
+    match v {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        Value::Bool(b) => Ok(u8::from(*b).to_string()),
+        _ => Err(Fail::new(
+            StatusCode::BAD_REQUEST,
+            format!("parameter {name}: expected a string, a number or true/false"),
+        )),
+    }
+}
+
+/// Sends `sql` to ClickHouse as `id`, the result in `format`; a refusal carries
+/// ClickHouse's message as it is.
+async fn send(
+    app: &App,
+    id: &Identity,
+    sql: &str,
+    params: &BTreeMap<String, Value>,
+    format: &str,
+) -> Result<reqwest::Response, Fail> {
+    if sql.trim().is_empty() {
+        return Err(Fail::new(StatusCode::BAD_REQUEST, "the query is empty"));
+    }
+    let ch = &app.0.ch;
+    let cfg = ch.config();
+    let mut query: Vec<(String, String)> = vec![
+        ("database".into(), ch.database().to_owned()),
+        ("default_format".into(), format.to_owned()),
+        // The status and error come before any row; the summary header is final.
+        ("wait_end_of_query".into(), "1".into()),
+    ];
+    let params: BTreeMap<&String, String> = params
+        .iter()
+        .filter(|(_, v)| !v.as_str().is_some_and(str::is_empty))
+        .map(|(k, v)| Ok((k, param_value(k, v)?)))
+        .collect::<Result<_, Fail>>()?;
+    if !params.is_empty() {
+        ch.require("query parameters ({name:Type})", 19, 3)
+            .map_err(|e| Fail::new(StatusCode::BAD_REQUEST, e.to_string()))?;
+    }
+    for (k, v) in params {
+        query.push((format!("param_{k}"), v));
+    }
+    let (user, password) = match id {
+        Identity::Own { user, password } => (user.as_str(), password.as_str()),
+        Identity::Admin => {
+            for (k, v) in app.0.options.explorer.limits.settings() {
+                query.push((k.to_owned(), v));
+            }
+            (cfg.username.as_str(), cfg.password.expose())
+        }
+    };
+    let resp = app
+        .0
+        .http
+        .post(cfg.url())
+        .query(&query)
+        .basic_auth(user, Some(password))
+        .body(sql.to_owned())
+        .send()
+        .await
+        .map_err(|e| {
+            tracing::error!("explorer: ClickHouse unreachable: {e}");
+            Fail::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the data lake cannot be reached right now",
+            )
+        })?;
+    if resp.status().is_success() {
+        return Ok(resp);
+    }
+    let status = resp.status();
+    let text = read_capped(resp, ERROR_BYTES).await;
+    let text = text.trim();
+    if matches!(id, Identity::Own { .. }) && text.contains("AUTHENTICATION_FAILED") {
+        tracing::error!("explorer: ClickHouse refused the sign-in as {user}");
+        return Err(Fail::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "ClickHouse refused the explorer's sign-in as {user}: the server's users are not the ones `cairn acl sync --users-xml` writes with this CAIRN_EXPLORER_KEY (run it, and restart a server that reads users.d/ only at start)"
+            ),
+        ));
+    }
+    tracing::info!(
+        status = status.as_u16(),
+        "explorer: ClickHouse refused a query"
+    );
+    Err(Fail {
+        status: StatusCode::BAD_REQUEST,
+        message: if text.is_empty() {
+            format!("ClickHouse answered {status}")
+        } else {
+            text.to_owned()
+        },
+        clickhouse: true,
+    })
+}
+
+async fn read_capped(mut resp: reqwest::Response, cap: usize) -> String {
+    let mut buf = Vec::new();
+    while let Ok(Some(chunk)) = resp.chunk().await {
+        buf.extend_from_slice(&chunk);
+        if buf.len() >= cap {
+            buf.truncate(cap);
+            break;
+        }
+    }
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+/// One column of a result.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct Column {
+    /// Its name.
+    pub name: String,
+    /// Its ClickHouse type.
+    #[serde(rename = "type")]
+    pub ty: String,
+}
+
+/// A result as the page shows it.
+#[derive(Debug, Serialize)]
+pub struct Table {
+    /// The columns.
+    pub columns: Vec<Column>,
+    /// The first rows (at most [`PAGE_ROWS`]).
+    pub rows: Vec<Vec<Value>>,
+    /// Whether the result had more rows than these.
+    pub truncated: bool,
+    /// Milliseconds from sending the query to reading these rows.
+    pub elapsed_ms: u64,
+    /// Rows ClickHouse read (when the server tells).
+    pub rows_read: Option<u64>,
+}
+
+/// Undoes TabSeparated escaping; `None` for `\N` (NULL).
+fn unescape(field: &[u8]) -> Option<String> {
+    if field == b"\\N" {
+        return None;
+    }
+    let mut out = Vec::with_capacity(field.len());
+    let mut i = 0;
+    while i < field.len() {
+        let b = field[i];
+        if b == b'\\' && i + 1 < field.len() {
+            i += 1;
+            out.push(match field[i] {
+                b'n' => b'\n',
+                b't' => b'\t',
+                b'r' => b'\r',
+                b'b' => 8,
+                b'f' => 12,
+                b'0' => 0,
+                b'a' => 7,
+                b'v' => 11,
+                other => other,
+            });
+        } else {
+            out.push(b);
+        }
+        i += 1;
+    }
+    Some(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// The JSON value of a field of type `ty`: numbers as numbers (64-bit integers beyond
+/// 2^53 as strings, as ClickHouse's JSON does), NULL as null, everything else as text.
+fn value(ty: &str, field: &[u8]) -> Value {
+    let Some(text) = unescape(field) else {
+        return Value::Null;
+    };
+    let mut t = ty;
+    for wrapper in ["Nullable(", "LowCardinality("] {
+        if let Some(inner) = t.strip_prefix(wrapper).and_then(|x| x.strip_suffix(')')) {
+            t = inner;
+        }
+    }
+    const SAFE: u64 = 1 << 53;
+    if (t.starts_with("UInt") || t.starts_with("Int"))
+        && let Ok(n) = text.parse::<i64>()
+        && n.unsigned_abs() <= SAFE
+    {
+        return Value::from(n);
+    }
+    if t.starts_with("Float")
+        && let Some(n) = text
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+    {
+        return Value::Number(n);
+    }
+    Value::String(text)
+}
+
+fn fields(line: &[u8]) -> impl Iterator<Item = &[u8]> {
+    line.split(|b| *b == b'\t')
+}
+
+/// Reads a TabSeparatedWithNamesAndTypes result: names, types, then at most `max_rows`
+/// rows (the rest is not read: the connection is dropped).
+async fn read_table(
+    mut resp: reqwest::Response,
+    started: Instant,
+    max_rows: usize,
+) -> Result<Table, Fail> {
+    if let Some(f) = resp.headers().get("x-clickhouse-format")
+        && f.as_bytes() != TSV.as_bytes()
+    {
+        return Err(Fail::new(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "the query asks for FORMAT {}: leave FORMAT out, the explorer chooses it (the CSV download gives the whole result)",
+                String::from_utf8_lossy(f.as_bytes())
+            ),
+        ));
+    }
+    let rows_read = resp
+        .headers()
+        .get("x-clickhouse-summary")
+        .and_then(|v| serde_json::from_slice::<Value>(v.as_bytes()).ok())
+        .and_then(|v| v["read_rows"].as_str()?.parse().ok());
+    let mut names: Option<Vec<String>> = None;
+    let mut types: Option<Vec<String>> = None;
+    let mut rows = Vec::new();
+    let mut truncated = false;
+    let mut buf: Vec<u8> = Vec::new();
+    let mut done = false;
+    while !done {
+        let chunk = resp.chunk().await.map_err(|e| {
+            Fail::new(
+                StatusCode::BAD_GATEWAY,
+                format!("reading the result failed: {e}"),
+            )
+        })?;
+        match chunk {
+            Some(c) => buf.extend_from_slice(&c),
+            None => {
+                done = true;
+                if !buf.is_empty() && !buf.ends_with(b"\n") {
+                    buf.push(b'\n');
+                }
+            }
+        }
+        let mut start = 0;
+        while let Some(end) = buf[start..].iter().position(|b| *b == b'\n') {
+            let line = &buf[start..start + end];
+            start += end + 1;
+            if names.is_none() {
+                names = Some(
+                    fields(line)
+                        .map(|f| unescape(f).unwrap_or_default())
+                        .collect(),
+                );
+            } else if types.is_none() {
+                types = Some(
+                    fields(line)
+                        .map(|f| unescape(f).unwrap_or_default())
+                        .collect(),
+                );
+            } else if rows.len() == max_rows {
+                truncated = true;
+                done = true;
+                break;
+            } else {
+                let tys = types.as_deref().unwrap_or_default();
+                rows.push(
+                    fields(line)
+                        .enumerate()
+                        .map(|(i, f)| value(tys.get(i).map_or("", String::as_str), f))
+                        .collect(),
+                );
+            }
+        }
+        buf.drain(..start);
+    }
+    let names = names.unwrap_or_default();
+    let types = types.unwrap_or_default();
+    Ok(Table {
+        columns: names
+            .into_iter()
+            .zip(types)
+            .map(|(name, ty)| Column { name, ty })
+            .collect(),
+        rows,
+        truncated,
+        elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        rows_read,
+    })
+}
+
+async fn signed_in(app: &App, headers: &HeaderMap) -> Result<Session, Fail> {
+    app.session(headers)
+        .await?
+        .ok_or_else(|| Fail::new(StatusCode::UNAUTHORIZED, "sign in first"))
+}
+
+/// `POST /api/query`: `{"sql": …, "params": {…}}` → the columns and the first rows.
+pub(crate) async fn api_query(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Json(q): Json<QueryRequest>,
+) -> Result<Json<Table>, Fail> {
+    let s = signed_in(&app, &headers).await?;
+    let id = identity(&app, &s).await?;
+    let started = Instant::now();
+    let resp = send(&app, &id, &q.sql, &q.params, TSV).await?;
+    Ok(Json(read_table(resp, started, PAGE_ROWS).await?))
+}
+
+/// `POST /api/query.csv`: the whole result as CSV (within the row limit), streamed.
+pub(crate) async fn api_query_csv(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Json(q): Json<QueryRequest>,
+) -> Result<Response, Fail> {
+    let s = signed_in(&app, &headers).await?;
+    let id = identity(&app, &s).await?;
+    let resp = send(&app, &id, &q.sql, &q.params, "CSVWithNames").await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"query.csv\"",
+            ),
+        ],
+        Body::from_stream(resp.bytes_stream()),
+    )
+        .into_response())
+}
+
+/// A table or view the user may read, with its columns and their descriptions.
+#[derive(Debug, Serialize)]
+pub struct SchemaTable {
+    /// Its name.
+    pub name: String,
+    /// What it holds.
+    pub about: String,
+    /// Its columns: name, type, description.
+    pub columns: Vec<SchemaColumn>,
+}
+
+/// A column of [`SchemaTable`].
+#[derive(Debug, Serialize)]
+pub struct SchemaColumn {
+    /// Its name.
+    pub name: String,
+    /// Its ClickHouse type.
+    #[serde(rename = "type")]
+    pub ty: String,
+    /// Its description from the data dictionary ("" when it has none).
+    pub about: String,
+}
+
+/// `GET /api/schema`: the tables and columns the user may read (asked of ClickHouse as
+/// the user), described by the data dictionary.
+pub(crate) async fn api_schema(
+    State(app): State<App>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<SchemaTable>>, Fail> {
+    let s = signed_in(&app, &headers).await?;
+    let id = identity(&app, &s).await?;
+    let sql = "SELECT table, name, type FROM system.columns WHERE database = currentDatabase()";
+    let resp = send(&app, &id, sql, &BTreeMap::new(), TSV).await?;
+    let t = read_table(resp, Instant::now(), usize::MAX).await?;
+    let dict = &app.0.options.explorer.dictionary;
+    let mut tables: BTreeMap<(bool, String), SchemaTable> = BTreeMap::new();
+    for row in t.rows {
+        let [table, name, ty] = [0, 1, 2].map(|i| row.get(i).and_then(Value::as_str).unwrap_or(""));
+        let entry = tables
+            .entry((table.starts_with('_'), table.to_owned()))
+            .or_insert_with(|| SchemaTable {
+                name: table.to_owned(),
+                about: dict
+                    .table(table)
+                    .map(|d| d.about.clone())
+                    .unwrap_or_default(),
+                columns: Vec::new(),
+            });
+        entry.columns.push(SchemaColumn {
+            name: name.to_owned(),
+            ty: ty.to_owned(),
+            about: dict.column(table, name).unwrap_or_default().to_owned(),
+        });
+    }
+    Ok(Json(tables.into_values().collect()))
+}
+
+/// `GET /api/explorer/connection`: how the user connects any SQL client as their own
+/// ClickHouse user (the same restrictions apply); shown to that user only.
+pub(crate) async fn api_connection(
+    State(app): State<App>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, Fail> {
+    let s = signed_in(&app, &headers).await?;
+    match identity(&app, &s).await? {
+        Identity::Own { user, password } => {
+            let cfg = app.0.ch.config();
+            Ok(Json(serde_json::json!({
+                "host": cfg.host,
+                "http_port": cfg.http_port,
+                "port": cfg.port,
+                "database": cfg.database,
+                "username": user,
+                "password": password,
+            })))
+        }
+        Identity::Admin => Err(Fail::new(
+            StatusCode::NOT_FOUND,
+            "you run queries as the dashboard's own ClickHouse user (admins, without per-user ClickHouse users): ask your operator for a SQL client's credentials",
+        )),
+    }
+}
+
+/// `GET /explore`: the explorer page (or why it is closed to the viewer).
+pub(crate) async fn page(State(app): State<App>, headers: HeaderMap) -> Result<Response, Refused> {
+    let Some(s) = app.session(&headers).await? else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    let closed = match identity(&app, &s).await {
+        Ok(_) => None,
+        Err(f) => Some(f.message),
+    };
+    let page = app.0.pages.get_template("explore.html").and_then(|t| {
+        t.render(minijinja::context! {
+            username => s.username,
+            csrf => s.csrf,
+            closed => closed,
+            page_rows => PAGE_ROWS,
+            limits => app.0.options.explorer.limits.settings().iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", "),
+        })
+    });
+    page.map(|p| Html(p).into_response())
+        .map_err(crate::internal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tsv_fields_unescape_and_type() {
+        assert_eq!(unescape(b"a\\tb\\nc\\\\d"), Some("a\tb\nc\\d".into()));
+        assert_eq!(unescape(b"\\N"), None);
+        assert_eq!(value("UInt8", b"7"), Value::from(7));
+        assert_eq!(value("Nullable(Int64)", b"\\N"), Value::Null);
+        assert_eq!(value("Int64", b"-12"), Value::from(-12));
+        assert_eq!(
+            value("UInt64", b"18446744073709551615"),
+            Value::from("18446744073709551615")
+        );
+        assert_eq!(value("Float64", b"0.5"), Value::from(0.5));
+        assert_eq!(value("Float64", b"nan"), Value::from("nan"));
+        assert_eq!(value("String", b"42"), Value::from("42"));
+        assert_eq!(value("LowCardinality(String)", b"x"), Value::from("x"));
+    }
+
+    #[test]
+    fn parameter_names_and_values_are_checked() {
+        assert_eq!(param_value("course_id", &Value::from("c")).unwrap(), "c");
+        assert_eq!(param_value("n", &Value::from(3)).unwrap(), "3");
+        assert_eq!(param_value("b", &Value::from(true)).unwrap(), "1");
+        assert!(param_value("a b", &Value::from("x")).is_err());
+        assert!(param_value("1a", &Value::from("x")).is_err());
+        assert!(param_value("a", &serde_json::json!([1])).is_err());
+    }
+}
