@@ -51,6 +51,11 @@ enum Command {
     Createuser(cairn_acl::cli::CreateUserArgs),
     /// The web dashboard: `cairn serve [--listen 127.0.0.1:2247]`.
     Serve(cairn_serve::cli::ServeArgs),
+    /// Saved charts and dashboards as files: `cairn dashboards export|import DIR`.
+    Dashboards {
+        #[command(subcommand)]
+        command: cairn_serve::cli::DashboardsCommand,
+    },
     /// Imports course structure: `cairn import courses --olx PATH`.
     Import {
         #[command(subcommand)]
@@ -145,6 +150,9 @@ fn main() -> ExitCode {
         Command::Acl { command } => return cairn_acl::cli::acl(&command, &config),
         Command::Report { command } => return cairn_report::cli::run(&command, &config),
         Command::Serve(args) => return cairn_serve::cli::run(&args, &config),
+        Command::Dashboards { command } => {
+            return cairn_serve::cli::dashboards(&command, &config);
+        }
         Command::Createuser(args) => return cairn_acl::cli::create_user(&args, &config),
         Command::Import {
             command: ImportCommand::Courses(args),

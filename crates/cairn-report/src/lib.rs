@@ -534,3 +534,100 @@ mod tests {
         });
     }
 }
+
+/// A metric's SQL with its positional `?` replaced, in order, by `names` (ClickHouse's
+/// named parameters such as `{course_id:String}`, or any expression of them), for the
+/// explorer's copies of the built-in metrics. `?` in comments and string literals stays.
+/// An error when the count of `?` is not the count of names.
+pub fn with_named_params(template: &str, db: &str, names: &[&str]) -> Result<String, String> {
+    let sql = sql_for(template, db);
+    let mut out = String::with_capacity(sql.len() + 32 * names.len());
+    let mut used = 0;
+    let mut in_string = false;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                in_string = !in_string;
+                out.push(c);
+            }
+            '\\' if in_string => {
+                out.push(c);
+                if let Some(n) = chars.next() {
+                    out.push(n);
+                }
+            }
+            '-' if !in_string && chars.peek() == Some(&'-') => {
+                out.push(c);
+                for n in chars.by_ref() {
+                    out.push(n);
+                    if n == '\n' {
+                        break;
+                    }
+                }
+            }
+            '?' if !in_string => {
+                let name = names
+                    .get(used)
+                    .ok_or_else(|| format!("the query has more than {} parameters", names.len()))?;
+                out.push_str(name);
+                used += 1;
+            }
+            _ => out.push(c),
+        }
+    }
+    if used != names.len() {
+        return Err(format!(
+            "the query has {used} parameters, not {}",
+            names.len()
+        ));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod named_tests {
+    use super::*;
+
+    #[test]
+    fn positional_parameters_become_named_ones_outside_comments_and_strings() {
+        let t = "-- why? because\nSELECT ?, '?', 'it''s?' FROM {{db}}.t WHERE a = ? -- x?\n";
+        let s = with_named_params(t, "db", &["{a:String}", "{b:UInt8}"]).unwrap();
+        assert_eq!(
+            s,
+            "-- why? because\nSELECT {a:String}, '?', 'it''s?' FROM `db`.t WHERE a = {b:UInt8} -- x?\n"
+        );
+        assert!(with_named_params(t, "db", &["{a:String}"]).is_err());
+        assert!(with_named_params(t, "db", &["a", "b", "c"]).is_err());
+    }
+
+    #[test]
+    fn every_metric_converts_with_its_parameter_count() {
+        let course = "{course_id:String}";
+        for (template, n) in [
+            (
+                WEEKLY_ENGAGEMENT_SQL,
+                weekly_engagement_params(
+                    "c",
+                    Range::last_weeks(NaiveDate::from_ymd_opt(2026, 1, 5).unwrap(), 1),
+                )
+                .len(),
+            ),
+            (COURSE_PROGRESS_SQL, course_progress_params("c").len()),
+            (GRADE_DISTRIBUTION_SQL, grade_distribution_params("c").len()),
+            (DEMOGRAPHICS_SQL, demographics_params("c").len()),
+            (
+                VIDEO_ENGAGEMENT_SQL,
+                video_engagement_params(
+                    "c",
+                    Range::last_weeks(NaiveDate::from_ymd_opt(2026, 1, 5).unwrap(), 1),
+                )
+                .len(),
+            ),
+        ] {
+            let names = vec![course; n];
+            let s = with_named_params(template, "openedx", &names).unwrap();
+            assert!(!s.contains(" ? ") && s.contains(course));
+        }
+    }
+}

@@ -76,6 +76,67 @@ async function run() {
     t.hidden = false;
   }
   render();
+  builder();
+}
+
+// The chart builder: the result's columns in the x, y and series pickers.
+function builder() {
+  el("builder-section").hidden = false;
+  const names = result.columns.map((c) => c.name);
+  const numeric = result.columns.filter((c) => /Int|Float|Decimal/.test(c.type)).map((c) => c.name);
+  const keep = (sel, extra) => {
+    const old = sel.value;
+    sel.replaceChildren();
+    for (const n of extra.concat(names)) sel.appendChild(new Option(n || "(none)", n));
+    if (names.includes(old) || extra.includes(old)) sel.value = old;
+  };
+  keep(el("chart-x"), []);
+  keep(el("chart-series"), [""]);
+  const ys = el("chart-y");
+  const checked = new Set([...ys.querySelectorAll("input:checked")].map((i) => i.value));
+  ys.replaceChildren(make("legend", "Y"));
+  names.forEach((n, i) => {
+    const label = make("label");
+    const box = make("input");
+    box.type = "checkbox";
+    box.value = n;
+    box.checked = checked.size ? checked.has(n) : (numeric.includes(n) && i > 0);
+    box.addEventListener("change", preview);
+    label.append(box, " " + n);
+    ys.appendChild(label);
+  });
+  preview();
+}
+
+function chartSpec() {
+  return {
+    name: el("chart-name").value,
+    description: el("chart-desc").value,
+    sql: editor.state.doc.toString(),
+    type: el("chart-type").value,
+    x: el("chart-x").value,
+    y: [...el("chart-y").querySelectorAll("input:checked")].map((i) => i.value),
+    series: el("chart-series").value || null,
+    stacked: el("chart-stacked").checked,
+  };
+}
+
+function preview() {
+  if (!result) return;
+  try {
+    window.CairnCharts.draw(el("chart-preview"), chartSpec(), result);
+  } catch (err) {
+    el("chart-preview").textContent = "Cannot draw: " + err;
+  }
+}
+
+async function saveChart() {
+  const status = el("chart-status");
+  status.textContent = "Saving…";
+  const r = await post("/api/charts", { chart: chartSpec(), params: request().params });
+  const body = await r.json();
+  status.textContent = r.ok ? "Saved chart " + body.id + "." : (body.error || ("HTTP " + r.status));
+  if (r.ok) status.dataset.id = body.id;
 }
 
 function render() {
@@ -189,6 +250,8 @@ document.addEventListener("DOMContentLoaded", async () => {
   el("run").addEventListener("click", run);
   el("csv").addEventListener("click", downloadCsv);
   el("connect").addEventListener("click", showConnection);
+  for (const id of ["chart-type", "chart-x", "chart-series", "chart-stacked"]) el(id).addEventListener("change", preview);
+  el("chart-save").addEventListener("click", saveChart);
   el("prev").addEventListener("click", () => { page -= 1; render(); });
   el("next").addEventListener("click", () => { page += 1; render(); });
 });

@@ -14,6 +14,8 @@ const CHART_JS: &[u8] = include_bytes!(concat!(
 const EDITOR_JS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/web/editor.js"));
 const APP_JS: &str = include_str!("../assets/app.js");
 const EXPLORE_JS: &str = include_str!("../assets/explore.js");
+const CHARTS_JS: &str = include_str!("../assets/charts.js");
+const DASHBOARDS_JS: &str = include_str!("../assets/dashboards.js");
 const APP_CSS: &str = include_str!("../assets/app.css");
 
 /// The page templates (HTML-escaped by minijinja).
@@ -29,6 +31,8 @@ pub(crate) fn pages() -> minijinja::Environment<'static> {
         .expect("message.html");
     env.add_template("explore.html", include_str!("../assets/explore.html"))
         .expect("explore.html");
+    env.add_template("dashboards.html", include_str!("../assets/dashboards.html"))
+        .expect("dashboards.html");
     env
 }
 
@@ -38,6 +42,8 @@ pub(crate) async fn serve(Path(file): Path<String>) -> Response {
         "app.js" => (APP_JS.as_bytes(), "text/javascript; charset=utf-8"),
         "editor.js" => (EDITOR_JS, "text/javascript; charset=utf-8"),
         "explore.js" => (EXPLORE_JS.as_bytes(), "text/javascript; charset=utf-8"),
+        "charts.js" => (CHARTS_JS.as_bytes(), "text/javascript; charset=utf-8"),
+        "dashboards.js" => (DASHBOARDS_JS.as_bytes(), "text/javascript; charset=utf-8"),
         "app.css" => (APP_CSS.as_bytes(), "text/css; charset=utf-8"),
         _ => return StatusCode::NOT_FOUND.into_response(),
     };

@@ -100,3 +100,66 @@ pub fn run(args: &ServeArgs, config: &Config) -> ExitCode {
         }
     }
 }
+
+/// `cairn dashboards` subcommands.
+#[derive(clap::Subcommand, Debug)]
+pub enum DashboardsCommand {
+    /// Writes every saved chart and dashboard to DIR/charts/*.json and
+    /// DIR/dashboards/*.json (stable order, for git).
+    Export {
+        /// The folder (made if missing; files of objects no longer saved are removed).
+        dir: std::path::PathBuf,
+    },
+    /// Reads a folder written by `export` and saves what differs (nothing if any file is
+    /// bad).
+    Import {
+        /// The folder.
+        dir: std::path::PathBuf,
+    },
+}
+
+fn block_on<F: std::future::Future<Output = Result<(), String>>>(f: F) -> ExitCode {
+    let r = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+        .and_then(|rt| rt.block_on(f));
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cairn: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs `cairn dashboards …`.
+pub fn dashboards(cmd: &DashboardsCommand, config: &Config) -> ExitCode {
+    block_on(async {
+        let ch = ClickHouse::connect(&config.clickhouse)
+            .await
+            .map_err(|e| e.to_string())?;
+        match cmd {
+            DashboardsCommand::Export { dir } => {
+                let m = crate::saved::export(&ch, dir).await?;
+                println!(
+                    "exported {} charts and {} dashboards to {}",
+                    m.charts,
+                    m.dashboards,
+                    dir.display()
+                );
+            }
+            DashboardsCommand::Import { dir } => {
+                let m = crate::saved::import(&ch, dir).await?;
+                println!(
+                    "imported {} charts and {} dashboards from {} ({} unchanged)",
+                    m.charts,
+                    m.dashboards,
+                    dir.display(),
+                    m.unchanged
+                );
+            }
+        }
+        Ok(())
+    })
+}

@@ -74,7 +74,8 @@ pub(crate) struct Fail {
 }
 
 impl Fail {
-    fn new(status: StatusCode, message: impl Into<String>) -> Fail {
+    /// A refusal with a message of Cairn's.
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Fail {
         Fail {
             status,
             message: message.into(),
@@ -456,7 +457,22 @@ async fn read_table(
     })
 }
 
-async fn signed_in(app: &App, headers: &HeaderMap) -> Result<Session, Fail> {
+/// Runs `sql` as the viewer (their own ClickHouse user, or admins' read-only one): the
+/// columns and the first [`PAGE_ROWS`] rows.
+pub(crate) async fn run_as(
+    app: &App,
+    s: &Session,
+    sql: &str,
+    params: &BTreeMap<String, Value>,
+) -> Result<Table, Fail> {
+    let id = identity(app, s).await?;
+    let started = Instant::now();
+    let resp = send(app, &id, sql, params, TSV).await?;
+    read_table(resp, started, PAGE_ROWS).await
+}
+
+/// The signed-in viewer, or 401.
+pub(crate) async fn signed_in(app: &App, headers: &HeaderMap) -> Result<Session, Fail> {
     app.session(headers)
         .await?
         .ok_or_else(|| Fail::new(StatusCode::UNAUTHORIZED, "sign in first"))
@@ -469,10 +485,7 @@ pub(crate) async fn api_query(
     Json(q): Json<QueryRequest>,
 ) -> Result<Json<Table>, Fail> {
     let s = signed_in(&app, &headers).await?;
-    let id = identity(&app, &s).await?;
-    let started = Instant::now();
-    let resp = send(&app, &id, &q.sql, &q.params, TSV).await?;
-    Ok(Json(read_table(resp, started, PAGE_ROWS).await?))
+    Ok(Json(run_as(&app, &s, &q.sql, &q.params).await?))
 }
 
 /// `POST /api/query.csv`: the whole result as CSV (within the row limit), streamed.

@@ -14,8 +14,10 @@
 #![warn(missing_docs)]
 
 mod assets;
+mod boards;
 pub mod cli;
 pub mod explorer;
+pub mod saved;
 mod session;
 pub mod sso;
 mod throttle;
@@ -207,6 +209,23 @@ impl App {
             .route("/api/query.csv", post(explorer::api_query_csv))
             .route("/api/schema", get(explorer::api_schema))
             .route("/api/explorer/connection", get(explorer::api_connection))
+            .route("/dashboards", get(boards::page))
+            .route("/api/saved", get(boards::api_saved))
+            .route("/api/charts", post(boards::api_save_chart))
+            .route(
+                "/api/charts/{id}",
+                axum::routing::delete(boards::api_delete_chart),
+            )
+            .route("/api/charts/{id}/run", post(boards::api_run_chart))
+            .route("/api/dashboards", post(boards::api_save_dashboard))
+            .route(
+                "/api/dashboards/{id}",
+                get(boards::api_dashboard).delete(boards::api_delete_dashboard),
+            )
+            .route(
+                "/api/dashboards/{id}/duplicate",
+                post(boards::api_duplicate_dashboard),
+            )
             .route("/assets/{file}", get(assets::serve))
             .layer(axum::middleware::map_response(security_headers))
             .layer(axum::middleware::from_fn(log_refusals))

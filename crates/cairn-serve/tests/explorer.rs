@@ -251,7 +251,10 @@ async fn explorer_runs_each_query_as_the_users_own_clickhouse_user() {
     );
     let (s, body) = query(base, &teach, "SELECT 1 FORMAT JSON", json!({})).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
-    assert!(body["error"].as_str().unwrap().contains("leave FORMAT out"), "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("leave FORMAT out"),
+        "{body}"
+    );
     let (s, body) = query(base, &teach, "  ", json!({})).await;
     assert_eq!(
         (s, body["error"].as_str()),
@@ -336,6 +339,8 @@ async fn explorer_runs_each_query_as_the_users_own_clickhouse_user() {
         .unwrap();
     assert_eq!(direct.status(), StatusCode::OK);
     assert_eq!(direct.text().await.unwrap().trim(), a);
+
+    charts_and_dashboards_show_each_viewer_their_own_rows(&f, &teach, &inst).await;
 
     // A dashboard whose key is not the one the users file was written with says so.
     let wrong = cairn_serve::App::new(
@@ -451,4 +456,190 @@ async fn without_per_user_identities_the_explorer_is_for_admins_only() {
             .any(|t| t["name"] == "video_view_segments")
     );
     f.drop_all().await;
+}
+
+async fn post_json(base: &str, session: &str, path: &str, body: Value) -> (StatusCode, Value) {
+    let r = client()
+        .post(format!("{base}{path}"))
+        .header(COOKIE, session)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    (status, r.json().await.unwrap())
+}
+
+async fn delete(base: &str, session: &str, path: &str) -> StatusCode {
+    client()
+        .delete(format!("{base}{path}"))
+        .header(COOKIE, session)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// Charts and dashboards over HTTP: saved by one user, shared with another who sees their
+/// own rows; the built-in overview run as a user gives cairn-report's numbers.
+async fn charts_and_dashboards_show_each_viewer_their_own_rows(
+    f: &common::Fixture,
+    teach: &str,
+    inst: &str,
+) {
+    let base = f.base.as_str();
+    let (a, b) = (f.courses[0].as_str(), f.courses[1].as_str());
+    let sql = "SELECT course_id, count() AS events FROM events GROUP BY course_id";
+    let chart = |y: &str| json!({ "chart": { "name": "Events per course", "sql": sql, "type": "bar", "x": "course_id", "y": [y] } });
+    let (s, body) = post_json(base, teach, "/api/charts", chart("nope")).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("\"nope\" is not in the query's result"),
+        "{body}"
+    );
+    let (s, body) = post_json(base, teach, "/api/charts", chart("events")).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let chart_id = body["id"].as_str().unwrap().to_owned();
+    let dash =
+        json!({ "dashboard": { "name": "Mine", "charts": [chart_id], "shared_with": ["inst"] } });
+    let (s, body) = post_json(base, teach, "/api/dashboards", dash).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let dash_id = body["id"].as_str().unwrap().to_owned();
+
+    // Each viewer runs the shared chart as themselves.
+    let run = format!("/api/charts/{chart_id}/run");
+    let (_, mine) = post_json(base, teach, &run, json!({})).await;
+    assert_eq!(mine["rows"].as_array().unwrap().len(), 1);
+    assert_eq!(mine["rows"][0][0], a);
+    let (s, list) = get_json(base, inst, "/api/saved").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        list["dashboards"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["id"] == dash_id.as_str())
+    );
+    let (s, got) = get_json(base, inst, &format!("/api/dashboards/{dash_id}")).await;
+    assert_eq!(s, StatusCode::OK, "{got}");
+    assert_eq!(got["editable"], false);
+    let (_, theirs) = post_json(base, inst, &run, json!({})).await;
+    assert_eq!(theirs["rows"].as_array().unwrap().len(), 1, "{theirs}");
+    assert_eq!(
+        theirs["rows"][0][0], b,
+        "the viewer's rows, never the author's"
+    );
+
+    // Not shared with quiet; only the author changes or deletes.
+    let quiet = sign_in(base, "quiet", PASSWORD).await.unwrap();
+    assert_eq!(
+        get_json(base, &quiet, &format!("/api/dashboards/{dash_id}"))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        post_json(base, &quiet, &run, json!({})).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let change = json!({ "id": dash_id, "dashboard": { "name": "Taken", "charts": [] } });
+    assert_eq!(
+        post_json(base, inst, "/api/dashboards", change).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        delete(base, inst, &format!("/api/dashboards/{dash_id}")).await,
+        StatusCode::FORBIDDEN
+    );
+    let (s, body) = post_json(
+        base,
+        teach,
+        "/api/dashboards",
+        json!({ "dashboard": { "name": " ", "charts": [] } }),
+    )
+    .await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("a dashboard needs a name"))
+    );
+
+    // The built-in overview, run as a user, is cairn-report's overview of their course.
+    let (s, overview) = get_json(base, inst, "/api/dashboards/builtin-course-overview").await;
+    assert_eq!(s, StatusCode::OK, "{overview}");
+    assert_eq!(overview["charts"].as_array().unwrap().len(), 6);
+    let from = f.spec.start;
+    let to = chrono::Utc::now().date_naive();
+    let params =
+        json!({ "params": { "course_id": b, "from": from.to_string(), "to": to.to_string() } });
+    let (s, weekly) = post_json(
+        base,
+        inst,
+        "/api/charts/builtin-weekly-engagement/run",
+        params,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{weekly}");
+    let expected = cairn_report::weekly_engagement(
+        &f.ch,
+        b,
+        cairn_report::Range {
+            from,
+            to: to + chrono::Duration::days(1),
+        },
+    )
+    .await
+    .unwrap();
+    assert!(!expected.is_empty());
+    let got: Vec<(String, u64, u64)> = weekly["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r[0].as_str().unwrap().to_owned(),
+                r[1].as_u64().unwrap(),
+                r[2].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, u64, u64)> = expected
+        .iter()
+        .map(|w| (w.week.clone(), w.enrolled, w.active))
+        .collect();
+    assert_eq!(got, want);
+    let other =
+        json!({ "params": { "course_id": a, "from": from.to_string(), "to": to.to_string() } });
+    let (_, hidden) = post_json(
+        base,
+        inst,
+        "/api/charts/builtin-weekly-engagement/run",
+        other,
+    )
+    .await;
+    assert!(
+        hidden["rows"].as_array().unwrap().iter().all(|r| r[2] == 0),
+        "another course's activity stays hidden: {hidden}"
+    );
+
+    // Duplicating the built-in overview gives the user an editable copy.
+    let (s, dup) = post_json(
+        base,
+        inst,
+        "/api/dashboards/builtin-course-overview/duplicate",
+        json!({}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{dup}");
+    let (_, copy) = get_json(
+        base,
+        inst,
+        &format!("/api/dashboards/{}", dup["id"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(copy["editable"], true);
+    assert_eq!(copy["charts"].as_array().unwrap().len(), 6);
+    assert_eq!(copy["dashboard"]["name"], "Course overview (copy)");
 }
