@@ -2,7 +2,7 @@
 // course and date filters), and the editor (charts, sharing), duplicate and delete.
 "use strict";
 
-const state = { saved: null, current: null };
+const state = { saved: null, current: null, generation: 0 };
 
 function el(id) { return document.getElementById(id); }
 
@@ -81,7 +81,10 @@ async function show(id) {
 async function drawAll() {
   const got = state.current;
   if (!got) return;
+  // A newer drawing (filters changed, another dashboard) makes this one stop.
+  const generation = ++state.generation;
   const grid = el("grid");
+  for (const b of grid.querySelectorAll(".tile .body")) if (b._chart) b._chart.destroy();
   grid.replaceChildren();
   document.body.dataset.drawn = "0";
   await Promise.all(got.charts.map(async (c) => {
@@ -93,6 +96,7 @@ async function drawAll() {
     grid.appendChild(tile);
     try {
       const result = await api("POST", "/api/charts/" + encodeURIComponent(c.id) + "/run", { params: paramsFor(c.sql) });
+      if (generation !== state.generation) return;
       tile.dataset.rows = String(result.rows.length);
       tile._result = result;
       window.CairnCharts.draw(body, c, result);
@@ -100,7 +104,7 @@ async function drawAll() {
       body.appendChild(make("pre", err.message, "error"));
     }
   }));
-  document.body.dataset.drawn = "1";
+  if (generation === state.generation) document.body.dataset.drawn = "1";
 }
 
 function openEditor(existing) {
@@ -140,8 +144,7 @@ async function saveDashboard() {
   try {
     const r = await api("POST", "/api/dashboards", { id: editing || null, dashboard });
     await loadList();
-    location.hash = r.id;
-    await show(r.id);
+    if (location.hash === "#" + r.id) await show(r.id); else location.hash = r.id;
   } catch (err) {
     el("d-status").textContent = err.message;
   }

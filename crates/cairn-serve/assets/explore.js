@@ -25,8 +25,14 @@ function params(sql) {
   return out;
 }
 
+// The editor's text. Chromium types a space after highlighted words in the editable area
+// as a no-break space (U+00A0), which ClickHouse 18.16 does not read as a blank.
+function sqlText() {
+  return editor.state.doc.toString().replace(/\u00a0/g, " ");
+}
+
 function request() {
-  const sql = editor.state.doc.toString();
+  const sql = sqlText();
   return { sql, params: params(sql) };
 }
 
@@ -112,7 +118,7 @@ function chartSpec() {
   return {
     name: el("chart-name").value,
     description: el("chart-desc").value,
-    sql: editor.state.doc.toString(),
+    sql: sqlText(),
     type: el("chart-type").value,
     x: el("chart-x").value,
     y: [...el("chart-y").querySelectorAll("input:checked")].map((i) => i.value),
@@ -246,7 +252,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   const start = "SELECT name, count() AS events\nFROM events\nGROUP BY name\nORDER BY events DESC\nLIMIT 20";
   let completion = {};
   try { completion = await loadSchema(); } catch (err) { el("schema-status").textContent = String(err); }
-  editor = window.CairnEditor.create(el("editor"), start, completion, run);
+  editor = window.CairnEditor.create(el("editor"), start, completion, run, document.body.dataset.nonce);
   el("run").addEventListener("click", run);
   el("csv").addEventListener("click", downloadCsv);
   el("connect").addEventListener("click", showConnection);

@@ -15,7 +15,7 @@ use std::time::Instant;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use cairn_acl::explorer::{Limits, derive_password};
 use cairn_acl::rights::Scope;
@@ -602,17 +602,32 @@ pub(crate) async fn page(State(app): State<App>, headers: HeaderMap) -> Result<R
         Ok(_) => None,
         Err(f) => Some(f.message),
     };
+    // CodeMirror writes its styles into the page: a fresh nonce lets those in, no other.
+    let nonce = crate::session::token();
     let page = app.0.pages.get_template("explore.html").and_then(|t| {
         t.render(minijinja::context! {
+            nonce => &nonce,
             username => s.username,
             csrf => s.csrf,
             closed => closed,
             page_rows => PAGE_ROWS,
-            limits => app.0.options.explorer.limits.settings().iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", "),
+            limits => limits_text(&app.0.options.explorer.limits),
         })
     });
-    page.map(|p| Html(p).into_response())
+    let policy = HeaderValue::from_str(&crate::csp(&format!("'self' 'nonce-{nonce}'")))
+        .map_err(crate::internal)?;
+    page.map(|p| ([(header::CONTENT_SECURITY_POLICY, policy)], Html(p)).into_response())
         .map_err(crate::internal)
+}
+
+/// The limits in words.
+fn limits_text(l: &Limits) -> String {
+    format!(
+        "{} s, {} MB of memory and {} result rows per query",
+        l.max_execution_time,
+        l.max_memory_usage / 1_000_000,
+        l.max_result_rows
+    )
 }
 
 #[cfg(test)]

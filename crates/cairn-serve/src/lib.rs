@@ -251,17 +251,25 @@ async fn log_refusals(req: axum::extract::Request, next: axum::middleware::Next)
     r
 }
 
+/// The Content-Security-Policy of every page, with `style` as its style sources.
+fn csp(style: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self'; style-src {style}; img-src 'self' data:; \
+         connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    )
+}
+
 async fn security_headers(mut r: Response) -> Response {
     let h = r.headers_mut();
     let set = |h: &mut HeaderMap, k: &'static str, v: &'static str| {
         h.insert(k, HeaderValue::from_static(v));
     };
-    set(
-        h,
-        "content-security-policy",
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-         connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-    );
+    // A page may set its own (the explorer's lets its editor's styles in by a nonce).
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY)
+        && let Ok(v) = HeaderValue::from_str(&csp("'self'"))
+    {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
     set(h, "x-content-type-options", "nosniff");
     set(h, "x-frame-options", "DENY");
     set(h, "referrer-policy", "no-referrer");

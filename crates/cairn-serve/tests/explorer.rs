@@ -118,33 +118,13 @@ async fn explorer_runs_each_query_as_the_users_own_clickhouse_user() {
         return;
     }
 
-    let own = testing::OwnServer::start(
-        testing::workspace_dir().join(".cairn/test-clickhouse-26.9-explorer"),
-    );
-    let mut config = own.config(testing::config());
-    config.explorer.key = Secret::new("explorer-test-key");
-    config.explorer.max_execution_time = 3;
-    let f = dashboard_with(
-        "explorer_own",
-        Setup {
-            own: Some(config.clone()),
-            explorer: explorer("explorer-test-key"),
-            ..Setup::default()
-        },
-    )
-    .await;
+    let (own, f) = common::explorer_dashboard("explorer_own", 3).await;
     let (a, b) = (f.courses[0].clone(), f.courses[1].clone());
-    // The users file, as `cairn acl sync --users-xml` writes it, then a restart.
-    let users_file = own.users_d().join("cairn.xml");
-    let (_, xml) = cairn_acl::sync::users_xml(&f.ch, &f.lms, &config.explorer, &users_file)
-        .await
-        .unwrap();
+    let xml = std::fs::read_to_string(own.users_d().join("cairn.xml")).unwrap();
     assert!(
         xml.contains("<readonly>1</readonly>") && xml.contains("<max_execution_time>3<"),
         "the users' profile is read-only and limited (the configured limits)"
     );
-    cairn_acl::users_xml::write(&users_file, &xml).unwrap();
-    own.restart();
     let before = state(&f.ch).await;
     let base = f.base.as_str();
     let teach = sign_in(base, "teach", PASSWORD).await.unwrap();

@@ -7,15 +7,21 @@ import { Prec } from "@codemirror/state";
 import { sql, StandardSQL } from "@codemirror/lang-sql";
 
 // Creates an editor in `parent` with `doc`; `schema` maps table → column names;
-// `run` is called on Ctrl-Enter (or Cmd-Enter).
-function create(parent, doc, schema, run) {
+// `run` is called on Ctrl-Enter (or Cmd-Enter); `nonce` lets the editor's own styles
+// through the page's Content-Security-Policy.
+function create(parent, doc, schema, run, nonce) {
   const runKey = Prec.highest(
     keymap.of([{ key: "Mod-Enter", run: () => { run(); return true; } }]),
   );
   return new EditorView({
     doc,
     parent,
-    extensions: [basicSetup, runKey, sql({ dialect: StandardSQL, schema, upperCaseKeywords: true })],
+    extensions: [
+      basicSetup,
+      runKey,
+      EditorView.cspNonce.of(nonce || ""),
+      sql({ dialect: StandardSQL, schema, upperCaseKeywords: true }),
+    ],
   });
 }
 

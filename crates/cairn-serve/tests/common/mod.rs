@@ -422,3 +422,59 @@ pub async fn fill_sign_in(c: &fantoccini::Client, user: &str, password: &str) {
         .await
         .unwrap();
 }
+
+/// The SQL explorer with per-user identities: a ClickHouse 26.9 server of the test's own,
+/// the dashboard's data lake on it, the users file `cairn acl sync --users-xml` writes
+/// with an explorer key (queries limited to `max_execution_time` seconds) in its users.d/,
+/// and the server restarted with it. The server lives as long as the returned value.
+pub async fn explorer_dashboard(
+    name: &str,
+    max_execution_time: u64,
+) -> (testing::OwnServer, Fixture) {
+    let own = testing::OwnServer::start(
+        testing::workspace_dir().join(format!(".cairn/test-clickhouse-26.9-{name}")),
+    );
+    let mut config = own.config(testing::config());
+    config.explorer.key = cairn_core::Secret::new(format!("{name}-key"));
+    config.explorer.max_execution_time = max_execution_time;
+    let f = dashboard_with(
+        name,
+        Setup {
+            own: Some(config.clone()),
+            explorer: cairn_serve::explorer::ExplorerOptions {
+                key: config.explorer.key.clone(),
+                limits: (&config.explorer).into(),
+                ..Default::default()
+            },
+            ..Setup::default()
+        },
+    )
+    .await;
+    let users_file = own.users_d().join("cairn.xml");
+    let (_, xml) = cairn_acl::sync::users_xml(&f.ch, &f.lms, &config.explorer, &users_file)
+        .await
+        .unwrap();
+    cairn_acl::users_xml::write(&users_file, &xml).unwrap();
+    own.restart();
+    (own, f)
+}
+
+/// Types into the SQL explorer's editor (replacing its text) and runs it with Ctrl-Enter.
+pub async fn run_in_explorer(c: &fantoccini::Client, sql: &str) {
+    use fantoccini::Locator;
+    use fantoccini::key::Key;
+    let editor = c.find(Locator::Css(".cm-content")).await.unwrap();
+    editor.click().await.unwrap();
+    editor
+        .send_keys(&format!("{}a{}", Key::Control, Key::Null))
+        .await
+        .unwrap();
+    editor.send_keys(&format!("{}", Key::Delete)).await.unwrap();
+    editor.send_keys(sql).await.unwrap();
+    // Completion pop-ups close with Escape; Ctrl-Enter runs.
+    editor.send_keys(&format!("{}", Key::Escape)).await.unwrap();
+    editor
+        .send_keys(&format!("{}{}{}", Key::Control, Key::Enter, Key::Null))
+        .await
+        .unwrap();
+}
