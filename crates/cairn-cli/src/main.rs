@@ -8,6 +8,7 @@ use cairn_core::{ClickHouse, Config};
 use clap::{Parser, Subcommand};
 
 mod parse;
+mod query;
 
 /// Open edX analytics on ClickHouse.
 #[derive(Parser)]
@@ -51,6 +52,10 @@ enum Command {
     Createuser(cairn_acl::cli::CreateUserArgs),
     /// The web dashboard: `cairn serve [--listen 127.0.0.1:2247]`.
     Serve(cairn_serve::cli::ServeArgs),
+    /// Runs one SQL statement: `cairn query "SQL" [--as USER] [--format table|json|csv]`.
+    Query(query::QueryArgs),
+    /// An interactive SQL prompt on the data lake (`--as USER`: as that user).
+    Client(query::ClientArgs),
     /// Saved charts and dashboards as files: `cairn dashboards export|import DIR`.
     Dashboards {
         #[command(subcommand)]
@@ -150,6 +155,8 @@ fn main() -> ExitCode {
         Command::Acl { command } => return cairn_acl::cli::acl(&command, &config),
         Command::Report { command } => return cairn_report::cli::run(&command, &config),
         Command::Serve(args) => return cairn_serve::cli::run(&args, &config),
+        Command::Query(args) => return query::query(&args, &config),
+        Command::Client(args) => return query::client(&args, &config),
         Command::Dashboards { command } => {
             return cairn_serve::cli::dashboards(&command, &config);
         }

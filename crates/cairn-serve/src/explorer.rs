@@ -21,7 +21,7 @@ use cairn_acl::explorer::{Limits, derive_password};
 use cairn_acl::rights::Scope;
 use cairn_acl::sync::USERS_XML_MIN;
 use cairn_acl::users_xml::xml_user_name;
-use cairn_core::Secret;
+use cairn_core::{ClickHouse, Secret};
 use cairn_migrate::dictionary::Dictionary;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -33,7 +33,7 @@ pub const PAGE_ROWS: usize = 10_000;
 /// Bytes of a ClickHouse error message kept.
 const ERROR_BYTES: usize = 64 * 1024;
 /// The format results are read in: on every supported server, streamable, typed.
-const TSV: &str = "TabSeparatedWithNamesAndTypes";
+pub const TSV: &str = "TabSeparatedWithNamesAndTypes";
 
 /// How the explorer reaches ClickHouse.
 #[derive(Debug, Clone)]
@@ -57,20 +57,64 @@ impl Default for ExplorerOptions {
 }
 
 /// Whom a query runs as.
-enum Identity {
+pub enum Identity {
     /// The user's own ClickHouse user.
-    Own { user: String, password: String },
-    /// The dashboard's ClickHouse user, read-only and limited per query (admins only).
+    Own {
+        /// Its name.
+        user: String,
+        /// Its password.
+        password: String,
+    },
+    /// The configured ClickHouse user, read-only and limited per query (the explorer's
+    /// admins without a user of their own).
     Admin,
+    /// The configured ClickHouse user as it is (`cairn query` without `--as`).
+    Operator,
 }
 
-/// A refused or failed explorer request: its status and message (ClickHouse's own, as it
+impl Identity {
+    /// The user's own identity, from the explorer key (an error saying why when the
+    /// server or the configuration cannot give one).
+    pub fn own(ch: &ClickHouse, key: &str, username: &str) -> Result<Identity, String> {
+        ch.require(
+            "per-user ClickHouse users with row filters",
+            USERS_XML_MIN.0,
+            USERS_XML_MIN.1,
+        )
+        .map_err(|e| e.to_string())?;
+        if key.is_empty() {
+            return Err("CAIRN_EXPLORER_KEY is not set: users have no ClickHouse user of their own to run as".into());
+        }
+        Ok(Identity::Own {
+            user: xml_user_name(username),
+            password: derive_password(key, ch.database(), username),
+        })
+    }
+}
+
+/// Where queries go: the data lake's server, the HTTP client, the admins' limits.
+pub struct Target<'a> {
+    /// The data lake (its server, database and configured user).
+    pub ch: &'a ClickHouse,
+    /// The HTTP client.
+    pub http: &'a reqwest::Client,
+    /// The limits sent with [`Identity::Admin`]'s queries.
+    pub limits: &'a Limits,
+}
+
+/// A refused or failed query: its status and message (ClickHouse's own, as it
 /// is, when `clickhouse`).
 #[derive(Debug)]
-pub(crate) struct Fail {
+pub struct Fail {
     status: StatusCode,
     message: String,
     clickhouse: bool,
+}
+
+impl std::fmt::Display for Fail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
 }
 
 impl Fail {
@@ -120,10 +164,8 @@ async fn identity(app: &App, s: &Session) -> Result<Identity, Fail> {
     let key = app.0.options.explorer.key.expose();
     let per_user = ch.version().at_least(USERS_XML_MIN.0, USERS_XML_MIN.1);
     if per_user && !key.is_empty() {
-        return Ok(Identity::Own {
-            user: xml_user_name(&s.username),
-            password: derive_password(key, ch.database(), &s.username),
-        });
+        return Identity::own(ch, key, &s.username)
+            .map_err(|e| Fail::new(StatusCode::FORBIDDEN, e));
     }
     if scope == Scope::All {
         return Ok(Identity::Admin);
@@ -177,10 +219,18 @@ fn param_value(name: &str, v: &Value) -> Result<String, Fail> {
     }
 }
 
+fn target(app: &App) -> Target<'_> {
+    Target {
+        ch: &app.0.ch,
+        http: &app.0.http,
+        limits: &app.0.options.explorer.limits,
+    }
+}
+
 /// Sends `sql` to ClickHouse as `id`, the result in `format`; a refusal carries
 /// ClickHouse's message as it is.
-async fn send(
-    app: &App,
+pub async fn send(
+    t: &Target<'_>,
     id: &Identity,
     sql: &str,
     params: &BTreeMap<String, Value>,
@@ -189,7 +239,7 @@ async fn send(
     if sql.trim().is_empty() {
         return Err(Fail::new(StatusCode::BAD_REQUEST, "the query is empty"));
     }
-    let ch = &app.0.ch;
+    let ch = t.ch;
     let cfg = ch.config();
     let mut query: Vec<(String, String)> = vec![
         ("database".into(), ch.database().to_owned()),
@@ -212,14 +262,14 @@ async fn send(
     let (user, password) = match id {
         Identity::Own { user, password } => (user.as_str(), password.as_str()),
         Identity::Admin => {
-            for (k, v) in app.0.options.explorer.limits.settings() {
+            for (k, v) in t.limits.settings() {
                 query.push((k.to_owned(), v));
             }
             (cfg.username.as_str(), cfg.password.expose())
         }
+        Identity::Operator => (cfg.username.as_str(), cfg.password.expose()),
     };
-    let resp = app
-        .0
+    let resp = t
         .http
         .post(cfg.url())
         .query(&query)
@@ -249,7 +299,7 @@ async fn send(
             ),
         ));
     }
-    tracing::info!(
+    tracing::debug!(
         status = status.as_u16(),
         "explorer: ClickHouse refused a query"
     );
@@ -365,9 +415,9 @@ fn fields(line: &[u8]) -> impl Iterator<Item = &[u8]> {
     line.split(|b| *b == b'\t')
 }
 
-/// Reads a TabSeparatedWithNamesAndTypes result: names, types, then at most `max_rows`
+/// Reads a [`TSV`] result: names, types, then at most `max_rows`
 /// rows (the rest is not read: the connection is dropped).
-async fn read_table(
+pub async fn read_table(
     mut resp: reqwest::Response,
     started: Instant,
     max_rows: usize,
@@ -467,7 +517,7 @@ pub(crate) async fn run_as(
 ) -> Result<Table, Fail> {
     let id = identity(app, s).await?;
     let started = Instant::now();
-    let resp = send(app, &id, sql, params, TSV).await?;
+    let resp = send(&target(app), &id, sql, params, TSV).await?;
     read_table(resp, started, PAGE_ROWS).await
 }
 
@@ -496,7 +546,7 @@ pub(crate) async fn api_query_csv(
 ) -> Result<Response, Fail> {
     let s = signed_in(&app, &headers).await?;
     let id = identity(&app, &s).await?;
-    let resp = send(&app, &id, &q.sql, &q.params, "CSVWithNames").await?;
+    let resp = send(&target(&app), &id, &q.sql, &q.params, "CSVWithNames").await?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
@@ -542,7 +592,7 @@ pub(crate) async fn api_schema(
     let s = signed_in(&app, &headers).await?;
     let id = identity(&app, &s).await?;
     let sql = "SELECT table, name, type FROM system.columns WHERE database = currentDatabase()";
-    let resp = send(&app, &id, sql, &BTreeMap::new(), TSV).await?;
+    let resp = send(&target(&app), &id, sql, &BTreeMap::new(), TSV).await?;
     let t = read_table(resp, Instant::now(), usize::MAX).await?;
     let dict = &app.0.options.explorer.dictionary;
     let mut tables: BTreeMap<(bool, String), SchemaTable> = BTreeMap::new();
@@ -586,7 +636,7 @@ pub(crate) async fn api_connection(
                 "password": password,
             })))
         }
-        Identity::Admin => Err(Fail::new(
+        Identity::Admin | Identity::Operator => Err(Fail::new(
             StatusCode::NOT_FOUND,
             "you run queries as the dashboard's own ClickHouse user (admins, without per-user ClickHouse users): ask your operator for a SQL client's credentials",
         )),

@@ -53,7 +53,11 @@ async fn query_chart_dashboard_share_and_errors_in_chromium() {
     wait_for(&c, ".cm-content").await;
     wait_for(&c, "#tables li.table[data-table='events']").await;
     assert_eq!(
-        js(&c, "return getComputedStyle(document.querySelector('.cm-gutters')).display").await,
+        js(
+            &c,
+            "return getComputedStyle(document.querySelector('.cm-gutters')).display"
+        )
+        .await,
         "flex",
         "the editor's own styles pass the page's Content-Security-Policy (nonce)"
     );

@@ -322,6 +322,29 @@ async fn explorer_runs_each_query_as_the_users_own_clickhouse_user() {
 
     charts_and_dashboards_show_each_viewer_their_own_rows(&f, &teach, &inst).await;
 
+    // `cairn query --as USER`'s identity: the same user, the same rows.
+    let id = cairn_serve::explorer::Identity::own(&f.ch, "explorer_own-key", "inst").unwrap();
+    let http = reqwest::Client::new();
+    let limits = cairn_acl::explorer::Limits::default();
+    let target = cairn_serve::explorer::Target {
+        ch: &f.ch,
+        http: &http,
+        limits: &limits,
+    };
+    let resp = cairn_serve::explorer::send(
+        &target,
+        &id,
+        by_course,
+        &Default::default(),
+        cairn_serve::explorer::TSV,
+    )
+    .await
+    .unwrap();
+    let t = cairn_serve::explorer::read_table(resp, std::time::Instant::now(), usize::MAX)
+        .await
+        .unwrap();
+    assert_eq!(t.rows, counts(&b));
+
     // A dashboard whose key is not the one the users file was written with says so.
     let wrong = cairn_serve::App::new(
         f.ch.clone(),
