@@ -199,6 +199,39 @@ fn not_found(what: &str) -> Fail {
     Fail::new(StatusCode::NOT_FOUND, format!("no such {what}"))
 }
 
+/// The latest version of the `what` `id` in `map`, if `user` is its author (404, 403).
+fn owned<T>(
+    map: &BTreeMap<String, Saved<T>>,
+    id: &str,
+    user: &str,
+    what: &str,
+    action: &str,
+) -> Result<u64, Fail> {
+    let o = map.get(id).ok_or_else(|| not_found(what))?;
+    if o.author != user {
+        return Err(Fail::new(
+            StatusCode::FORBIDDEN,
+            format!("only its author may {action} this {what}"),
+        ));
+    }
+    Ok(o.version)
+}
+
+/// Records the deletion of the `kind` `id`, owned by `user`.
+async fn delete_owned<T>(
+    app: &App,
+    map: &BTreeMap<String, Saved<T>>,
+    kind: &str,
+    id: &str,
+    user: &str,
+) -> Result<Json<Value>, Fail> {
+    let version = owned(map, id, user, kind, "delete")?;
+    saved::record(&app.0.ch, kind, id, user, version, None)
+        .await
+        .map_err(crate::internal)?;
+    Ok(Json(json!({ "deleted": id })))
+}
+
 /// `GET /api/saved`: the charts and dashboards the viewer may see.
 pub(crate) async fn api_saved(
     State(app): State<App>,
@@ -246,16 +279,7 @@ pub(crate) async fn api_save_chart(
     req.chart.check().map_err(bad)?;
     let o = objects(&app).await?;
     let previous = match &req.id {
-        Some(id) => {
-            let c = o.charts.get(id).ok_or_else(|| not_found("chart"))?;
-            if c.author != s.username {
-                return Err(Fail::new(
-                    StatusCode::FORBIDDEN,
-                    "only its author may change this chart: duplicate it instead",
-                ));
-            }
-            c.version
-        }
+        Some(id) => owned(&o.charts, id, &s.username, "chart", "change")?,
         None => 0,
     };
     let t = run_as(&app, &s, &req.chart.sql, &req.params).await?;
@@ -300,17 +324,7 @@ pub(crate) async fn api_delete_chart(
 ) -> Result<Json<Value>, Fail> {
     let s = viewer(&app, &headers).await?;
     let o = objects(&app).await?;
-    let c = o.charts.get(&id).ok_or_else(|| not_found("chart"))?;
-    if c.author != s.username {
-        return Err(Fail::new(
-            StatusCode::FORBIDDEN,
-            "only its author may delete this chart",
-        ));
-    }
-    saved::record(&app.0.ch, "chart", &id, &s.username, c.version, None)
-        .await
-        .map_err(crate::internal)?;
-    Ok(Json(json!({ "deleted": id })))
+    delete_owned(&app, &o.charts, "chart", &id, &s.username).await
 }
 
 /// A dashboard to save.
@@ -342,16 +356,7 @@ pub(crate) async fn api_save_dashboard(
         }
     }
     let previous = match &req.id {
-        Some(id) => {
-            let d = o.dashboards.get(id).ok_or_else(|| not_found("dashboard"))?;
-            if d.author != s.username {
-                return Err(Fail::new(
-                    StatusCode::FORBIDDEN,
-                    "only its author may change this dashboard: duplicate it instead",
-                ));
-            }
-            d.version
-        }
+        Some(id) => owned(&o.dashboards, id, &s.username, "dashboard", "change")?,
         None => 0,
     };
     let id = req.id.clone().unwrap_or_else(saved::new_id);
@@ -403,20 +408,7 @@ pub(crate) async fn api_delete_dashboard(
 ) -> Result<Json<Value>, Fail> {
     let s = viewer(&app, &headers).await?;
     let o = objects(&app).await?;
-    let d = o
-        .dashboards
-        .get(&id)
-        .ok_or_else(|| not_found("dashboard"))?;
-    if d.author != s.username {
-        return Err(Fail::new(
-            StatusCode::FORBIDDEN,
-            "only its author may delete this dashboard",
-        ));
-    }
-    saved::record(&app.0.ch, "dashboard", &id, &s.username, d.version, None)
-        .await
-        .map_err(crate::internal)?;
-    Ok(Json(json!({ "deleted": id })))
+    delete_owned(&app, &o.dashboards, "dashboard", &id, &s.username).await
 }
 
 /// `POST /api/dashboards/{id}/duplicate`: a copy of a dashboard the viewer may see, and of

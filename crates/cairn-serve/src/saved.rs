@@ -378,6 +378,31 @@ pub async fn export(ch: &ClickHouse, dir: &Path) -> Result<Moved, String> {
     })
 }
 
+/// Records each of `items` that differs from its latest version in `existing`: how many
+/// were written, and how many were already the same.
+async fn record_changed<T: Serialize + PartialEq>(
+    ch: &ClickHouse,
+    kind: &str,
+    items: Vec<Saved<T>>,
+    existing: &BTreeMap<String, Saved<T>>,
+) -> Result<(usize, usize), String> {
+    let (mut written, mut same) = (0, 0);
+    for item in items {
+        let old = existing.get(&item.id);
+        if old.is_some_and(|o| o.body == item.body && o.author == item.author) {
+            same += 1;
+            continue;
+        }
+        let body = serde_json::to_value(&item.body).map_err(|e| e.to_string())?;
+        let previous = old.map_or(0, |o| o.version);
+        record(ch, kind, &item.id, &item.author, previous, Some(&body))
+            .await
+            .map_err(|e| e.to_string())?;
+        written += 1;
+    }
+    Ok((written, same))
+}
+
 fn read_folder<T: DeserializeOwned>(dir: &Path, sub: &str) -> Result<Vec<Saved<T>>, String> {
     let folder = dir.join(sub);
     let mut out = Vec::new();
@@ -444,44 +469,14 @@ pub async fn import(ch: &ClickHouse, dir: &Path) -> Result<Moved, String> {
             }
         }
     }
-    let mut moved = Moved::default();
-    for c in charts {
-        let old = existing.charts.get(&c.id);
-        if old.is_some_and(|o| o.body == c.body && o.author == c.author) {
-            moved.unchanged += 1;
-            continue;
-        }
-        let body = serde_json::to_value(&c.body).map_err(|e| e.to_string())?;
-        record(
-            ch,
-            "chart",
-            &c.id,
-            &c.author,
-            old.map_or(0, |o| o.version),
-            Some(&body),
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-        moved.charts += 1;
-    }
-    for d in dashboards {
-        let old = existing.dashboards.get(&d.id);
-        if old.is_some_and(|o| o.body == d.body && o.author == d.author) {
-            moved.unchanged += 1;
-            continue;
-        }
-        let body = serde_json::to_value(&d.body).map_err(|e| e.to_string())?;
-        record(
-            ch,
-            "dashboard",
-            &d.id,
-            &d.author,
-            old.map_or(0, |o| o.version),
-            Some(&body),
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-        moved.dashboards += 1;
-    }
+    let (charts_written, same_charts) =
+        record_changed(ch, "chart", charts, &existing.charts).await?;
+    let (dashboards_written, same_dashboards) =
+        record_changed(ch, "dashboard", dashboards, &existing.dashboards).await?;
+    let moved = Moved {
+        charts: charts_written,
+        dashboards: dashboards_written,
+        unchanged: same_charts + same_dashboards,
+    };
     Ok(moved)
 }
