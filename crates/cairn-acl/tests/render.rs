@@ -136,7 +136,7 @@ async fn conditions_select_exactly_the_allowed_rows_on_both_engines() {
     let db = ch.database().to_owned();
     // Events: two per course.
     let mut insert_events =
-        String::from("INSERT INTO {db}.events (time, name, course_id, user_id, message) VALUES ");
+        String::from("INSERT INTO {db}._events (time, name, course_id, user_id, message) VALUES ");
     let values: Vec<String> = COURSES
         .iter()
         .enumerate()

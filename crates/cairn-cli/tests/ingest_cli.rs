@@ -49,14 +49,14 @@ async fn ingest_from_stdin_twice_stores_each_event_once() {
     }
     let n: u64 = ch
         .client()
-        .query("SELECT count() FROM events")
+        .query("SELECT count() FROM _events")
         .fetch_one()
         .await
         .unwrap();
     assert_eq!(n, 25);
     let orgs: Vec<String> = ch
         .client()
-        .query("SELECT DISTINCT org FROM events")
+        .query("SELECT DISTINCT org FROM _events")
         .fetch_all()
         .await
         .unwrap();

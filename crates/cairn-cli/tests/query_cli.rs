@@ -41,7 +41,7 @@ async fn query_and_client_run_sql_from_the_terminal() {
     let ch = cairn_migrate::testing::data_lake("query_cli").await;
     let db = ch.database().to_owned();
     ch.execute(&format!(
-        "INSERT INTO {db}.events (time, name, course_id, user_id, message) VALUES \
+        "INSERT INTO {db}._events (time, name, course_id, user_id, message) VALUES \
          ('2026-01-05 10:00:00', 'play_video', 'course-v1:A+B+C', 7, 'm1'), \
          ('2026-01-05 11:00:00', 'problem_check', 'course-v1:A+B+C', 8, 'm2'), \
          ('2026-01-06 11:00:00', 'play_video', 'course-v1:X+Y+Z', 9, 'm3')"

@@ -41,7 +41,7 @@ pub fn first_kept_month(today: NaiveDate, months: u32) -> u32 {
 
 fn partitions_sql() -> &'static str {
     "SELECT partition_id AS id, toUInt64(sum(rows)) AS events FROM system.parts \
-     WHERE database = ? AND table = 'events' AND active \
+     WHERE database = ? AND table = '_events' AND active \
      GROUP BY partition_id ORDER BY partition_id"
 }
 
@@ -77,7 +77,7 @@ pub async fn apply(
     if !dry_run {
         for p in &drop {
             ch.execute(&format!(
-                "ALTER TABLE {}.events DROP PARTITION ID {}",
+                "ALTER TABLE {}._events DROP PARTITION ID {}",
                 quote_ident(ch.database()),
                 quote_str(&p.id)
             ))

@@ -27,7 +27,7 @@ async fn q_u64(ch: &ClickHouse, sql: &str) -> u64 {
 async fn identities(ch: &ClickHouse) -> Vec<(String, String)> {
     let rows: Vec<(String, u32, u32)> = ch
         .client()
-        .query("SELECT name, toUInt32(time), time_us FROM events")
+        .query("SELECT name, toUInt32(time), time_us FROM _events")
         .fetch_all()
         .await
         .unwrap();
@@ -110,7 +110,7 @@ async fn backfill_matches_manifest(test: &str, file: &str) {
     )
     .await;
     assert_eq!(s.inserted, 0, "{s}");
-    assert_eq!(q_u64(&ch, "SELECT count() FROM events").await, 90);
+    assert_eq!(q_u64(&ch, "SELECT count() FROM _events").await, 90);
     ch.drop_database().await.unwrap();
 }
 
@@ -177,11 +177,11 @@ async fn resume_after_growth_and_after_a_lost_checkpoint() {
     let s = run(&ch, vec![Input::Path(f.clone())], &IngestOptions::default()).await;
     assert_eq!(s.inserted, 0, "{s}");
     assert_eq!(s.duplicates_skipped, 120, "{s:?}");
-    assert_eq!(q_u64(&ch, "SELECT count() FROM events").await, 120);
+    assert_eq!(q_u64(&ch, "SELECT count() FROM _events").await, 120);
     assert_eq!(
         q_u64(
             &ch,
-            "SELECT toUInt64(uniqExact(ifNull(position, -1))) FROM events"
+            "SELECT toUInt64(uniqExact(ifNull(position, -1))) FROM _events"
         )
         .await,
         120
@@ -215,7 +215,7 @@ async fn dry_run_inserts_nothing_and_rejects_are_written() {
     )
     .await;
     assert_eq!((s.events, s.inserted), (3, 0));
-    assert_eq!(q_u64(&ch, "SELECT count() FROM events").await, 0);
+    assert_eq!(q_u64(&ch, "SELECT count() FROM _events").await, 0);
     let text = std::fs::read_to_string(&rejects).unwrap();
     assert!(text.contains("t.log:4: no timestamp"), "{text}");
     assert!(text.contains("t.log:6: malformed JSON"), "{text}");
@@ -225,7 +225,7 @@ async fn dry_run_inserts_nothing_and_rejects_are_written() {
 async fn wait_for(ch: &ClickHouse, n: u64, within: Duration) -> Option<Duration> {
     let start = Instant::now();
     while start.elapsed() < within {
-        if q_u64(ch, "SELECT count() FROM events").await >= n {
+        if q_u64(ch, "SELECT count() FROM _events").await >= n {
             return Some(start.elapsed());
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -285,7 +285,7 @@ async fn follow_sees_appends_within_a_second_and_survives_rotations() {
     append(&f, head);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(
-        q_u64(&ch, "SELECT count() FROM events").await,
+        q_u64(&ch, "SELECT count() FROM _events").await,
         15,
         "half a line is held"
     );
@@ -324,11 +324,11 @@ async fn follow_sees_appends_within_a_second_and_survives_rotations() {
     stop.store(true, Ordering::Relaxed);
     let s = task.await.unwrap();
     assert_eq!(s.inserted, 33, "{s}");
-    assert_eq!(q_u64(&ch, "SELECT count() FROM events").await, 33);
+    assert_eq!(q_u64(&ch, "SELECT count() FROM _events").await, 33);
     assert_eq!(
         q_u64(
             &ch,
-            "SELECT toUInt64(uniqExact(ifNull(position, -1))) FROM events"
+            "SELECT toUInt64(uniqExact(ifNull(position, -1))) FROM _events"
         )
         .await,
         33,

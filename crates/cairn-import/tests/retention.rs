@@ -33,7 +33,7 @@ async fn whole_months_older_than_the_retention_are_dropped() {
         }
     }
     ch.execute(&format!(
-        "INSERT INTO {db}.events (time, name, course_id, user_id, message) VALUES {}",
+        "INSERT INTO {db}._events (time, name, course_id, user_id, message) VALUES {}",
         values.join(", ")
     ))
     .await

@@ -42,7 +42,7 @@ FROM
     (
         SELECT toInt64(user_id) AS active_user, max(time) AS last_activity,
                intDiv(toUInt32(toDateTime(?)) - toUInt32(last_activity), 86400) AS days_inactive
-        FROM {{db}}.events
+        FROM {{db}}.{{events}}
         WHERE course_id = ? AND user_id != 0
         GROUP BY user_id
         HAVING countIf(NOT has(['enrollment', 'implicit'], family)) > 0

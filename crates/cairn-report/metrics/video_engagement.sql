@@ -27,7 +27,7 @@ FROM
     LEFT JOIN
     (
         SELECT video_id AS length_video, max(duration) AS length
-        FROM {{db}}.video_events
+        FROM {{db}}.{{video_events}}
         WHERE course_id = ?
         GROUP BY video_id
     ) AS lengths ON seg.video_id = lengths.length_video

@@ -37,7 +37,7 @@ FROM
         uniqExact(user_id) AS active,
         uniqExactIf(user_id, family = 'video') AS watched_video,
         uniqExactIf(user_id, family = 'problem') AS tried_problem
-    FROM {{db}}.events
+    FROM {{db}}.{{events}}
     WHERE course_id = ? AND time >= toDateTime(?) AND time < toDateTime(?) AND user_id != 0
     GROUP BY monday
 ) AS weekly
@@ -54,7 +54,7 @@ LEFT JOIN
             arrayPushBack(arrayPopFront(arrayDifference(ts)), 1801) AS gaps,
             arrayMap(g -> toUInt64(if(g <= 1800, least(g, 600), 0)), gaps) AS credits,
             arrayMap(t -> toMonday(toDateTime(t)), ts) AS mondays
-        FROM {{db}}.events
+        FROM {{db}}.{{events}}
         WHERE course_id = ? AND time >= toDateTime(?) AND time < toDateTime(?) AND user_id != 0
         GROUP BY user_id
     ) AS per_learner

@@ -44,9 +44,25 @@ pub const METRICS: &[(&str, &str)] = &[
     ("at_risk", AT_RISK_SQL),
 ];
 
-/// A metric's SQL for database `db`.
+/// A metric's SQL for database `db`, reading the stored events (`_events`,
+/// `_video_events`): every metric is exact with duplicates present, and these skip the
+/// public views' FINAL.
 pub fn sql_for(template: &str, db: &str) -> String {
-    template.replace("{{db}}", &quote_ident(db))
+    render(template, db, false)
+}
+
+/// `{{db}}` the quoted database; `{{events}}` and `{{video_events}}` the stored tables or,
+/// for users' copies (`public`), the public views.
+fn render(template: &str, db: &str, public: bool) -> String {
+    let (events, video) = if public {
+        ("events", "video_events")
+    } else {
+        ("_events", "_video_events")
+    };
+    template
+        .replace("{{db}}", &quote_ident(db))
+        .replace("{{events}}", events)
+        .replace("{{video_events}}", video)
 }
 
 /// One week of a course's engagement.
@@ -456,7 +472,7 @@ pub async fn overview(
 pub async fn courses(ch: &ClickHouse) -> cairn_core::Result<Vec<String>> {
     let db = quote_ident(ch.database());
     let sql = format!(
-        "SELECT DISTINCT course_id FROM (SELECT DISTINCT course_id FROM {db}.events WHERE course_id != '' \
+        "SELECT DISTINCT course_id FROM (SELECT DISTINCT course_id FROM {db}._events WHERE course_id != '' \
          UNION ALL SELECT DISTINCT course_id FROM {db}._course_imports) AS known ORDER BY course_id"
     );
     ch.client()
@@ -537,10 +553,11 @@ mod tests {
 
 /// A metric's SQL with its positional `?` replaced, in order, by `names` (ClickHouse's
 /// named parameters such as `{course_id:String}`, or any expression of them), for the
-/// explorer's copies of the built-in metrics. `?` in comments and string literals stays.
-/// An error when the count of `?` is not the count of names.
+/// explorer's copies of the built-in metrics: they read the public views (users may not
+/// read the stored tables). `?` in comments and string literals stays. An error when the
+/// count of `?` is not the count of names.
 pub fn with_named_params(template: &str, db: &str, names: &[&str]) -> Result<String, String> {
-    let sql = sql_for(template, db);
+    let sql = render(template, db, true);
     let mut out = String::with_capacity(sql.len() + 32 * names.len());
     let mut used = 0;
     let mut in_string = false;
@@ -591,11 +608,12 @@ mod named_tests {
 
     #[test]
     fn positional_parameters_become_named_ones_outside_comments_and_strings() {
-        let t = "-- why? because\nSELECT ?, '?', 'it''s?' FROM {{db}}.t WHERE a = ? -- x?\n";
+        let t =
+            "-- why? because\nSELECT ?, '?', 'it''s?' FROM {{db}}.{{events}} WHERE a = ? -- x?\n";
         let s = with_named_params(t, "db", &["{a:String}", "{b:UInt8}"]).unwrap();
         assert_eq!(
             s,
-            "-- why? because\nSELECT {a:String}, '?', 'it''s?' FROM `db`.t WHERE a = {b:UInt8} -- x?\n"
+            "-- why? because\nSELECT {a:String}, '?', 'it''s?' FROM `db`.events WHERE a = {b:UInt8} -- x?\n"
         );
         assert!(with_named_params(t, "db", &["{a:String}"]).is_err());
         assert!(with_named_params(t, "db", &["a", "b", "c"]).is_err());

@@ -114,6 +114,24 @@ async fn every_metric_matches_the_ground_truth() {
     .await
     .unwrap();
     assert_eq!(s.inserted, truth.events);
+    // Every event stored twice, and kept twice (merges stopped), as when the same lines
+    // reach ClickHouse from two sources. The public `events` still counts each once, and
+    // every metric below must still match the ground truth.
+    ch.execute("SYSTEM STOP MERGES _events").await.unwrap();
+    ch.execute("INSERT INTO _events SELECT * FROM _events")
+        .await
+        .unwrap();
+    let count = |sql: &'static str| {
+        let ch = ch.clone();
+        async move { ch.client().query(sql).fetch_one::<u64>().await.unwrap() }
+    };
+    assert_eq!(count("SELECT count() FROM _events").await, 2 * truth.events);
+    assert_eq!(count("SELECT count() FROM events").await, truth.events);
+    assert_eq!(
+        count("SELECT count() FROM video_events").await,
+        count("SELECT count() FROM _video_events").await / 2,
+        "the public video events are exact too"
+    );
     // The courses' structure, from the OLX the generator wrote.
     cairn_import::generate::import_courses(&ch, &dir, &generated)
         .await

@@ -101,7 +101,7 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
     assert!(!weeks_before.to_string().contains(&monday.to_string()));
     f.ch.client()
         .query(&format!(
-            "INSERT INTO {}.events (time, name, family, course_id, user_id, message) \
+            "INSERT INTO {}._events (time, name, family, course_id, user_id, message) \
              SELECT now(), 'play_video', 'video', ?, 4242, 'e2e refresh'",
             cairn_core::sql::quote_ident(f.ch.database())
         ))

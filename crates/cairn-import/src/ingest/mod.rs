@@ -266,7 +266,7 @@ pub async fn ingest(
 ) -> cairn_core::Result<Summary> {
     let started = Instant::now();
     if !opts.dry_run {
-        for t in ["events", "_ingest_checkpoints"] {
+        for t in ["_events", "_ingest_checkpoints"] {
             if !table_exists(ch, t).await? {
                 return Err(cairn_core::Error::Other(format!(
                     "table {}.{t} does not exist: run `cairn migrate up` first",

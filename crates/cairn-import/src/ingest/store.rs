@@ -118,7 +118,8 @@ fn ch_err(context: &str, e: clickhouse::error::Error) -> cairn_core::Error {
     cairn_core::Error::clickhouse(context, e)
 }
 
-/// Inserts rows into `events` in one INSERT.
+/// Inserts rows into the stored events (`_events`; the public `events` is its exact view)
+/// in one INSERT.
 pub async fn insert_events(
     ch: &ClickHouse,
     source: &str,
@@ -126,7 +127,7 @@ pub async fn insert_events(
 ) -> cairn_core::Result<()> {
     let mut insert = ch
         .client()
-        .insert::<StoredEvent<'_>>("events")
+        .insert::<StoredEvent<'_>>("_events")
         .await
         .map_err(|e| ch_err("insert into events", e))?;
     for r in rows {
@@ -204,7 +205,7 @@ pub async fn present_offsets(
     let v: Vec<u64> = ch
         .client()
         .query(&format!(
-            "SELECT DISTINCT source_offset FROM {db}.events WHERE source = ? AND source_offset >= toUInt64(?) AND source_offset <= toUInt64(?)"
+            "SELECT DISTINCT source_offset FROM {db}._events WHERE source = ? AND source_offset >= toUInt64(?) AND source_offset <= toUInt64(?)"
         ))
         .bind(source)
         .bind(from)
@@ -223,7 +224,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread")]
     async fn stored_events_fit_the_events_table() {
         let ch = cairn_migrate::testing::data_lake("import_store_columns").await;
-        cairn_core::testing::assert_insert_columns::<StoredEvent<'_>>(&ch, "events").await;
+        cairn_core::testing::assert_insert_columns::<StoredEvent<'_>>(&ch, "_events").await;
         ch.drop_database().await.unwrap();
     }
 }
