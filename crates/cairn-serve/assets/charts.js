@@ -104,5 +104,6 @@
     container._chart = new window.Chart(canvas, { type, data, options });
   }
 
-  window.CairnCharts = { draw };
+  // Shared with the pages' scripts: an element with text and a class.
+  window.CairnCharts = { draw, make };
 })();

@@ -6,12 +6,7 @@ const state = { saved: null, current: null, generation: 0 };
 
 function el(id) { return document.getElementById(id); }
 
-function make(tag, text, cls) {
-  const e = document.createElement(tag);
-  if (text !== undefined && text !== null) e.textContent = text;
-  if (cls) e.className = cls;
-  return e;
-}
+const make = (...args) => window.CairnCharts.make(...args);
 
 async function api(method, path, body) {
   const r = await fetch(path, {

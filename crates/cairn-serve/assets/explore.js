@@ -8,12 +8,7 @@ let page = 0;
 
 function el(id) { return document.getElementById(id); }
 
-function make(tag, text, cls) {
-  const e = document.createElement(tag);
-  if (text !== undefined && text !== null) e.textContent = text;
-  if (cls) e.className = cls;
-  return e;
-}
+const make = (...args) => window.CairnCharts.make(...args);
 
 // The parameters the query names ({name:Type}), with the values typed in.
 function params(sql) {

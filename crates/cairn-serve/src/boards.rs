@@ -195,6 +195,18 @@ fn chart_visible(o: &Objects, id: &str, user: &str) -> bool {
             .any(|d| d.body.visible_to(&d.author, user) && d.body.charts.iter().any(|c| c == id))
 }
 
+/// The dashboard `id` if `user` may open it (else 404, as for one that does not exist).
+fn visible_dashboard<'a>(
+    o: &'a Objects,
+    id: &str,
+    user: &str,
+) -> Result<&'a Saved<Dashboard>, Fail> {
+    o.dashboards
+        .get(id)
+        .filter(|d| d.body.visible_to(&d.author, user))
+        .ok_or_else(|| not_found("dashboard"))
+}
+
 fn not_found(what: &str) -> Fail {
     Fail::new(StatusCode::NOT_FOUND, format!("no such {what}"))
 }
@@ -382,11 +394,7 @@ pub(crate) async fn api_dashboard(
 ) -> Result<Json<Value>, Fail> {
     let s = viewer(&app, &headers).await?;
     let o = objects(&app).await?;
-    let d = o
-        .dashboards
-        .get(&id)
-        .filter(|d| d.body.visible_to(&d.author, &s.username))
-        .ok_or_else(|| not_found("dashboard"))?;
+    let d = visible_dashboard(&o, &id, &s.username)?;
     let charts: Vec<&Saved<Chart>> = d
         .body
         .charts
@@ -420,11 +428,7 @@ pub(crate) async fn api_duplicate_dashboard(
 ) -> Result<Json<Value>, Fail> {
     let s = viewer(&app, &headers).await?;
     let o = objects(&app).await?;
-    let d = o
-        .dashboards
-        .get(&id)
-        .filter(|d| d.body.visible_to(&d.author, &s.username))
-        .ok_or_else(|| not_found("dashboard"))?;
+    let d = visible_dashboard(&o, &id, &s.username)?;
     let mut copy = d.body.clone();
     copy.name = format!("{} (copy)", d.body.name.trim_end_matches(" (built-in)"));
     copy.shared_with.clear();

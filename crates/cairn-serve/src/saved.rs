@@ -351,26 +351,8 @@ pub async fn export(ch: &ClickHouse, dir: &Path) -> Result<Moved, String> {
         }
         v
     };
-    let charts = objects
-        .charts
-        .values()
-        .map(|c| {
-            Ok((
-                safe_id(&c.id)?.to_owned(),
-                strip(serde_json::to_value(c).map_err(|e| e.to_string())?),
-            ))
-        })
-        .collect::<Result<Vec<_>, String>>()?;
-    let dashboards = objects
-        .dashboards
-        .into_values()
-        .map(|d| {
-            Ok((
-                safe_id(&d.id)?.to_owned(),
-                strip(serde_json::to_value(d).map_err(|e| e.to_string())?),
-            ))
-        })
-        .collect::<Result<Vec<_>, String>>()?;
+    let charts = files(objects.charts.values(), &strip)?;
+    let dashboards = files(objects.dashboards.values(), &strip)?;
     Ok(Moved {
         charts: write_all("charts", charts)?,
         dashboards: write_all("dashboards", dashboards)?,
@@ -401,6 +383,19 @@ async fn record_changed<T: Serialize + PartialEq>(
         written += 1;
     }
     Ok((written, same))
+}
+
+/// Each object's file name (its id, checked) and JSON.
+fn files<'a, T: Serialize + 'a>(
+    items: impl Iterator<Item = &'a Saved<T>>,
+    strip: &dyn Fn(serde_json::Value) -> serde_json::Value,
+) -> Result<Vec<(String, serde_json::Value)>, String> {
+    items
+        .map(|o| {
+            let v = serde_json::to_value(o).map_err(|e| e.to_string())?;
+            Ok((safe_id(&o.id)?.to_owned(), strip(v)))
+        })
+        .collect()
 }
 
 fn read_folder<T: DeserializeOwned>(dir: &Path, sub: &str) -> Result<Vec<Saved<T>>, String> {
