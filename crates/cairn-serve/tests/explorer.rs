@@ -229,6 +229,23 @@ async fn explorer_runs_each_query_as_the_users_own_clickhouse_user() {
         took >= std::time::Duration::from_secs(3) && took < std::time::Duration::from_secs(15),
         "the users' limit (3 s) stops a runaway query: {took:?}"
     );
+    let e = refused(base, &teach, "SELECT number FROM numbers(60000)").await;
+    assert!(
+        e.contains("Limit for result exceeded"),
+        "over the row limit: {e}"
+    );
+    let csv = client()
+        .post(format!("{base}/api/query.csv"))
+        .header(COOKIE, &teach)
+        .json(&json!({ "sql": "SELECT number FROM numbers(60000)" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        csv.status(),
+        StatusCode::BAD_REQUEST,
+        "the CSV is limited the same"
+    );
     let (s, body) = query(base, &teach, "SELECT 1 FORMAT JSON", json!({})).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert!(

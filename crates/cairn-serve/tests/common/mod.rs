@@ -425,7 +425,8 @@ pub async fn fill_sign_in(c: &fantoccini::Client, user: &str, password: &str) {
 
 /// The SQL explorer with per-user identities: a ClickHouse 26.9 server of the test's own,
 /// the dashboard's data lake on it, the users file `cairn acl sync --users-xml` writes
-/// with an explorer key (queries limited to `max_execution_time` seconds) in its users.d/,
+/// with an explorer key (queries limited to `max_execution_time` seconds and 50,000 result
+/// rows) in its users.d/,
 /// and the server restarted with it. The server lives as long as the returned value.
 pub async fn explorer_dashboard(
     name: &str,
@@ -437,6 +438,7 @@ pub async fn explorer_dashboard(
     let mut config = own.config(testing::config());
     config.explorer.key = cairn_core::Secret::new(format!("{name}-key"));
     config.explorer.max_execution_time = max_execution_time;
+    config.explorer.max_result_rows = 50_000;
     let f = dashboard_with(
         name,
         Setup {
