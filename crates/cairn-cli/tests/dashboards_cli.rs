@@ -180,7 +180,56 @@ async fn export_then_import_into_a_fresh_data_lake_gives_the_same_dashboards() {
     );
     assert_eq!(versions(&to).await, before, "nothing recorded");
 
+    // CAIRN_DASHBOARDS_FOLDER: `cairn serve` imports the folder at start; a bad folder stops
+    // it with the file named.
+    let shipped = cairn_migrate::testing::data_lake("dashboards_shipped").await;
+    let port = testing::free_port().to_string();
+    let listen = format!("127.0.0.1:{port}");
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args(["serve", "--listen", &listen])
+        .env("CAIRN_CONFIG", testing::config_path().unwrap())
+        .env("CAIRN_CLICKHOUSE_DATABASE", shipped.database())
+        .env("CAIRN_DASHBOARDS_FOLDER", &one)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut up = false;
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(&listen).is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let _ = serve.kill();
+    let out = serve.wait_with_output().unwrap();
+    assert!(
+        up,
+        "cairn serve did not start: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("imported 1 charts and 1 dashboards"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let got = cairn_serve::saved::load(&shipped).await.unwrap();
+    assert_eq!(got.dashboards["d1"].body, a.dashboards["d1"].body);
+    let o = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args(["serve", "--listen", &listen])
+        .env("CAIRN_CONFIG", testing::config_path().unwrap())
+        .env("CAIRN_CLICKHOUSE_DATABASE", shipped.database())
+        .env("CAIRN_DASHBOARDS_FOLDER", &bad)
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && e.contains("CAIRN_DASHBOARDS_FOLDER") && e.contains("d9.json"),
+        "{e}"
+    );
+
     std::fs::remove_dir_all(&base).unwrap();
     from.drop_database().await.unwrap();
     to.drop_database().await.unwrap();
+    shipped.drop_database().await.unwrap();
 }

@@ -226,6 +226,9 @@ pub struct Config {
     pub clickhouse: ClickHouseConfig,
     /// `CAIRN_MIGRATIONS_FOLDER`: extra migration folders, in order.
     pub migrations_folders: Vec<PathBuf>,
+    /// `CAIRN_DASHBOARDS_FOLDER`: folders of saved charts and dashboards (as `cairn
+    /// dashboards export` writes them) that `cairn serve` imports at start, in order.
+    pub dashboards_folders: Vec<PathBuf>,
     /// LMS MySQL database.
     pub mysql: MysqlConfig,
     /// LMS web.
@@ -308,6 +311,12 @@ const SETTINGS: &[Setting] = &[
         default: "",
         kind: Kind::PathList,
         help: "extra migration folders (':'-separated, or a TOML list)",
+    },
+    Setting {
+        name: "CAIRN_DASHBOARDS_FOLDER",
+        default: "",
+        kind: Kind::PathList,
+        help: "folders of charts and dashboards cairn serve imports at start (':'-separated, or a TOML list)",
     },
     Setting {
         name: "MYSQL_HOST",
@@ -559,12 +568,13 @@ impl Config {
                 "CAIRN_CLICKHOUSE_DATABASE" => self.clickhouse.database.clone(),
                 "CAIRN_CLICKHOUSE_USERNAME" => self.clickhouse.username.clone(),
                 "CAIRN_CLICKHOUSE_PASSWORD" => self.clickhouse.password.to_string(),
-                "CAIRN_MIGRATIONS_FOLDER" => {
-                    let v: Vec<String> = self
-                        .migrations_folders
-                        .iter()
-                        .map(|p| p.display().to_string())
-                        .collect();
+                "CAIRN_MIGRATIONS_FOLDER" | "CAIRN_DASHBOARDS_FOLDER" => {
+                    let folders = if s.name == "CAIRN_MIGRATIONS_FOLDER" {
+                        &self.migrations_folders
+                    } else {
+                        &self.dashboards_folders
+                    };
+                    let v: Vec<String> = folders.iter().map(|p| p.display().to_string()).collect();
                     v.join(":")
                 }
                 "MYSQL_HOST" => self.mysql.host.clone(),
@@ -724,22 +734,28 @@ impl Raw {
         Ok(Secret::new(v))
     }
 
+    /// A list of paths: NUL-joined from a TOML list, else `:`-separated.
+    fn path_list(&self, name: &'static str) -> Vec<PathBuf> {
+        let raw = self.get(name);
+        if raw.contains('\0') {
+            raw.split('\0').map(PathBuf::from).collect()
+        } else if raw.is_empty() {
+            Vec::new()
+        } else {
+            std::env::split_paths(raw)
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        }
+    }
+
     fn build(self) -> Result<Config, ConfigError> {
         let scheme = match self.get("CAIRN_CLICKHOUSE_HTTP_SCHEME").trim() {
             "http" => Scheme::Http,
             "https" => Scheme::Https,
             _ => return Err(self.invalid("CAIRN_CLICKHOUSE_HTTP_SCHEME", "expected http or https")),
         };
-        let folders_raw = self.get("CAIRN_MIGRATIONS_FOLDER");
-        let migrations_folders = if folders_raw.contains('\0') {
-            folders_raw.split('\0').map(PathBuf::from).collect()
-        } else if folders_raw.is_empty() {
-            Vec::new()
-        } else {
-            std::env::split_paths(folders_raw)
-                .filter(|p| !p.as_os_str().is_empty())
-                .collect()
-        };
+        let migrations_folders = self.path_list("CAIRN_MIGRATIONS_FOLDER");
+        let dashboards_folders = self.path_list("CAIRN_DASHBOARDS_FOLDER");
         let origins = self
             .values
             .iter()
@@ -756,6 +772,7 @@ impl Raw {
                 password: self.secret("CAIRN_CLICKHOUSE_PASSWORD")?,
             },
             migrations_folders,
+            dashboards_folders,
             mysql: MysqlConfig {
                 host: self.text("MYSQL_HOST")?,
                 port: self.port("MYSQL_PORT")?,
@@ -905,6 +922,14 @@ mod tests {
             c.migrations_folders,
             vec![PathBuf::from("/x"), PathBuf::from("/y")]
         );
+        assert!(c.dashboards_folders.is_empty());
+        let toml = "CAIRN_DASHBOARDS_FOLDER = [\"/d:1\", \"/e\"]\n";
+        let c = Config::from_sources(Some((Path::new("c.toml"), toml)), env_of(&[])).unwrap();
+        assert_eq!(
+            c.dashboards_folders,
+            vec![PathBuf::from("/d:1"), PathBuf::from("/e")]
+        );
+        assert!(c.show().contains("CAIRN_DASHBOARDS_FOLDER"));
     }
 
     fn one_line_error(env: &[(&str, &str)]) -> String {

@@ -56,6 +56,19 @@ pub fn run(args: &ServeArgs, config: &Config) -> ExitCode {
         let ch = ClickHouse::connect(&config.clickhouse)
             .await
             .map_err(|e| e.to_string())?;
+        // Operators ship charts and dashboards as files, as they ship migrations.
+        for dir in &config.dashboards_folders {
+            let m = crate::saved::import(&ch, dir)
+                .await
+                .map_err(|e| format!("CAIRN_DASHBOARDS_FOLDER: {e}"))?;
+            println!(
+                "cairn serve: {}: imported {} charts and {} dashboards ({} unchanged)",
+                dir.display(),
+                m.charts,
+                m.dashboards,
+                m.unchanged
+            );
+        }
         let ways = [
             sso.as_ref().map(|_| format!("with the LMS at {}", sso_cfg.lms_url)),
             sso_cfg
