@@ -267,6 +267,23 @@ pub(crate) async fn api_saved(
     ))
 }
 
+/// Records a version of `body` as the `kind` `id` (a new id when none) by `user`.
+async fn save<T: serde::Serialize>(
+    app: &App,
+    kind: &str,
+    id: Option<String>,
+    user: &str,
+    previous: u64,
+    body: &T,
+) -> Result<Json<Value>, Fail> {
+    let id = id.unwrap_or_else(saved::new_id);
+    let body = serde_json::to_value(body).map_err(crate::internal)?;
+    let version = saved::record(&app.0.ch, kind, &id, user, previous, Some(&body))
+        .await
+        .map_err(crate::internal)?;
+    Ok(Json(json!({ "id": id, "version": version })))
+}
+
 /// A chart to save.
 #[derive(Deserialize)]
 pub(crate) struct SaveChart {
@@ -297,12 +314,7 @@ pub(crate) async fn api_save_chart(
     let t = run_as(&app, &s, &req.chart.sql, &req.params).await?;
     let columns: Vec<String> = t.columns.iter().map(|c| c.name.clone()).collect();
     req.chart.check_columns(&columns).map_err(bad)?;
-    let id = req.id.clone().unwrap_or_else(saved::new_id);
-    let body = serde_json::to_value(&req.chart).map_err(crate::internal)?;
-    let version = saved::record(&app.0.ch, "chart", &id, &s.username, previous, Some(&body))
-        .await
-        .map_err(crate::internal)?;
-    Ok(Json(json!({ "id": id, "version": version })))
+    save(&app, "chart", req.id, &s.username, previous, &req.chart).await
 }
 
 /// Values of a chart's parameters.
@@ -371,19 +383,15 @@ pub(crate) async fn api_save_dashboard(
         Some(id) => owned(&o.dashboards, id, &s.username, "dashboard", "change")?,
         None => 0,
     };
-    let id = req.id.clone().unwrap_or_else(saved::new_id);
-    let body = serde_json::to_value(&req.dashboard).map_err(crate::internal)?;
-    let version = saved::record(
-        &app.0.ch,
+    save(
+        &app,
         "dashboard",
-        &id,
+        req.id,
         &s.username,
         previous,
-        Some(&body),
+        &req.dashboard,
     )
     .await
-    .map_err(crate::internal)?;
-    Ok(Json(json!({ "id": id, "version": version })))
 }
 
 /// `GET /api/dashboards/{id}`: the dashboard and its charts (those still there).
