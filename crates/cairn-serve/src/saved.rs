@@ -187,6 +187,19 @@ struct LatestRow {
     last_body: String,
 }
 
+impl LatestRow {
+    /// The row as a saved object with its parsed `body`, and its id.
+    fn saved<T>(self, body: T) -> (String, Saved<T>) {
+        let saved = Saved {
+            id: self.id.clone(),
+            author: self.last_author,
+            version: self.last_version,
+            body,
+        };
+        (self.id, saved)
+    }
+}
+
 fn err(what: &str, e: clickhouse::error::Error) -> cairn_core::Error {
     cairn_core::Error::clickhouse(what, e)
 }
@@ -227,30 +240,16 @@ pub async fn load(ch: &ClickHouse) -> cairn_core::Result<Objects> {
         match r.kind.as_str() {
             "chart" => {
                 if let Some(body) = parse_body(&r.kind, &r.id, &r.last_body) {
-                    out.charts.insert(
-                        r.id.clone(),
-                        Saved {
-                            id: r.id,
-                            author: r.last_author,
-                            version: r.last_version,
-                            body,
-                        },
-                    );
+                    let (id, saved) = r.saved(body);
+                    out.charts.insert(id, saved);
                 }
             }
             "dashboard" => {
                 if let Some(mut body) = parse_body::<Dashboard>(&r.kind, &r.id, &r.last_body) {
                     // As saving does: sorted users, whoever wrote the row.
                     let _ = body.check();
-                    out.dashboards.insert(
-                        r.id.clone(),
-                        Saved {
-                            id: r.id,
-                            author: r.last_author,
-                            version: r.last_version,
-                            body,
-                        },
-                    );
+                    let (id, saved) = r.saved(body);
+                    out.dashboards.insert(id, saved);
                 }
             }
             other => tracing::warn!("saved object {} of unknown kind {other:?} skipped", r.id),
