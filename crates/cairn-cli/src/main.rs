@@ -68,6 +68,10 @@ enum Command {
     },
     /// Ingests tracking logs into ClickHouse (same as `cairn-import events`).
     Ingest(cairn_import::cli::IngestArgs),
+    /// Retires the learners the LMS has retired: their events scrubbed (CAIRN_RETIREMENT=
+    /// scrub, under a pseudonym) or deleted, their names removed everywhere (`--dry-run`
+    /// counts).
+    Retire(cairn_retire::cli::RetireArgs),
     /// Drops the monthly partitions of `events` older than the retention
     /// (`--months N` or CAIRN_EVENTS_RETENTION_MONTHS; `--dry-run` lists them).
     Retention(cairn_import::cli::RetentionArgs),
@@ -150,11 +154,18 @@ fn main() -> ExitCode {
             unreachable!("handled before loading the configuration")
         }
         Command::Migrate { command } => return cairn_migrate::cli::run(&command, &config),
-        Command::Ingest(args) => return cairn_import::cli::ingest(&args, &config),
+        Command::Ingest(args) => {
+            let task = retirement(&config);
+            return cairn_import::cli::ingest_with(&args, &config, task);
+        }
+        Command::Retire(args) => return cairn_retire::cli::retire(&args, &config),
         Command::Retention(args) => return cairn_import::cli::retention(&args, &config),
         Command::Acl { command } => return cairn_acl::cli::acl(&command, &config),
         Command::Report { command } => return cairn_report::cli::run(&command, &config),
-        Command::Serve(args) => return cairn_serve::cli::run(&args, &config),
+        Command::Serve(args) => {
+            let task = retirement(&config);
+            return cairn_serve::cli::run_with(&args, &config, task);
+        }
         Command::Query(args) => return query::query(&args, &config),
         Command::Client(args) => return query::client(&args, &config),
         Command::Dashboards { command } => {
@@ -174,6 +185,14 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Scheduled learner retirement, for `cairn serve` and `cairn ingest --follow`.
+fn retirement(config: &Config) -> Option<cairn_core::Background> {
+    let config = config.clone();
+    (config.retirement.interval_secs > 0).then(|| -> cairn_core::Background {
+        Box::new(move |ch| Box::pin(cairn_retire::cli::schedule(ch, config)))
+    })
 }
 
 fn fixtures(cmd: &FixturesCommand) -> ExitCode {

@@ -219,6 +219,39 @@ pub struct ExplorerConfig {
     pub max_result_rows: u64,
 }
 
+/// What `cairn retire` does with a retired learner's events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetirementMode {
+    /// Keep the events for course statistics, without personal data, under a pseudonym.
+    Scrub,
+    /// Delete the events.
+    Delete,
+}
+
+impl RetirementMode {
+    /// `scrub` or `delete`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RetirementMode::Scrub => "scrub",
+            RetirementMode::Delete => "delete",
+        }
+    }
+}
+
+/// Learner retirement (`cairn retire`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetirementConfig {
+    /// `CAIRN_RETIREMENT`: `scrub` (default) or `delete`.
+    pub mode: RetirementMode,
+    /// `CAIRN_RETIREMENT_KEY` (or `…_FILE`): the secret from which scrub mode derives each
+    /// retired learner's pseudonym (kept outside the data lake, so the pseudonym cannot be
+    /// traced back to the learner from the data).
+    pub key: Secret,
+    /// `CAIRN_RETIREMENT_INTERVAL`: seconds between the automatic runs of `cairn serve` and
+    /// `cairn ingest --follow` (0: never).
+    pub interval_secs: u64,
+}
+
 /// The effective configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -240,6 +273,8 @@ pub struct Config {
     pub events_retention_months: Option<u32>,
     /// The SQL explorer.
     pub explorer: ExplorerConfig,
+    /// Learner retirement.
+    pub retirement: RetirementConfig,
     /// Where each setting's value came from, by setting name.
     pub origins: BTreeMap<&'static str, Origin>,
 }
@@ -432,6 +467,24 @@ const SETTINGS: &[Setting] = &[
         kind: Kind::Text,
         help: "rows an explorer query may return",
     },
+    Setting {
+        name: "CAIRN_RETIREMENT",
+        default: "scrub",
+        kind: Kind::Text,
+        help: "a retired learner's events: scrub (kept under a pseudonym) or delete",
+    },
+    Setting {
+        name: "CAIRN_RETIREMENT_KEY",
+        default: "",
+        kind: Kind::Secret,
+        help: "secret deriving retired learners' pseudonyms (needed to scrub)",
+    },
+    Setting {
+        name: "CAIRN_RETIREMENT_INTERVAL",
+        default: "3600",
+        kind: Kind::Text,
+        help: "seconds between automatic retirement runs in serve and ingest --follow (0: off)",
+    },
 ];
 
 /// Names of all settings, in display order (for documentation and `config show`).
@@ -599,6 +652,9 @@ impl Config {
                 "CAIRN_EXPLORER_MAX_EXECUTION_TIME" => self.explorer.max_execution_time.to_string(),
                 "CAIRN_EXPLORER_MAX_MEMORY_USAGE" => self.explorer.max_memory_usage.to_string(),
                 "CAIRN_EXPLORER_MAX_RESULT_ROWS" => self.explorer.max_result_rows.to_string(),
+                "CAIRN_RETIREMENT" => self.retirement.mode.as_str().to_owned(),
+                "CAIRN_RETIREMENT_KEY" => self.retirement.key.to_string(),
+                "CAIRN_RETIREMENT_INTERVAL" => self.retirement.interval_secs.to_string(),
                 _ => String::new(),
             };
             let origin = self
@@ -708,6 +764,23 @@ impl Raw {
         }
     }
 
+    /// A whole number, 0 or more.
+    fn count(&self, name: &'static str) -> Result<u64, ConfigError> {
+        self.get(name)
+            .trim()
+            .parse::<u64>()
+            .map_err(|_| self.invalid(name, "expected a whole number, 0 or more"))
+    }
+
+    /// The retirement mode.
+    fn retirement_mode(&self, name: &'static str) -> Result<RetirementMode, ConfigError> {
+        match self.get(name).trim() {
+            "scrub" => Ok(RetirementMode::Scrub),
+            "delete" => Ok(RetirementMode::Delete),
+            _ => Err(self.invalid(name, "expected scrub or delete")),
+        }
+    }
+
     /// A whole number, 1 or more.
     fn positive(&self, name: &'static str) -> Result<u64, ConfigError> {
         match self.get(name).trim().parse::<u64>() {
@@ -809,6 +882,11 @@ impl Raw {
                 max_memory_usage: self.positive("CAIRN_EXPLORER_MAX_MEMORY_USAGE")?,
                 max_result_rows: self.positive("CAIRN_EXPLORER_MAX_RESULT_ROWS")?,
             },
+            retirement: RetirementConfig {
+                mode: self.retirement_mode("CAIRN_RETIREMENT")?,
+                key: self.secret("CAIRN_RETIREMENT_KEY")?,
+                interval_secs: self.count("CAIRN_RETIREMENT_INTERVAL")?,
+            },
             origins,
         })
     }
@@ -874,6 +952,32 @@ mod tests {
         let e = Config::from_sources(None, env_of(&[("CAIRN_LMS_URL", "lms.example.org")]))
             .unwrap_err();
         assert!(e.to_string().contains("expected a URL"), "{e}");
+    }
+
+    #[test]
+    fn retirement_is_scrub_by_default_or_delete() {
+        let c = Config::from_sources(None, env_of(&[])).unwrap();
+        assert_eq!(c.retirement.mode, RetirementMode::Scrub);
+        assert_eq!(c.retirement.interval_secs, 3600);
+        let c = Config::from_sources(
+            None,
+            env_of(&[
+                ("CAIRN_RETIREMENT", "delete"),
+                ("CAIRN_RETIREMENT_INTERVAL", "0"),
+                ("CAIRN_RETIREMENT_KEY", "k3y"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.retirement.mode, RetirementMode::Delete);
+        assert_eq!(c.retirement.interval_secs, 0);
+        assert_eq!(c.retirement.key.expose(), "k3y");
+        let e = Config::from_sources(None, env_of(&[("CAIRN_RETIREMENT", "forget")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("CAIRN_RETIREMENT") && e.contains("scrub or delete"),
+            "{e}"
+        );
     }
 
     #[test]

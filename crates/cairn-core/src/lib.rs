@@ -37,3 +37,11 @@ pub use config::{Config, Secret};
 pub use error::{Error, Result};
 pub use keys::{CourseKey, UsageKey};
 pub use version::ServerVersion;
+
+/// Work a long-running command (`cairn serve`, `cairn ingest --follow`) runs beside its own,
+/// given its ClickHouse connection: e.g. scheduled learner retirement.
+#[cfg(feature = "services")]
+pub type Background = Box<
+    dyn FnOnce(ClickHouse) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+        + Send,
+>;

@@ -34,6 +34,7 @@ pub mod lenient;
 pub mod line;
 pub mod parser;
 pub mod row;
+pub mod scrub;
 
 pub use event::{Event, EventError, Family, Payload, PayloadForm, TimeFrom, parse_event};
 pub use line::{LineFormat, Message, classify};

@@ -48,6 +48,15 @@ pub struct IngestArgs {
 
 /// Runs an ingestion from the command line; SIGINT/SIGTERM stop a follow run cleanly.
 pub fn ingest(args: &IngestArgs, config: &Config) -> ExitCode {
+    ingest_with(args, config, None)
+}
+
+/// [`ingest`], running `background` beside a follow run (not a one-off or dry run).
+pub fn ingest_with(
+    args: &IngestArgs,
+    config: &Config,
+    background: Option<cairn_core::Background>,
+) -> ExitCode {
     let inputs = match expand_inputs(&args.inputs) {
         Ok(i) => i,
         Err(e) => {
@@ -63,6 +72,7 @@ pub fn ingest(args: &IngestArgs, config: &Config) -> ExitCode {
         dry_run: args.dry_run,
         rejects: args.rejects.clone(),
         progress: true,
+        retirement: Some(config.retirement.clone()),
         ..IngestOptions::default()
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -100,6 +110,9 @@ pub fn ingest(args: &IngestArgs, config: &Config) -> ExitCode {
                 Err(e) => return Err(e),
             }
         };
+        if let Some(task) = background.filter(|_| args.follow && !args.dry_run) {
+            tokio::spawn(task(ch.clone()));
+        }
         let lms_url = args.lms_url.clone().or_else(|| {
             (!config.lms.client_id.is_empty()).then(|| format!("https://{}", config.lms.host))
         });

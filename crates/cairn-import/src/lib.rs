@@ -14,3 +14,4 @@ pub mod courses;
 pub mod generate;
 pub mod ingest;
 pub mod retention;
+pub mod retired;

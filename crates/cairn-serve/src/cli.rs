@@ -21,6 +21,15 @@ pub struct ServeArgs {
 
 /// Runs `cairn serve`.
 pub fn run(args: &ServeArgs, config: &Config) -> ExitCode {
+    run_with(args, config, None)
+}
+
+/// [`run`], running `background` beside the server.
+pub fn run_with(
+    args: &ServeArgs,
+    config: &Config,
+    background: Option<cairn_core::Background>,
+) -> ExitCode {
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -81,6 +90,9 @@ pub fn run(args: &ServeArgs, config: &Config) -> ExitCode {
                 "cairn serve: sign-in with the LMS: redirect URI {}",
                 Sso::redirect_uri(&dashboard_url)
             );
+        }
+        if let Some(task) = background {
+            tokio::spawn(task(ch.clone()));
         }
         let app = App::new(
             ch,

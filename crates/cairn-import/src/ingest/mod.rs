@@ -26,12 +26,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use cairn_core::ClickHouse;
+use cairn_core::config::{RetirementConfig, RetirementMode};
 use cairn_events::LineFormat;
 use serde::Serialize;
 
 pub use producer::Input;
 use producer::{Batch, Producer};
 use store::Resume;
+
+use crate::retired::Retired;
+
+/// How often a running ingester rereads the retired learners.
+const RETIRED_REFRESH: Duration = Duration::from_secs(30);
 
 /// Called for each `Updating/Creating course overview for KEY.` line.
 pub trait PublishHook: Send {
@@ -73,6 +79,9 @@ pub struct IngestOptions {
     pub progress: bool,
     /// Set to stop a follow run (flushes what was read).
     pub stop: Arc<AtomicBool>,
+    /// Learner retirement settings: the key that scrubs late events of retired learners
+    /// (without it they are dropped).
+    pub retirement: Option<cairn_core::config::RetirementConfig>,
 }
 
 impl Default for IngestOptions {
@@ -88,6 +97,7 @@ impl Default for IngestOptions {
             rejects: None,
             progress: false,
             stop: Arc::new(AtomicBool::new(false)),
+            retirement: None,
         }
     }
 }
@@ -117,6 +127,12 @@ pub struct Summary {
     pub bytes: u64,
     /// Insert attempts that failed and were retried.
     pub retries: u64,
+    /// Late events of retired learners scrubbed before they were stored.
+    pub retired_scrubbed: u64,
+    /// Late events of retired learners dropped.
+    pub retired_dropped: u64,
+    /// Other learners' events naming a retired learner, stored without the names.
+    pub retired_mentions: u64,
     /// Wall time.
     #[serde(skip)]
     pub elapsed: Duration,
@@ -147,6 +163,13 @@ impl std::fmt::Display for Summary {
             write!(f, ", {k}: {v}")?;
         }
         write!(f, "; course publishes {}", self.course_publishes)?;
+        if self.retired_scrubbed + self.retired_dropped + self.retired_mentions > 0 {
+            write!(
+                f,
+                "; retired learners' late events: {} scrubbed, {} dropped, {} others' events naming them scrubbed",
+                self.retired_scrubbed, self.retired_dropped, self.retired_mentions
+            )?;
+        }
         for (input, e) in &self.unreadable {
             write!(f, "\ncannot read {input}: {e}")?;
         }
@@ -329,6 +352,11 @@ pub async fn ingest(
     });
 
     let mut summary = Summary::default();
+    let retirement = opts.retirement.clone().unwrap_or(RetirementConfig {
+        mode: RetirementMode::Scrub,
+        key: cairn_core::Secret::new(""),
+        interval_secs: 0,
+    });
     let bar = (opts.progress && !opts.follow && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(total_bytes.max(1));
         bar.set_style(
@@ -340,8 +368,21 @@ pub async fn ingest(
         bar
     });
     let mut last_log = Instant::now();
+    let mut retired = Retired::default();
+    let mut retired_at = None::<Instant>;
     while let Some(mut batch) = rx.recv().await {
         if !dry_run {
+            if retired_at.is_none_or(|t| t.elapsed() >= RETIRED_REFRESH) {
+                retired = with_retry("reading the retired learners", &mut summary.retries, || {
+                    Retired::load(ch, &retirement)
+                })
+                .await;
+                retired_at = Some(Instant::now());
+            }
+            let g = retired.guard(&mut batch.rows);
+            summary.retired_scrubbed += g.scrubbed;
+            summary.retired_dropped += g.dropped;
+            summary.retired_mentions += g.mentions;
             store_batch(ch, &mut batch, &mut summary).await;
         }
         if let Some(bar) = &bar {

@@ -125,12 +125,18 @@ pub async fn insert_events(
     source: &str,
     rows: &[Located],
 ) -> cairn_core::Result<()> {
+    let rows: Vec<(&str, &Located)> = rows.iter().map(|r| (source, r)).collect();
+    insert_from(ch, &rows).await
+}
+
+/// Inserts rows read from several sources (each with its own) in one INSERT.
+pub async fn insert_from(ch: &ClickHouse, rows: &[(&str, &Located)]) -> cairn_core::Result<()> {
     let mut insert = ch
         .client()
         .insert::<StoredEvent<'_>>("_events")
         .await
         .map_err(|e| ch_err("insert into events", e))?;
-    for r in rows {
+    for (source, r) in rows {
         insert
             .write(&stored(r, source))
             .await
@@ -140,6 +146,86 @@ pub async fn insert_events(
         .end()
         .await
         .map_err(|e| ch_err("insert into events", e))
+}
+
+/// A stored event read back: the normalized row, where it was read, and its `event_id`.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct StoredRead {
+    /// The row and its offset.
+    #[serde(flatten)]
+    pub row: EventRow,
+    /// Its source (`source`).
+    pub source: String,
+    /// Its offset in the source.
+    pub source_offset: u64,
+    /// Its `event_id` (the hash of the raw message unless set otherwise).
+    pub event_id: u64,
+}
+
+impl StoredRead {
+    /// The row as the ingester holds it, for [`insert_from`].
+    pub fn located(self) -> (String, Located) {
+        (
+            self.source,
+            Located {
+                row: self.row,
+                offset: self.source_offset,
+            },
+        )
+    }
+}
+
+/// The select list that reads `_events` as [`StoredRead`] (JSON).
+const READ_COLUMNS: &str = "concat(replaceOne(toString(time, 'UTC'), ' ', 'T'), '.', \
+    substring(toString(1000000 + time_us), 2), 'Z') AS time, name, event_type, event_source, \
+    if(family = '', 'other', family) AS family, course_id, org, \
+    if(user_id = 0, NULL, user_id) AS user_id, username, session, ip, agent, host, referer, \
+    accept_language, page, path, block_id, block_type, video_id, position, old_position, \
+    video_duration, video_speed, attempts, grade, max_grade, success, weighted_earned, \
+    weighted_possible, percent_grade, letter_grade, completion, enrollment_mode, target, \
+    item_id, message, source, source_offset, event_id";
+
+/// Reads the stored events matching `condition` (SQL over `_events`' columns, built by the
+/// caller from escaped values), with extra query `settings`.
+pub async fn read_stored(
+    ch: &ClickHouse,
+    condition: &str,
+    settings: &[(&str, &str)],
+) -> cairn_core::Result<Vec<StoredRead>> {
+    let sql = format!(
+        // The condition reads the stored columns, not the aliases of the select list.
+        "SELECT {READ_COLUMNS} FROM (SELECT * FROM {}._events WHERE {condition}) AS stored",
+        quote_ident(ch.database())
+    );
+    let mut client = ch.client().clone();
+    for (k, v) in settings {
+        client = client.with_setting(*k, *v);
+    }
+    let mut cursor = client
+        .with_setting("output_format_json_quote_64bit_integers", "0")
+        .query(&sql)
+        .fetch_bytes("JSONEachRow")
+        .map_err(|e| ch_err("reading stored events", e))?;
+    let mut out = Vec::new();
+    let mut pending: Vec<u8> = Vec::new();
+    while let Some(chunk) = cursor
+        .next()
+        .await
+        .map_err(|e| ch_err("reading stored events", e))?
+    {
+        pending.extend_from_slice(&chunk);
+        let mut start = 0;
+        while let Some(len) = memchr::memchr(b'\n', &pending[start..]) {
+            let read: StoredRead =
+                serde_json::from_slice(&pending[start..start + len]).map_err(|e| {
+                    cairn_core::Error::Other(format!("reading stored events: unexpected row ({e})"))
+                })?;
+            out.push(read);
+            start += len + 1;
+        }
+        pending.drain(..start);
+    }
+    Ok(out)
 }
 
 /// Records that `source` was ingested up to `end_offset`.

@@ -1,0 +1,750 @@
+//! Learner retirement: a learner the LMS retires (GDPR erasure) leaves no personal data in
+//! Cairn's data lake.
+//!
+//! [`run`] reads the LMS's retirement requests ([`lms`]) and, for every learner whose
+//! retirement is under way or done and whom Cairn has not handled yet (or who has events
+//! again, stored before the ingester knew of the retirement):
+//!
+//! 1. **Their events** (`_events` rows with their user id, and rows without a user id under
+//!    their username): in scrub mode rewritten by [`cairn_events::scrub::scrub_own`] under
+//!    a pseudonym ([`cairn_import::retired::pseudonym`]), in delete mode deleted. The
+//!    originals are removed by an `ALTER TABLE … DELETE` mutation whose condition holds
+//!    only ids and hashes, never a name.
+//! 2. **Other learners' events that name them** (a staff action on their account, a visit
+//!    to their profile page): their username and e-mail addresses are removed
+//!    ([`cairn_events::scrub::scrub_mentions`]). These searches run with `log_queries = 0`,
+//!    so the names do not land in ClickHouse's query log.
+//! 3. **Saved data**: saved charts and dashboards they authored or that name them (a new
+//!    version without the names replaces every older one), their dashboard sign-in and
+//!    access-rights rows, and on servers with SQL access control their ClickHouse user.
+//! 4. **Waits** until ClickHouse has applied every mutation, and reports one that failed.
+//! 5. **Records** the learner in `_retirements` (user id, mode, counts: no personal data).
+//!
+//! Every step can run again: a crash before step 5 is finished by the next run, and a run
+//! with nothing to do changes nothing.
+
+pub mod cli;
+pub mod lms;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use cairn_core::ClickHouse;
+use cairn_core::config::{MysqlConfig, RetirementMode};
+use cairn_core::sql::quote_str;
+use cairn_events::scrub;
+use cairn_import::ingest::store::{self, Located};
+use cairn_import::retired::{NameHasher, pseudonym};
+use clickhouse::Row;
+use serde::{Deserialize, Serialize};
+
+/// How a run goes.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Scrub or delete the learners' events.
+    pub mode: RetirementMode,
+    /// The key of the pseudonyms (needed to scrub).
+    pub key: String,
+    /// Count what would be done; change nothing.
+    pub dry_run: bool,
+    /// How long to wait for ClickHouse to apply the mutations.
+    pub mutation_timeout: Duration,
+}
+
+/// What was (or, in a dry run, would be) done for one learner.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Learner {
+    /// The LMS user id.
+    pub user_id: u64,
+    /// Their events scrubbed or deleted.
+    pub events: u64,
+    /// Other learners' events that named them, scrubbed.
+    pub mentions: u64,
+    /// Saved charts and dashboards rewritten without them.
+    pub saved_objects: u64,
+    /// Sign-in and access-rights rows removed.
+    pub access_rows: u64,
+    /// Whether Cairn had retired them before (these are events stored since).
+    pub again: bool,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    /// Scrub or delete.
+    pub mode: String,
+    /// Whether nothing was changed.
+    pub dry_run: bool,
+    /// Requests the LMS has not carried out yet (pending or aborted).
+    pub waiting: usize,
+    /// Learners already retired, with nothing left to do.
+    pub already_done: usize,
+    /// The learners handled by this run.
+    pub learners: Vec<Learner>,
+    /// Mutations ClickHouse applied.
+    pub mutations: usize,
+    /// ClickHouse users dropped.
+    pub users_dropped: usize,
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let verb = if self.dry_run {
+            "would retire"
+        } else {
+            "retired"
+        };
+        writeln!(
+            f,
+            "{verb} {} learners ({} mode); {} already retired; {} requests waiting in the LMS",
+            self.learners.len(),
+            self.mode,
+            self.already_done,
+            self.waiting
+        )?;
+        for l in &self.learners {
+            writeln!(
+                f,
+                "  user {}: {} events {}, {} mentions by others scrubbed, {} saved objects, {} sign-in and access rows{}",
+                l.user_id,
+                l.events,
+                if self.mode == "delete" {
+                    "deleted"
+                } else {
+                    "scrubbed"
+                },
+                l.mentions,
+                l.saved_objects,
+                l.access_rows,
+                if l.again {
+                    " (events stored after an earlier retirement)"
+                } else {
+                    ""
+                }
+            )?;
+        }
+        if !self.dry_run {
+            write!(
+                f,
+                "{} mutations applied by ClickHouse, {} ClickHouse users dropped",
+                self.mutations, self.users_dropped
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn ch_err(context: &str) -> impl Fn(clickhouse::error::Error) -> cairn_core::Error + '_ {
+    move |e| cairn_core::Error::clickhouse(context, e)
+}
+
+/// Settings of the queries that carry names: kept out of ClickHouse's query log.
+const UNLOGGED: &[(&str, &str)] = &[("log_queries", "0")];
+
+/// Learners handled per batch.
+const BATCH_LEARNERS: usize = 100;
+
+/// Ids or hashes per `IN (…)` list of a mutation (well under `max_query_size`).
+const IN_LIST: usize = 5_000;
+
+/// Rows per INSERT of rewritten rows.
+const INSERT_ROWS: usize = 10_000;
+
+/// A name as it may stand in a raw JSON message: itself, and escaped when it is not ASCII.
+fn in_json(name: &str) -> Vec<String> {
+    let mut out = vec![name.to_owned()];
+    if !name.is_ascii() {
+        let mut escaped = String::new();
+        for u in name.encode_utf16() {
+            if u < 0x80 {
+                escaped.push(char::from(u as u8));
+            } else {
+                escaped.push_str(&format!("\\u{u:04x}"));
+            }
+        }
+        out.push(escaped);
+    }
+    out
+}
+
+/// `sipHash64` of each string, computed by the server (so the hash is ClickHouse's own).
+async fn hashes(ch: &ClickHouse, names: &[String]) -> cairn_core::Result<Vec<u64>> {
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    ch.client()
+        .clone()
+        .with_setting("log_queries", "0")
+        .query("SELECT arrayMap(n -> sipHash64(n), ?)")
+        .bind(names)
+        .fetch_one::<Vec<u64>>()
+        .await
+        .map_err(ch_err("hashing names"))
+}
+
+fn id_list(ids: &[u64]) -> String {
+    ids.iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The mutations of the database's tables, by id (to tell this run's from earlier ones).
+async fn mutation_ids(ch: &ClickHouse) -> cairn_core::Result<HashSet<String>> {
+    let ids: Vec<String> = ch
+        .server_client()
+        .query("SELECT mutation_id FROM system.mutations WHERE database = ?")
+        .bind(ch.database())
+        .fetch_all()
+        .await
+        .map_err(ch_err("reading system.mutations"))?;
+    Ok(ids.into_iter().collect())
+}
+
+#[derive(Row, Deserialize)]
+struct MutationState {
+    table: String,
+    mutation_id: String,
+    is_done: u8,
+    fail_reason: String,
+}
+
+/// Waits until ClickHouse has applied every mutation of the database not in `before`;
+/// returns how many there were. A mutation that fails (reported by 20.x+) or is not done
+/// within `timeout` is an error naming it.
+async fn wait_for_mutations(
+    ch: &ClickHouse,
+    before: &HashSet<String>,
+    timeout: Duration,
+) -> cairn_core::Result<usize> {
+    let fail = if ch.version().at_least(20, 1) {
+        "latest_fail_reason"
+    } else {
+        "''"
+    };
+    let sql = format!(
+        "SELECT table, mutation_id, is_done, {fail} AS fail_reason FROM system.mutations WHERE database = ?"
+    );
+    let started = Instant::now();
+    let mut delay = Duration::from_millis(50);
+    loop {
+        let states: Vec<MutationState> = ch
+            .server_client()
+            .query(&sql)
+            .bind(ch.database())
+            .fetch_all()
+            .await
+            .map_err(ch_err("reading system.mutations"))?;
+        let ours: Vec<MutationState> = states
+            .into_iter()
+            .filter(|m| !before.contains(&m.mutation_id))
+            .collect();
+        if let Some(m) = ours
+            .iter()
+            .find(|m| m.is_done == 0 && !m.fail_reason.is_empty())
+        {
+            return Err(cairn_core::Error::Other(format!(
+                "ClickHouse could not apply mutation {} on {}: {}",
+                m.mutation_id, m.table, m.fail_reason
+            )));
+        }
+        let pending: Vec<String> = ours
+            .iter()
+            .filter(|m| m.is_done == 0)
+            .map(|m| format!("{} on {}", m.mutation_id, m.table))
+            .collect();
+        if pending.is_empty() {
+            return Ok(ours.len());
+        }
+        if started.elapsed() >= timeout {
+            return Err(cairn_core::Error::Other(format!(
+                "ClickHouse has not applied {} within {timeout:?}; run cairn retire again once it has (SELECT * FROM system.mutations WHERE NOT is_done)",
+                pending.join(", ")
+            )));
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(1));
+    }
+}
+
+/// The learners Cairn has retired.
+async fn retired_ids(ch: &ClickHouse) -> cairn_core::Result<BTreeSet<u64>> {
+    let ids: Vec<u64> = ch
+        .client()
+        .query("SELECT DISTINCT user_id FROM _retirements")
+        .fetch_all()
+        .await
+        .map_err(|e| {
+            cairn_core::Error::Other(format!(
+                "reading _retirements ({}): run `cairn migrate up` first",
+                cairn_core::Error::clickhouse("", e)
+            ))
+        })?;
+    Ok(ids.into_iter().collect())
+}
+
+/// Of `ids`, those with events under their own user id.
+async fn with_events(ch: &ClickHouse, ids: &BTreeSet<u64>) -> cairn_core::Result<BTreeSet<u64>> {
+    let mut out = BTreeSet::new();
+    let ids: Vec<u64> = ids.iter().copied().collect();
+    for chunk in ids.chunks(IN_LIST) {
+        let found: Vec<u64> = ch
+            .client()
+            .query(&format!(
+                "SELECT DISTINCT user_id FROM _events WHERE user_id IN ({})",
+                id_list(chunk)
+            ))
+            .fetch_all()
+            .await
+            .map_err(ch_err("looking for retired learners' events"))?;
+        out.extend(found);
+    }
+    Ok(out)
+}
+
+/// One learner's names while a batch is handled (never printed nor stored).
+#[derive(Default)]
+struct Names {
+    usernames: BTreeSet<String>,
+    emails: BTreeSet<String>,
+    /// Their full name, from the LMS while its pipeline runs (only when it has two words
+    /// or more: a single word is too often an ordinary one).
+    full_names: BTreeSet<String>,
+}
+
+impl Names {
+    fn all(&self) -> Vec<String> {
+        self.usernames
+            .iter()
+            .chain(&self.emails)
+            .chain(&self.full_names)
+            .cloned()
+            .collect()
+    }
+}
+
+/// Runs retirement (see the crate's doc).
+pub async fn run(ch: &ClickHouse, lms: &MysqlConfig, opts: &Options) -> cairn_core::Result<Report> {
+    let requests = lms::requests(lms).await?;
+    let done = retired_ids(ch).await?;
+    let mut report = Report {
+        mode: opts.mode.as_str().to_owned(),
+        dry_run: opts.dry_run,
+        waiting: requests.iter().filter(|r| !r.ready()).count(),
+        ..Report::default()
+    };
+    let ready: BTreeMap<u64, lms::Request> = requests
+        .into_iter()
+        .filter(|r| r.ready())
+        .map(|r| (r.user_id, r))
+        .collect();
+    let done_ready: BTreeSet<u64> = ready
+        .keys()
+        .filter(|id| done.contains(id))
+        .copied()
+        .collect();
+    let again = with_events(ch, &done_ready).await?;
+    let todo: Vec<u64> = ready
+        .keys()
+        .filter(|id| !done.contains(id) || again.contains(id))
+        .copied()
+        .collect();
+    report.already_done = done_ready.len() - again.len();
+    if todo.is_empty() {
+        return Ok(report);
+    }
+    if opts.mode == RetirementMode::Scrub && opts.key.is_empty() {
+        return Err(cairn_core::Error::Other(
+            "CAIRN_RETIREMENT_KEY is not set: scrub mode derives each retired learner's pseudonym from it (make one with `openssl rand -hex 32` and keep it outside the data lake), or set CAIRN_RETIREMENT=delete".into(),
+        ));
+    }
+    let before = mutation_ids(ch).await?;
+    for batch in todo.chunks(BATCH_LEARNERS) {
+        let (learners, hashes) = retire_batch(ch, opts, batch, &ready, &again, &mut report).await?;
+        if !opts.dry_run {
+            report.mutations = wait_for_mutations(ch, &before, opts.mutation_timeout).await?;
+            record(ch, opts.mode, &learners, &hashes).await?;
+        }
+        report.learners.extend(learners);
+    }
+    Ok(report)
+}
+
+async fn retire_batch(
+    ch: &ClickHouse,
+    opts: &Options,
+    batch: &[u64],
+    ready: &BTreeMap<u64, lms::Request>,
+    again: &BTreeSet<u64>,
+    report: &mut Report,
+) -> cairn_core::Result<(Vec<Learner>, BTreeMap<u64, String>)> {
+    let mut learners: BTreeMap<u64, Learner> = batch
+        .iter()
+        .map(|&id| {
+            let l = Learner {
+                user_id: id,
+                again: again.contains(&id),
+                ..Learner::default()
+            };
+            (id, l)
+        })
+        .collect();
+    let mut names: BTreeMap<u64, Names> = batch.iter().map(|&id| (id, Names::default())).collect();
+    for (id, n) in names.iter_mut() {
+        if let Some(r) = ready.get(id) {
+            n.usernames.extend(r.original_username.clone());
+            n.emails.extend(r.original_email.clone());
+            n.full_names.extend(
+                r.original_name
+                    .clone()
+                    .filter(|name| name.split_whitespace().count() > 1),
+            );
+        }
+    }
+
+    // 1. Their own events, by user id.
+    let own = store::read_stored(ch, &format!("user_id IN ({})", id_list(batch)), UNLOGGED).await?;
+    for r in &own {
+        let Some(id) = r.row.user_id else { continue };
+        if let Some(n) = names.get_mut(&id) {
+            if !r.row.username.is_empty() {
+                n.usernames.insert(r.row.username.clone());
+            }
+            n.emails.extend(scrub::emails(&r.row.message));
+        }
+    }
+    // … and events without a user id under one of their usernames.
+    let mut owner_of: HashMap<String, u64> = HashMap::new();
+    for (id, n) in &names {
+        for u in &n.usernames {
+            owner_of.insert(u.clone(), *id);
+        }
+    }
+    let usernames: Vec<String> = owner_of.keys().cloned().collect();
+    let username_hashes = hashes(ch, &usernames).await?;
+    let mut anonymous = Vec::new();
+    for chunk in username_hashes.chunks(IN_LIST) {
+        anonymous.extend(
+            store::read_stored(
+                ch,
+                &format!(
+                    "user_id = 0 AND sipHash64(username) IN ({})",
+                    id_list(chunk)
+                ),
+                &[],
+            )
+            .await?,
+        );
+    }
+    let mut rewritten: Vec<(String, Located)> = Vec::new();
+    for (r, id) in own
+        .into_iter()
+        .map(|r| {
+            let id = r.row.user_id.unwrap_or(0);
+            (r, id)
+        })
+        .chain(anonymous.into_iter().filter_map(|r| {
+            let id = *owner_of.get(&r.row.username)?;
+            Some((r, id))
+        }))
+    {
+        if let Some(l) = learners.get_mut(&id) {
+            l.events += 1;
+        }
+        if opts.mode == RetirementMode::Scrub {
+            let (source, mut located) = r.located();
+            scrub::scrub_own(&mut located.row, pseudonym(&opts.key, id));
+            rewritten.push((source, located));
+        }
+    }
+    if !opts.dry_run {
+        insert(ch, &rewritten).await?;
+        let mut condition = format!("user_id IN ({})", id_list(batch));
+        for chunk in username_hashes.chunks(IN_LIST) {
+            condition.push_str(&format!(
+                " OR (user_id = 0 AND sipHash64(username) IN ({}))",
+                id_list(chunk)
+            ));
+        }
+        ch.execute(&format!("ALTER TABLE _events DELETE WHERE {condition}"))
+            .await?;
+    }
+
+    // 2. Other learners' events that name them.
+    let all_names: Vec<String> = names.values().flat_map(Names::all).collect();
+    if !all_names.is_empty() {
+        let needles: Vec<String> = all_names
+            .iter()
+            .flat_map(|n| in_json(n))
+            .map(|n| format!("position(message, {}) > 0", quote_str(&n)))
+            .collect();
+        let mut condition = format!(
+            "user_id NOT IN ({}) AND ({})",
+            id_list(batch),
+            needles.join(" OR ")
+        );
+        if !username_hashes.is_empty() {
+            // Their own events without a user id are handled above.
+            condition.push_str(&format!(
+                " AND NOT (user_id = 0 AND sipHash64(username) IN ({}))",
+                id_list(&username_hashes)
+            ));
+        }
+        let found = store::read_stored(ch, &condition, UNLOGGED).await?;
+        let mut replaced: Vec<u64> = Vec::new();
+        let mut mentions: Vec<(String, Located)> = Vec::new();
+        for r in found {
+            let original = r.row.message.clone();
+            let event_id = r.event_id;
+            let (source, mut located) = r.located();
+            scrub::scrub_mentions(&mut located.row, &all_names);
+            if located.row.message == original {
+                continue;
+            }
+            for (id, n) in &names {
+                if scrub::mentions(&original, &n.all()) {
+                    if let Some(l) = learners.get_mut(id) {
+                        l.mentions += 1;
+                    }
+                }
+            }
+            replaced.push(event_id);
+            mentions.push((source, located));
+        }
+        if !opts.dry_run && !replaced.is_empty() {
+            insert(ch, &mentions).await?;
+            replaced.sort_unstable();
+            replaced.dedup();
+            for chunk in replaced.chunks(IN_LIST) {
+                ch.execute(&format!(
+                    "ALTER TABLE _events DELETE WHERE event_id IN ({})",
+                    id_list(chunk)
+                ))
+                .await?;
+            }
+        }
+    }
+
+    // 3. Saved charts and dashboards, sign-ins and access rights.
+    saved_objects(ch, opts, &names, &mut learners).await?;
+    report.users_dropped += access(ch, opts, &names, &mut learners).await?;
+    let hasher = NameHasher::new(&opts.key);
+    let hashes = names
+        .iter()
+        .map(|(id, n)| {
+            let h: Vec<String> = n
+                .usernames
+                .iter()
+                .chain(&n.emails)
+                .map(|u| hasher.hash(u).to_string())
+                .collect();
+            (*id, h.join(","))
+        })
+        .collect();
+    Ok((learners.into_values().collect(), hashes))
+}
+
+async fn insert(ch: &ClickHouse, rows: &[(String, Located)]) -> cairn_core::Result<()> {
+    for chunk in rows.chunks(INSERT_ROWS) {
+        let rows: Vec<(&str, &Located)> = chunk.iter().map(|(s, r)| (s.as_str(), r)).collect();
+        store::insert_from(ch, &rows).await?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Row, Serialize, Deserialize)]
+struct SavedRow {
+    kind: String,
+    id: String,
+    version: u64,
+    author: String,
+    deleted: u8,
+    body: String,
+}
+
+/// Saved charts and dashboards that a learner authored or that name them: a new version
+/// without the names, and every older version deleted.
+async fn saved_objects(
+    ch: &ClickHouse,
+    opts: &Options,
+    names: &BTreeMap<u64, Names>,
+    learners: &mut BTreeMap<u64, Learner>,
+) -> cairn_core::Result<()> {
+    let rows: Vec<SavedRow> = ch
+        .client()
+        .query("SELECT kind, id, version, author, deleted, body FROM _saved_objects")
+        .fetch_all()
+        .await
+        .map_err(ch_err("reading _saved_objects"))?;
+    let mut latest: BTreeMap<(String, String), SavedRow> = BTreeMap::new();
+    let mut touched: BTreeMap<(String, String), BTreeSet<u64>> = BTreeMap::new();
+    for r in rows {
+        let key = (r.kind.clone(), r.id.clone());
+        for (id, n) in names {
+            if n.usernames.contains(&r.author) || scrub::mentions(&r.body, &n.all()) {
+                touched.entry(key.clone()).or_default().insert(*id);
+            }
+        }
+        if latest.get(&key).is_none_or(|l| l.version < r.version) {
+            latest.insert(key, r);
+        }
+    }
+    let all_names: Vec<String> = names.values().flat_map(Names::all).collect();
+    for (key, ids) in &touched {
+        for id in ids {
+            if let Some(l) = learners.get_mut(id) {
+                l.saved_objects += 1;
+            }
+        }
+        if opts.dry_run {
+            continue;
+        }
+        let Some(last) = latest.get(key) else {
+            continue;
+        };
+        let mut next = last.clone();
+        next.version = last.version + 1;
+        if names.values().any(|n| n.usernames.contains(&next.author)) {
+            next.author = String::new();
+        }
+        next.body = scrub::without_names(&next.body, &all_names);
+        let mut insert = ch
+            .client()
+            .insert::<SavedRow>("_saved_objects")
+            .await
+            .map_err(ch_err("rewriting a saved object"))?;
+        insert
+            .write(&next)
+            .await
+            .map_err(ch_err("rewriting a saved object"))?;
+        insert
+            .end()
+            .await
+            .map_err(ch_err("rewriting a saved object"))?;
+        ch.execute(&format!(
+            "ALTER TABLE _saved_objects DELETE WHERE kind = {} AND id = {} AND version < {}",
+            quote_str(&key.0),
+            quote_str(&key.1),
+            next.version
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// The tables of sign-ins and access rights, with their name columns.
+const ACCESS_TABLES: &[(&str, &[&str])] = &[
+    ("_dashboard_logins", &["username"]),
+    ("_acl_grants", &["username", "email"]),
+    ("_acl_state", &["username"]),
+    ("_acl_passwords", &["username"]),
+];
+
+/// Removes the learners' sign-in and access-rights rows, and drops their ClickHouse users
+/// where the server manages users with SQL. Returns the users dropped.
+async fn access(
+    ch: &ClickHouse,
+    opts: &Options,
+    names: &BTreeMap<u64, Names>,
+    learners: &mut BTreeMap<u64, Learner>,
+) -> cairn_core::Result<usize> {
+    let rbac = cairn_acl::sync::require_rbac(ch).await.is_ok();
+    let mut dropped = 0;
+    for (id, n) in names {
+        let all = n.all();
+        let h = hashes(ch, &all).await?;
+        if h.is_empty() {
+            continue;
+        }
+        let mut had_state = false;
+        for (table, columns) in ACCESS_TABLES {
+            let condition = columns
+                .iter()
+                .map(|c| format!("sipHash64({c}) IN ({})", id_list(&h)))
+                .collect::<Vec<_>>()
+                .join(" OR ");
+            let count: u64 = ch
+                .client()
+                .query(&format!("SELECT count() FROM {table} WHERE {condition}"))
+                .fetch_one()
+                .await
+                .map_err(ch_err("counting access rows"))?;
+            if count == 0 {
+                continue;
+            }
+            had_state |= *table == "_acl_state";
+            if let Some(l) = learners.get_mut(id) {
+                l.access_rows += count;
+            }
+            if !opts.dry_run {
+                ch.execute(&format!("ALTER TABLE {table} DELETE WHERE {condition}"))
+                    .await?;
+            }
+        }
+        if had_state && rbac && !opts.dry_run {
+            for u in &n.usernames {
+                for sql in cairn_acl::render::revoke_statements(ch.database(), u) {
+                    ch.execute(&sql).await?;
+                }
+                dropped += 1;
+            }
+        }
+    }
+    Ok(dropped)
+}
+
+#[derive(Row, Serialize)]
+struct RetirementRow {
+    user_id: u64,
+    mode: String,
+    retired_at: u32,
+    events: u64,
+    mentions: u64,
+    saved_objects: u64,
+    access_rows: u64,
+    name_hashes: String,
+}
+
+async fn record(
+    ch: &ClickHouse,
+    mode: RetirementMode,
+    learners: &[Learner],
+    hashes: &BTreeMap<u64, String>,
+) -> cairn_core::Result<()> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as u32)
+        .unwrap_or(0);
+    let mut insert = ch
+        .client()
+        .insert::<RetirementRow>("_retirements")
+        .await
+        .map_err(ch_err("recording retirements"))?;
+    for l in learners {
+        insert
+            .write(&RetirementRow {
+                user_id: l.user_id,
+                mode: mode.as_str().to_owned(),
+                retired_at: now,
+                events: l.events,
+                mentions: l.mentions,
+                saved_objects: l.saved_objects,
+                access_rows: l.access_rows,
+                name_hashes: hashes.get(&l.user_id).cloned().unwrap_or_default(),
+            })
+            .await
+            .map_err(ch_err("recording retirements"))?;
+    }
+    insert.end().await.map_err(ch_err("recording retirements"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_searched_as_logged() {
+        assert_eq!(in_json("ada"), ["ada"]);
+        assert_eq!(in_json("zoë"), ["zoë", "zo\\u00eb"]);
+    }
+}

@@ -1,0 +1,544 @@
+//! Learner retirement on the real parts (MariaDB as the LMS, ClickHouse 18.16 and 26.9:
+//! scripts/test runs this on both): a generated course population plus one learner, Rita,
+//! whose events in two courses carry her username, e-mail, IP, agent and session in
+//! nested fields (JSON in a string included), an event without her user id, and another
+//! learner's event naming her; her dashboard sign-in, access rows and a saved chart. After
+//! `cairn retire`, no string column of any table of the data lake holds any of her
+//! identifiers; in scrub mode the course metrics are unchanged, in delete mode her events
+//! are gone; a second run changes nothing; a backfill of her old log stores nothing of her.
+
+use std::path::Path;
+use std::time::Duration;
+
+use cairn_core::config::RetirementMode;
+use cairn_core::mysql::mysql_async::prelude::Queryable;
+use cairn_core::testing;
+use cairn_core::{ClickHouse, Config};
+use cairn_import::generate::{Spec, generate};
+use cairn_import::ingest::{IngestOptions, Input, LogPublishes, Summary, ingest};
+use cairn_import::retired::pseudonym;
+use cairn_report::Range;
+use cairn_retire::{Options, Report, run};
+use chrono::NaiveDate;
+
+const RITA: u64 = 9001;
+const KEY: &str = "test retirement key";
+const C1: &str = "course-v1:CairnX+C01+2026_T1";
+const C2: &str = "course-v1:CairnX+C02+2026_T1";
+/// Everything that identifies Rita.
+const RITA_IDS: &[&str] = &[
+    "rita_retiree",
+    "rita.r@example.org",
+    "rita.new@example.org",
+    "203.0.113.77",
+    "RitaOS",
+    "5e55ion0rita",
+    "Rita Retiree",
+];
+
+fn tracking(user: &str, ip: &str, json: &str, time: &str) -> String {
+    format!("{time},000 INFO 7 [tracking] [user {user}] [ip {ip}] logger.py:41 - {json}\n")
+}
+
+/// Rita's events (seven: six under her user id, one under her username only), Pete's
+/// (pending retirement) and a staff event naming Rita.
+fn rita_log() -> String {
+    let agent = "Mozilla/5.0 (RitaOS 1.0) RetireTest/9";
+    let who = format!(
+        r#""username":"rita_retiree","ip":"203.0.113.77","agent":"{agent}","session":"5e55ion0rita","host":"lms.example.org","accept_language":"en","referer":"https://lms.example.org/u/rita_retiree""#
+    );
+    let mut log = String::new();
+    for (i, course) in [C1, C2].iter().enumerate() {
+        log += &tracking(
+            "9001",
+            "203.0.113.77",
+            &format!(
+                r#"{{{who},"context":{{"course_id":"{course}","org_id":"CairnX","path":"/event","user_id":9001,"username":"rita_retiree"}},"event":{{"course_id":"{course}","mode":"audit","user_id":9001}},"event_source":"server","event_type":"edx.course.enrollment.activated","name":"edx.course.enrollment.activated","page":null,"time":"2026-01-06T0{i}:00:00.000000+00:00"}}"#
+            ),
+            &format!("2026-01-06 0{i}:00:00"),
+        );
+        log += &tracking(
+            "9001",
+            "203.0.113.77",
+            &format!(
+                r#"{{{who},"context":{{"course_id":"{course}","org_id":"CairnX","path":"/u/rita_retiree","user_id":9001}},"event":"{{\"id\":\"block-v1:CairnX+C0{n}+2026_T1+type@problem+block@p1\",\"answers\":{{\"q\":\"write to rita.r@example.org, I am Rita Retiree at 203.0.113.77\"}},\"username\":\"rita_retiree\",\"ip\":\"203.0.113.77\"}}","event_source":"browser","event_type":"problem_check","name":"problem_check","page":"https://lms.example.org/courses/{course}/courseware","time":"2026-01-06T1{i}:00:00.000000+00:00"}}"#,
+                n = i + 1
+            ),
+            &format!("2026-01-06 1{i}:00:00"),
+        );
+    }
+    log += &tracking(
+        "9001",
+        "203.0.113.77",
+        &format!(
+            r#"{{{who},"context":{{"course_id":"{C1}","org_id":"CairnX","path":"/event","user_id":9001}},"event":{{"setting":"email","old":"rita.r@example.org","new":"rita.new@example.org","user_id":9001,"truncated":[]}},"event_source":"server","event_type":"edx.user.settings.changed","name":"edx.user.settings.changed","page":null,"time":"2026-01-07T09:00:00.000000+00:00"}}"#
+        ),
+        "2026-01-07 09:00:00",
+    );
+    log += &tracking(
+        "9001",
+        "203.0.113.77",
+        &format!(
+            r#"{{{who},"context":{{"course_id":"{C2}","org_id":"CairnX","path":"/event","user_id":9001}},"event":{{"full_name":"Rita Retiree","user_id":9001}},"event_source":"server","event_type":"edx.certificate.created","name":"edx.certificate.created","page":null,"time":"2026-01-08T09:00:00.000000+00:00"}}"#
+        ),
+        "2026-01-08 09:00:00",
+    );
+    // Signed in, before the LMS knew her id in the tracker: her username only.
+    log += &tracking(
+        "None",
+        "203.0.113.77",
+        &format!(
+            r#"{{{who},"context":{{"course_id":"{C1}","org_id":"CairnX","path":"/login_ajax"}},"event":{{}},"event_source":"server","event_type":"/login_ajax","name":"/login_ajax","page":null,"time":"2026-01-06T07:00:00.000000+00:00"}}"#
+        ),
+        "2026-01-06 07:00:00",
+    );
+    // Staff (learner 1) acting on Rita's account: Rita named in another user's event.
+    log += &tracking(
+        "1",
+        "10.0.0.1",
+        &format!(
+            r#"{{"username":"learner00001","ip":"10.0.0.1","agent":"Mozilla/5.0 (X11)","session":"s1","host":"lms.example.org","context":{{"course_id":"{C1}","org_id":"CairnX","path":"/instructor","user_id":1}},"event":{{"student":"rita_retiree","note":"asked by rita.r@example.org"}},"event_source":"server","event_type":"edx.instructor.student.attempts.reset","name":"edx.instructor.student.attempts.reset","page":null,"time":"2026-01-07T10:00:00.000000+00:00"}}"#
+        ),
+        "2026-01-07 10:00:00",
+    );
+    // Pete asked to be retired; the request is still pending.
+    log += &tracking(
+        "9002",
+        "198.51.100.2",
+        &format!(
+            r#"{{"username":"pete_pending","ip":"198.51.100.2","agent":"PeteBrowser/1","session":"p","host":"lms.example.org","context":{{"course_id":"{C1}","org_id":"CairnX","path":"/event","user_id":9002}},"event":{{"course_id":"{C1}","mode":"audit","user_id":9002}},"event_source":"server","event_type":"edx.course.enrollment.activated","name":"edx.course.enrollment.activated","page":null,"time":"2026-01-06T05:00:00.000000+00:00"}}"#
+        ),
+        "2026-01-06 05:00:00",
+    );
+    log
+}
+
+/// The LMS after the retirement of Rita: her account renamed, her request, her status
+/// (`with_status`: still there, in `state`, with her original names; otherwise cleaned up),
+/// and Pete's pending request.
+async fn lms(
+    test: &str,
+    with_status: Option<&str>,
+    seed: &Path,
+) -> cairn_core::config::MysqlConfig {
+    let lms = testing::mysql_openedx(test).await;
+    let mut conn = cairn_core::mysql::connect(&lms).await.unwrap();
+    conn.query_drop(std::fs::read_to_string(seed).unwrap())
+        .await
+        .unwrap();
+    let states =
+        std::fs::read_to_string(testing::workspace_dir().join("fixtures/openedx-seed.sql"))
+            .unwrap();
+    let states = &states[states.find("INSERT INTO user_api_retirementstate").unwrap()..];
+    conn.query_drop(states).await.unwrap();
+    conn.query_drop(
+        "INSERT INTO auth_user (id, password, last_login, is_superuser, username, first_name, last_name, email, is_staff, is_active, date_joined) VALUES \
+         (9001, '!', NULL, 0, 'retired__user_4f1c2e', '', '', 'retired__user_4f1c2e@retired.invalid', 0, 0, '2025-12-01 00:00:00'), \
+         (9002, '!', NULL, 0, 'pete_pending', 'Pete', 'P', 'pete@example.org', 0, 0, '2025-12-01 00:00:00'); \
+         INSERT INTO user_api_userretirementrequest (created, modified, user_id) VALUES \
+         ('2026-02-01', '2026-02-01', 9001), ('2026-02-02', '2026-02-02', 9002); \
+         INSERT INTO user_api_userretirementstatus (created, modified, original_username, original_email, original_name, retired_username, retired_email, responses, current_state_id, last_state_id, user_id) VALUES \
+         ('2026-02-02', '2026-02-02', 'pete_pending', 'pete@example.org', 'Pete P', 'retired__user_9a9a', 'retired__user_9a9a@retired.invalid', '', 1, 1, 9002)",
+    )
+    .await
+    .unwrap();
+    if let Some(state) = with_status {
+        conn.exec_drop(
+            "INSERT INTO user_api_userretirementstatus (created, modified, original_username, original_email, original_name, retired_username, retired_email, responses, current_state_id, last_state_id, user_id) \
+             SELECT '2026-02-01', '2026-02-01', 'rita_retiree', 'rita.r@example.org', 'Rita Retiree', 'retired__user_4f1c2e', 'retired__user_4f1c2e@retired.invalid', '', id, id, 9001 \
+             FROM user_api_retirementstate WHERE state_name = ?",
+            (state,),
+        )
+        .await
+        .unwrap();
+    }
+    conn.disconnect().await.ok();
+    lms
+}
+
+struct Lake {
+    ch: ClickHouse,
+    config: Config,
+    dir: tempfile::TempDir,
+}
+
+async fn lake(test: &str, with_status: Option<&str>) -> Lake {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = Spec {
+        learners: 12,
+        courses: 2,
+        days: 7,
+        start: NaiveDate::from_ymd_opt(2026, 1, 5).unwrap(),
+        bad_every: 0,
+        ..Spec::default()
+    };
+    generate(&spec, dir.path()).unwrap();
+    std::fs::write(dir.path().join("rita.log"), rita_log()).unwrap();
+    let lms = lms(
+        &format!("{test}_lms"),
+        with_status,
+        &dir.path().join("lms-seed.sql"),
+    )
+    .await;
+    let mut config = testing::config();
+    config.mysql.database = lms.database.clone();
+    config.retirement.key = cairn_core::Secret::new(KEY);
+    let ch = cairn_migrate::testing::data_lake_with(test, config.clone()).await;
+    let s = ingest_files(
+        &ch,
+        &config,
+        &[dir.path().join("tracking.log"), dir.path().join("rita.log")],
+    )
+    .await;
+    assert_eq!(s.retired_scrubbed + s.retired_dropped, 0);
+    // Her saved data: a dashboard sign-in, access rows and a saved chart naming her.
+    let quiet = ch.client().clone().with_setting("log_queries", "0");
+    for sql in [
+        "INSERT INTO _dashboard_logins (username, password_hash, identities, version) VALUES ('rita_retiree', '$argon2id$x', 0, 1)",
+        "INSERT INTO _acl_grants (username, email, scope, version) VALUES ('rita_retiree', 'rita.r@example.org', '\"All\"', 1)",
+        "INSERT INTO _acl_state (username, scope, version) VALUES ('rita_retiree', '\"All\"', 1)",
+        "INSERT INTO _saved_objects (kind, id, version, author, deleted, body) VALUES \
+         ('chart', 'c-1', 1, 'rita_retiree', 0, '{\"title\":\"rita_retiree progress\",\"sql\":\"SELECT 1\"}'), \
+         ('chart', 'c-1', 2, 'rita_retiree', 0, '{\"title\":\"my progress\",\"sql\":\"SELECT 1\",\"shared_with\":[\"rita_retiree\",\"learner00002\"]}'), \
+         ('chart', 'c-other', 1, 'learner00002', 0, '{\"title\":\"weekly\",\"sql\":\"SELECT 2\"}')",
+    ] {
+        quiet.query(sql).execute().await.unwrap();
+    }
+    Lake { ch, config, dir }
+}
+
+async fn ingest_files(ch: &ClickHouse, config: &Config, files: &[std::path::PathBuf]) -> Summary {
+    ingest(
+        ch,
+        files.iter().cloned().map(Input::Path).collect(),
+        &IngestOptions {
+            retirement: Some(config.retirement.clone()),
+            ..IngestOptions::default()
+        },
+        Box::new(LogPublishes),
+    )
+    .await
+    .unwrap()
+}
+
+fn options(mode: RetirementMode, dry_run: bool) -> Options {
+    Options {
+        mode,
+        key: KEY.into(),
+        dry_run,
+        mutation_timeout: Duration::from_secs(120),
+    }
+}
+
+async fn count(ch: &ClickHouse, sql: &str) -> u64 {
+    ch.client().query(sql).fetch_one::<u64>().await.unwrap()
+}
+
+/// Every (table, column) of the data lake's string columns holding one of `needles`.
+async fn hits(ch: &ClickHouse, needles: &[&str]) -> Vec<String> {
+    let columns: Vec<(String, String)> = ch
+        .client()
+        .query(
+            "SELECT table, name FROM system.columns WHERE database = ? AND type LIKE '%String%' ORDER BY table, name",
+        )
+        .bind(ch.database())
+        .fetch_all()
+        .await
+        .unwrap();
+    assert!(
+        columns
+            .iter()
+            .any(|(t, c)| t == "_events" && c == "message")
+    );
+    assert!(columns.iter().any(|(t, _)| t == "openedx_users"));
+    let quiet = ch.client().clone().with_setting("log_queries", "0");
+    let mut out = Vec::new();
+    for (table, column) in columns {
+        for needle in needles {
+            let n: u64 = quiet
+                .query(&format!(
+                    "SELECT count() FROM {}.{} WHERE position(toString({}), ?) > 0",
+                    cairn_core::sql::quote_ident(ch.database()),
+                    cairn_core::sql::quote_ident(&table),
+                    cairn_core::sql::quote_ident(&column)
+                ))
+                .bind(*needle)
+                .fetch_one()
+                .await
+                .unwrap();
+            if n > 0 {
+                out.push(format!("{table}.{column} has {needle} ({n} rows)"));
+            }
+        }
+    }
+    out
+}
+
+/// Queries in ClickHouse's query log since `since` that name Rita. The local 26.9 server
+/// keeps the log as production servers do; Debian's 18.16 is set up without one.
+async fn logged(ch: &ClickHouse, since: u32) -> u64 {
+    ch.execute("SYSTEM FLUSH LOGS").await.unwrap();
+    let has_log = count(
+        ch,
+        "SELECT count() FROM system.tables WHERE database = 'system' AND name = 'query_log'",
+    )
+    .await
+        > 0;
+    if !ch.version().at_least(20, 1) && !has_log {
+        return 0;
+    }
+    assert!(has_log, "the 26.9 server keeps a query log (scripts/services)");
+    let quiet = ch.client().clone().with_setting("log_queries", "0");
+    let mut n = 0;
+    for needle in ["rita_retiree", "rita.r@example.org"] {
+        n += quiet
+            .query("SELECT count() FROM system.query_log WHERE event_time >= toDateTime(?) AND position(query, ?) > 0")
+            .bind(since)
+            .bind(needle)
+            .fetch_one::<u64>()
+            .await
+            .unwrap();
+    }
+    n
+}
+
+async fn overviews(ch: &ClickHouse) -> Vec<cairn_report::Overview> {
+    let range = Range {
+        from: NaiveDate::from_ymd_opt(2026, 1, 5).unwrap(),
+        to: NaiveDate::from_ymd_opt(2026, 1, 19).unwrap(),
+    };
+    let mut out = Vec::new();
+    for c in [C1, C2] {
+        out.push(cairn_report::overview(ch, c, range).await.unwrap());
+    }
+    out
+}
+
+fn now() -> u32 {
+    u32::try_from(chrono::Utc::now().timestamp()).unwrap()
+}
+
+fn rita(report: &Report) -> &cairn_retire::Learner {
+    assert_eq!(report.learners.len(), 1, "{report}");
+    let l = &report.learners[0];
+    assert_eq!(l.user_id, RITA);
+    l
+}
+
+/// A copy of Rita's log as an old rotated file (another first line: another source).
+fn backfill(dir: &Path) -> std::path::PathBuf {
+    let path = dir.join("rita-old.log");
+    std::fs::write(
+        &path,
+        format!(
+            "2026-01-05 00:00:00,000 INFO 7 [django.request] [user None] [ip None] log.py:1 - rotated\n{}",
+            rita_log()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scrub_keeps_the_statistics_and_no_trace_of_the_learner() {
+    let started = now();
+    let Lake { ch, config, dir } = lake("retire_scrub", Some("COMPLETE")).await;
+    let all_ids = RITA_IDS.to_vec();
+    assert!(
+        !hits(&ch, &all_ids).await.is_empty(),
+        "the test data names Rita"
+    );
+    let before = overviews(&ch).await;
+    let rita_events = count(&ch, "SELECT count() FROM events WHERE user_id = 9001").await;
+    assert_eq!(rita_events, 6);
+    let pete_before = count(
+        &ch,
+        "SELECT count() FROM events WHERE username = 'pete_pending'",
+    )
+    .await;
+    assert_eq!(pete_before, 1);
+
+    // A dry run counts and changes nothing.
+    let dry = run(&ch, &config.mysql, &options(RetirementMode::Scrub, true))
+        .await
+        .unwrap();
+    let l = rita(&dry).clone();
+    assert_eq!(
+        (l.events, l.mentions, l.saved_objects, l.access_rows),
+        (7, 1, 1, 3),
+        "{dry}"
+    );
+    assert_eq!(dry.waiting, 1, "Pete's request is pending");
+    assert_eq!(count(&ch, "SELECT count() FROM _retirements").await, 0);
+    assert_eq!(
+        count(&ch, "SELECT count() FROM events WHERE user_id = 9001").await,
+        6
+    );
+
+    let report = run(&ch, &config.mysql, &options(RetirementMode::Scrub, false))
+        .await
+        .unwrap();
+    assert_eq!(rita(&report), &l, "the run does what the dry run counted");
+    assert!(report.mutations >= 3, "{report}");
+
+    assert_eq!(hits(&ch, &all_ids).await, Vec::<String>::new());
+    assert_eq!(
+        logged(&ch, started).await,
+        0,
+        "names kept out of the query log"
+    );
+    let mutations: Vec<String> = ch
+        .client()
+        .query("SELECT command FROM system.mutations WHERE database = ?")
+        .bind(ch.database())
+        .fetch_all()
+        .await
+        .unwrap();
+    for m in &mutations {
+        assert!(
+            !m.contains("rita_retiree") && !m.contains("example.org"),
+            "a mutation names her: {m}"
+        );
+    }
+    // Her activity is kept under her pseudonym, with the statistics exactly as before.
+    let p = pseudonym(KEY, RITA);
+    assert_eq!(
+        count(&ch, "SELECT count() FROM events WHERE user_id = 9001").await,
+        0
+    );
+    assert_eq!(
+        count(
+            &ch,
+            &format!("SELECT count() FROM events WHERE user_id = {p}")
+        )
+        .await,
+        7
+    );
+    assert_eq!(overviews(&ch).await, before);
+    // Pete's pending request is not carried out; the staff event is kept without her name.
+    assert_eq!(
+        count(
+            &ch,
+            "SELECT count() FROM events WHERE username = 'pete_pending'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(&ch, "SELECT count() FROM events WHERE name = 'edx.instructor.student.attempts.reset' AND username = 'learner00001'").await,
+        1
+    );
+    // The saved chart survives, without her, in one version; the other chart is untouched.
+    let charts: Vec<(String, u64, String)> = ch
+        .client()
+        .query("SELECT id, version, author FROM _saved_objects ORDER BY id, version")
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(
+        charts,
+        [
+            ("c-1".to_owned(), 3, String::new()),
+            ("c-other".to_owned(), 1, "learner00002".to_owned())
+        ]
+    );
+    assert_eq!(count(&ch, "SELECT count() FROM _dashboard_logins").await, 0);
+    let recorded: Vec<(u64, String, u64)> = ch
+        .client()
+        .query("SELECT user_id, mode, events FROM _retirements")
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(recorded, [(RITA, "scrub".to_owned(), 7)]);
+
+    // A second run changes nothing.
+    let stored = count(&ch, "SELECT count() FROM _events").await;
+    let again = run(&ch, &config.mysql, &options(RetirementMode::Scrub, false))
+        .await
+        .unwrap();
+    assert!(again.learners.is_empty(), "{again}");
+    assert_eq!((again.already_done, again.mutations), (1, 0));
+    assert_eq!(count(&ch, "SELECT count() FROM _events").await, stored);
+
+    // A backfill of her old log: her events scrubbed at ingestion, to the same rows.
+    let s = ingest_files(&ch, &config, &[backfill(dir.path())]).await;
+    assert_eq!(
+        (s.retired_scrubbed, s.retired_dropped, s.retired_mentions),
+        (7, 0, 1),
+        "{s}"
+    );
+    assert_eq!(hits(&ch, &all_ids).await, Vec::<String>::new());
+    assert_eq!(
+        count(
+            &ch,
+            &format!("SELECT count() FROM events WHERE user_id = {p}")
+        )
+        .await,
+        7,
+        "the late copies are the same events"
+    );
+    assert_eq!(overviews(&ch).await, before);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn delete_removes_the_learners_events() {
+    // Her retirement is complete and its status cleaned up: Cairn knows her only by id.
+    let Lake { ch, config, dir } = lake("retire_delete", None).await;
+    let total = count(&ch, "SELECT count() FROM events").await;
+    let report = run(&ch, &config.mysql, &options(RetirementMode::Delete, false))
+        .await
+        .unwrap();
+    let l = rita(&report);
+    assert_eq!(
+        (l.events, l.mentions, l.saved_objects, l.access_rows),
+        (7, 1, 1, 3),
+        "{report}"
+    );
+    assert_eq!(hits(&ch, RITA_IDS).await, Vec::<String>::new());
+    assert_eq!(count(&ch, "SELECT count() FROM events").await, total - 7);
+    assert_eq!(
+        count(
+            &ch,
+            "SELECT count() FROM _events WHERE user_id >= 9223372036854775808"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(
+            &ch,
+            "SELECT count() FROM events WHERE username = 'pete_pending'"
+        )
+        .await,
+        1
+    );
+
+    let again = run(&ch, &config.mysql, &options(RetirementMode::Delete, false))
+        .await
+        .unwrap();
+    assert!(again.learners.is_empty(), "{again}");
+
+    let s = ingest_files(&ch, &config, &[backfill(dir.path())]).await;
+    assert_eq!(
+        (s.retired_scrubbed, s.retired_dropped, s.retired_mentions),
+        (0, 7, 1),
+        "{s}"
+    );
+    assert_eq!(hits(&ch, RITA_IDS).await, Vec::<String>::new());
+    assert_eq!(count(&ch, "SELECT count() FROM events").await, total - 7);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scrub_mode_without_a_key_refuses_before_changing_anything() {
+    let Lake { ch, config, .. } = lake("retire_nokey", Some("RETIRING_LMS")).await;
+    let stored = count(&ch, "SELECT count() FROM _events").await;
+    let mut opts = options(RetirementMode::Scrub, false);
+    opts.key.clear();
+    let e = run(&ch, &config.mysql, &opts)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("CAIRN_RETIREMENT_KEY"), "{e}");
+    assert_eq!(count(&ch, "SELECT count() FROM _events").await, stored);
+    assert_eq!(count(&ch, "SELECT count() FROM _retirements").await, 0);
+}
