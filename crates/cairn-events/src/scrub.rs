@@ -90,10 +90,10 @@ pub fn remove_word(text: &str, needle: &str) -> String {
     while let Some(at) = rest.find(needle) {
         let before = rest[..at].chars().next_back().or(out.chars().next_back());
         let after = rest[at + needle.len()..].chars().next();
-        let bounded = !(starts_word && before.is_some_and(word_char))
-            && !(ends_word && after.is_some_and(word_char));
+        let inside_a_word = (starts_word && before.is_some_and(word_char))
+            || (ends_word && after.is_some_and(word_char));
         out.push_str(&rest[..at]);
-        if !bounded {
+        if inside_a_word {
             out.push_str(needle);
         }
         rest = &rest[at + needle.len()..];
@@ -132,11 +132,11 @@ impl Scrubber<'_> {
 
     fn string(&self, s: &str) -> Value {
         let t = s.trim_start();
-        if t.starts_with('{') || t.starts_with('[') {
-            if let Ok(mut inner) = serde_json::from_str::<Value>(s) {
-                self.value(&mut inner);
-                return Value::String(inner.to_string());
-            }
+        if (t.starts_with('{') || t.starts_with('['))
+            && let Ok(mut inner) = serde_json::from_str::<Value>(s)
+        {
+            self.value(&mut inner);
+            return Value::String(inner.to_string());
         }
         Value::String(self.text(s))
     }

@@ -502,10 +502,10 @@ async fn retire_batch(
                 continue;
             }
             for (id, n) in &names {
-                if scrub::mentions(&original, &n.all()) {
-                    if let Some(l) = learners.get_mut(id) {
-                        l.mentions += 1;
-                    }
+                if scrub::mentions(&original, &n.all())
+                    && let Some(l) = learners.get_mut(id)
+                {
+                    l.mentions += 1;
                 }
             }
             replaced.push(event_id);

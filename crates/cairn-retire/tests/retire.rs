@@ -287,7 +287,10 @@ async fn logged(ch: &ClickHouse, since: u32) -> u64 {
     if !ch.version().at_least(20, 1) && !has_log {
         return 0;
     }
-    assert!(has_log, "the 26.9 server keeps a query log (scripts/services)");
+    assert!(
+        has_log,
+        "the 26.9 server keeps a query log (scripts/services)"
+    );
     let quiet = ch.client().clone().with_setting("log_queries", "0");
     let mut n = 0;
     for needle in ["rita_retiree", "rita.r@example.org"] {
