@@ -457,17 +457,16 @@ async fn retire_batch(
             rewritten.push((source, located));
         }
     }
+    // The originals go in one mutation per batch (each rewrites the parts it touches).
+    let mut deletes = vec![format!("user_id IN ({})", id_list(batch))];
+    for chunk in username_hashes.chunks(IN_LIST) {
+        deletes.push(format!(
+            "user_id = 0 AND sipHash64(username) IN ({})",
+            id_list(chunk)
+        ));
+    }
     if !opts.dry_run {
         insert(ch, &rewritten).await?;
-        let mut condition = format!("user_id IN ({})", id_list(batch));
-        for chunk in username_hashes.chunks(IN_LIST) {
-            condition.push_str(&format!(
-                " OR (user_id = 0 AND sipHash64(username) IN ({}))",
-                id_list(chunk)
-            ));
-        }
-        ch.execute(&format!("ALTER TABLE _events DELETE WHERE {condition}"))
-            .await?;
     }
 
     // 2. Other learners' events that name them.
@@ -516,13 +515,12 @@ async fn retire_batch(
             replaced.sort_unstable();
             replaced.dedup();
             for chunk in replaced.chunks(IN_LIST) {
-                ch.execute(&format!(
-                    "ALTER TABLE _events DELETE WHERE event_id IN ({})",
-                    id_list(chunk)
-                ))
-                .await?;
+                deletes.push(format!("event_id IN ({})", id_list(chunk)));
             }
         }
+    }
+    if !opts.dry_run {
+        delete_where(ch, "_events", &deletes).await?;
     }
 
     // 3. Saved charts and dashboards, sign-ins and access rights.
@@ -542,6 +540,37 @@ async fn retire_batch(
         })
         .collect();
     Ok((learners.into_values().collect(), hashes))
+}
+
+/// Statements longer than this are split (ClickHouse's `max_query_size` is 256 KiB).
+const MAX_STATEMENT: usize = 200_000;
+
+/// `ALTER TABLE table DELETE WHERE c1 OR c2 …`: as few mutations as the statement size
+/// allows.
+async fn delete_where(
+    ch: &ClickHouse,
+    table: &str,
+    conditions: &[String],
+) -> cairn_core::Result<()> {
+    let mut pending: Vec<&str> = Vec::new();
+    let mut size = 0;
+    for (i, c) in conditions.iter().enumerate() {
+        pending.push(c);
+        size += c.len() + 8;
+        let last = i + 1 == conditions.len();
+        if last || size + conditions[i + 1].len() > MAX_STATEMENT {
+            let or = pending
+                .iter()
+                .map(|c| format!("({c})"))
+                .collect::<Vec<_>>()
+                .join(" OR ");
+            ch.execute(&format!("ALTER TABLE {table} DELETE WHERE {or}"))
+                .await?;
+            pending.clear();
+            size = 0;
+        }
+    }
+    Ok(())
 }
 
 async fn insert(ch: &ClickHouse, rows: &[(String, Located)]) -> cairn_core::Result<()> {
@@ -648,41 +677,55 @@ async fn access(
     names: &BTreeMap<u64, Names>,
     learners: &mut BTreeMap<u64, Learner>,
 ) -> cairn_core::Result<usize> {
-    let rbac = cairn_acl::sync::require_rbac(ch).await.is_ok();
-    let mut dropped = 0;
+    // Each learner's names by hash (the tables are read as hashes, never as names).
+    let mut owner: HashMap<u64, u64> = HashMap::new();
     for (id, n) in names {
-        let all = n.all();
-        let h = hashes(ch, &all).await?;
-        if h.is_empty() {
+        for h in hashes(ch, &n.all()).await? {
+            owner.insert(h, *id);
+        }
+    }
+    let mut with_state: BTreeSet<u64> = BTreeSet::new();
+    for (table, columns) in ACCESS_TABLES {
+        // A row counts once, for the first of its columns that names a learner.
+        let select = columns
+            .iter()
+            .map(|c| format!("sipHash64({c})"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let rows: Vec<Vec<u64>> = ch
+            .client()
+            .query(&format!("SELECT [{select}] FROM {table}"))
+            .fetch_all()
+            .await
+            .map_err(ch_err("reading the access tables"))?;
+        let mut found: BTreeSet<u64> = BTreeSet::new();
+        for row in rows {
+            if let Some(id) = row.iter().find_map(|h| owner.get(h)) {
+                found.extend(row.iter().filter(|h| owner.contains_key(h)));
+                if let Some(l) = learners.get_mut(id) {
+                    l.access_rows += 1;
+                }
+                if *table == "_acl_state" {
+                    with_state.insert(*id);
+                }
+            }
+        }
+        if found.is_empty() || opts.dry_run {
             continue;
         }
-        let mut had_state = false;
-        for (table, columns) in ACCESS_TABLES {
-            let condition = columns
-                .iter()
-                .map(|c| format!("sipHash64({c}) IN ({})", id_list(&h)))
-                .collect::<Vec<_>>()
-                .join(" OR ");
-            let count: u64 = ch
-                .client()
-                .query(&format!("SELECT count() FROM {table} WHERE {condition}"))
-                .fetch_one()
-                .await
-                .map_err(ch_err("counting access rows"))?;
-            if count == 0 {
-                continue;
-            }
-            had_state |= *table == "_acl_state";
-            if let Some(l) = learners.get_mut(id) {
-                l.access_rows += count;
-            }
-            if !opts.dry_run {
-                ch.execute(&format!("ALTER TABLE {table} DELETE WHERE {condition}"))
-                    .await?;
-            }
-        }
-        if had_state && rbac && !opts.dry_run {
-            for u in &n.usernames {
+        let list = id_list(&found.into_iter().collect::<Vec<_>>());
+        let condition = columns
+            .iter()
+            .map(|c| format!("sipHash64({c}) IN ({list})"))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        ch.execute(&format!("ALTER TABLE {table} DELETE WHERE {condition}"))
+            .await?;
+    }
+    let mut dropped = 0;
+    if !opts.dry_run && !with_state.is_empty() && cairn_acl::sync::require_rbac(ch).await.is_ok() {
+        for id in &with_state {
+            for u in names.get(id).map(|n| &n.usernames).into_iter().flatten() {
                 for sql in cairn_acl::render::revoke_statements(ch.database(), u) {
                     ch.execute(&sql).await?;
                 }
