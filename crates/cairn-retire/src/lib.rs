@@ -94,25 +94,23 @@ impl std::fmt::Display for Report {
         } else {
             "retired"
         };
-        writeln!(
-            f,
+        let done = if self.mode == "delete" {
+            "deleted"
+        } else {
+            "scrubbed"
+        };
+        let mut lines = vec![format!(
             "{verb} {} learners ({} mode); {} already retired; {} requests waiting in the LMS",
             self.learners.len(),
             self.mode,
             self.already_done,
             self.waiting
-        )?;
+        )];
         for l in &self.learners {
-            writeln!(
-                f,
-                "  user {}: {} events {}, {} mentions by others scrubbed, {} saved objects, {} sign-in and access rows{}",
+            lines.push(format!(
+                "  user {}: {} events {done}, {} mentions by others scrubbed, {} saved objects, {} sign-in and access rows{}",
                 l.user_id,
                 l.events,
-                if self.mode == "delete" {
-                    "deleted"
-                } else {
-                    "scrubbed"
-                },
                 l.mentions,
                 l.saved_objects,
                 l.access_rows,
@@ -121,16 +119,15 @@ impl std::fmt::Display for Report {
                 } else {
                     ""
                 }
-            )?;
+            ));
         }
         if !self.dry_run {
-            write!(
-                f,
+            lines.push(format!(
                 "{} mutations applied by ClickHouse, {} ClickHouse users dropped",
                 self.mutations, self.users_dropped
-            )?;
+            ));
         }
-        Ok(())
+        f.write_str(&lines.join("\n"))
     }
 }
 
