@@ -79,18 +79,34 @@ fn word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'@' | b'+') || b >= 0x80
 }
 
-/// The words of `text`: maximal runs of the characters of usernames and e-mail addresses.
+/// The words of `text`: maximal runs of the characters of usernames and e-mail addresses
+/// (ASCII letters, digits, `_-.@+`, and any non-ASCII character). Scanned byte by byte: a
+/// run ends only at an ASCII byte, so every word is whole UTF-8.
 pub fn words(text: &str) -> impl Iterator<Item = &str> {
-    text.split(|c: char| !(c.len_utf8() > 1 || word_byte(c as u8)))
-        .filter(|w| !w.is_empty())
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < bytes.len() && !word_byte(bytes[i]) {
+            i += 1;
+        }
+        if i >= bytes.len() {
+            return None;
+        }
+        let start = i;
+        while i < bytes.len() && word_byte(bytes[i]) {
+            i += 1;
+        }
+        text.get(start..i)
+    })
 }
 
 /// The retired learners, by user id, with the mode each was retired in.
 #[derive(Debug, Clone)]
 pub struct Retired {
     modes: HashMap<u64, RetirementMode>,
-    /// User ids by the [`NameHasher`] hash of their names.
-    names: HashMap<u64, u64>,
+    /// User ids by the [`NameHasher`] hash of their names (already keyed hashes: the map
+    /// does not hash them again).
+    names: nohash_hasher::IntMap<u64, u64>,
     hasher: NameHasher,
     key: Option<String>,
 }
@@ -117,7 +133,7 @@ impl Retired {
     pub fn new(ids: impl IntoIterator<Item = (u64, RetirementMode)>, key: Option<&str>) -> Self {
         Retired {
             modes: ids.into_iter().collect(),
-            names: HashMap::new(),
+            names: nohash_hasher::IntMap::default(),
             hasher: NameHasher::new(key.unwrap_or("")),
             key: key.filter(|k| !k.is_empty()).map(str::to_owned),
         }
