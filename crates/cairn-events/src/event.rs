@@ -12,7 +12,9 @@ use serde_json::value::RawValue;
 use crate::lenient::{Flag, Id, Num, Obj, Text};
 
 /// The event family, from the event name (or `event_type` when the name is missing).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Family {
     /// `edx.course.enrollment.*`.
@@ -38,6 +40,7 @@ pub enum Family {
     /// Implicit server events whose name is a URL path.
     Implicit,
     /// Anything else; the raw message keeps the payload.
+    #[default]
     Other,
 }
 

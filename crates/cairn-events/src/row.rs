@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::event::{Event, Family, Payload};
 
 /// One normalized event row (owned, flat, serializable).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct EventRow {
     /// Event time (UTC, microseconds).
     #[serde(with = "micros")]
@@ -156,43 +156,8 @@ impl EventRow {
     /// tools that build rows by hand.
     pub fn for_message(message: &str) -> EventRow {
         EventRow {
-            time: DateTime::<Utc>::UNIX_EPOCH,
-            name: String::new(),
-            event_type: String::new(),
-            event_source: String::new(),
-            family: Family::Other,
-            course_id: String::new(),
-            org: String::new(),
-            user_id: None,
-            username: String::new(),
-            session: String::new(),
-            ip: String::new(),
-            agent: String::new(),
-            host: String::new(),
-            referer: String::new(),
-            accept_language: String::new(),
-            page: String::new(),
-            path: String::new(),
-            block_id: String::new(),
-            block_type: String::new(),
-            video_id: String::new(),
-            position: None,
-            old_position: None,
-            video_duration: None,
-            video_speed: None,
-            attempts: None,
-            grade: None,
-            max_grade: None,
-            success: String::new(),
-            weighted_earned: None,
-            weighted_possible: None,
-            percent_grade: None,
-            letter_grade: String::new(),
-            completion: None,
-            enrollment_mode: String::new(),
-            target: String::new(),
-            item_id: String::new(),
             message: message.to_owned(),
+            ..EventRow::default()
         }
     }
 

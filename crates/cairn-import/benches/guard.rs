@@ -47,7 +47,10 @@ fn bench(c: &mut Criterion) {
     }
     let mut g = c.benchmark_group("guard");
     g.throughput(Throughput::Elements(rows.len() as u64));
-    for (name, retired) in [("no retired learner", &none), ("100 retired learners", &some)] {
+    for (name, retired) in [
+        ("no retired learner", &none),
+        ("100 retired learners", &some),
+    ] {
         g.bench_function(name, |b| {
             b.iter_batched(
                 || rows.clone(),

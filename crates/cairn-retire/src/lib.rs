@@ -539,6 +539,21 @@ async fn retire_batch(
     Ok((learners.into_values().collect(), hashes))
 }
 
+/// Starts a mutation without waiting for it (`mutations_sync = 0`, the server default that
+/// some builds change; 18.16 knows no such setting and never waits): [`run`] waits for all
+/// of a batch's mutations at once, with its timeout.
+async fn mutate(ch: &ClickHouse, sql: &str) -> cairn_core::Result<()> {
+    let mut client = ch.client().clone();
+    if ch.version().at_least(20, 1) {
+        client = client.with_setting("mutations_sync", "0");
+    }
+    client
+        .query(sql)
+        .execute()
+        .await
+        .map_err(|e| cairn_core::Error::clickhouse("starting a mutation", e))
+}
+
 /// Statements longer than this are split (ClickHouse's `max_query_size` is 256 KiB).
 const MAX_STATEMENT: usize = 200_000;
 
@@ -561,8 +576,7 @@ async fn delete_where(
                 .map(|c| format!("({c})"))
                 .collect::<Vec<_>>()
                 .join(" OR ");
-            ch.execute(&format!("ALTER TABLE {table} DELETE WHERE {or}"))
-                .await?;
+            mutate(ch, &format!("ALTER TABLE {table} DELETE WHERE {or}")).await?;
             pending.clear();
             size = 0;
         }
@@ -647,12 +661,15 @@ async fn saved_objects(
             .end()
             .await
             .map_err(ch_err("rewriting a saved object"))?;
-        ch.execute(&format!(
-            "ALTER TABLE _saved_objects DELETE WHERE kind = {} AND id = {} AND version < {}",
-            quote_str(&key.0),
-            quote_str(&key.1),
-            next.version
-        ))
+        mutate(
+            ch,
+            &format!(
+                "ALTER TABLE _saved_objects DELETE WHERE kind = {} AND id = {} AND version < {}",
+                quote_str(&key.0),
+                quote_str(&key.1),
+                next.version
+            ),
+        )
         .await?;
     }
     Ok(())
@@ -716,8 +733,7 @@ async fn access(
             .map(|c| format!("sipHash64({c}) IN ({list})"))
             .collect::<Vec<_>>()
             .join(" OR ");
-        ch.execute(&format!("ALTER TABLE {table} DELETE WHERE {condition}"))
-            .await?;
+        mutate(ch, &format!("ALTER TABLE {table} DELETE WHERE {condition}")).await?;
     }
     let mut dropped = 0;
     if !opts.dry_run && !with_state.is_empty() && cairn_acl::sync::require_rbac(ch).await.is_ok() {

@@ -545,3 +545,65 @@ async fn scrub_mode_without_a_key_refuses_before_changing_anything() {
     assert_eq!(count(&ch, "SELECT count() FROM _events").await, stored);
     assert_eq!(count(&ch, "SELECT count() FROM _retirements").await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unapplied_mutation_is_reported_and_the_next_run_finishes() {
+    let Lake { ch, config, .. } = lake("retire_resume", Some("COMPLETE")).await;
+    // ClickHouse runs mutations in its merge pool: stopped, the deletion waits.
+    ch.execute("SYSTEM STOP MERGES _events").await.unwrap();
+    let mut opts = options(RetirementMode::Scrub, false);
+    opts.mutation_timeout = Duration::from_secs(2);
+    let e = run(&ch, &config.mysql, &opts)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("has not applied") && e.contains("_events"),
+        "{e}"
+    );
+    assert_eq!(
+        count(&ch, "SELECT count() FROM _retirements").await,
+        0,
+        "not done"
+    );
+    assert!(
+        count(&ch, "SELECT count() FROM events WHERE user_id = 9001").await > 0,
+        "the originals are still there"
+    );
+    // As after a crash at that point: the scrubbed copies are in, and the mutation runs on
+    // after the process is gone.
+    ch.execute("SYSTEM START MERGES _events").await.unwrap();
+    for _ in 0..600 {
+        let pending = count(
+            &ch,
+            &format!(
+                "SELECT count() FROM system.mutations WHERE database = '{}' AND NOT is_done",
+                ch.database()
+            ),
+        )
+        .await;
+        if pending == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let report = run(&ch, &config.mysql, &options(RetirementMode::Scrub, false))
+        .await
+        .unwrap();
+    assert_eq!(rita(&report).events, 0, "{report}");
+    assert_eq!(
+        count(&ch, "SELECT uniqExact(user_id) FROM _retirements").await,
+        1
+    );
+    assert_eq!(hits(&ch, RITA_IDS).await, Vec::<String>::new());
+    let p = pseudonym(KEY, RITA);
+    assert_eq!(
+        count(
+            &ch,
+            &format!("SELECT count() FROM events WHERE user_id = {p}")
+        )
+        .await,
+        7,
+        "the copies of both runs are the same events"
+    );
+}
