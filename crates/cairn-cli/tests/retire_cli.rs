@@ -83,7 +83,11 @@ async fn count(ch: &ClickHouse, sql: &str) -> u64 {
 async fn until_retired(ch: &ClickHouse, n: u64, mut child: Child) -> String {
     let mut got = 0;
     for _ in 0..600 {
-        got = count(ch, "SELECT uniqExact(user_id) FROM _retirements").await;
+        got = count(
+            ch,
+            "SELECT uniqExact(user_id) FROM _retirements WHERE done = 1",
+        )
+        .await;
         if got >= n {
             break;
         }

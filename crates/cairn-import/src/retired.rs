@@ -1,5 +1,6 @@
-//! The learners Cairn has retired (`_retirements`, written by `cairn retire`) and what
-//! ingestion does with their late events (a backfill of old logs after the retirement):
+//! The learners Cairn has retired or is retiring (`_retirements`, written by `cairn
+//! retire` before and after it changes anything) and what ingestion does with their late
+//! events (a backfill of old logs after the retirement):
 //! scrubbed under the learner's pseudonym, or dropped, as the learner was retired; never
 //! stored with personal data.
 //!

@@ -18,7 +18,9 @@
 //!    version without the names replaces every older one), their dashboard sign-in and
 //!    access-rights rows, and on servers with SQL access control their ClickHouse user.
 //! 4. **Waits** until ClickHouse has applied every mutation, and reports one that failed.
-//! 5. **Records** the learner in `_retirements` (user id, mode, counts: no personal data).
+//! 5. **Records** the learner in `_retirements` (user id, mode, counts, keyed hashes of
+//!    their names: no personal data) as retired. A first row, before anything changes,
+//!    records them as under way: the ingester guards their late events from then on.
 //!
 //! Every step can run again: a crash before step 5 is finished by the next run, and a run
 //! with nothing to do changes nothing.
@@ -268,7 +270,7 @@ async fn wait_for_mutations(
 async fn retired_ids(ch: &ClickHouse) -> cairn_core::Result<BTreeSet<u64>> {
     let ids: Vec<u64> = ch
         .client()
-        .query("SELECT DISTINCT user_id FROM _retirements")
+        .query("SELECT DISTINCT user_id FROM _retirements WHERE done = 1")
         .fetch_all()
         .await
         .map_err(|e| {
@@ -360,7 +362,7 @@ pub async fn run(ch: &ClickHouse, lms: &MysqlConfig, opts: &Options) -> cairn_co
         let (learners, hashes) = retire_batch(ch, opts, batch, &ready, &again, &mut report).await?;
         if !opts.dry_run {
             report.mutations = wait_for_mutations(ch, &before, opts.mutation_timeout).await?;
-            record(ch, opts.mode, &learners, &hashes).await?;
+            record(ch, opts.mode, &learners, &hashes, true).await?;
         }
         report.learners.extend(learners);
     }
@@ -454,6 +456,15 @@ async fn retire_batch(
             rewritten.push((source, located));
         }
     }
+    // Recorded as under way, with the hashes of their names, before anything changes: the
+    // ingester guards their late events from now on, and a run that stops before the end
+    // leaves the names for the next.
+    let hashes = name_hashes(opts, &names);
+    if !opts.dry_run {
+        let started: Vec<Learner> = learners.values().cloned().collect();
+        record(ch, opts.mode, &started, &hashes, false).await?;
+    }
+
     // The originals go in one mutation per batch (each rewrites the parts it touches).
     let mut deletes = vec![format!("user_id IN ({})", id_list(batch))];
     for chunk in username_hashes.chunks(IN_LIST) {
@@ -523,8 +534,13 @@ async fn retire_batch(
     // 3. Saved charts and dashboards, sign-ins and access rights.
     saved_objects(ch, opts, &names, &mut learners).await?;
     report.users_dropped += access(ch, opts, &names, &mut learners).await?;
+    Ok((learners.into_values().collect(), hashes))
+}
+
+/// Per learner, the comma-separated keyed hashes of their usernames and e-mail addresses.
+fn name_hashes(opts: &Options, names: &BTreeMap<u64, Names>) -> BTreeMap<u64, String> {
     let hasher = NameHasher::new(&opts.key);
-    let hashes = names
+    names
         .iter()
         .map(|(id, n)| {
             let h: Vec<String> = n
@@ -535,8 +551,7 @@ async fn retire_batch(
                 .collect();
             (*id, h.join(","))
         })
-        .collect();
-    Ok((learners.into_values().collect(), hashes))
+        .collect()
 }
 
 /// Starts a mutation without waiting for it (`mutations_sync = 0`, the server default that
@@ -759,13 +774,16 @@ struct RetirementRow {
     saved_objects: u64,
     access_rows: u64,
     name_hashes: String,
+    done: u8,
 }
 
+/// Records `learners` in `_retirements`: under way (`done` false) or retired.
 async fn record(
     ch: &ClickHouse,
     mode: RetirementMode,
     learners: &[Learner],
     hashes: &BTreeMap<u64, String>,
+    done: bool,
 ) -> cairn_core::Result<()> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -787,6 +805,7 @@ async fn record(
                 saved_objects: l.saved_objects,
                 access_rows: l.access_rows,
                 name_hashes: hashes.get(&l.user_id).cloned().unwrap_or_default(),
+                done: u8::from(done),
             })
             .await
             .map_err(ch_err("recording retirements"))?;
