@@ -282,12 +282,39 @@ pub fn mentions(text: &str, names: &[String]) -> bool {
         .any(|n| !n.is_empty() && remove_word(text, n).len() != text.len())
 }
 
-/// The e-mail addresses in `text`.
-pub fn emails(text: &str) -> Vec<String> {
-    EMAIL
-        .find_iter(text)
-        .map(|m| m.as_str().to_owned())
-        .collect()
+/// The learner's own e-mail addresses in one of their events' raw message: the values of
+/// `email` keys, and of `old`/`new` (a settings change), that are an address, wherever
+/// nested (JSON in strings too). Addresses in free text are not taken: they may be anyone's.
+pub fn own_emails(message: &str) -> Vec<String> {
+    fn walk(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(map) => {
+                for (k, item) in map {
+                    match item {
+                        Value::String(s) if matches!(k.as_str(), "email" | "old" | "new") => {
+                            let s = s.trim();
+                            if EMAIL.find(s).is_some_and(|m| m.len() == s.len()) {
+                                out.push(s.to_owned());
+                            }
+                        }
+                        _ => walk(item, out),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|i| walk(i, out)),
+            Value::String(s) if s.trim_start().starts_with('{') => {
+                if let Ok(inner) = serde_json::from_str::<Value>(s) {
+                    walk(&inner, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    if let Ok(v) = serde_json::from_str::<Value>(message) {
+        walk(&v, &mut out);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -381,10 +408,14 @@ mod tests {
     }
 
     #[test]
-    fn emails_are_found() {
+    fn own_emails_are_their_email_fields_not_free_text() {
+        let msg = r#"{"email":"a.b+c@mail.example.co.uk","event":"{\"setting\":\"email\",\"old\":\"x@example.org\",\"new\":\"y@example.org\"}","answers":{"q":"write to teacher@example.org"}}"#;
+        let mut found = own_emails(msg);
+        found.sort();
         assert_eq!(
-            emails(r#"{"a":"x a.b+c@mail.example.co.uk y"}"#),
-            ["a.b+c@mail.example.co.uk"]
+            found,
+            ["a.b+c@mail.example.co.uk", "x@example.org", "y@example.org"]
         );
+        assert!(own_emails("not json a@example.org").is_empty());
     }
 }

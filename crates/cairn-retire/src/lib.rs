@@ -409,7 +409,7 @@ async fn retire_batch(
             if !r.row.username.is_empty() {
                 n.usernames.insert(r.row.username.clone());
             }
-            n.emails.extend(scrub::emails(&r.row.message));
+            n.emails.extend(scrub::own_emails(&r.row.message));
         }
     }
     // … and events without a user id under one of their usernames.
