@@ -72,7 +72,7 @@ pub fn ingest_with(
         dry_run: args.dry_run,
         rejects: args.rejects.clone(),
         progress: true,
-        retirement: Some(config.retirement.clone()),
+        retirement_key: config.retirement.key.clone(),
         ..IngestOptions::default()
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::hash::Hasher;
 
 use cairn_core::ClickHouse;
-use cairn_core::config::{RetirementConfig, RetirementMode};
+use cairn_core::config::RetirementMode;
 use cairn_core::sql::quote_ident;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -147,7 +147,7 @@ impl Retired {
     }
 
     /// Reads `_retirements` (none when the table does not exist yet).
-    pub async fn load(ch: &ClickHouse, cfg: &RetirementConfig) -> cairn_core::Result<Retired> {
+    pub async fn load(ch: &ClickHouse, key: &str) -> cairn_core::Result<Retired> {
         let exists: u64 = ch
             .client()
             .query("SELECT count() FROM system.tables WHERE database = ? AND name = '_retirements'")
@@ -156,7 +156,7 @@ impl Retired {
             .await
             .map_err(|e| cairn_core::Error::clickhouse("reading system.tables", e))?;
         if exists == 0 {
-            return Ok(Retired::new([], Some(cfg.key.expose())));
+            return Ok(Retired::new([], Some(key)));
         }
         let rows: Vec<(u64, String, String)> = ch
             .client()
@@ -168,7 +168,7 @@ impl Retired {
             .fetch_all()
             .await
             .map_err(|e| cairn_core::Error::clickhouse("reading _retirements", e))?;
-        let mut retired = Retired::new([], Some(cfg.key.expose()));
+        let mut retired = Retired::new([], Some(key));
         for (id, mode, hashes) in rows {
             let mode = if mode == "delete" {
                 RetirementMode::Delete

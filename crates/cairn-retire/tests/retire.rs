@@ -212,7 +212,7 @@ async fn ingest_files(ch: &ClickHouse, config: &Config, files: &[std::path::Path
         ch,
         files.iter().cloned().map(Input::Path).collect(),
         &IngestOptions {
-            retirement: Some(config.retirement.clone()),
+            retirement_key: config.retirement.key.clone(),
             ..IngestOptions::default()
         },
         Box::new(LogPublishes),

@@ -26,7 +26,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use cairn_core::ClickHouse;
-use cairn_core::config::{RetirementConfig, RetirementMode};
 use cairn_events::LineFormat;
 use serde::Serialize;
 
@@ -79,9 +78,9 @@ pub struct IngestOptions {
     pub progress: bool,
     /// Set to stop a follow run (flushes what was read).
     pub stop: Arc<AtomicBool>,
-    /// Learner retirement settings: the key that scrubs late events of retired learners
-    /// (without it they are dropped).
-    pub retirement: Option<cairn_core::config::RetirementConfig>,
+    /// `CAIRN_RETIREMENT_KEY`: scrubs the late events of learners retired in scrub mode
+    /// (empty: they are dropped).
+    pub retirement_key: cairn_core::Secret,
 }
 
 impl Default for IngestOptions {
@@ -97,7 +96,7 @@ impl Default for IngestOptions {
             rejects: None,
             progress: false,
             stop: Arc::new(AtomicBool::new(false)),
-            retirement: None,
+            retirement_key: cairn_core::Secret::new(""),
         }
     }
 }
@@ -352,11 +351,6 @@ pub async fn ingest(
     });
 
     let mut summary = Summary::default();
-    let retirement = opts.retirement.clone().unwrap_or(RetirementConfig {
-        mode: RetirementMode::Scrub,
-        key: cairn_core::Secret::new(""),
-        interval_secs: 0,
-    });
     let bar = (opts.progress && !opts.follow && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(total_bytes.max(1));
         bar.set_style(
@@ -374,7 +368,7 @@ pub async fn ingest(
         if !dry_run {
             if retired_at.is_none_or(|t| t.elapsed() >= RETIRED_REFRESH) {
                 retired = with_retry("reading the retired learners", &mut summary.retries, || {
-                    Retired::load(ch, &retirement)
+                    Retired::load(ch, opts.retirement_key.expose())
                 })
                 .await;
                 retired_at = Some(Instant::now());
