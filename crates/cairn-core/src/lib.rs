@@ -23,6 +23,8 @@ pub mod config;
 pub mod error;
 pub mod keys;
 #[cfg(feature = "services")]
+pub mod lock;
+#[cfg(feature = "services")]
 pub mod logging;
 #[cfg(feature = "services")]
 pub mod mysql;

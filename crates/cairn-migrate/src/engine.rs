@@ -362,7 +362,7 @@ impl Migrator {
         } else {
             self.ensure_state_table().await?;
             Some(
-                Lock::acquire(&self.ch, &opts.owner, opts.lock_wait, |owner, since| {
+                crate::lock::acquire(&self.ch, &opts.owner, opts.lock_wait, |owner, since| {
                     on_progress(&format!(
                         "waiting for the migration lock held by {owner} since {since}"
                     ))

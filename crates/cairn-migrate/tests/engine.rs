@@ -292,15 +292,10 @@ async fn a_held_lock_names_its_holder_when_waiting_runs_out() {
     let db = testing::db_name("migrate_locked");
     let m = migrator("migrate_locked", vec![custom("0001_x.sql", "SELECT 1;")]).await;
     let ch = testing::clickhouse_existing(&db).await;
-    cairn_migrate::lock::ensure_table(&ch).await.unwrap();
-    let held = cairn_migrate::lock::Lock::acquire(
-        &ch,
-        "ops@host pid 42",
-        Duration::from_secs(5),
-        |_, _| {},
-    )
-    .await
-    .unwrap();
+    let held =
+        cairn_migrate::lock::acquire(&ch, "ops@host pid 42", Duration::from_secs(5), |_, _| {})
+            .await
+            .unwrap();
     let err = m
         .up(
             &UpOptions {
