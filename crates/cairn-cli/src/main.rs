@@ -72,6 +72,11 @@ enum Command {
     /// scrub, under a pseudonym) or deleted, their names removed everywhere (`--dry-run`
     /// counts).
     Retire(cairn_retire::cli::RetireArgs),
+    /// Scheduled e-mail reports: `cairn reports add|list|remove|send-now|run-due`.
+    Reports {
+        #[command(subcommand)]
+        command: cairn_mail::cli::ReportsCommand,
+    },
     /// Drops the monthly partitions of `events` older than the retention
     /// (`--months N` or CAIRN_EVENTS_RETENTION_MONTHS; `--dry-run` lists them).
     Retention(cairn_import::cli::RetentionArgs),
@@ -162,8 +167,9 @@ fn main() -> ExitCode {
         Command::Retention(args) => return cairn_import::cli::retention(&args, &config),
         Command::Acl { command } => return cairn_acl::cli::acl(&command, &config),
         Command::Report { command } => return cairn_report::cli::run(&command, &config),
+        Command::Reports { command } => return cairn_mail::cli::run(&command, &config),
         Command::Serve(args) => {
-            let task = retirement(&config);
+            let task = together(retirement(&config), reports(&config));
             return cairn_serve::cli::run_with(&args, &config, task);
         }
         Command::Query(args) => return query::query(&args, &config),
@@ -193,6 +199,29 @@ fn retirement(config: &Config) -> Option<cairn_core::Background> {
     (config.retirement.interval_secs > 0).then(|| -> cairn_core::Background {
         Box::new(move |ch| Box::pin(cairn_retire::cli::schedule(ch, config)))
     })
+}
+
+/// Sending due e-mail reports, for `cairn serve`.
+fn reports(config: &Config) -> Option<cairn_core::Background> {
+    let config = config.clone();
+    (config.reports.interval_secs > 0).then(|| -> cairn_core::Background {
+        Box::new(move |ch| Box::pin(cairn_mail::cli::schedule(ch, config)))
+    })
+}
+
+/// Both background tasks, side by side.
+fn together(
+    a: Option<cairn_core::Background>,
+    b: Option<cairn_core::Background>,
+) -> Option<cairn_core::Background> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(Box::new(move |ch: ClickHouse| {
+            Box::pin(async move {
+                tokio::join!(a(ch.clone()), b(ch));
+            })
+        })),
+        (a, b) => a.or(b),
+    }
 }
 
 fn fixtures(cmd: &FixturesCommand) -> ExitCode {

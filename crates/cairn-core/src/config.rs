@@ -252,6 +252,40 @@ pub struct RetirementConfig {
     pub interval_secs: u64,
 }
 
+/// Outgoing e-mail, with the settings names Tutor uses.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SmtpConfig {
+    /// `SMTP_HOST`.
+    pub host: String,
+    /// `SMTP_PORT`.
+    pub port: u16,
+    /// `SMTP_USERNAME` (empty: no authentication).
+    pub username: String,
+    /// `SMTP_PASSWORD` (or `…_FILE`).
+    pub password: Secret,
+    /// `SMTP_USE_TLS`: upgrade the connection with STARTTLS (required, not opportunistic).
+    pub use_tls: bool,
+    /// `SMTP_USE_SSL`: TLS from the first byte (implicit TLS, usually port 465).
+    pub use_ssl: bool,
+    /// `CAIRN_SMTP_CA_FILE`: a PEM file of certificate authorities trusted besides the
+    /// system's (e.g. an organisation's own CA).
+    pub ca_file: String,
+    /// `CAIRN_REPORTS_FROM`: the sender address (empty: `contact@LMS_HOST`, Tutor's
+    /// `CONTACT_EMAIL`).
+    pub from: String,
+}
+
+/// Scheduled e-mail reports (`cairn reports`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportsConfig {
+    /// `CAIRN_REPORTS_TIMEZONE`: the platform's time zone, the default of new schedules
+    /// (an IANA name such as `Europe/Paris`).
+    pub timezone: String,
+    /// `CAIRN_REPORTS_INTERVAL`: seconds between `cairn serve`'s checks for due reports
+    /// (0: `cairn serve` sends none; run `cairn reports run-due` from cron instead).
+    pub interval_secs: u64,
+}
+
 /// The effective configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -275,6 +309,10 @@ pub struct Config {
     pub explorer: ExplorerConfig,
     /// Learner retirement.
     pub retirement: RetirementConfig,
+    /// Outgoing e-mail.
+    pub smtp: SmtpConfig,
+    /// Scheduled e-mail reports.
+    pub reports: ReportsConfig,
     /// Where each setting's value came from, by setting name.
     pub origins: BTreeMap<&'static str, Origin>,
 }
@@ -485,6 +523,66 @@ const SETTINGS: &[Setting] = &[
         kind: Kind::Text,
         help: "seconds between automatic retirement runs in serve and ingest --follow (0: off)",
     },
+    Setting {
+        name: "SMTP_HOST",
+        default: "localhost",
+        kind: Kind::Text,
+        help: "SMTP server for e-mail reports",
+    },
+    Setting {
+        name: "SMTP_PORT",
+        default: "25",
+        kind: Kind::Port,
+        help: "SMTP port",
+    },
+    Setting {
+        name: "SMTP_USERNAME",
+        default: "",
+        kind: Kind::Text,
+        help: "SMTP user (empty: no authentication)",
+    },
+    Setting {
+        name: "SMTP_PASSWORD",
+        default: "",
+        kind: Kind::Secret,
+        help: "SMTP password",
+    },
+    Setting {
+        name: "SMTP_USE_TLS",
+        default: "false",
+        kind: Kind::Flag,
+        help: "STARTTLS, required",
+    },
+    Setting {
+        name: "SMTP_USE_SSL",
+        default: "false",
+        kind: Kind::Flag,
+        help: "implicit TLS (port 465)",
+    },
+    Setting {
+        name: "CAIRN_SMTP_CA_FILE",
+        default: "",
+        kind: Kind::Text,
+        help: "PEM file of CAs trusted for SMTP besides the system's",
+    },
+    Setting {
+        name: "CAIRN_REPORTS_FROM",
+        default: "",
+        kind: Kind::Text,
+        help: "sender of e-mail reports (empty: contact@LMS_HOST)",
+    },
+    Setting {
+        name: "CAIRN_REPORTS_TIMEZONE",
+        default: "UTC",
+        kind: Kind::Text,
+        help: "the platform's time zone, default of report schedules",
+    },
+    Setting {
+        name: "CAIRN_REPORTS_INTERVAL",
+        default: "60",
+        kind: Kind::Text,
+        help: "seconds between serve's checks for due reports (0: off)",
+    },
 ];
 
 /// Names of all settings, in display order (for documentation and `config show`).
@@ -655,6 +753,16 @@ impl Config {
                 "CAIRN_RETIREMENT" => self.retirement.mode.as_str().to_owned(),
                 "CAIRN_RETIREMENT_KEY" => self.retirement.key.to_string(),
                 "CAIRN_RETIREMENT_INTERVAL" => self.retirement.interval_secs.to_string(),
+                "SMTP_HOST" => self.smtp.host.clone(),
+                "SMTP_PORT" => self.smtp.port.to_string(),
+                "SMTP_USERNAME" => self.smtp.username.clone(),
+                "SMTP_PASSWORD" => self.smtp.password.to_string(),
+                "SMTP_USE_TLS" => self.smtp.use_tls.to_string(),
+                "SMTP_USE_SSL" => self.smtp.use_ssl.to_string(),
+                "CAIRN_SMTP_CA_FILE" => self.smtp.ca_file.clone(),
+                "CAIRN_REPORTS_FROM" => self.smtp.from.clone(),
+                "CAIRN_REPORTS_TIMEZONE" => self.reports.timezone.clone(),
+                "CAIRN_REPORTS_INTERVAL" => self.reports.interval_secs.to_string(),
                 _ => String::new(),
             };
             let origin = self
@@ -886,6 +994,42 @@ impl Raw {
                 mode: self.retirement_mode("CAIRN_RETIREMENT")?,
                 key: self.secret("CAIRN_RETIREMENT_KEY")?,
                 interval_secs: self.count("CAIRN_RETIREMENT_INTERVAL")?,
+            },
+            smtp: {
+                let use_tls = self.flag("SMTP_USE_TLS")?.unwrap_or(false);
+                let use_ssl = self.flag("SMTP_USE_SSL")?.unwrap_or(false);
+                if use_tls && use_ssl {
+                    return Err(self.invalid(
+                        "SMTP_USE_SSL",
+                        "SMTP_USE_TLS (STARTTLS) and SMTP_USE_SSL (implicit TLS) exclude each other",
+                    ));
+                }
+                let username = self.text("SMTP_USERNAME")?;
+                let password = self.secret("SMTP_PASSWORD")?;
+                if !username.trim().is_empty() && password.expose().is_empty() {
+                    return Err(self.invalid(
+                        "SMTP_PASSWORD",
+                        "is empty while SMTP_USERNAME is set (authentication needs both)",
+                    ));
+                }
+                let from = match self.text("CAIRN_REPORTS_FROM")?.trim() {
+                    "" => format!("contact@{}", self.text("LMS_HOST")?.trim()),
+                    f => f.to_owned(),
+                };
+                SmtpConfig {
+                    host: self.text("SMTP_HOST")?,
+                    port: self.port("SMTP_PORT")?,
+                    username,
+                    password,
+                    use_tls,
+                    use_ssl,
+                    ca_file: self.text("CAIRN_SMTP_CA_FILE")?,
+                    from,
+                }
+            },
+            reports: ReportsConfig {
+                timezone: self.text("CAIRN_REPORTS_TIMEZONE")?.trim().to_owned(),
+                interval_secs: self.count("CAIRN_REPORTS_INTERVAL")?,
             },
             origins,
         })
