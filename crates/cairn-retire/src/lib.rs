@@ -531,8 +531,9 @@ async fn retire_batch(
         delete_where(ch, "_events", &deletes).await?;
     }
 
-    // 3. Saved charts and dashboards, sign-ins and access rights.
+    // 3. Saved charts and dashboards, report schedules, sign-ins and access rights.
     saved_objects(ch, opts, &names, &mut learners).await?;
+    report_schedules(ch, opts, &names, &mut learners).await?;
     report.users_dropped += access(ch, opts, &names, &mut learners).await?;
     Ok((learners.into_values().collect(), hashes))
 }
@@ -690,8 +691,99 @@ async fn saved_objects(
     Ok(())
 }
 
-/// The tables of sign-ins and access rights, with their name columns.
+#[derive(Debug, Clone, Row, Deserialize)]
+struct ScheduleRow {
+    id: String,
+    version: u64,
+    removed: u8,
+    spec: String,
+}
+
+/// E-mail report schedules that name a learner's address as a recipient: a new version
+/// without it (removed when no recipient is left), and every older version deleted.
+async fn report_schedules(
+    ch: &ClickHouse,
+    opts: &Options,
+    names: &BTreeMap<u64, Names>,
+    learners: &mut BTreeMap<u64, Learner>,
+) -> cairn_core::Result<()> {
+    let rows: Vec<ScheduleRow> = ch
+        .client()
+        .query("SELECT id, version, removed, spec FROM _report_schedules")
+        .fetch_all()
+        .await
+        .map_err(ch_err("reading _report_schedules"))?;
+    let mut latest: BTreeMap<String, ScheduleRow> = BTreeMap::new();
+    let mut touched: BTreeMap<String, BTreeSet<u64>> = BTreeMap::new();
+    for r in rows {
+        for (id, n) in names {
+            if scrub::mentions(&r.spec, &n.all()) {
+                touched.entry(r.id.clone()).or_default().insert(*id);
+            }
+        }
+        if latest.get(&r.id).is_none_or(|l| l.version < r.version) {
+            latest.insert(r.id.clone(), r);
+        }
+    }
+    let emails: BTreeSet<String> = names
+        .values()
+        .flat_map(|n| n.emails.iter().map(|e| e.to_lowercase()))
+        .collect();
+    for (id, who) in &touched {
+        for w in who {
+            if let Some(l) = learners.get_mut(w) {
+                l.saved_objects += 1;
+            }
+        }
+        let Some(last) = latest.get(id) else { continue };
+        if opts.dry_run {
+            continue;
+        }
+        // The recipients without the learner's addresses; anything else naming them (an
+        // older version's spec) goes with the older versions.
+        let mut spec: serde_json::Value = serde_json::from_str(&last.spec).unwrap_or_default();
+        if let Some(list) = spec.get_mut("recipients").and_then(|r| r.as_array_mut()) {
+            list.retain(|r| {
+                r.get("email")
+                    .and_then(|e| e.as_str())
+                    .is_none_or(|e| !emails.contains(&e.to_lowercase()))
+            });
+        }
+        let empty = spec
+            .get("recipients")
+            .and_then(|r| r.as_array())
+            .is_none_or(|r| r.is_empty());
+        let removed = last.removed == 1 || empty;
+        let body = if removed {
+            String::new()
+        } else {
+            spec.to_string()
+        };
+        ch.client()
+            .query("INSERT INTO _report_schedules (id, version, removed, spec) SELECT ?, toUInt64(?), toUInt8(?), ?")
+            .bind(id)
+            .bind(last.version + 1)
+            .bind(u8::from(removed))
+            .bind(&body)
+            .execute()
+            .await
+            .map_err(ch_err("rewriting a report schedule"))?;
+        mutate(
+            ch,
+            &format!(
+                "ALTER TABLE _report_schedules DELETE WHERE id = {} AND version <= {}",
+                quote_str(id),
+                last.version
+            ),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The tables of sign-ins, access rights and e-mail reports sent, with their name columns.
 const ACCESS_TABLES: &[(&str, &[&str])] = &[
+    ("_report_sends", &["recipient"]),
     ("_dashboard_logins", &["username"]),
     ("_acl_grants", &["username", "email"]),
     ("_acl_state", &["username"]),

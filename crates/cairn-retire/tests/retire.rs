@@ -201,6 +201,13 @@ async fn lake(test: &str, with_status: Option<&str>) -> Lake {
          ('chart', 'c-1', 1, 'rita_retiree', 0, '{\"title\":\"rita_retiree progress\",\"sql\":\"SELECT 1\"}'), \
          ('chart', 'c-1', 2, 'rita_retiree', 0, '{\"title\":\"my progress\",\"sql\":\"SELECT 1\",\"shared_with\":[\"rita_retiree\",\"learner00002\"]}'), \
          ('chart', 'c-other', 1, 'learner00002', 0, '{\"title\":\"weekly\",\"sql\":\"SELECT 2\"}')",
+        // She was on a report schedule (two versions), and was sent a report.
+        "INSERT INTO _report_schedules (id, version, removed, spec) VALUES \
+         ('r-1', 1, 0, '{\"id\":\"r-1\",\"target\":\"visible\",\"recipients\":[{\"email\":\"rita.r@example.org\"}],\"cron\":\"0 8 * * MON\",\"timezone\":\"UTC\",\"created_at\":\"2026-01-01T00:00:00Z\"}'), \
+         ('r-1', 2, 0, '{\"id\":\"r-1\",\"target\":\"visible\",\"recipients\":[{\"email\":\"Rita.R@example.org\"},{\"email\":\"boss@example.org\"}],\"cron\":\"0 8 * * MON\",\"timezone\":\"UTC\",\"created_at\":\"2026-01-01T00:00:00Z\"}')",
+        "INSERT INTO _report_sends (schedule_id, period, recipient, state, attempt, at, seq, message_id, courses, error) VALUES \
+         ('r-1', '2026-01-12 08:00:00', 'rita.r@example.org', 'sent', 1, '2026-01-12 08:00:00', 1, '<x@y>', [], ''), \
+         ('r-1', '2026-01-12 08:00:00', 'boss@example.org', 'sent', 1, '2026-01-12 08:00:00', 2, '<z@y>', [], '')",
     ] {
         quiet.query(sql).execute().await.unwrap();
     }
@@ -368,7 +375,7 @@ async fn scrub_keeps_the_statistics_and_no_trace_of_the_learner() {
     let l = rita(&dry).clone();
     assert_eq!(
         (l.events, l.mentions, l.saved_objects, l.access_rows),
-        (7, 1, 1, 3),
+        (7, 1, 2, 4),
         "{dry}"
     );
     assert_eq!(dry.waiting, 1, "Pete's request is pending");
@@ -446,6 +453,21 @@ async fn scrub_keeps_the_statistics_and_no_trace_of_the_learner() {
         ]
     );
     assert_eq!(count(&ch, "SELECT count() FROM _dashboard_logins").await, 0);
+    // The report schedule goes on to its other recipient only; her send row is gone.
+    let specs: Vec<(u64, String)> = ch
+        .client()
+        .query("SELECT version, spec FROM _report_schedules ORDER BY version")
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(specs.len(), 1, "{specs:?}");
+    assert_eq!(specs[0].0, 3);
+    assert!(
+        specs[0].1.contains("boss@example.org") && !specs[0].1.to_lowercase().contains("rita"),
+        "{}",
+        specs[0].1
+    );
+    assert_eq!(count(&ch, "SELECT count() FROM _report_sends").await, 1);
     let recorded: Vec<(u64, String, u64)> = ch
         .client()
         .query("SELECT user_id, mode, events FROM _retirements WHERE done = 1")
@@ -494,7 +516,7 @@ async fn delete_removes_the_learners_events() {
     let l = rita(&report);
     assert_eq!(
         (l.events, l.mentions, l.saved_objects, l.access_rows),
-        (7, 1, 1, 3),
+        (7, 1, 2, 4),
         "{report}"
     );
     assert_eq!(hits(&ch, RITA_IDS).await, Vec::<String>::new());
