@@ -180,6 +180,7 @@ struct Lake {
     ch: ClickHouse,
     db: String,
     lms: String,
+    lms_admin: cairn_core::config::MysqlConfig,
     _dir: tempfile::TempDir,
 }
 
@@ -251,7 +252,8 @@ async fn lake(test: &str) -> Lake {
     Lake {
         db: ch.database().to_owned(),
         ch,
-        lms: lms.database,
+        lms: lms.database.clone(),
+        lms_admin: lms,
         _dir: dir,
     }
 }
@@ -295,6 +297,10 @@ impl Lake {
     fn run_due(&self, smtp: &Smtp, now: &str) -> Output {
         self.run(smtp, &["reports", "run-due", "--now", now, "--wait", "90"])
     }
+}
+
+async fn strings(ch: &ClickHouse, sql: &str) -> Vec<String> {
+    ch.client().query(sql).fetch_all::<String>().await.unwrap()
 }
 
 fn text(o: &Output) -> String {
@@ -577,17 +583,8 @@ async fn a_sender_killed_between_send_and_record_resends_with_the_same_message_i
     // The server has the message; the sender has not recorded it yet.
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    let states = |ch: &ClickHouse| {
-        let ch = ch.clone();
-        async move {
-            ch.client()
-                .query("SELECT state FROM _report_sends ORDER BY seq")
-                .fetch_all::<String>()
-                .await
-                .unwrap()
-        }
-    };
-    assert_eq!(states(&lake.ch).await, ["sending"]);
+    const STATES: &str = "SELECT state FROM _report_sends ORDER BY seq";
+    assert_eq!(strings(&lake.ch, STATES).await, ["sending"]);
     // The next run (after the dead sender's lock expires) sends it again, same Message-ID.
     let o = lake.run_due(&smtp, "2026-01-26T08:30:00Z");
     assert!(o.status.success(), "{}", text(&o));
@@ -599,7 +596,10 @@ async fn a_sender_killed_between_send_and_record_resends_with_the_same_message_i
         "{}",
         mails[0].message_id
     );
-    assert_eq!(states(&lake.ch).await, ["sending", "sending", "sent"]);
+    assert_eq!(
+        strings(&lake.ch, STATES).await,
+        ["sending", "sending", "sent"]
+    );
     // And never again.
     let o = lake.run_due(&smtp, "2026-01-26T09:00:00Z");
     assert!(o.status.success(), "{}", text(&o));
@@ -611,16 +611,6 @@ async fn a_sender_killed_between_send_and_record_resends_with_the_same_message_i
 async fn refusals_and_bad_input_are_clear_and_half_record_nothing() {
     let lake = lake("reports_errors").await;
     let smtp = Smtp::start(&["--refuse", "teacher1@example.org"]);
-    let count = |ch: &ClickHouse| {
-        let ch = ch.clone();
-        async move {
-            ch.client()
-                .query("SELECT count() FROM _report_schedules")
-                .fetch_one::<u64>()
-                .await
-                .unwrap()
-        }
-    };
     for (args, wanted) in [
         (
             vec![
@@ -683,7 +673,8 @@ async fn refusals_and_bad_input_are_clear_and_half_record_nothing() {
         assert!(!o.status.success(), "{args:?} was accepted");
         assert!(text(&o).contains(wanted), "{args:?}: {}", text(&o));
     }
-    assert_eq!(count(&lake.ch).await, 0, "nothing half-recorded");
+    let schedules = strings(&lake.ch, "SELECT id FROM _report_schedules").await;
+    assert!(schedules.is_empty(), "nothing half-recorded");
     let o = lake.run(&smtp, &["reports", "remove", "r-nosuch"]);
     assert!(!o.status.success() && text(&o).contains("no report schedule r-nosuch"));
 
@@ -777,6 +768,27 @@ async fn send_now_and_implicit_tls() {
     assert_eq!(got.len(), 1);
     assert!(got[0].tls);
     assert_eq!(got[0].rcpt_tos, ["teacher2@example.org"]);
+    // One address, no zone given: the recipient's LMS time zone preference.
+    let mut conn = cairn_core::mysql::connect(&lake.lms_admin).await.unwrap();
+    conn.query_drop("INSERT INTO user_api_userpreference (`key`, `value`, user_id) VALUES ('time_zone', 'America/Sao_Paulo', 100003)")
+        .await
+        .unwrap();
+    conn.disconnect().await.ok();
+    let own = lake.add(&smtp, &["--course-id", C1, "--to", "boss@example.org"]);
+    let platform = lake.add(&smtp, &["--course-id", C1, "--to", "teacher1@example.org"]);
+    let o = lake.run(&smtp, &["reports", "list", "--json"]);
+    let listed: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let zone = |id: &str| {
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == id)
+            .unwrap()["timezone"]
+            .clone()
+    };
+    assert_eq!(zone(&own), "America/Sao_Paulo");
+    assert_eq!(zone(&platform), "UTC");
     let listed = lake.run(&smtp, &["reports", "list"]);
     assert!(
         text(&listed).contains(&id) && text(&listed).contains("Europe/Paris"),

@@ -142,3 +142,22 @@ pub async fn resolve(
     }
     Ok(out)
 }
+
+/// The LMS time zone preference (`user_api_userpreference` `time_zone`) of the active
+/// account with address `email`, if it has one.
+pub async fn preferred_timezone(
+    mysql: &MysqlConfig,
+    email: &str,
+) -> cairn_core::Result<Option<String>> {
+    let mut conn = cairn_core::mysql::connect(mysql).await?;
+    let tz: Option<String> = conn
+        .exec_first(
+            "SELECT p.`value` FROM user_api_userpreference AS p JOIN auth_user AS u ON u.id = p.user_id \
+             WHERE u.is_active = 1 AND u.email = ? AND p.`key` = 'time_zone' ORDER BY u.id LIMIT 1",
+            (email,),
+        )
+        .await
+        .map_err(|e| cairn_core::Error::mysql("reading user_api_userpreference", e))?;
+    conn.disconnect().await.ok();
+    Ok(tz.filter(|t| !t.trim().is_empty()))
+}

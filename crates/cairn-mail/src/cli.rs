@@ -75,7 +75,8 @@ pub struct AddArgs {
     /// When: a cron pattern (minute hour day-of-month month day-of-week).
     #[arg(long, default_value = DEFAULT_CRON)]
     schedule: String,
-    /// The schedule's time zone (IANA name); default CAIRN_REPORTS_TIMEZONE.
+    /// The schedule's time zone (IANA name); default: the recipient's LMS time zone
+    /// preference when the schedule has one address, else CAIRN_REPORTS_TIMEZONE.
     #[arg(long)]
     timezone: Option<String>,
     /// When the schedule starts (for tests and back-dated schedules; default now).
@@ -112,11 +113,12 @@ pub fn owner(what: &str) -> String {
 }
 
 /// Checks `cairn reports add`'s arguments into a schedule (known courses: to refuse an
-/// unknown one).
+/// unknown one; `preferred`: the one recipient's time zone preference).
 pub fn build(
     a: &AddArgs,
     config: &Config,
     known: &[String],
+    preferred: Option<String>,
     now: DateTime<Utc>,
 ) -> Result<Schedule, String> {
     let target = match (&a.course_id, &a.org, a.all_visible) {
@@ -152,6 +154,7 @@ pub fn build(
         timezone: a
             .timezone
             .clone()
+            .or(preferred.filter(|t| schedule::parse_timezone(t).is_ok()))
             .unwrap_or_else(|| config.reports.timezone.clone()),
         created_at: a.since.unwrap_or(now),
     };
@@ -195,7 +198,16 @@ async fn command(cmd: &ReportsCommand, config: &Config) -> Result<ExitCode, Stri
             let known = cairn_report::courses(&ch)
                 .await
                 .map_err(|e| e.to_string())?;
-            let s = build(a, config, &known, now)?;
+            // One address and no zone given: the recipient's own zone, if the LMS has it.
+            let preferred = match a.to.as_slice() {
+                [one] if a.timezone.is_none() && one.trim() != "course-staff" => {
+                    crate::audience::preferred_timezone(&config.mysql, one.trim())
+                        .await
+                        .map_err(|e| e.to_string())?
+                }
+                _ => None,
+            };
+            let s = build(a, config, &known, preferred, now)?;
             store::add(&ch, &s).await.map_err(|e| e.to_string())?;
             let next = s.next_period(s.created_at.max(now)).ok().flatten();
             println!(
