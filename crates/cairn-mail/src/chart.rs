@@ -56,6 +56,8 @@ pub fn lines(title: &str, labels: &[String], series: &[Series]) -> Result<Vec<u8
         let mut chart = ChartBuilder::on(&root)
             .caption(title, (FONT, 18))
             .margin(10)
+            // Room for the last x label, centred on the right edge.
+            .margin_right(28)
             .x_label_area_size(28)
             .y_label_area_size(48)
             .build_cartesian_2d(0f64..(n as f64 - 1.0).max(1.0), 0f64..top)
