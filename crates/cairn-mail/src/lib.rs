@@ -267,7 +267,10 @@ async fn run_locked(
                 .iter()
                 .filter_map(|c| sections.get(&(c.clone(), day)))
                 .collect();
+            // Recorded before the message is made, so that every attempt counts (a
+            // message that cannot be made is retried with backoff, then given up).
             let sending = row(State::Sending, String::new());
+            store::record(ch, &sending).await?;
             let message = content::render(&mine_sections, m.identities, &s.id)
                 .and_then(|r| content::message(&r, &mailer.from, &m.email, &sending.message_id));
             let message = match message {
@@ -278,7 +281,6 @@ async fn run_locked(
                     continue;
                 }
             };
-            store::record(ch, &sending).await?;
             match mailer.send(message).await {
                 Ok(()) => {
                     after_send_failpoint();

@@ -8,8 +8,11 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-/// How long one SMTP exchange may take.
+/// How long one SMTP read may take.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
+/// How long sending one message may take in all (well within the sender's lock, which a
+/// silent sender loses after `LOCK_EXPIRY_SECS`).
+pub const EXCHANGE_LIMIT: Duration = Duration::from_secs(40);
 
 /// A configured SMTP client.
 #[derive(Clone)]
@@ -117,15 +120,19 @@ impl Mailer {
         &self.describe
     }
 
-    /// Sends one message; `Ok` once the server accepted it.
+    /// Sends one message; `Ok` once the server accepted it. The whole exchange is bounded
+    /// by [`EXCHANGE_LIMIT`] (lettre's timeout covers single reads; a server that stops
+    /// answering mid-exchange must not outlive the sender's lock).
     pub async fn send(&self, m: Message) -> Result<(), SendError> {
-        self.transport
-            .send(m)
-            .await
-            .map(|_| ())
-            .map_err(|e| SendError::Smtp {
+        match tokio::time::timeout(EXCHANGE_LIMIT, self.transport.send(m)).await {
+            Ok(r) => r.map(|_| ()).map_err(|e| SendError::Smtp {
                 server: self.describe.clone(),
                 reason: explain(&e),
-            })
+            }),
+            Err(_) => Err(SendError::Smtp {
+                server: self.describe.clone(),
+                reason: format!("no answer within {} s", EXCHANGE_LIMIT.as_secs()),
+            }),
+        }
     }
 }
