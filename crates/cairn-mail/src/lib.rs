@@ -43,6 +43,9 @@ use crate::store::{Send, State};
 
 /// Seconds a killed sender keeps the lock.
 pub const LOCK_EXPIRY_SECS: u32 = 60;
+// One message's exchange must end before a silent sender loses the lock.
+const _: () = assert!(smtp::EXCHANGE_LIMIT.as_secs() < LOCK_EXPIRY_SECS as u64);
+
 /// Attempts at one message before the sender gives up on it.
 pub const MAX_ATTEMPTS: u32 = 8;
 
