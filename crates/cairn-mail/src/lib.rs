@@ -42,7 +42,7 @@ use crate::schedule::Schedule;
 use crate::store::{Send, State};
 
 /// Seconds a killed sender keeps the lock.
-pub const LOCK_EXPIRY_SECS: u32 = 60;
+pub const LOCK_EXPIRY_SECS: u32 = 30;
 // One message's exchange must end before a silent sender loses the lock.
 const _: () = assert!(smtp::EXCHANGE_LIMIT.as_secs() < LOCK_EXPIRY_SECS as u64);
 

@@ -9,10 +9,10 @@ use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 /// How long one SMTP read may take.
-pub const TIMEOUT: Duration = Duration::from_secs(30);
+pub const TIMEOUT: Duration = Duration::from_secs(15);
 /// How long sending one message may take in all (well within the sender's lock, which a
 /// silent sender loses after `LOCK_EXPIRY_SECS`).
-pub const EXCHANGE_LIMIT: Duration = Duration::from_secs(40);
+pub const EXCHANGE_LIMIT: Duration = Duration::from_secs(25);
 
 /// A configured SMTP client.
 #[derive(Clone)]
