@@ -36,9 +36,7 @@ use cairn_core::{ClickHouse, Config};
 use chrono::{DateTime, NaiveDate, Utc};
 use sha2::Digest;
 
-use crate::audience::Member;
 use crate::content::Section;
-use crate::schedule::Schedule;
 use crate::store::{Send, State};
 
 /// Seconds a killed sender keeps the lock.
@@ -317,17 +315,6 @@ pub fn dashboard_url(config: &Config) -> String {
         "" => format!("https://data.{}", config.lms.host.trim()),
         u => u.trim_end_matches('/').to_owned(),
     }
-}
-
-/// The members of a schedule's next run, for `cairn reports list --recipients`.
-pub async fn members(
-    ch: &ClickHouse,
-    config: &Config,
-    s: &Schedule,
-) -> cairn_core::Result<Vec<Member>> {
-    let known = cairn_report::courses(ch).await?;
-    let courses = audience::target_courses(s, &known);
-    audience::resolve(ch, &config.mysql, s, &courses).await
 }
 
 #[cfg(test)]
