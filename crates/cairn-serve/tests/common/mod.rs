@@ -355,8 +355,6 @@ pub async fn chromium() -> (Driver, fantoccini::Client) {
             "{bin} is missing: install Debian's chromium and chromium-driver (scripts/test does)"
         );
     }
-    // Both rustls back ends are in the dependency tree: pick one for the WebDriver client.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let port = free_port();
     let profile =
         std::env::temp_dir().join(format!("cairn-chromium-{}-{port}", std::process::id()));
@@ -381,8 +379,9 @@ pub async fn chromium() -> (Driver, fantoccini::Client) {
     }))
     .unwrap();
     for _ in 0..50 {
-        match fantoccini::ClientBuilder::rustls()
-            .unwrap()
+        // chromedriver speaks plain HTTP on 127.0.0.1: no TLS (and no TLS library to build).
+        let http = hyper_util::client::legacy::connect::HttpConnector::new();
+        match fantoccini::ClientBuilder::new(http)
             .capabilities(caps.clone())
             .connect(&format!("http://127.0.0.1:{port}"))
             .await
