@@ -55,9 +55,14 @@ impl ClickHouse {
         let version: ServerVersion = raw
             .parse()
             .map_err(|e: crate::version::VersionError| Error::Other(e.to_string()))?;
-        let client = base
+        let mut client = base
             .with_database(cfg.database.clone())
             .with_validation(version >= VALIDATION_MIN_VERSION);
+        if !cfg.cluster.is_empty() {
+            // An insert through a Distributed table returns once every shard has its
+            // rows, so what Cairn records after an insert (checkpoints) is true.
+            client = client.with_setting("insert_distributed_sync", "1");
+        }
         Ok(ClickHouse {
             client,
             version,
@@ -120,19 +125,41 @@ impl ClickHouse {
         run(&self.client, sql).await
     }
 
-    /// `CREATE DATABASE IF NOT EXISTS` for the configured database.
+    /// The cluster of the data lake (`CAIRN_CLICKHOUSE_CLUSTER`), `""` for a single node.
+    pub fn cluster(&self) -> &str {
+        &self.config.cluster
+    }
+
+    /// `CREATE DATABASE IF NOT EXISTS` for the configured database (on every node of the
+    /// cluster, if there is one).
     pub async fn create_database(&self) -> Result<()> {
         let sql = format!(
-            "CREATE DATABASE IF NOT EXISTS {}",
-            quote_ident(&self.database)
+            "CREATE DATABASE IF NOT EXISTS {}{}",
+            quote_ident(&self.database),
+            crate::cluster::on_cluster(self.cluster())
         );
         run(&base_client(&self.config), &sql).await
     }
 
-    /// `DROP DATABASE IF EXISTS` for the configured database (tests use this).
+    /// `DROP DATABASE IF EXISTS` for the configured database, on every node of the
+    /// cluster (tests use this).
     pub async fn drop_database(&self) -> Result<()> {
-        let sql = format!("DROP DATABASE IF EXISTS {}", quote_ident(&self.database));
+        let sql = format!(
+            "DROP DATABASE IF EXISTS {}{}",
+            quote_ident(&self.database),
+            crate::cluster::on_cluster(self.cluster())
+        );
         run(&base_client(&self.config), &sql).await
+    }
+
+    /// The engine clause of a bookkeeping table (`MergeTree`, `ReplacingMergeTree(v)` …):
+    /// as given on a single node, replicated to every node on a cluster.
+    pub fn everywhere_engine(&self, engine: &str, table: &str) -> String {
+        if self.cluster().is_empty() {
+            return engine.to_owned();
+        }
+        let (path, replica) = crate::cluster::everywhere(&self.database, table);
+        crate::cluster::replicated(engine, &path, &replica).unwrap_or_else(|| engine.to_owned())
     }
 
     /// Fails with a clear error naming the server version when it is older than

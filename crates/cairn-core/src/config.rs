@@ -148,6 +148,9 @@ pub struct ClickHouseConfig {
     pub username: String,
     /// `CAIRN_CLICKHOUSE_PASSWORD` (or `…_FILE`).
     pub password: Secret,
+    /// `CAIRN_CLICKHOUSE_CLUSTER`: a cluster of the server's `remote_servers`; empty for a
+    /// single node.
+    pub cluster: String,
 }
 
 impl ClickHouseConfig {
@@ -378,6 +381,12 @@ const SETTINGS: &[Setting] = &[
         default: "",
         kind: Kind::Secret,
         help: "ClickHouse password",
+    },
+    Setting {
+        name: "CAIRN_CLICKHOUSE_CLUSTER",
+        default: "",
+        kind: Kind::Text,
+        help: "ClickHouse cluster of the data lake (a name from remote_servers; empty: one node)",
     },
     Setting {
         name: "CAIRN_MIGRATIONS_FOLDER",
@@ -719,6 +728,7 @@ impl Config {
                 "CAIRN_CLICKHOUSE_DATABASE" => self.clickhouse.database.clone(),
                 "CAIRN_CLICKHOUSE_USERNAME" => self.clickhouse.username.clone(),
                 "CAIRN_CLICKHOUSE_PASSWORD" => self.clickhouse.password.to_string(),
+                "CAIRN_CLICKHOUSE_CLUSTER" => self.clickhouse.cluster.clone(),
                 "CAIRN_MIGRATIONS_FOLDER" | "CAIRN_DASHBOARDS_FOLDER" => {
                     let folders = if s.name == "CAIRN_MIGRATIONS_FOLDER" {
                         &self.migrations_folders
@@ -846,7 +856,7 @@ impl Raw {
         } else {
             Err(self.invalid(
                 name,
-                "expected a database name of letters, digits and '_' (not starting with a digit)",
+                "expected a name of letters, digits and '_' (not starting with a digit)",
             ))
         }
     }
@@ -951,6 +961,11 @@ impl Raw {
                 database: self.identifier("CAIRN_CLICKHOUSE_DATABASE")?,
                 username: self.text("CAIRN_CLICKHOUSE_USERNAME")?,
                 password: self.secret("CAIRN_CLICKHOUSE_PASSWORD")?,
+                cluster: if self.get("CAIRN_CLICKHOUSE_CLUSTER").is_empty() {
+                    String::new()
+                } else {
+                    self.identifier("CAIRN_CLICKHOUSE_CLUSTER")?
+                },
             },
             migrations_folders,
             dashboards_folders,

@@ -4,6 +4,7 @@
 //! - [`clickhouse`]: a small wrapper over the official `clickhouse` crate with server
 //!   version detection ([`ServerVersion`]);
 //! - [`mysql`]: `mysql_async` connection options for the LMS database;
+//! - [`cluster`]: the DDL of the data lake on a ClickHouse cluster;
 //! - [`keys`]: Open edX course and usage keys;
 //! - [`error`]: one error type;
 //! - [`logging`]: the binaries' log (`CAIRN_LOG`, `CAIRN_LOG_FORMAT`).
@@ -19,6 +20,7 @@
 
 #[cfg(feature = "services")]
 pub mod clickhouse;
+pub mod cluster;
 pub mod config;
 pub mod error;
 pub mod keys;

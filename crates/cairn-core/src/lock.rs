@@ -7,6 +7,12 @@
 //! holds the lock. Waiting past the clock's resolution makes every process see every
 //! claim that could be older than its own, so all agree on the holder. Claims expire (a
 //! killed process cannot hold the lock forever) and are refreshed while working.
+//!
+//! On a cluster (`CAIRN_CLICKHOUSE_CLUSTER`) the claims table is replicated to every node,
+//! each claim is written to two replicas before its insert returns (`insert_quorum`), and
+//! claims are read only from a node that holds every claim so written
+//! (`select_sequential_consistency`): processes talking to different nodes still see
+//! each other's claims, whatever replication's delay.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -17,6 +23,33 @@ use crate::ClickHouse;
 use crate::sql::quote_ident;
 
 const SETTLE: Duration = Duration::from_millis(1300);
+
+/// How long a cluster's quorum errors are retried: another claim's quorum write in
+/// progress (code 286), a node that lacks a claim written to a quorum (code 289).
+const QUORUM_RETRY: Duration = Duration::from_secs(20);
+
+/// Runs `attempt` again while it fails with a quorum error of a cluster (see
+/// [`QUORUM_RETRY`]).
+async fn quorum_retry<T, F, Fut>(mut attempt: F) -> Result<T, clickhouse::error::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, clickhouse::error::Error>>,
+{
+    let start = Instant::now();
+    loop {
+        match attempt().await {
+            Err(e)
+                if start.elapsed() < QUORUM_RETRY
+                    && ["Code: 286", "Code: 289"]
+                        .iter()
+                        .any(|c| e.to_string().contains(c)) =>
+            {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            other => return other,
+        }
+    }
+}
 
 /// A lock's table and how long a claim lives without refresh.
 #[derive(Debug, Clone, Copy)]
@@ -83,9 +116,12 @@ impl LockTable {
 
     /// Creates the lock table if needed.
     pub async fn ensure(&self, ch: &ClickHouse) -> crate::Result<()> {
+        // On a cluster the claims are on every node, so processes on any node agree.
         ch.execute(&format!(
-            "CREATE TABLE IF NOT EXISTS {} (token String, owner String, acquired_at DateTime, expires_at DateTime, released UInt8) ENGINE = MergeTree ORDER BY (acquired_at, token)",
-            self.table(ch)
+            "CREATE TABLE IF NOT EXISTS {}{} (token String, owner String, acquired_at DateTime, expires_at DateTime, released UInt8) ENGINE = {} ORDER BY (acquired_at, token)",
+            self.table(ch),
+            crate::cluster::on_cluster(ch.cluster()),
+            ch.everywhere_engine("MergeTree", self.table)
         ))
         .await
     }
@@ -100,11 +136,16 @@ impl LockTable {
     }
 
     async fn holder(&self, ch: &ClickHouse) -> crate::Result<Option<Claim>> {
-        ch.client()
-            .query(&self.holder_sql(ch))
-            .fetch_optional::<Claim>()
-            .await
-            .map_err(|e| crate::Error::clickhouse(format!("reading {}", self.what), e))
+        let sql = self.holder_sql(ch);
+        quorum_retry(|| {
+            let mut q = ch.client().query(&sql);
+            if !ch.cluster().is_empty() {
+                q = q.with_setting("select_sequential_consistency", "1");
+            }
+            q.fetch_optional::<Claim>()
+        })
+        .await
+        .map_err(|e| crate::Error::clickhouse(format!("reading {}", self.what), e))
     }
 
     async fn claim(
@@ -129,13 +170,17 @@ impl LockTable {
             self.table(ch),
             u8::from(released)
         );
-        ch.client()
-            .query(&sql)
-            .bind(token)
-            .bind(owner)
-            .execute()
-            .await
-            .map_err(|e| crate::Error::clickhouse(format!("writing {}", self.what), e))
+        quorum_retry(|| {
+            let mut q = ch.client().query(&sql).bind(token).bind(owner);
+            if !ch.cluster().is_empty() {
+                q = q
+                    .with_setting("insert_quorum", "2")
+                    .with_setting("insert_quorum_timeout", "60000");
+            }
+            q.execute()
+        })
+        .await
+        .map_err(|e| crate::Error::clickhouse(format!("writing {}", self.what), e))
     }
 
     /// Takes the lock for `owner`, waiting up to `wait` for a holder to finish; says who

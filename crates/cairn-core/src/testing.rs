@@ -317,3 +317,58 @@ impl Drop for OwnServer {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// A node of the local cluster (`scripts/cluster start`).
+#[derive(Debug, Clone)]
+pub struct ClusterNode {
+    /// `s1r1`, `s1r2`, `s2r1`, `s2r2`.
+    pub name: String,
+    /// Its HTTP port on 127.0.0.1.
+    pub http_port: u16,
+    /// Its native port (how the cluster's nodes, and their errors, name it).
+    pub native_port: u16,
+    /// Its `{shard}` macro (`01`, `02`).
+    pub shard: String,
+}
+
+impl ClusterNode {
+    /// A client of this node, on `database`.
+    pub async fn clickhouse(&self, config: &Config, database: &str) -> ClickHouse {
+        let mut cfg = config.clickhouse.clone();
+        cfg.http_port = self.http_port;
+        ClickHouse::connect(&cfg)
+            .await
+            .unwrap_or_else(|e| panic!("cluster node {} is not reachable ({e})", self.name))
+            .with_database(database)
+    }
+}
+
+/// The local cluster's settings (`.cairn/cairn-cluster.toml`: node s1r1 and
+/// `CAIRN_CLICKHOUSE_CLUSTER`) and its nodes (`.cairn/cluster/nodes`), both written by
+/// `scripts/cluster start`; panics saying so when they are missing.
+pub fn cluster() -> (Config, Vec<ClusterNode>) {
+    let root = workspace_dir();
+    let path = root.join(".cairn/cairn-cluster.toml");
+    let nodes = root.join(".cairn/cluster/nodes");
+    assert!(
+        path.exists() && nodes.exists(),
+        "{} or {} is missing: start the cluster with ./scripts/cluster start",
+        path.display(),
+        nodes.display()
+    );
+    let config = Config::load(Some(&path)).unwrap_or_else(|e| panic!("cluster configuration: {e}"));
+    let text = std::fs::read_to_string(&nodes).expect("read .cairn/cluster/nodes");
+    let nodes = text
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            Some(ClusterNode {
+                name: (*f.first()?).to_owned(),
+                http_port: f.get(1)?.parse().ok()?,
+                native_port: f.get(2)?.parse().ok()?,
+                shard: (*f.get(3)?).to_owned(),
+            })
+        })
+        .collect();
+    (config, nodes)
+}

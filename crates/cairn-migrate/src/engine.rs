@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::MigrateError;
 use crate::lock::Lock;
-use crate::render::{statements, template_context};
+use crate::render::plan;
 use crate::source::{self, Migration};
 
 /// Columns Cairn adds to Tutor Cairn's `_migrations (name String)`, with their types.
@@ -193,9 +193,11 @@ impl Migrator {
             .collect();
         self.ch
             .execute(&format!(
-                "CREATE TABLE IF NOT EXISTS {} (name String, {}) ENGINE = MergeTree ORDER BY name",
+                "CREATE TABLE IF NOT EXISTS {}{} (name String, {}) ENGINE = {} ORDER BY name",
                 self.state_table(),
-                columns.join(", ")
+                cairn_core::cluster::on_cluster(self.ch.cluster()),
+                columns.join(", "),
+                self.ch.everywhere_engine("MergeTree", "_migrations"),
             ))
             .await?;
         // A Tutor Cairn table has only `name`: add the missing columns. Another run may be
@@ -393,16 +395,16 @@ impl Migrator {
         if !drift.is_empty() && !opts.allow_drift {
             return Err(MigrateError::Drift(drift));
         }
-        let ctx = template_context(&self.config, self.ch.version());
+        let all = plan(&self.migrations, &self.config, self.ch.version())?;
         let mut plan = Vec::new();
-        for m in &self.migrations {
+        for (m, stmts) in self.migrations.iter().zip(all) {
             let skip = match Self::state_of(m, applied.get(&m.name)) {
                 State::Pending => Some(0),
                 State::Partial { done, .. } => Some(done as usize),
                 _ => None,
             };
             if let Some(skip) = skip {
-                plan.push((m, skip, statements(m, &ctx)?));
+                plan.push((m, skip, stmts));
             }
             if opts.to.as_ref() == Some(&m.name) {
                 break;
@@ -481,19 +483,31 @@ pub fn render_all(
         message: e.to_string(),
     };
     std::fs::create_dir_all(dir).map_err(io)?;
-    let ctx = template_context(config, version);
+    let cluster = &config.clickhouse.cluster;
+    // On a cluster the statements can only be parsed by a server of one node.
+    let (for_what, check) = if cluster.is_empty() {
+        (String::new(), "")
+    } else {
+        (
+            format!(" on cluster {cluster}"),
+            "-- cairn-check: parse-only\n",
+        )
+    };
     let mut written = vec!["0000_database.sql".to_owned()];
     std::fs::write(
         dir.join("0000_database.sql"),
         format!(
-            "-- rendered by cairn-migrate for ClickHouse {version}\nCREATE DATABASE IF NOT EXISTS {};\n",
-            quote_ident(&config.clickhouse.database)
+            "{check}-- rendered by cairn-migrate for ClickHouse {version}{for_what}\nCREATE DATABASE IF NOT EXISTS {}{};\n",
+            quote_ident(&config.clickhouse.database),
+            cairn_core::cluster::on_cluster(cluster),
         ),
     )
     .map_err(io)?;
-    for m in migrations {
-        let stmts = statements(m, &ctx)?;
-        let mut text = format!("-- {} rendered for ClickHouse {version}\n", m.label());
+    for (m, stmts) in migrations.iter().zip(plan(migrations, config, version)?) {
+        let mut text = format!(
+            "{check}-- {} rendered for ClickHouse {version}{for_what}\n",
+            m.label()
+        );
         for s in &stmts {
             text.push_str(s);
             text.push_str(";\n\n");

@@ -16,6 +16,7 @@
 use std::path::PathBuf;
 
 pub mod cli;
+pub mod cluster;
 pub mod dictionary;
 pub mod engine;
 pub mod lock;

@@ -15,6 +15,10 @@ use crate::split::split_statements;
 ///   compare them as numbers, e.g. `{% if clickhouse.version.major >= 20 %}`);
 /// - `mysql.host`, `.port`, `.address` (`host:port`), `.database`, `.username`, `.password`;
 /// - `lms_host`;
+/// - `cluster`: `CAIRN_CLICKHOUSE_CLUSTER` (`""` on a single node), for a migration that
+///   writes its own `ON CLUSTER` clauses (`{% if cluster %} ON CLUSTER {{ cluster | ident
+///   }}{% endif %}`); any other statement is rewritten for the cluster by itself
+///   ([`crate::cluster`]);
 /// - Tutor Cairn's setting names for existing templates: `CAIRN_CLICKHOUSE_DATABASE`,
 ///   `MYSQL_HOST`, `MYSQL_PORT`, `OPENEDX_MYSQL_DATABASE`, `OPENEDX_MYSQL_USERNAME`,
 ///   `OPENEDX_MYSQL_PASSWORD`, `LMS_HOST`.
@@ -41,6 +45,7 @@ pub fn template_context(config: &Config, version: ServerVersion) -> Value {
             password => m.password.expose().to_owned(),
         },
         lms_host => config.lms.host.clone(),
+        cluster => config.clickhouse.cluster.clone(),
         CAIRN_CLICKHOUSE_DATABASE => config.clickhouse.database.clone(),
         MYSQL_HOST => m.host.clone(),
         MYSQL_PORT => m.port,
@@ -85,4 +90,39 @@ pub fn render(m: &Migration, ctx: &Value) -> Result<String, MigrateError> {
 /// Renders and splits a migration into its statements.
 pub fn statements(m: &Migration, ctx: &Value) -> Result<Vec<String>, MigrateError> {
     Ok(split_statements(&render(m, ctx)?))
+}
+
+/// Every migration's statements, in order, as they run for `config`: on a cluster
+/// (`CAIRN_CLICKHOUSE_CLUSTER`) rewritten by [`crate::cluster::ClusterDdl`], which follows
+/// the tables from the first migration on (so all are rendered, applied or not).
+pub fn plan(
+    migrations: &[Migration],
+    config: &Config,
+    version: ServerVersion,
+) -> Result<Vec<Vec<String>>, MigrateError> {
+    let ctx = template_context(config, version);
+    let cluster = &config.clickhouse.cluster;
+    let mut ddl = (!cluster.is_empty())
+        .then(|| crate::cluster::ClusterDdl::new(cluster, &config.clickhouse.database));
+    let mut out = Vec::with_capacity(migrations.len());
+    for m in migrations {
+        let stmts = statements(m, &ctx)?;
+        let Some(ddl) = ddl.as_mut() else {
+            out.push(stmts);
+            continue;
+        };
+        let mut rewritten = Vec::new();
+        for (i, s) in stmts.iter().enumerate() {
+            rewritten.extend(ddl.rewrite(s).map_err(|message| MigrateError::Template {
+                file: m.label(),
+                line: 0,
+                message: format!(
+                    "statement {} cannot run on cluster {cluster}: {message}",
+                    i + 1
+                ),
+            })?);
+        }
+        out.push(rewritten);
+    }
+    Ok(out)
 }

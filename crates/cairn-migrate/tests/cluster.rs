@@ -1,0 +1,267 @@
+//! The migrations on a real ClickHouse cluster: `scripts/cluster` (2 shards × 2 replicas of
+//! 18.16 and ZooKeeper). `cargo test` alone does not start the cluster, so this test is
+//! ignored there and `scripts/test` runs it in its cluster stage:
+//!
+//! ```text
+//! ./scripts/cluster start && cargo test -p cairn-migrate --test cluster -- --ignored
+//! ```
+
+use std::collections::BTreeSet;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use cairn_core::ClickHouse;
+use cairn_core::testing::{ClusterNode, cluster};
+use cairn_migrate::{MigrateError, Migrator, UpOptions, source};
+
+fn opts(owner: &str) -> UpOptions {
+    UpOptions {
+        owner: owner.to_owned(),
+        lock_wait: Duration::from_secs(120),
+        ..UpOptions::default()
+    }
+}
+
+async fn strings(ch: &ClickHouse, sql: &str) -> Vec<String> {
+    ch.client()
+        .query(sql)
+        .fetch_all::<String>()
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+async fn count(ch: &ClickHouse, sql: &str) -> u64 {
+    ch.client()
+        .query(sql)
+        .fetch_one::<u64>()
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// Waits (up to 20 s) until `sql` answers `want` on `ch`: replication is asynchronous.
+async fn eventually(ch: &ClickHouse, node: &ClusterNode, sql: &str, want: u64) {
+    let mut got = 0;
+    for _ in 0..80 {
+        got = count(ch, sql).await;
+        if got == want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("on node {}: {sql} gave {got}, expected {want}", node.name);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the local cluster (scripts/cluster start); scripts/test runs it"]
+async fn the_data_lake_on_a_sharded_replicated_cluster() {
+    let (mut config, nodes) = cluster();
+    assert_eq!(nodes.len(), 4, "the local cluster has 4 nodes");
+    assert_eq!(config.clickhouse.cluster, "cairn");
+    // A database of this run's own: ZooKeeper paths name it.
+    let stamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let db = format!("cairn_t_cluster_{stamp}");
+    config.clickhouse.database = db.clone();
+    let ch = ClickHouse::connect(&config.clickhouse).await.unwrap();
+    ch.drop_database().await.unwrap();
+
+    // An operator's migration, after the built-in ones, whose view reads a table that one
+    // node lacks: it fails there, and the error names that node.
+    let folder = std::env::temp_dir().join(format!("cairn-cluster-migrations-{stamp}"));
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(
+        folder.join("9000_site.sql"),
+        "CREATE VIEW IF NOT EXISTS {{ db }}.site_view AS SELECT * FROM {{ db }}.site_table;\n\
+         CREATE TABLE IF NOT EXISTS {{ db }}.site_counts{% if cluster %} ON CLUSTER {{ cluster | ident }}{% endif %} \
+         (k String) ENGINE = Memory;\n",
+    )
+    .unwrap();
+    config.migrations_folders = vec![folder.clone()];
+    let migrations = source::load(&config.migrations_folders).unwrap();
+    let builtin = source::builtin().len();
+    assert_eq!(migrations.len(), builtin + 1);
+
+    // The built-in ones first (`--to` the last of them).
+    let m = Migrator::with(ch.clone(), config.clone(), migrations.clone());
+    let last_builtin = migrations[builtin - 1].name.clone();
+    let report = m
+        .up(
+            &UpOptions {
+                to: Some(last_builtin),
+                ..opts("cluster test")
+            },
+            |_| {},
+        )
+        .await
+        .unwrap_or_else(|e| panic!("migrate up on the cluster: {e}"));
+    assert_eq!(report.applied.len(), builtin);
+
+    // Every node has every object, with the cluster's engines.
+    let mut shapes = BTreeSet::new();
+    for node in &nodes {
+        let on = node.clickhouse(&config, &db).await;
+        let tables = strings(
+            &on,
+            &format!(
+                "SELECT concat(name, ' ', engine) FROM system.tables WHERE database = '{db}' ORDER BY name"
+            ),
+        )
+        .await;
+        for (name, engine) in [
+            ("_events", "Distributed"),
+            ("_events_local", "ReplicatedReplacingMergeTree"),
+            ("_migrations", "ReplicatedMergeTree"),
+            ("_saved_objects", "ReplicatedMergeTree"),
+            ("events", "View"),
+            ("video_view_segments", "View"),
+            ("openedx_users", "MySQL"),
+        ] {
+            assert!(
+                tables.contains(&format!("{name} {engine}")),
+                "node {}: no {name} ({engine}) in {tables:?}",
+                node.name
+            );
+        }
+        shapes.insert(tables);
+        // The migrations' record is on every node.
+        eventually(
+            &on,
+            node,
+            "SELECT toUInt64(uniqExact(name)) FROM _migrations WHERE status = 'applied'",
+            builtin as u64,
+        )
+        .await;
+    }
+    assert_eq!(shapes.len(), 1, "the nodes differ: {shapes:?}");
+
+    // Events go to their shard through the public name and are read, exact, from any node.
+    let insert = |range: &str| {
+        format!(
+            "INSERT INTO _events (time, name, course_id, user_id, message, source, source_offset) \
+             SELECT toDateTime('2026-11-02 10:00:00') + number, 'problem_check', \
+             concat('course-v1:Org+C', toString(number % 5), '+R'), number % 97, \
+             concat('{{\"n\": ', toString(number), '}}'), 'test', number \
+             FROM numbers(1000) WHERE {range} SETTINGS insert_distributed_sync = 1"
+        )
+    };
+    ch.execute(&insert("number < 1000")).await.unwrap();
+    // The same events again in other blocks (a log read twice; an identical block would be
+    // dropped by replication's block deduplication): stored twice, counted once.
+    ch.execute(&insert("number < 500")).await.unwrap();
+    ch.execute(&insert("number >= 500 AND number < 1000"))
+        .await
+        .unwrap();
+    for node in &nodes {
+        let on = node.clickhouse(&config, &db).await;
+        eventually(&on, node, "SELECT count() FROM _events", 2000).await;
+        eventually(&on, node, "SELECT count() FROM events", 1000).await;
+        eventually(
+            &on,
+            node,
+            "SELECT toUInt64(uniqExact(course_id, user_id)) FROM events",
+            485,
+        )
+        .await;
+        // Each shard holds only its share: shard 01 the keys ≡ 0 (mod 2), 02 the others.
+        let want_rest = if node.shard == "01" { 0 } else { 1 };
+        let local = count(&on, "SELECT count() FROM _events_local").await;
+        assert!(local > 0, "node {}: no events on its shard", node.name);
+        eventually(
+            &on,
+            node,
+            &format!(
+                "SELECT count() FROM _events_local WHERE cityHash64(course_id, user_id) % 2 != {want_rest}"
+            ),
+            0,
+        )
+        .await;
+    }
+
+    // A second `up` of the built-in ones does nothing.
+    let again = m
+        .up(
+            &UpOptions {
+                to: Some(migrations[builtin - 1].name.clone()),
+                ..opts("cluster test, again")
+            },
+            |_| {},
+        )
+        .await
+        .unwrap();
+    assert!(
+        again.applied.is_empty(),
+        "second up applied {:?}",
+        again.applied
+    );
+
+    // The migration lock holds across nodes: taken through s1r1, refused through s2r2
+    // (two processes at once, both claiming), free again through s2r2 once released.
+    let s1r1 = nodes[0].clickhouse(&config, &db).await;
+    let s2r2_ch = nodes[3].clickhouse(&config, &db).await;
+    let (first, second) = tokio::join!(
+        cairn_migrate::lock::acquire(&s1r1, "run on s1r1", Duration::ZERO, |_, _| {}),
+        async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            cairn_migrate::lock::acquire(&s2r2_ch, "run on s2r2", Duration::ZERO, |_, _| {}).await
+        }
+    );
+    let held = first.expect("the first claim (through s1r1) holds the lock");
+    match second {
+        Err(MigrateError::Locked { owner, .. }) => assert_eq!(owner, "run on s1r1"),
+        other => panic!("a second run through s2r2 got {other:?}"),
+    }
+    held.release(&s1r1).await.unwrap();
+    cairn_migrate::lock::acquire(&s2r2_ch, "run on s2r2", Duration::ZERO, |_, _| {})
+        .await
+        .expect("free after release")
+        .release(&s2r2_ch)
+        .await
+        .unwrap();
+
+    // The operator's migration: the table its view reads exists on three nodes, not on s2r2.
+    for node in nodes.iter().filter(|n| n.name != "s2r2") {
+        node.clickhouse(&config, &db)
+            .await
+            .execute("CREATE TABLE site_table (k String) ENGINE = Memory")
+            .await
+            .unwrap();
+    }
+    let s2r2 = nodes.iter().find(|n| n.name == "s2r2").unwrap();
+    let err = m.up(&opts("cluster test, site"), |_| {}).await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(err, MigrateError::Statement { number: 1, .. }),
+        "expected statement 1 to fail: {text}"
+    );
+    assert!(
+        text.contains(&format!("127.0.0.1:{}", s2r2.native_port)),
+        "the error does not name node s2r2 (native port {}): {text}",
+        s2r2.native_port
+    );
+    // Fixed on s2r2, `up` resumes: the view is made there and the second statement runs.
+    s2r2.clickhouse(&config, &db)
+        .await
+        .execute("CREATE TABLE site_table (k String) ENGINE = Memory")
+        .await
+        .unwrap();
+    let resumed = m
+        .up(&opts("cluster test, site again"), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(resumed.applied, vec![("9000_site.sql".to_owned(), 2)]);
+    for node in &nodes {
+        let on = node.clickhouse(&config, &db).await;
+        let n = count(
+            &on,
+            &format!(
+                "SELECT count() FROM system.tables WHERE database = '{db}' AND name IN ('site_view', 'site_counts')"
+            ),
+        )
+        .await;
+        assert_eq!(n, 2, "node {}", node.name);
+    }
+
+    ch.drop_database().await.unwrap();
+    std::fs::remove_dir_all(&folder).ok();
+}
