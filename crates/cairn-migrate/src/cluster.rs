@@ -487,6 +487,24 @@ mod tests {
         ClusterDdl::new("c", "lake")
     }
 
+    proptest::proptest! {
+        /// Any text, statement-like or not (unterminated quotes and comments, multi-byte
+        /// names), is rewritten or refused with an error, never a panic.
+        #[test]
+        fn rewriting_never_panics(
+            head in proptest::sample::select(vec![
+                "CREATE TABLE IF NOT EXISTS ", "CREATE VIEW ", "DROP TABLE ", "RENAME TABLE ",
+                "ALTER TABLE ", "TRUNCATE ", "INSERT INTO ", "",
+            ]),
+            rest in "[a-zA-Zé_`'\"\\.,;()=* /\n-]{0,60}",
+        ) {
+            let mut d = ddl();
+            let _ = d.rewrite(&format!("{head}{rest}"));
+            let _ = d.rewrite(&format!("{head}`lake`.events (a UInt8) ENGINE = MergeTree{rest}"));
+            let _ = d.rewrite(&format!("ALTER TABLE `lake`.events {rest}"));
+        }
+    }
+
     #[test]
     fn sharded_table_and_its_rename_and_alter() {
         let mut d = ddl();
