@@ -152,6 +152,95 @@ impl ClickHouse {
         run(&base_client(&self.config), &sql).await
     }
 
+    /// What an `ALTER TABLE` that changes stored rows (`DELETE`, `UPDATE`, `DROP PARTITION`)
+    /// names: the table, or on a cluster, for a sharded table
+    /// ([`crate::cluster::SHARDED_TABLES`]), its local tables on every node (a `Distributed`
+    /// table holds no rows). A table on every node takes the statement once: it replicates.
+    ///
+    /// ```
+    /// # use cairn_core::ClickHouse;
+    /// # fn show(ch: &ClickHouse) {
+    /// // One node: "`_events`"; cluster `cairn`: "`_events_local` ON CLUSTER `cairn`".
+    /// let sql = format!("ALTER TABLE {} DELETE WHERE user_id = 7", ch.alter_target("_events"));
+    /// # }
+    /// ```
+    pub fn alter_target(&self, table: &str) -> String {
+        if !self.cluster().is_empty() && crate::cluster::SHARDED_TABLES.contains(&table) {
+            format!(
+                "{}{}",
+                quote_ident(&crate::cluster::local_name(table)),
+                crate::cluster::on_cluster(self.cluster())
+            )
+        } else {
+            quote_ident(table)
+        }
+    }
+
+    /// Where a system table is read for the whole data lake: `system.NAME` on one node,
+    /// `cluster('CLUSTER', system, NAME)` on a cluster (one replica of each shard).
+    pub fn system_table(&self, name: &str) -> String {
+        if self.cluster().is_empty() {
+            format!("system.{}", quote_ident(name))
+        } else {
+            format!(
+                "cluster({}, system, {})",
+                crate::sql::quote_str(self.cluster()),
+                quote_ident(name)
+            )
+        }
+    }
+
+    /// The nodes of the cluster (`host:port`, native protocol, from `system.clusters`), every
+    /// replica of every shard; empty on a single node.
+    pub async fn cluster_nodes(&self) -> Result<Vec<String>> {
+        if self.cluster().is_empty() {
+            return Ok(Vec::new());
+        }
+        let nodes: Vec<(String, u16)> = self
+            .server_client()
+            .query(
+                "SELECT host_address, port FROM system.clusters WHERE cluster = ? \
+                 ORDER BY shard_num, replica_num",
+            )
+            .bind(self.cluster())
+            .fetch_all()
+            .await
+            .map_err(|e| Error::clickhouse("reading system.clusters", e))?;
+        if nodes.is_empty() {
+            return Err(Error::Other(format!(
+                "the server knows no cluster {} (CAIRN_CLICKHOUSE_CLUSTER): see system.clusters",
+                quote_ident(self.cluster())
+            )));
+        }
+        Ok(nodes
+            .into_iter()
+            .map(|(host, port)| {
+                if host.contains(':') {
+                    format!("[{host}]:{port}")
+                } else {
+                    format!("{host}:{port}")
+                }
+            })
+            .collect())
+    }
+
+    /// A client that reads `system.NAME` of one node of the cluster (`node` from
+    /// [`ClickHouse::cluster_nodes`]), with the query that does it: `remote()` with Cairn's
+    /// credentials, so the client keeps the query out of the query log (`log_queries = 0`).
+    pub fn on_node(&self, node: &str, name: &str) -> (Client, String) {
+        let source = format!(
+            "remote({}, system, {}, {}, {})",
+            crate::sql::quote_str(node),
+            quote_ident(name),
+            crate::sql::quote_str(&self.config.username),
+            crate::sql::quote_str(self.config.password.expose())
+        );
+        (
+            self.server_client().with_setting("log_queries", "0"),
+            source,
+        )
+    }
+
     /// The engine clause of a bookkeeping table (`MergeTree`, `ReplacingMergeTree(v)` …):
     /// as given on a single node, replicated to every node on a cluster.
     pub fn everywhere_engine(&self, engine: &str, table: &str) -> String {

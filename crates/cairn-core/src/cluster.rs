@@ -51,6 +51,10 @@ pub fn per_shard(database: &str, table: &str) -> (String, String) {
     )
 }
 
+/// The stored tables that are sharded on a cluster (by `cityHash64(course_id, user_id)`;
+/// see `cairn_migrate::cluster`): the events. Every other MergeTree table is on every node.
+pub const SHARDED_TABLES: &[&str] = &["_events"];
+
 /// The name of a sharded table's local part.
 pub fn local_name(table: &str) -> String {
     format!("{table}_local")

@@ -1,6 +1,7 @@
 //! Retention: the monthly partitions of `events` (partitioned by `toYYYYMM(time)`) that
 //! lie wholly before a number of months ago are dropped, whole, with `ALTER TABLE … DROP
-//! PARTITION ID` (immediate, no mutation; the same on 18.16 and current ClickHouse).
+//! PARTITION ID` (immediate, no mutation; the same on 18.16 and current ClickHouse; on a
+//! cluster, on the events' local tables `ON CLUSTER`).
 //!
 //! ```
 //! use chrono::NaiveDate;
@@ -39,16 +40,27 @@ pub fn first_kept_month(today: NaiveDate, months: u32) -> u32 {
     (year.max(0) as u32) * 100 + month0 as u32 + 1
 }
 
-fn partitions_sql() -> &'static str {
-    "SELECT partition_id AS id, toUInt64(sum(rows)) AS events FROM system.parts \
-     WHERE database = ? AND table = '_events' AND active \
-     GROUP BY partition_id ORDER BY partition_id"
+/// The partitions' query: of `_events` on one node; on a cluster, of its local tables on one
+/// replica of each shard (the shards' rows add up).
+fn partitions_sql(ch: &ClickHouse) -> String {
+    let table = if ch.cluster().is_empty() {
+        "_events".to_owned()
+    } else {
+        cairn_core::cluster::local_name("_events")
+    };
+    format!(
+        "SELECT partition_id AS id, toUInt64(sum(rows)) AS events FROM {} \
+         WHERE database = ? AND table = {} AND active \
+         GROUP BY partition_id ORDER BY partition_id",
+        ch.system_table("parts"),
+        quote_str(&table)
+    )
 }
 
 /// The partitions of the data lake's `events`, in month order.
 pub async fn partitions(ch: &ClickHouse) -> cairn_core::Result<Vec<Partition>> {
     ch.server_client()
-        .query(partitions_sql())
+        .query(&partitions_sql(ch))
         .bind(ch.database())
         .fetch_all()
         .await
@@ -77,8 +89,9 @@ pub async fn apply(
     if !dry_run {
         for p in &drop {
             ch.execute(&format!(
-                "ALTER TABLE {}._events DROP PARTITION ID {}",
+                "ALTER TABLE {}.{} DROP PARTITION ID {}",
                 quote_ident(ch.database()),
+                ch.alter_target("_events"),
                 quote_str(&p.id)
             ))
             .await?;

@@ -188,69 +188,121 @@ fn id_list(ids: &[u64]) -> String {
         .join(", ")
 }
 
-/// The mutations of the database's tables, by id (to tell this run's from earlier ones).
-async fn mutation_ids(ch: &ClickHouse) -> cairn_core::Result<HashSet<String>> {
-    let ids: Vec<String> = ch
-        .server_client()
-        .query("SELECT mutation_id FROM system.mutations WHERE database = ?")
-        .bind(ch.database())
-        .fetch_all()
-        .await
-        .map_err(ch_err("reading system.mutations"))?;
-    Ok(ids.into_iter().collect())
-}
-
+/// A mutation of one of the database's tables, on one node.
 #[derive(Row, Deserialize)]
 struct MutationState {
     table: String,
     mutation_id: String,
     is_done: u8,
     fail_reason: String,
+    /// The node (`host:port`) on a cluster, empty on one server.
+    #[serde(skip)]
+    node: String,
 }
 
-/// Waits until ClickHouse has applied every mutation of the database not in `before`;
-/// returns how many there were. A mutation that fails (reported by 20.x+) or is not done
-/// within `timeout` is an error naming it.
-async fn wait_for_mutations(
-    ch: &ClickHouse,
-    before: &HashSet<String>,
-    timeout: Duration,
-) -> cairn_core::Result<usize> {
+impl MutationState {
+    /// What tells it from every other mutation: its node, table and id (ids are per table).
+    fn key(&self) -> (String, String, String) {
+        (
+            self.node.clone(),
+            self.table.clone(),
+            self.mutation_id.clone(),
+        )
+    }
+
+    fn describe(&self) -> String {
+        if self.node.is_empty() {
+            format!("{} on {}", self.mutation_id, self.table)
+        } else {
+            format!(
+                "{} on {} of node {}",
+                self.mutation_id, self.table, self.node
+            )
+        }
+    }
+}
+
+/// The mutations of the database's tables. On a cluster, those of every node: a replica
+/// applies a mutation on its own, and a query may read any replica.
+async fn mutations(ch: &ClickHouse) -> cairn_core::Result<Vec<MutationState>> {
     let fail = if ch.version().at_least(20, 1) {
         "latest_fail_reason"
     } else {
         "''"
     };
-    let sql = format!(
-        "SELECT table, mutation_id, is_done, {fail} AS fail_reason FROM system.mutations WHERE database = ?"
-    );
-    let started = Instant::now();
-    let mut delay = Duration::from_millis(50);
-    loop {
-        let states: Vec<MutationState> = ch
+    let columns = format!("table, mutation_id, is_done, {fail} AS fail_reason");
+    let nodes = ch.cluster_nodes().await?;
+    if nodes.is_empty() {
+        return ch
             .server_client()
-            .query(&sql)
+            .query(&format!(
+                "SELECT {columns} FROM system.mutations WHERE database = ?"
+            ))
             .bind(ch.database())
             .fetch_all()
             .await
-            .map_err(ch_err("reading system.mutations"))?;
-        let ours: Vec<MutationState> = states
+            .map_err(ch_err("reading system.mutations"));
+    }
+    let mut all = Vec::new();
+    for node in nodes {
+        let (client, source) = ch.on_node(&node, "mutations");
+        let states: Vec<MutationState> = client
+            .query(&format!(
+                "SELECT {columns} FROM {source} WHERE database = ?"
+            ))
+            .bind(ch.database())
+            .fetch_all()
+            .await
+            .map_err(|e| {
+                cairn_core::Error::clickhouse(format!("reading system.mutations of node {node}"), e)
+            })?;
+        all.extend(states.into_iter().map(|mut m| {
+            m.node = node.clone();
+            m
+        }));
+    }
+    Ok(all)
+}
+
+/// The mutations that exist now (to tell this run's from earlier ones).
+async fn mutation_ids(ch: &ClickHouse) -> cairn_core::Result<HashSet<(String, String, String)>> {
+    Ok(mutations(ch)
+        .await?
+        .iter()
+        .map(MutationState::key)
+        .collect())
+}
+
+/// Waits until ClickHouse has applied every mutation of the database not in `before` (on
+/// every node of a cluster); returns how many there were. A mutation that fails (reported
+/// by 20.x+) or is not done within `timeout` is an error naming it (and its node).
+async fn wait_for_mutations(
+    ch: &ClickHouse,
+    before: &HashSet<(String, String, String)>,
+    timeout: Duration,
+) -> cairn_core::Result<usize> {
+    let started = Instant::now();
+    let mut delay = Duration::from_millis(50);
+    loop {
+        let ours: Vec<MutationState> = mutations(ch)
+            .await?
             .into_iter()
-            .filter(|m| !before.contains(&m.mutation_id))
+            .filter(|m| !before.contains(&m.key()))
             .collect();
         if let Some(m) = ours
             .iter()
             .find(|m| m.is_done == 0 && !m.fail_reason.is_empty())
         {
             return Err(cairn_core::Error::Other(format!(
-                "ClickHouse could not apply mutation {} on {}: {}",
-                m.mutation_id, m.table, m.fail_reason
+                "ClickHouse could not apply mutation {}: {}",
+                m.describe(),
+                m.fail_reason
             )));
         }
         let pending: Vec<String> = ours
             .iter()
             .filter(|m| m.is_done == 0)
-            .map(|m| format!("{} on {}", m.mutation_id, m.table))
+            .map(MutationState::describe)
             .collect();
         if pending.is_empty() {
             return Ok(ours.len());
@@ -528,7 +580,7 @@ async fn retire_batch(
         }
     }
     if !opts.dry_run {
-        delete_where(ch, "_events", &deletes).await?;
+        delete_where(ch, &ch.alter_target("_events"), &deletes).await?;
     }
 
     // 3. Saved charts and dashboards, report schedules, sign-ins and access rights.

@@ -163,6 +163,11 @@ struct Lake {
 }
 
 async fn lake(test: &str, with_status: Option<&str>) -> Lake {
+    lake_with(test, with_status, testing::config(), false).await
+}
+
+/// [`lake`] on the ClickHouse of `base` (`on_server`: that server, else the test server).
+async fn lake_with(test: &str, with_status: Option<&str>, base: Config, on_server: bool) -> Lake {
     let dir = tempfile::tempdir().unwrap();
     let spec = Spec {
         learners: 12,
@@ -180,10 +185,14 @@ async fn lake(test: &str, with_status: Option<&str>) -> Lake {
         &dir.path().join("lms-seed.sql"),
     )
     .await;
-    let mut config = testing::config();
+    let mut config = base;
     config.mysql.database = lms.database.clone();
     config.retirement.key = cairn_core::Secret::new(KEY);
-    let ch = cairn_migrate::testing::data_lake_with(test, config.clone()).await;
+    let ch = if on_server {
+        cairn_migrate::testing::data_lake_on(test, config.clone()).await
+    } else {
+        cairn_migrate::testing::data_lake_with(test, config.clone()).await
+    };
     let s = ingest_files(
         &ch,
         &config,
@@ -633,4 +642,120 @@ async fn an_unapplied_mutation_is_reported_and_the_next_run_finishes() {
         "{s}"
     );
     assert_eq!(hits(&ch, RITA_IDS).await, Vec::<String>::new());
+}
+
+/// Retirement on the local cluster (`scripts/cluster start`: 2 shards × 2 replicas of
+/// 18.16): her events are spread over both shards' local tables; after `cairn retire`
+/// (scrub) no table of any node, local tables included, holds any of her identifiers, her
+/// activity is counted under her pseudonym, the metrics are unchanged, and the mutations
+/// were applied on every replica. Then retention drops an expired month from every
+/// replica. `scripts/test` runs it in its cluster stage.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the local cluster (scripts/cluster start); scripts/test runs it"]
+async fn on_a_cluster_no_replica_keeps_a_trace() {
+    let (config, nodes) = testing::cluster();
+    // ZooKeeper paths name the database: one of this run's own.
+    let test = format!("retire_cluster_{}", now());
+    let Lake { ch, config, .. } = lake_with(&test, Some("COMPLETE"), config, true).await;
+    assert!(!ch.cluster().is_empty());
+    let on_shards: Vec<u64> = {
+        let mut v = Vec::new();
+        for n in nodes.iter().filter(|n| n.name.ends_with("r1")) {
+            let node = n.clickhouse(&config, ch.database()).await;
+            v.push(count(&node, "SELECT count() FROM _events_local").await);
+        }
+        v
+    };
+    assert!(
+        on_shards.iter().all(|&n| n > 0),
+        "both shards hold events: {on_shards:?}"
+    );
+    // What names her (her events, her event without a user id, another learner's event
+    // naming her) lies on both shards.
+    let mut rita_shards = 0;
+    for n in nodes.iter().filter(|n| n.name.ends_with("r1")) {
+        let node = n.clickhouse(&config, ch.database()).await;
+        let sql = "SELECT count() FROM _events_local WHERE position(message, 'rita_retiree') > 0";
+        if count(&node, sql).await > 0 {
+            rita_shards += 1;
+        }
+    }
+    assert_eq!(rita_shards, 2, "what names her lies on both shards");
+    let before = overviews(&ch).await;
+    assert_eq!(
+        count(&ch, "SELECT count() FROM events WHERE user_id = 9001").await,
+        6
+    );
+
+    let report = run(&ch, &config.mysql, &options(RetirementMode::Scrub, false))
+        .await
+        .unwrap();
+    let l = rita(&report);
+    assert_eq!(
+        (l.events, l.mentions, l.saved_objects, l.access_rows),
+        (7, 1, 2, 4),
+        "{report}"
+    );
+    // Every node: her events' mutation on both replicas of each shard, the bookkeeping
+    // tables' on all four.
+    assert!(report.mutations >= 4 * 3, "{report}");
+    for n in &nodes {
+        let node = n.clickhouse(&config, ch.database()).await;
+        assert_eq!(
+            hits(&node, RITA_IDS).await,
+            Vec::<String>::new(),
+            "node {}",
+            n.name
+        );
+        assert_eq!(
+            count(
+                &node,
+                "SELECT count() FROM _events_local WHERE user_id = 9001"
+            )
+            .await,
+            0,
+            "node {}",
+            n.name
+        );
+    }
+    let p = pseudonym(KEY, RITA);
+    assert_eq!(
+        count(
+            &ch,
+            &format!("SELECT count() FROM events WHERE user_id = {p}")
+        )
+        .await,
+        7
+    );
+    assert_eq!(overviews(&ch).await, before);
+    let again = run(&ch, &config.mysql, &options(RetirementMode::Scrub, false))
+        .await
+        .unwrap();
+    assert!(again.learners.is_empty(), "{again}");
+
+    // Retention on the cluster: the months are counted over the shards, and an expired
+    // month leaves every replica.
+    let parts = cairn_import::retention::partitions(&ch).await.unwrap();
+    let stored = count(&ch, "SELECT count() FROM _events").await;
+    assert_eq!(parts.iter().map(|p| p.events).sum::<u64>(), stored);
+    assert!(parts.iter().any(|p| p.id == "202601"), "{parts:?}");
+    let today = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
+    let dropped = cairn_import::retention::apply(&ch, today, 1, false)
+        .await
+        .unwrap();
+    assert!(dropped.iter().any(|p| p.id == "202601"), "{dropped:?}");
+    for n in &nodes {
+        let node = n.clickhouse(&config, ch.database()).await;
+        assert_eq!(
+            count(
+                &node,
+                "SELECT count() FROM _events_local WHERE toYYYYMM(time) = 202601"
+            )
+            .await,
+            0,
+            "node {} still holds January",
+            n.name
+        );
+    }
+    ch.drop_database().await.unwrap();
 }
