@@ -42,8 +42,27 @@ pub async fn require_rbac(ch: &ClickHouse) -> cairn_core::Result<()> {
             "access rights (SQL users, grants and row policies) need a writable access storage, and this server defines its users in users.xml only: write them there with `cairn acl sync --users-xml PATH`".into(),
         ));
     }
+    if !ch.cluster().is_empty() {
+        let replicated: u64 = ch
+            .server_client()
+            .query(REPLICATED_STORAGES_SQL)
+            .fetch_one()
+            .await
+            .map_err(|e| cairn_core::Error::clickhouse("reading system.user_directories", e))?;
+        if replicated == 0 {
+            return Err(cairn_core::Error::Other(format!(
+                "on a cluster ({}), access rights must reach every node: give the servers a replicated access storage (<user_directories><replicated><zookeeper_path>/clickhouse/access</zookeeper_path></replicated></user_directories>, see docs/cluster.md); this node keeps users only for itself",
+                ch.cluster()
+            )));
+        }
+    }
     Ok(())
 }
+
+/// Counts the server's replicated access storages (users, grants and policies shared by
+/// every node through Keeper/ZooKeeper).
+const REPLICATED_STORAGES_SQL: &str =
+    "SELECT toUInt64(count()) FROM system.user_directories WHERE type = 'replicated'";
 
 /// Counts the server's access storages that `CREATE USER` can write to.
 const WRITABLE_STORAGES_SQL: &str = "SELECT toUInt64(count()) FROM system.user_directories WHERE type NOT IN ('users_xml', 'users.xml', 'ldap')";

@@ -34,8 +34,22 @@ impl std::fmt::Debug for ClickHouse {
 }
 
 /// A client for `cfg` with no default database (works before the database exists).
+/// With failover nodes (`CAIRN_CLICKHOUSE_FAILOVER`), its connections go to the first node
+/// that answers ([`crate::failover`]).
 fn base_client(cfg: &ClickHouseConfig) -> Client {
-    Client::default()
+    let client = if cfg.failover.is_empty() {
+        Client::default()
+    } else {
+        let mut nodes = vec![format!("{}:{}", cfg.host, cfg.http_port)];
+        nodes.extend(cfg.failover.iter().cloned());
+        let http =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                // ClickHouse closes idle connections after 3 s: never reuse one that old.
+                .pool_idle_timeout(std::time::Duration::from_secs(2))
+                .build(crate::failover::FailoverConnector::new(nodes));
+        Client::with_http_client(http)
+    };
+    client
         .with_url(cfg.url())
         .with_user(cfg.username.clone())
         .with_password(cfg.password.expose().to_owned())

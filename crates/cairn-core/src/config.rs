@@ -151,6 +151,9 @@ pub struct ClickHouseConfig {
     /// `CAIRN_CLICKHOUSE_CLUSTER`: a cluster of the server's `remote_servers`; empty for a
     /// single node.
     pub cluster: String,
+    /// `CAIRN_CLICKHOUSE_FAILOVER`: other nodes (`host:port`, HTTP) to connect to, in order,
+    /// when the host does not answer.
+    pub failover: Vec<String>,
 }
 
 impl ClickHouseConfig {
@@ -387,6 +390,12 @@ const SETTINGS: &[Setting] = &[
         default: "",
         kind: Kind::Text,
         help: "ClickHouse cluster of the data lake (a name from remote_servers; empty: one node)",
+    },
+    Setting {
+        name: "CAIRN_CLICKHOUSE_FAILOVER",
+        default: "",
+        kind: Kind::Text,
+        help: "other ClickHouse nodes (host:port, HTTP, comma-separated) tried in order when the host does not answer",
     },
     Setting {
         name: "CAIRN_MIGRATIONS_FOLDER",
@@ -729,6 +738,7 @@ impl Config {
                 "CAIRN_CLICKHOUSE_USERNAME" => self.clickhouse.username.clone(),
                 "CAIRN_CLICKHOUSE_PASSWORD" => self.clickhouse.password.to_string(),
                 "CAIRN_CLICKHOUSE_CLUSTER" => self.clickhouse.cluster.clone(),
+                "CAIRN_CLICKHOUSE_FAILOVER" => self.clickhouse.failover.join(","),
                 "CAIRN_MIGRATIONS_FOLDER" | "CAIRN_DASHBOARDS_FOLDER" => {
                     let folders = if s.name == "CAIRN_MIGRATIONS_FOLDER" {
                         &self.migrations_folders
@@ -843,6 +853,31 @@ impl Raw {
             Ok(p) if p > 0 => Ok(p),
             _ => Err(self.invalid(name, "expected a port number from 1 to 65535")),
         }
+    }
+
+    /// A comma-separated list of `host:port` (an IPv6 host in brackets).
+    fn addresses(&self, name: &'static str) -> Result<Vec<String>, ConfigError> {
+        let mut out = Vec::new();
+        for a in self
+            .get(name)
+            .split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+        {
+            let ok = a.rsplit_once(':').is_some_and(|(host, port)| {
+                !host.is_empty()
+                    && !host.contains(['/', '@', ' ', '?', '#'])
+                    && port.parse::<u16>().is_ok_and(|p| p > 0)
+            });
+            if !ok {
+                return Err(self.invalid(
+                    name,
+                    "expected host:port entries separated by commas (e.g. ch-2:8123,ch-3:8123)",
+                ));
+            }
+            out.push(a.to_owned());
+        }
+        Ok(out)
     }
 
     fn identifier(&self, name: &'static str) -> Result<String, ConfigError> {
@@ -966,6 +1001,7 @@ impl Raw {
                 } else {
                     self.identifier("CAIRN_CLICKHOUSE_CLUSTER")?
                 },
+                failover: self.addresses("CAIRN_CLICKHOUSE_FAILOVER")?,
             },
             migrations_folders,
             dashboards_folders,
@@ -1137,6 +1173,27 @@ mod tests {
             e.contains("CAIRN_RETIREMENT") && e.contains("scrub or delete"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn failover_nodes_are_host_port_pairs() {
+        let c = Config::from_sources(None, env_of(&[])).unwrap();
+        assert!(c.clickhouse.failover.is_empty());
+        let c = Config::from_sources(
+            None,
+            env_of(&[("CAIRN_CLICKHOUSE_FAILOVER", " ch-2:8123, [::1]:8124 ,")]),
+        )
+        .unwrap();
+        assert_eq!(c.clickhouse.failover, ["ch-2:8123", "[::1]:8124"]);
+        for bad in ["ch-2", "ch-2:0", "http://ch-2:8123", ":8123", "ch-2:port"] {
+            let e = Config::from_sources(None, env_of(&[("CAIRN_CLICKHOUSE_FAILOVER", bad)]))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("CAIRN_CLICKHOUSE_FAILOVER") && e.contains("host:port"),
+                "{bad}: {e}"
+            );
+        }
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub mod clickhouse;
 pub mod cluster;
 pub mod config;
 pub mod error;
+#[cfg(feature = "services")]
+pub mod failover;
 pub mod keys;
 #[cfg(feature = "services")]
 pub mod lock;
