@@ -227,6 +227,8 @@ impl App {
                 post(boards::api_duplicate_dashboard),
             )
             .route("/assets/{file}", get(assets::serve))
+            .route("/healthz", get(healthz))
+            .route("/readyz", get(readyz))
             .layer(axum::middleware::map_response(security_headers))
             .layer(axum::middleware::from_fn(log_refusals))
             .with_state(self.clone())
@@ -379,6 +381,29 @@ fn login_form(app: &App, status: StatusCode, message: &str) -> Response {
             .into_response(),
         Err(e) => internal(e).into_response(),
     }
+}
+
+/// Liveness, for orchestrators: the process serves requests (nothing else is checked, so a
+/// ClickHouse outage does not get the dashboard restarted).
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Readiness, for orchestrators and proxies: ClickHouse answers within 2 s; otherwise 503
+/// (the reason is logged, not shown).
+async fn readyz(State(app): State<App>) -> Response {
+    let reason =
+        match tokio::time::timeout(std::time::Duration::from_secs(2), app.0.ch.ping()).await {
+            Ok(Ok(())) => return (StatusCode::OK, "ready\n").into_response(),
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => "no answer within 2 s".to_owned(),
+        };
+    tracing::warn!("not ready: ClickHouse: {reason}");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "not ready: ClickHouse does not answer\n",
+    )
+        .into_response()
 }
 
 async fn login_page(State(app): State<App>) -> Response {

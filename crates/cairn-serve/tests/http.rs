@@ -303,3 +303,36 @@ async fn ended(base: &str, session: &str) -> StatusCode {
     }
     status
 }
+
+/// The orchestrators' probes, on a ClickHouse server of the test's own that is stopped and
+/// started again: liveness answers throughout; readiness only while ClickHouse answers.
+#[tokio::test(flavor = "multi_thread")]
+async fn liveness_and_readiness_follow_clickhouse() {
+    let name = "serve_probes";
+    let own = cairn_core::testing::OwnServer::start(
+        cairn_core::testing::workspace_dir().join(format!(".cairn/test-clickhouse-26.9-{name}")),
+    );
+    let config = own.config(cairn_core::testing::config());
+    let f = common::dashboard_with(
+        name,
+        common::Setup {
+            own: Some(config),
+            ..common::Setup::default()
+        },
+    )
+    .await;
+    let base = f.base.as_str();
+    for path in ["/healthz", "/readyz"] {
+        let r = get(base, path, None).await;
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+    }
+    own.services("stop-clickhouse");
+    let r = get(base, "/readyz", None).await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body = r.text().await.unwrap();
+    assert_eq!(body, "not ready: ClickHouse does not answer\n");
+    assert_eq!(get(base, "/healthz", None).await.status(), StatusCode::OK);
+    own.services("start-clickhouse");
+    let r = get(base, "/readyz", None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+}
