@@ -64,10 +64,40 @@ pub fn format_rows<T: Columns>(rows: &[T], format: Format) -> String {
     }
 }
 
+/// A CSV cell that a spreadsheet cannot take for a formula: text starting with `=`, `+`,
+/// `-`, `@`, a tab or a carriage return gets a leading apostrophe (shown by spreadsheets
+/// as text, not as a character); numbers stay numbers (`-3`, `+1.5e3`).
+///
+/// ```
+/// use cairn_report::neutralize;
+/// assert_eq!(neutralize(r#"=HYPERLINK("http://evil.example","Unit 1")"#), r#"'=HYPERLINK("http://evil.example","Unit 1")"#);
+/// assert_eq!(neutralize("-12.5"), "-12.5");
+/// assert_eq!(neutralize("Unit 1"), "Unit 1");
+/// ```
+pub fn neutralize(cell: &str) -> std::borrow::Cow<'_, str> {
+    let risky = cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if risky && !is_number(cell) {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
+}
+
+/// A plain decimal number (what a spreadsheet reads as a number, not a formula).
+fn is_number(cell: &str) -> bool {
+    let body = cell.strip_prefix(['+', '-']).unwrap_or(cell);
+    !body.is_empty()
+        && body.starts_with(|c: char| c.is_ascii_digit() || c == '.')
+        && body
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'))
+        && body.parse::<f64>().is_ok_and(f64::is_finite)
+}
+
 fn to_csv(cells: &[Vec<String>]) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
     for r in cells {
-        let _ = w.write_record(r);
+        let _ = w.write_record(r.iter().map(|c| neutralize(c).into_owned()));
     }
     String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
 }
@@ -140,4 +170,82 @@ pub fn format_overview(o: &Overview, format: Format) -> String {
     );
     s += &section("Video engagement (seconds)", format_rows(&o.videos, format));
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Serialize)]
+    struct Row {
+        name: String,
+        n: i64,
+        share: f64,
+    }
+
+    impl Columns for Row {
+        const COLUMNS: &'static [&'static str] = &["name", "n", "share"];
+    }
+
+    #[test]
+    fn csv_cells_cannot_be_formulas_and_numbers_stay_numbers() {
+        let rows: Vec<Row> = [
+            r#"=HYPERLINK("http://evil.example","Unit 1")"#,
+            "+cmd|' /C calc'!A0",
+            "-2+3",
+            "@SUM(A1:A9)",
+            "\t=1+1",
+            "\r=1+1",
+            "Unit 1",
+            "-",
+            "1e5",
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, n)| Row {
+            name: (*n).to_owned(),
+            n: -(i as i64),
+            share: -0.25,
+        })
+        .collect();
+        let csv = format_rows(&rows, Format::Csv);
+        let mut r = csv::Reader::from_reader(csv.as_bytes());
+        let got: Vec<Vec<String>> = r
+            .records()
+            .map(|rec| rec.unwrap().iter().map(str::to_owned).collect())
+            .collect();
+        let names: Vec<&str> = got.iter().map(|r| r[0].as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                r#"'=HYPERLINK("http://evil.example","Unit 1")"#,
+                "'+cmd|' /C calc'!A0",
+                "'-2+3",
+                "'@SUM(A1:A9)",
+                "'\t=1+1",
+                "'\r=1+1",
+                "Unit 1",
+                "'-",
+                "1e5",
+            ]
+        );
+        // Negative numbers are numbers.
+        assert_eq!(got[3][1], "-3");
+        assert_eq!(got[3][2], "-0.25");
+        // Only CSV: JSON and the table keep the text as it is.
+        assert!(format_rows(&rows, Format::Json).contains("\"=HYPERLINK("));
+        assert!(format_rows(&rows, Format::Table).contains("=HYPERLINK("));
+    }
+
+    #[test]
+    fn numbers_are_plain_decimals() {
+        for n in ["-1", "+2", "-0.5", "-.5", "3e-7", "-1E+3"] {
+            assert!(is_number(n), "{n}");
+        }
+        for t in [
+            "-inf", "-NaN", "-", "+", "-1-1", "-e5", "=1", "-0x10", "- 1",
+        ] {
+            assert!(!is_number(t), "{t}");
+        }
+    }
 }
