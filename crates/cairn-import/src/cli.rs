@@ -16,7 +16,9 @@ pub struct IngestArgs {
     /// Log files (plain or .gz; quoted globs are expanded), or `-` for standard input.
     #[arg(required = true)]
     inputs: Vec<String>,
-    /// Keep reading as the files grow, across rotations (rename or copytruncate).
+    /// Keep reading as the files grow, across rotations (rename or copytruncate), all
+    /// inputs at once; quoted globs are matched again every second, so files that appear
+    /// later (a new pod's log) are followed too.
     #[arg(long)]
     follow: bool,
     /// Line format: auto (per line), tutor, json, docker or cri.
@@ -57,7 +59,7 @@ pub fn ingest_with(
     config: &Config,
     background: Option<cairn_core::Background>,
 ) -> ExitCode {
-    let inputs = match expand_inputs(&args.inputs) {
+    let inputs = match expand_inputs(&args.inputs, args.follow) {
         Ok(i) => i,
         Err(e) => {
             eprintln!("cairn ingest: {e}");

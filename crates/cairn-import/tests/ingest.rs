@@ -347,3 +347,124 @@ async fn follow_sees_appends_within_a_second_and_survives_rotations() {
     assert_eq!(s.inserted, 0, "{s}");
     ch.drop_database().await.unwrap();
 }
+
+fn gzip(path: &Path, text: &str) {
+    let mut enc = flate2::write::GzEncoder::new(
+        std::fs::File::create(path).unwrap(),
+        flate2::Compression::fast(),
+    );
+    enc.write_all(text.as_bytes()).unwrap();
+    enc.finish().unwrap();
+}
+
+/// The Kubernetes collector's case: one pattern over the pods' logs, pods coming and going.
+#[tokio::test(flavor = "multi_thread")]
+async fn follow_a_pattern_reads_every_matching_file_at_once_and_those_that_appear_later() {
+    let ch = data_lake("ingest_follow_pattern").await;
+    let dir = tmp("follow-pattern");
+    let pods = dir.join("pods");
+    std::fs::create_dir_all(&pods).unwrap();
+    let pattern = format!("{}/*/lms.log*", pods.display());
+    let opts = IngestOptions {
+        follow: true,
+        poll: Duration::from_millis(50),
+        ..IngestOptions::default()
+    };
+    let stop = opts.stop.clone();
+    let task = {
+        let ch = ch.clone();
+        tokio::spawn(async move {
+            ingest(
+                &ch,
+                vec![Input::Pattern(pattern)],
+                &opts,
+                Box::new(LogPublishes),
+            )
+            .await
+            .unwrap()
+        })
+    };
+    // Nothing matches yet: the collector waits (it used to exit).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(!task.is_finished(), "waits for a first file");
+
+    // Pod a starts: its log is followed within the rescan interval.
+    let a = pods.join("lms-a");
+    std::fs::create_dir_all(&a).unwrap();
+    append(&a.join("lms.log"), &lines(0..10));
+    assert!(
+        wait_for(&ch, 10, Duration::from_secs(5)).await.is_some(),
+        "the first pod's log"
+    );
+    // Pod b starts later; both grow at once and both are read.
+    let b = pods.join("lms-b");
+    std::fs::create_dir_all(&b).unwrap();
+    append(&b.join("lms.log"), &lines(100..110));
+    assert!(
+        wait_for(&ch, 20, Duration::from_secs(5)).await.is_some(),
+        "a pod started later"
+    );
+    for k in 0..5 {
+        append(&a.join("lms.log"), &lines(10 + k * 2..12 + k * 2));
+        append(&b.join("lms.log"), &lines(110 + k * 2..112 + k * 2));
+    }
+    let took = wait_for(&ch, 40, Duration::from_secs(3))
+        .await
+        .expect("both logs followed at once");
+    assert!(
+        took < Duration::from_secs(1),
+        "append → visible took {took:?}"
+    );
+
+    // b rotates by rename; the rotated file matches the pattern too, and is not read twice.
+    append(&b.join("lms.log"), &lines(120..122));
+    std::fs::rename(b.join("lms.log"), b.join("lms.log.1")).unwrap();
+    append(&b.join("lms.log"), &lines(122..125));
+    // An old rotation, compressed, is read once.
+    gzip(&b.join("lms.log.0.gz"), &lines(200..204));
+    assert!(
+        wait_for(&ch, 49, Duration::from_secs(5)).await.is_some(),
+        "rotation and compressed file"
+    );
+
+    // Pod a goes away with a last line unread; pod c comes.
+    append(&a.join("lms.log"), &lines(20..21));
+    std::fs::remove_dir_all(&a).unwrap();
+    let c = pods.join("lms-c");
+    std::fs::create_dir_all(&c).unwrap();
+    append(&c.join("lms.log"), &lines(300..303));
+    assert!(
+        wait_for(&ch, 53, Duration::from_secs(5)).await.is_some(),
+        "the removed pod's last line and the new pod"
+    );
+    // Let the removed pod go (after a few seconds), then stop.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    append(&b.join("lms.log"), &lines(125..126));
+    assert!(wait_for(&ch, 54, Duration::from_secs(3)).await.is_some());
+    stop.store(true, Ordering::Relaxed);
+    let s = task.await.unwrap();
+    assert_eq!(s.inserted, 54, "{s}");
+    assert!(s.unreadable.is_empty(), "{s}");
+    assert_eq!(q_u64(&ch, "SELECT count() FROM _events").await, 54);
+    assert_eq!(
+        q_u64(
+            &ch,
+            "SELECT toUInt64(uniqExact(ifNull(position, -1))) FROM _events"
+        )
+        .await,
+        54,
+        "each event once"
+    );
+    // A restart reads nothing again.
+    let opts = IngestOptions::default();
+    let s = run(
+        &ch,
+        vec![Input::Pattern(format!("{}/*/lms.log*", pods.display()))],
+        &opts,
+    )
+    .await;
+    assert_eq!(s.inserted, 0, "{s}");
+    assert_eq!(s.sources, 4, "{s}");
+    ch.drop_database().await.unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -177,13 +177,21 @@ impl std::fmt::Display for Summary {
 }
 
 /// Expands inputs: `-` is stdin; a pattern with `*`, `?` or `[` that names no file is a
-/// glob (sorted); anything else a path.
-pub fn expand_inputs(args: &[String]) -> Result<Vec<Input>, String> {
+/// glob; anything else a path. Without `follow` a glob becomes the files it matches, sorted,
+/// and one that matches nothing is an error; with `follow` it stays a pattern, matched again
+/// while following (a file that appears later is read too), and standard input is followed
+/// only on its own.
+pub fn expand_inputs(args: &[String], follow: bool) -> Result<Vec<Input>, String> {
     let mut out = Vec::new();
     for a in args {
         if a == "-" {
             out.push(Input::Stdin);
         } else if a.contains(['*', '?', '[']) && !std::path::Path::new(a).exists() {
+            glob::Pattern::new(a).map_err(|e| format!("bad pattern {a:?}: {e}"))?;
+            if follow {
+                out.push(Input::Pattern(a.clone()));
+                continue;
+            }
             let mut paths: Vec<PathBuf> = glob::glob(a)
                 .map_err(|e| format!("bad pattern {a:?}: {e}"))?
                 .filter_map(Result::ok)
@@ -196,6 +204,9 @@ pub fn expand_inputs(args: &[String]) -> Result<Vec<Input>, String> {
         } else {
             out.push(Input::Path(PathBuf::from(a)));
         }
+    }
+    if follow && out.len() > 1 && out.contains(&Input::Stdin) {
+        return Err("--follow reads standard input (-) only on its own, not with files".into());
     }
     Ok(out)
 }
@@ -341,7 +352,7 @@ pub async fn ingest(
         .iter()
         .filter_map(|i| match i {
             Input::Path(p) => std::fs::metadata(p).ok().map(|m| m.len()),
-            Input::Stdin => None,
+            Input::Pattern(_) | Input::Stdin => None,
         })
         .sum();
     let producer = std::thread::spawn(move || {
@@ -411,4 +422,47 @@ pub async fn ingest(
     summary.unreadable = stats.unreadable;
     summary.elapsed = started.elapsed();
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_glob_is_expanded_once_unless_followed() {
+        let dir = std::env::temp_dir().join(format!("cairn-expand-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("b.log"), "x\n").unwrap();
+        std::fs::write(dir.join("a.log"), "x\n").unwrap();
+        let pattern = format!("{}/*.log", dir.display());
+        assert_eq!(
+            expand_inputs(&args(&[&pattern, "-"]), false).unwrap(),
+            vec![
+                Input::Path(dir.join("a.log")),
+                Input::Path(dir.join("b.log")),
+                Input::Stdin
+            ]
+        );
+        assert_eq!(
+            expand_inputs(&args(&[&pattern]), true).unwrap(),
+            vec![Input::Pattern(pattern.clone())]
+        );
+        let none = format!("{}/*.gz", dir.display());
+        let e = expand_inputs(&args(&[&none]), false).unwrap_err();
+        assert!(e.contains("no file matches"), "{e}");
+        assert_eq!(
+            expand_inputs(&args(&[&none]), true).unwrap(),
+            vec![Input::Pattern(none.clone())],
+            "followed, a pattern may match nothing yet"
+        );
+        let e = expand_inputs(&args(&[&none, "-"]), true).unwrap_err();
+        assert!(e.contains("standard input"), "{e}");
+        let e = expand_inputs(&args(&["/nope/[x.log"]), true).unwrap_err();
+        assert!(e.contains("bad pattern"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

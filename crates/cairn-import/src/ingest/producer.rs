@@ -1,6 +1,6 @@
 //! Reading sources and parsing them into batches, on a thread of its own.
 //!
-//! Sources are read in order. Each is identified by a fingerprint of its first line, so a
+//! Sources are read in order; in follow mode all at once (see [`tail`]). Each is identified by a fingerprint of its first line, so a
 //! file renamed by rotation, compressed later, or given twice is the same source; reading
 //! starts from the resume point that ClickHouse holds for it. In follow mode a file is
 //! polled for growth, rename-and-create rotation and copytruncate; a line without its
@@ -21,11 +21,16 @@ use sha2::{Digest, Sha256};
 use super::store::{Located, Resume, storable};
 use super::{IngestOptions, PublishHook};
 
+mod tail;
+
 /// An input of the ingester.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
     /// A file, plain or gzip (detected by its magic bytes).
     Path(PathBuf),
+    /// A glob pattern: the files it matches, sorted; in follow mode also those that start
+    /// matching later (a new pod's log), while a matched file that is gone for good is let go.
+    Pattern(String),
     /// Standard input.
     Stdin,
 }
@@ -35,6 +40,7 @@ impl Input {
     pub fn label(&self) -> String {
         match self {
             Input::Path(p) => p.display().to_string(),
+            Input::Pattern(p) => p.clone(),
             Input::Stdin => "-".into(),
         }
     }
@@ -192,18 +198,35 @@ impl Producer {
         self.consumer_gone || self.opts.stop.load(Ordering::Relaxed)
     }
 
-    /// Reads every input in order.
+    /// Reads the inputs: in order; in follow mode all at once, round robin, and files that
+    /// start matching a pattern later too.
     pub(crate) fn run(&mut self, inputs: &[Input]) {
-        for input in inputs {
-            if self.stopped() {
-                break;
-            }
-            let result = match input {
-                Input::Path(p) => self.file(p),
-                Input::Stdin => self.stdin(),
-            };
-            if let Err(e) = result {
-                self.stats.unreadable.push((input.label(), e));
+        if self.opts.follow && inputs != [Input::Stdin] {
+            self.follow(inputs);
+        } else {
+            for input in inputs {
+                if self.stopped() {
+                    break;
+                }
+                let result = match input {
+                    Input::Path(p) => self.file(p),
+                    Input::Pattern(p) => match tail::matches(p) {
+                        Ok(paths) if paths.is_empty() => Err(format!("no file matches {p:?}")),
+                        Ok(paths) => {
+                            for p in paths {
+                                if let Err(e) = self.file(&p) {
+                                    self.stats.unreadable.push((p.display().to_string(), e));
+                                }
+                            }
+                            Ok(())
+                        }
+                        Err(e) => Err(e),
+                    },
+                    Input::Stdin => self.stdin(),
+                };
+                if let Err(e) = result {
+                    self.stats.unreadable.push((input.label(), e));
+                }
             }
         }
         if let Some(w) = self.rejects.as_mut() {
@@ -211,8 +234,7 @@ impl Producer {
         }
     }
 
-    fn begin(&mut self, first: &[u8], path: &str) -> Result<SourceRun, String> {
-        let fp = fingerprint(first);
+    fn begin(&mut self, fp: String, path: &str) -> Result<SourceRun, String> {
         let resume = (self.resume)(&fp)?;
         let start = resume
             .checkpoint
@@ -232,82 +254,6 @@ impl Producer {
             batch_bytes: 0,
             batch_started: Instant::now(),
         })
-    }
-
-    fn file(&mut self, path: &Path) -> Result<(), String> {
-        let label = path.display().to_string();
-        loop {
-            // A new generation of the file at `path` (the first, or after a rotation).
-            let first = loop {
-                match first_line(path, !self.opts.follow) {
-                    Ok(Some(l)) => break Some(l),
-                    Ok(None) if self.opts.follow && !self.stopped() => {
-                        std::thread::sleep(self.opts.poll)
-                    }
-                    Ok(None) => break None,
-                    Err(e)
-                        if self.opts.follow
-                            && e.kind() == std::io::ErrorKind::NotFound
-                            && !self.stopped() =>
-                    {
-                        std::thread::sleep(self.opts.poll)
-                    }
-                    Err(e) => return Err(e.to_string()),
-                }
-            };
-            let Some(first) = first else { return Ok(()) };
-            let ino = std::fs::metadata(path)
-                .map(|m| inode(&m))
-                .map_err(|e| e.to_string())?;
-            let (mut reader, gz) = open_reader(path).map_err(|e| e.to_string())?;
-            let mut run = self.begin(&first, &label)?;
-            let mut buf = vec![0u8; 256 * 1024];
-            let mut file_pos = 0u64;
-            let next = loop {
-                let n = reader.read(&mut buf).map_err(|e| format!("{label}: {e}"))?;
-                if n > 0 {
-                    file_pos += n as u64;
-                    self.bytes_read += n as u64;
-                    self.feed(&mut run, &buf[..n]);
-                    self.maybe_flush(&mut run, false);
-                    if self.consumer_gone {
-                        return Ok(());
-                    }
-                    continue;
-                }
-                if !self.opts.follow || gz {
-                    break None;
-                }
-                if self.stopped() {
-                    // Stop without treating a half-written line as complete.
-                    self.flush(&mut run);
-                    return Ok(());
-                }
-                match std::fs::metadata(path) {
-                    Ok(m) if inode(&m) != ino => {
-                        // Rotated (renamed, a new file created): read what is left of ours.
-                        loop {
-                            let n = reader.read(&mut buf).map_err(|e| format!("{label}: {e}"))?;
-                            if n == 0 {
-                                break;
-                            }
-                            self.bytes_read += n as u64;
-                            self.feed(&mut run, &buf[..n]);
-                        }
-                        break Some(());
-                    }
-                    Ok(m) if m.len() < file_pos => break Some(()), // copytruncate
-                    _ => {
-                        self.maybe_flush(&mut run, true);
-                        std::thread::sleep(self.opts.poll.min(self.opts.flush_interval / 4));
-                    }
-                }
-            };
-            self.end(&mut run);
-            if next.is_none() {
-                return Ok(());
-            }
-        }
     }
 
     fn stdin(&mut self) -> Result<(), String> {
@@ -341,7 +287,7 @@ impl Producer {
                         None => {
                             head.extend_from_slice(&data);
                             if let Some(i) = memchr::memchr(b'\n', &head) {
-                                let mut r = self.begin(&head[..=i], "-")?;
+                                let mut r = self.begin(fingerprint(&head[..=i]), "-")?;
                                 let h = std::mem::take(&mut head);
                                 self.feed(&mut r, &h);
                                 run = Some(r);
@@ -368,7 +314,7 @@ impl Producer {
         }
         if run.is_none() && !head.is_empty() {
             let h = std::mem::take(&mut head);
-            run = Some(self.begin(&h, "-")?);
+            run = Some(self.begin(fingerprint(&h), "-")?);
             if let Some(r) = run.as_mut() {
                 self.feed(r, &h);
             }
