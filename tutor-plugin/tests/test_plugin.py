@@ -303,6 +303,9 @@ class Rendered(unittest.TestCase):
                 "docker.io/library/debian:bookworm-slim",
             ],
         )
+        # The build copies what it reads, not a checkout's target/ (gigabytes).
+        copies = [i["value"] for i in parser.structure if i["instruction"] == "COPY" and "--from=cairn-src" in i["value"]]
+        self.assertEqual(copies, ["--from=cairn-src /Cargo.toml /Cargo.lock /src/", "--from=cairn-src /crates /src/crates"])
         runs = [i["value"] for i in parser.structure if i["instruction"] == "RUN"]
         self.assertTrue(any("cargo build --release --locked -p cairn-cli" in r for r in runs), runs)
         # The runtime: what follows the last FROM.

@@ -830,8 +830,30 @@ pub const EXPORTS: &[&str] = &[
     "at-risk",
 ];
 
-/// Serves the dashboard until the process is stopped.
+/// Serves the dashboard until SIGINT or SIGTERM, then finishes the requests under way.
+///
+/// In a container `cairn serve` is process 1, which has no default action for SIGTERM:
+/// without this, `docker stop` and Kubernetes would wait their grace period and kill it.
 pub async fn serve(app: App, listen: SocketAddr) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
-    axum::serve(listener, app.router()).await
+    axum::serve(listener, app.router())
+        .with_graceful_shutdown(stop_signal())
+        .await
+}
+
+/// Resolves at the first SIGINT or SIGTERM.
+async fn stop_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut t) => {
+                t.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+    tracing::info!("cairn serve: stopping (finishing the requests under way)");
 }
