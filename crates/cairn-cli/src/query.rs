@@ -146,10 +146,15 @@ async fn run_one(
     let mut stdout = std::io::stdout().lock();
     match format {
         Output::Csv => {
+            // Streamed; no cell comes out as a spreadsheet formula.
             let mut resp = resp;
+            let mut csv = cairn_report::NeutralCsv::new();
             while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
-                stdout.write_all(&chunk).map_err(|e| e.to_string())?;
+                stdout
+                    .write_all(&csv.feed(&chunk))
+                    .map_err(|e| e.to_string())?;
             }
+            stdout.write_all(&csv.finish()).map_err(|e| e.to_string())?;
         }
         Output::Json | Output::Table => {
             let table = read_table(resp, started, rows)

@@ -80,6 +80,25 @@ async fn query_and_client_run_sql_from_the_terminal() {
         "\"name\",\"n\"\n\"play_video\",2\n\"problem_check\",1\n"
     );
 
+    // No cell is a spreadsheet formula.
+    let o = cairn(
+        &db,
+        &[
+            "query",
+            "SELECT '=1+1' AS `@a`, -2 AS n, '-x' AS s FROM events LIMIT 1",
+            "--format",
+            "csv",
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(
+        out(&o),
+        "\"'@a\",\"n\",\"s\"\n\"'=1+1\",-2,\"'-x\"\n",
+        "{}",
+        err(&o)
+    );
+
     let suite = ch.version();
     let o = cairn(
         &db,

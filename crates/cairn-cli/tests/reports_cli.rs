@@ -181,6 +181,7 @@ struct Lake {
     db: String,
     lms: String,
     lms_admin: cairn_core::config::MysqlConfig,
+    spec: Spec,
     _dir: tempfile::TempDir,
 }
 
@@ -254,6 +255,7 @@ async fn lake(test: &str) -> Lake {
         ch,
         lms: lms.database.clone(),
         lms_admin: lms,
+        spec,
         _dir: dir,
     }
 }
@@ -853,6 +855,126 @@ async fn cairn_serve_sends_due_reports_itself_once() {
         parse(&got[0]).subject.contains("week of 2025-12-22"),
         "{}",
         parse(&got[0]).subject
+    );
+    lake.ch.drop_database().await.unwrap();
+}
+
+/// Every cell of a CSV text that a spreadsheet would run (none is expected), and the cells
+/// that start with one of `hostile` (neutralised: after an apostrophe).
+fn formulas_and_hostile(csv_text: &str, hostile: &[&str]) -> (Vec<String>, Vec<String>) {
+    let mut formulas = Vec::new();
+    let mut seen = Vec::new();
+    for rec in csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(csv_text.as_bytes())
+        .records()
+    {
+        for cell in rec.unwrap().iter() {
+            if cairn_report::neutralize(cell) != cell {
+                formulas.push(cell.to_owned());
+            }
+            if hostile.iter().any(|h| cell.starts_with(&format!("'{h}"))) {
+                seen.push(cell.to_owned());
+            }
+        }
+    }
+    (formulas, seen)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn report_csv_and_mail_attachments_with_hostile_names_hold_no_formula() {
+    let lake = lake("reports_csv_formulas").await;
+    let smtp = Smtp::start(&[]);
+    // C01's units and videos renamed in Studio and imported again; learners renamed in the LMS.
+    let mut course = courses(&lake.spec)[0].clone();
+    assert_eq!(course.id, C1);
+    for (i, u) in course.units.iter_mut().enumerate() {
+        u.name = format!("=HYPERLINK(\"http://evil.example\",\"Unit {i}\")");
+        u.video_name = format!("@SUM(1+1)*cmd|' /C calc'!A{i}");
+    }
+    let olx = tempfile::tempdir().unwrap();
+    cairn_import::generate::write_olx(
+        &course,
+        &cairn_import::generate::olx_dir(olx.path(), &course),
+    )
+    .unwrap();
+    import_courses(&lake.ch, olx.path(), std::slice::from_ref(&course))
+        .await
+        .unwrap();
+    let mut conn = cairn_core::mysql::connect(&lake.lms_admin).await.unwrap();
+    conn.query_drop(
+        "UPDATE auth_user SET username = CONCAT('-1+1+cmd|', username) WHERE id < 100000",
+    )
+    .await
+    .unwrap();
+    conn.disconnect().await.ok();
+    let hostile = ["=HYPERLINK(", "@SUM(", "-1+1+cmd|"];
+
+    let overview = lake.run(
+        &smtp,
+        &[
+            "report",
+            "course-overview",
+            "--course-id",
+            C1,
+            "--from",
+            "2026-01-05",
+            "--to",
+            "2026-01-26",
+            "--format",
+            "csv",
+        ],
+    );
+    assert!(overview.status.success(), "{}", text(&overview));
+    let (formulas, seen) =
+        formulas_and_hostile(&String::from_utf8_lossy(&overview.stdout), &hostile);
+    assert_eq!(formulas, Vec::<String>::new(), "course-overview");
+    for h in ["=HYPERLINK(", "@SUM("] {
+        assert!(
+            seen.iter().any(|c| c.starts_with(&format!("'{h}"))),
+            "course-overview: {h} {seen:?}"
+        );
+    }
+    let at_risk = lake.run(
+        &smtp,
+        &[
+            "report",
+            "at-risk",
+            "--course-id",
+            C1,
+            "--as-of",
+            "2026-02-20",
+            "--format",
+            "csv",
+        ],
+    );
+    assert!(at_risk.status.success(), "{}", text(&at_risk));
+    let (formulas, seen) =
+        formulas_and_hostile(&String::from_utf8_lossy(&at_risk.stdout), &hostile);
+    assert_eq!(formulas, Vec::<String>::new(), "at-risk");
+    assert!(
+        seen.iter().any(|c| c.starts_with("'-1+1+cmd|")),
+        "at-risk: {seen:?}"
+    );
+
+    // The e-mail report's attachments.
+    let id = lake.add(&smtp, &["--course-id", C1, "--to", "boss@example.org"]);
+    let o = lake.run(&smtp, &["reports", "send-now", &id, "--now", NOW]);
+    assert!(o.status.success(), "{}", text(&o));
+    let got = smtp.messages();
+    assert_eq!(got.len(), 1);
+    let mail = parse(&got[0]);
+    assert!(!mail.csv.is_empty());
+    let mut all_seen = Vec::new();
+    for (name, body) in &mail.csv {
+        let (formulas, seen) = formulas_and_hostile(body, &hostile);
+        assert_eq!(formulas, Vec::<String>::new(), "{name}");
+        all_seen.extend(seen);
+    }
+    assert!(
+        all_seen.iter().any(|c| c.starts_with("'=HYPERLINK(")),
+        "attachments: {all_seen:?}"
     );
     lake.ch.drop_database().await.unwrap();
 }

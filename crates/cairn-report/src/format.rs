@@ -94,6 +94,115 @@ fn is_number(cell: &str) -> bool {
         && body.parse::<f64>().is_ok_and(f64::is_finite)
 }
 
+/// [`neutralize`] on raw bytes (a cell that is not UTF-8 is never a number).
+fn neutralize_bytes(cell: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    use std::borrow::Cow;
+    match std::str::from_utf8(cell) {
+        Ok(s) => match neutralize(s) {
+            Cow::Borrowed(_) => Cow::Borrowed(cell),
+            Cow::Owned(o) => Cow::Owned(o.into_bytes()),
+        },
+        Err(_)
+            if cell.starts_with(b"=")
+                || cell.starts_with(b"+")
+                || cell.starts_with(b"-")
+                || cell.starts_with(b"@")
+                || cell.starts_with(b"\t")
+                || cell.starts_with(b"\r") =>
+        {
+            let mut v = Vec::with_capacity(cell.len() + 1);
+            v.push(b'\'');
+            v.extend_from_slice(cell);
+            Cow::Owned(v)
+        }
+        Err(_) => Cow::Borrowed(cell),
+    }
+}
+
+/// Rewrites a CSV stream (such as ClickHouse's `CSVWithNames`) chunk by chunk so that no
+/// cell is a spreadsheet formula ([`neutralize`]), in memory bounded by the longest cell.
+/// Cells that are not numbers come out quoted, as ClickHouse writes text.
+///
+/// ```
+/// let mut csv = cairn_report::NeutralCsv::new();
+/// let mut out = csv.feed(b"\"name\",\"n\"\n\"=1+1\",-2\n\"@SUM(A1:A2)");
+/// out.extend(csv.feed(b"\",3\n"));
+/// out.extend(csv.finish());
+/// assert_eq!(out, b"\"name\",\"n\"\n\"'=1+1\",-2\n\"'@SUM(A1:A2)\",3\n");
+/// ```
+pub struct NeutralCsv {
+    reader: csv_core::Reader,
+    field: Vec<u8>,
+    len: usize,
+    /// The cells of the record being read, neutralised.
+    record: Vec<Vec<u8>>,
+}
+
+impl Default for NeutralCsv {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl NeutralCsv {
+    /// A rewriter at the start of a stream.
+    pub fn new() -> Self {
+        NeutralCsv {
+            reader: csv_core::Reader::new(),
+            field: vec![0; 256],
+            len: 0,
+            record: Vec::new(),
+        }
+    }
+
+    /// Takes the next chunk of the stream; returns the records it completed.
+    pub fn feed(&mut self, input: &[u8]) -> Vec<u8> {
+        self.read(input)
+    }
+
+    /// The stream ended: returns the rest (the last record, when the stream does not end
+    /// with a newline).
+    pub fn finish(mut self) -> Vec<u8> {
+        self.read(&[])
+    }
+
+    /// Reads `input` (empty: the end of the stream) and writes the records it completes.
+    fn read(&mut self, mut input: &[u8]) -> Vec<u8> {
+        // csv-core takes empty input for the end of the stream.
+        let at_end = input.is_empty();
+        let mut out = Vec::new();
+        let mut w = csv::WriterBuilder::new()
+            .quote_style(csv::QuoteStyle::NonNumeric)
+            .flexible(true)
+            .from_writer(&mut out);
+        while at_end || !input.is_empty() {
+            if self.len == self.field.len() {
+                self.field.resize(self.field.len() * 2, 0);
+            }
+            let (res, nin, nout) = self.reader.read_field(input, &mut self.field[self.len..]);
+            input = &input[nin..];
+            self.len += nout;
+            match res {
+                csv_core::ReadFieldResult::OutputFull => {}
+                csv_core::ReadFieldResult::Field { record_end } => {
+                    self.record
+                        .push(neutralize_bytes(&self.field[..self.len]).into_owned());
+                    self.len = 0;
+                    if record_end {
+                        let _ = w.write_record(&self.record);
+                        self.record.clear();
+                    }
+                }
+                // All of the input is read (empty input: the stream's end is read).
+                csv_core::ReadFieldResult::InputEmpty | csv_core::ReadFieldResult::End => break,
+            }
+        }
+        let _ = w.flush();
+        drop(w);
+        out
+    }
+}
+
 fn to_csv(cells: &[Vec<String>]) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
     for r in cells {
@@ -246,6 +355,101 @@ mod tests {
             "-inf", "-NaN", "-", "+", "-1-1", "-e5", "=1", "-0x10", "- 1",
         ] {
             assert!(!is_number(t), "{t}");
+        }
+    }
+
+    /// Cells as a CSV reader sees them.
+    fn parse(bytes: &[u8]) -> Vec<Vec<String>> {
+        csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(bytes)
+            .records()
+            .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+            .collect()
+    }
+
+    fn rewrite(input: &[u8], chunk: usize) -> Vec<u8> {
+        let mut n = NeutralCsv::new();
+        let mut out = Vec::new();
+        for c in input.chunks(chunk.max(1)) {
+            out.extend(n.feed(c));
+        }
+        out.extend(n.finish());
+        out
+    }
+
+    #[test]
+    fn a_clickhouse_csv_stream_is_neutralised_in_any_chunking() {
+        // As ClickHouse's CSVWithNames writes it: text quoted, quotes doubled.
+        let input = concat!(
+            "\"unit\",\"n\",\"share\"\n",
+            "\"=HYPERLINK(\"\"http://evil.example\"\",\"\"Unit 1\"\")\",1,-0.5\n",
+            "\"+1+cmd|' /C calc'!A0\",-2,1e3\n",
+            "\"-12.5\",3,\\N\n",
+            "\"@SUM(1,2)\",4,0\n",
+            "\"\ttab\",5,0\n",
+            "\"multi\nline, with comma\",6,0\n",
+            "\"\",7,0\n",
+        )
+        .as_bytes();
+        let expected = vec![
+            vec!["unit", "n", "share"],
+            vec![
+                r#"'=HYPERLINK("http://evil.example","Unit 1")"#,
+                "1",
+                "-0.5",
+            ],
+            vec!["'+1+cmd|' /C calc'!A0", "-2", "1e3"],
+            vec!["-12.5", "3", "\\N"],
+            vec!["'@SUM(1,2)", "4", "0"],
+            vec!["'\ttab", "5", "0"],
+            vec!["multi\nline, with comma", "6", "0"],
+            vec!["", "7", "0"],
+        ];
+        let whole = rewrite(input, usize::MAX);
+        assert_eq!(
+            parse(&whole),
+            expected,
+            "{}",
+            String::from_utf8_lossy(&whole)
+        );
+        assert!(
+            whole.starts_with(b"\"unit\",\"n\",\"share\"\n\"'=HYPERLINK"),
+            "text stays quoted: {}",
+            String::from_utf8_lossy(&whole)
+        );
+        for chunk in 1..input.len() {
+            assert_eq!(rewrite(input, chunk), whole, "chunks of {chunk} bytes");
+        }
+        // No newline at the end; a cell longer than the first buffer.
+        let long = format!("\"={}\"", "x".repeat(1000));
+        assert_eq!(
+            parse(&rewrite(long.as_bytes(), 7)),
+            vec![vec![format!("'={}", "x".repeat(1000))]]
+        );
+        // Not UTF-8.
+        assert_eq!(rewrite(b"\"=\xff\"\n", 1), b"\"'=\xff\"\n");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_table_comes_out_neutralised(
+            rows in proptest::collection::vec(
+                proptest::collection::vec("[=+@a-z0-9\\-.,\"\t\r\n ]{0,12}", 1..4), 0..6),
+            chunk in 1usize..40,
+        ) {
+            let mut w = csv::WriterBuilder::new().flexible(true).from_writer(Vec::new());
+            for r in &rows {
+                w.write_record(r).unwrap();
+            }
+            let input = w.into_inner().unwrap();
+            let got = parse(&rewrite(&input, chunk));
+            let want: Vec<Vec<String>> = parse(&input)
+                .iter()
+                .map(|r| r.iter().map(|c| neutralize(c).into_owned()).collect())
+                .collect();
+            proptest::prop_assert_eq!(got, want);
         }
     }
 }

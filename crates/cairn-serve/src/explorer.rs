@@ -538,7 +538,25 @@ pub(crate) async fn api_query(
     Ok(Json(run_as(&app, &s, &q.sql, &q.params).await?))
 }
 
-/// `POST /api/query.csv`: the whole result as CSV (within the row limit), streamed.
+/// ClickHouse's CSV, streamed on with no cell a spreadsheet formula.
+fn neutral_csv(
+    resp: reqwest::Response,
+) -> impl futures_util::Stream<Item = Result<Vec<u8>, reqwest::Error>> + Send {
+    futures_util::stream::unfold(
+        Some((resp, cairn_report::NeutralCsv::new())),
+        |state| async move {
+            let (mut resp, mut csv) = state?;
+            match resp.chunk().await {
+                Ok(Some(chunk)) => Some((Ok(csv.feed(&chunk)), Some((resp, csv)))),
+                Ok(None) => Some((Ok(csv.finish()), None)),
+                Err(e) => Some((Err(e), None)),
+            }
+        },
+    )
+}
+
+/// `POST /api/query.csv`: the whole result as CSV (within the row limit), streamed; no
+/// cell comes out as a spreadsheet formula.
 pub(crate) async fn api_query_csv(
     State(app): State<App>,
     headers: HeaderMap,
@@ -555,7 +573,7 @@ pub(crate) async fn api_query_csv(
                 "attachment; filename=\"query.csv\"",
             ),
         ],
-        Body::from_stream(resp.bytes_stream()),
+        Body::from_stream(neutral_csv(resp)),
     )
         .into_response())
 }

@@ -290,6 +290,19 @@ async fn explorer_runs_each_query_as_the_users_own_clickhouse_user() {
     let text = csv.text().await.unwrap();
     assert_eq!(text.lines().count(), 20_006, "header and every row");
     assert_eq!(text.lines().last(), Some("20004"));
+    // No cell of it is a spreadsheet formula: not a column name, not a value.
+    let csv = client()
+        .post(format!("{base}/api/query.csv"))
+        .header(COOKIE, &teach)
+        .json(&json!({ "sql": "SELECT '=HYPERLINK(\"http://evil.example\",\"x\")' AS `@cmd`, -3 AS n, '+1, \"two\"' AS s, 'plain' AS p" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), StatusCode::OK);
+    assert_eq!(
+        csv.text().await.unwrap(),
+        "\"'@cmd\",\"n\",\"s\",\"p\"\n\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\",-3,\"'+1, \"\"two\"\"\",\"plain\"\n"
+    );
 
     // The schema browser: what the user may read, described.
     let (s, schema) = get_json(base, &teach, "/api/schema").await;

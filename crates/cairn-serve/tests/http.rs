@@ -336,3 +336,90 @@ async fn liveness_and_readiness_follow_clickhouse() {
     let r = get(base, "/readyz", None).await;
     assert_eq!(r.status(), StatusCode::OK);
 }
+
+/// The cells of a CSV download.
+async fn csv_cells(r: reqwest::Response, path: &str) -> Vec<Vec<String>> {
+    assert_eq!(r.status(), StatusCode::OK, "{path}");
+    let body = r.bytes().await.unwrap();
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(body.as_ref())
+        .records()
+        .map(|rec| rec.unwrap().iter().map(str::to_owned).collect())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn csv_downloads_with_hostile_unit_video_and_user_names_hold_no_formula() {
+    use cairn_core::mysql::mysql_async::prelude::Queryable;
+    let f = dashboard("serve_csv_formulas").await;
+    let a = f.courses[0].as_str();
+    let base = f.base.as_str();
+    // Course A's units and videos, renamed in Studio and imported again from its OLX.
+    let mut course = cairn_import::generate::courses(&f.spec)[0].clone();
+    assert_eq!(course.id, a);
+    for (i, u) in course.units.iter_mut().enumerate() {
+        u.name = format!("=HYPERLINK(\"http://evil.example\",\"Unit {i}\")");
+        u.video_name = format!("@SUM(1+1)*cmd|' /C calc'!A{i}");
+    }
+    let dir = std::env::temp_dir().join(format!("cairn-csv-formulas-{}", std::process::id()));
+    cairn_import::generate::write_olx(&course, &cairn_import::generate::olx_dir(&dir, &course))
+        .unwrap();
+    cairn_import::generate::import_courses(&f.ch, &dir, std::slice::from_ref(&course))
+        .await
+        .unwrap();
+    // Learners who chose hostile usernames in the LMS.
+    let mut conn = cairn_core::mysql::connect(&f.lms).await.unwrap();
+    conn.query_drop(
+        "UPDATE auth_user SET username = CONCAT('-1+1+cmd|', username) WHERE id < 9000",
+    )
+    .await
+    .unwrap();
+
+    let teach = sign_in(base, "teach", PASSWORD).await.unwrap();
+    let o: serde_json::Value = get(base, &format!("/api/overview?{}", q(a)), Some(&teach))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let video = o["videos"][0]["video_id"].as_str().unwrap().to_owned();
+    let mut seen = Vec::new();
+    for name in [
+        "weekly",
+        "progress",
+        "grades",
+        "demographics",
+        "videos",
+        "video-curve",
+        "at-risk",
+    ] {
+        let path = format!("/export/{name}.csv?{}&video_id={video}", q(a));
+        let cells = csv_cells(get(base, &path, Some(&teach)).await, &path).await;
+        assert!(cells.len() > 1, "{path}: {cells:?}");
+        for cell in cells.iter().flatten() {
+            assert_eq!(
+                cairn_report::neutralize(cell),
+                cell.as_str(),
+                "{path}: a cell a spreadsheet would run"
+            );
+            for hostile in ["'=HYPERLINK(", "'@SUM(", "'-1+1+cmd|"] {
+                if cell.starts_with(hostile) {
+                    seen.push((name, hostile));
+                }
+            }
+        }
+    }
+    seen.dedup();
+    for (export, hostile) in [
+        ("progress", "'=HYPERLINK("),
+        ("videos", "'@SUM("),
+        ("at-risk", "'-1+1+cmd|"),
+    ] {
+        assert!(
+            seen.contains(&(export, hostile)),
+            "{export}.csv carries the hostile name, neutralised: {seen:?}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+    f.drop_all().await;
+}
