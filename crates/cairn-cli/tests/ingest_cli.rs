@@ -87,7 +87,7 @@ async fn report_course_overview_as_csv() {
             "--from",
             "2026-01-05",
             "--to",
-            "2026-01-19",
+            "2026-01-18",
             "--format",
             "csv",
         ],
@@ -113,6 +113,33 @@ async fn report_course_overview_as_csv() {
     assert!(
         text.contains("# Grade distribution\nfrom_percent,to_percent,learners,passed\n0,10,0,0\n")
     );
+    // --to is the last day, included: one day is --from D --to D.
+    for (last, active) in [("2026-01-05", 1), ("2026-01-06", 2)] {
+        let out = cairn(
+            &[
+                "report",
+                "course-overview",
+                "--course-id",
+                "course-v1:A+B+C",
+                "--from",
+                "2026-01-05",
+                "--to",
+                last,
+                "--format",
+                "json",
+            ],
+            &db,
+            None,
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["to"], last, "the JSON's `to` is the last day too");
+        assert_eq!(v["weekly"][0]["active"], active, "--to {last}: {v}");
+    }
     let bad = cairn(
         &["report", "course-overview", "--course-id", "not a key"],
         &db,
@@ -137,7 +164,7 @@ async fn report_course_overview_as_csv() {
     assert!(!backwards.status.success());
     assert!(
         String::from_utf8_lossy(&backwards.stderr)
-            .contains("cairn: the range is empty: --from 2026-01-19 is not before --to 2026-01-05"),
+            .contains("cairn: the range is empty: --from 2026-01-19 is after --to 2026-01-05"),
         "{}",
         String::from_utf8_lossy(&backwards.stderr)
     );

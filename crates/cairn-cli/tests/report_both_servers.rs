@@ -60,7 +60,7 @@ async fn every_report_gives_the_same_json_on_18_16_and_26_9() {
         "--from",
         "2026-01-05",
         "--to",
-        "2026-02-01",
+        "2026-01-31",
         "--format",
         "json",
     ];

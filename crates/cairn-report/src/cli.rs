@@ -14,27 +14,21 @@ pub struct RangeArgs {
     /// First day (YYYY-MM-DD); default: the Monday 7 weeks before this week's.
     #[arg(long)]
     from: Option<NaiveDate>,
-    /// Day after the last (YYYY-MM-DD); default: next Monday.
+    /// Last day (YYYY-MM-DD), included; default: this week's Sunday.
     #[arg(long)]
     to: Option<NaiveDate>,
 }
 
 impl RangeArgs {
-    /// The range, defaults filled in (the last 8 ISO weeks); an error unless `from` is
-    /// before `to`.
+    /// The range, defaults filled in (the last 8 ISO weeks); `--to` is its last day; an
+    /// error when `--from` is after `--to`.
     pub fn range(&self) -> Result<Range, String> {
         let default = Range::last_weeks(chrono::Utc::now().date_naive(), 8);
-        let r = Range {
-            from: self.from.unwrap_or(default.from),
-            to: self.to.unwrap_or(default.to),
-        };
-        if r.from >= r.to {
-            return Err(format!(
-                "the range is empty: --from {} is not before --to {} (the day after the last)",
-                r.from, r.to
-            ));
-        }
-        Ok(r)
+        let from = self.from.unwrap_or(default.from);
+        let last = self.to.unwrap_or(default.last());
+        Range::through(from, last).ok_or_else(|| {
+            format!("the range is empty: --from {from} is after --to {last} (its last day)")
+        })
     }
 }
 

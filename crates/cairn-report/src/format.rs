@@ -262,9 +262,7 @@ pub fn format_overview(o: &Overview, format: Format) -> String {
         Format::Csv => String::new(),
         _ => format!(
             "Course overview: {} ({} to {})\n\n",
-            o.course_id,
-            o.from,
-            o.to - chrono::Duration::days(1)
+            o.course_id, o.from, o.to
         ),
     };
     s += &section(

@@ -223,7 +223,7 @@ pub struct Overview {
     pub course_id: String,
     /// First day of the range.
     pub from: NaiveDate,
-    /// Day after the range.
+    /// Last day of the range (included).
     pub to: NaiveDate,
     /// Weekly engagement.
     pub weekly: Vec<Week>,
@@ -254,6 +254,21 @@ impl Range {
             from: monday - Duration::weeks(i64::from(weeks.saturating_sub(1))),
             to: monday + Duration::weeks(1),
         }
+    }
+
+    /// The range from `from` through `last`, both included (how people give a range: the
+    /// CLI's `--from`/`--to`, the dashboard's and the API's `from`/`to`); `None` when
+    /// `last` is before `from`.
+    pub fn through(from: NaiveDate, last: NaiveDate) -> Option<Range> {
+        (from <= last).then(|| Range {
+            from,
+            to: last + Duration::days(1),
+        })
+    }
+
+    /// The last day of the range (included).
+    pub fn last(&self) -> NaiveDate {
+        self.to - Duration::days(1)
     }
 
     fn bounds(&self) -> (String, String) {
@@ -459,7 +474,7 @@ pub async fn overview(
     Ok(Overview {
         course_id: course_id.to_owned(),
         from: range.from,
-        to: range.to,
+        to: range.last(),
         weekly,
         progress,
         grades,

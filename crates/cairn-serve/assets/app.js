@@ -8,23 +8,19 @@ const charts = {};
 const state = { course: null, video: null };
 const palette = ["#2680c2", "#e12d39", "#3ebd93", "#f0b429", "#8662c7", "#f35627", "#0fb5ba", "#9aa5b1"];
 
-// Days as YYYY-MM-DD (UTC), and the day after one (the server's ranges end before `to`).
-const nextDay = (d) => new Date(Date.parse(d + "T00:00:00Z") + 86400000).toISOString().slice(0, 10);
-const dayBefore = (d) => new Date(Date.parse(d + "T00:00:00Z") - 86400000).toISOString().slice(0, 10);
-
 // The range inputs show the range in use; they are sent only once the viewer sets them
 // (until then the server's default, the last 8 weeks, follows the calendar). "To" is the
 // last day shown, inclusive.
 function params(extra) {
   const p = new URLSearchParams({ course_id: state.course });
   if ($("from").value && !$("from").dataset.auto) p.set("from", $("from").value);
-  if ($("to").value && !$("to").dataset.auto) p.set("to", nextDay($("to").value));
+  if ($("to").value && !$("to").dataset.auto) p.set("to", $("to").value);
   for (const [k, v] of Object.entries(extra || {})) p.set(k, v);
   return p;
 }
 
 function showRange(o) {
-  for (const [id, day] of [["from", o.from], ["to", dayBefore(o.to)]]) {
+  for (const [id, day] of [["from", o.from], ["to", o.to]]) {
     const input = $(id);
     if (!input.value || input.dataset.auto) { input.value = day; input.dataset.auto = "1"; }
   }

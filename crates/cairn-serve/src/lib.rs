@@ -672,16 +672,17 @@ struct CourseQuery {
 }
 
 impl CourseQuery {
+    /// `from` through `to`, both included (the dashboard's "From" and "To").
     fn range(&self) -> Result<Range, Refused> {
         let default = Range::last_weeks(chrono::Utc::now().date_naive(), 8);
-        let r = Range {
-            from: self.from.unwrap_or(default.from),
-            to: self.to.unwrap_or(default.to),
-        };
-        if r.from >= r.to || (r.to - r.from).num_days() > 3660 {
-            return Err(error(StatusCode::BAD_REQUEST, "bad date range"));
+        let r = Range::through(
+            self.from.unwrap_or(default.from),
+            self.to.unwrap_or(default.last()),
+        );
+        match r {
+            Some(r) if (r.to - r.from).num_days() <= 3660 => Ok(r),
+            _ => Err(error(StatusCode::BAD_REQUEST, "bad date range")),
         }
-        Ok(r)
     }
 }
 

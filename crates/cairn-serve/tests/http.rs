@@ -100,6 +100,31 @@ async fn sign_in_sessions_and_per_course_restriction() {
     assert!(!o["weekly"].as_array().unwrap().is_empty());
     assert_eq!(o["progress"].as_array().unwrap().len(), 8);
     let video = o["videos"][0]["video_id"].as_str().unwrap().to_owned();
+    // "From" and "To" are the first and last day, both included: one day is from=D&to=D.
+    let day = o["from"].as_str().unwrap().to_owned();
+    let r = get(
+        base,
+        &format!("/api/overview?{}&from={day}&to={day}", q(a)),
+        Some(&teach),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let one: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        (&one["from"], &one["to"]),
+        (&o["from"], &o["from"]),
+        "{one}"
+    );
+    let before = (chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d").unwrap()
+        - chrono::Duration::days(1))
+    .to_string();
+    let r = get(
+        base,
+        &format!("/api/overview?{}&from={day}&to={before}", q(a)),
+        Some(&teach),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST, "to before from");
     for path in [
         format!("/api/overview?{}", q(b)),
         format!("/api/video-curve?{}&video_id={video}", q(b)),
