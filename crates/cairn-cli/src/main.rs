@@ -234,7 +234,7 @@ fn fixtures(cmd: &FixturesCommand) -> ExitCode {
         start,
         bad_every,
     } = cmd;
-    let spec = cairn_import::generate::Spec {
+    let spec = cairn_fixtures::Spec {
         seed: *seed,
         learners: *learners,
         courses: *courses,
@@ -242,7 +242,7 @@ fn fixtures(cmd: &FixturesCommand) -> ExitCode {
         start: *start,
         bad_every: *bad_every,
     };
-    match cairn_import::generate::generate(&spec, out) {
+    match cairn_fixtures::generate(&spec, out) {
         Ok(truth) => {
             println!(
                 "wrote {}/tracking.log ({} events, {} bad lines), lms-seed.sql, truth.json",

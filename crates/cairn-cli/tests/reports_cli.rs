@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use cairn_core::ClickHouse;
 use cairn_core::mysql::mysql_async::prelude::Queryable;
 use cairn_core::testing;
-use cairn_import::generate::{Spec, courses, generate, import_courses};
+use cairn_fixtures::{Spec, courses, generate, import_courses};
 use cairn_import::ingest::{IngestOptions, Input, LogPublishes, ingest};
 use chrono::NaiveDate;
 use mail_parser::{MessageParser, MimeHeaders};
@@ -894,11 +894,7 @@ async fn report_csv_and_mail_attachments_with_hostile_names_hold_no_formula() {
         u.video_name = format!("@SUM(1+1)*cmd|' /C calc'!A{i}");
     }
     let olx = tempfile::tempdir().unwrap();
-    cairn_import::generate::write_olx(
-        &course,
-        &cairn_import::generate::olx_dir(olx.path(), &course),
-    )
-    .unwrap();
+    cairn_fixtures::write_olx(&course, &cairn_fixtures::olx_dir(olx.path(), &course)).unwrap();
     import_courses(&lake.ch, olx.path(), std::slice::from_ref(&course))
         .await
         .unwrap();

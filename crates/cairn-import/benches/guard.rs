@@ -4,7 +4,7 @@
 
 use cairn_core::config::RetirementMode;
 use cairn_events::{EventRow, Item, LogParser};
-use cairn_import::generate::{Spec, generate};
+use cairn_fixtures::{Spec, generate};
 use cairn_import::ingest::store::Located;
 use cairn_import::retired::Retired;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};

@@ -3,15 +3,14 @@
 //! - [`ingest`]: tracking logs (files, gzip, stdin, followed files) into `events`,
 //!   exactly once;
 //! - [`courses`]: course structure from OLX exports into `course_blocks`;
-//! - [`retention`]: monthly partitions of `events` older than the retention, dropped;
-//! - [`generate`]: a deterministic, realistic Tutor-format log and the matching LMS seed,
-//!   for the demo, tests and benchmarks.
+//! - [`retention`]: monthly partitions of `events` older than the retention, dropped.
+//!
+//! The generated test data (`cairn fixtures generate`) is the `cairn-fixtures` crate.
 
 #![warn(missing_docs)]
 
 pub mod cli;
 pub mod courses;
-pub mod generate;
 pub mod ingest;
 pub mod retention;
 pub mod retired;

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use cairn_core::mysql::mysql_async::prelude::Queryable;
 use cairn_core::testing;
-use cairn_import::generate::{Spec, Truth, courses, generate};
+use cairn_fixtures::{Spec, Truth, courses, generate};
 use cairn_import::ingest::{IngestOptions, Input, LogPublishes, ingest};
 use cairn_report::*;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
@@ -133,7 +133,7 @@ async fn every_metric_matches_the_ground_truth() {
         "the public video events are exact too"
     );
     // The courses' structure, from the OLX the generator wrote.
-    cairn_import::generate::import_courses(&ch, &dir, &generated)
+    cairn_fixtures::import_courses(&ch, &dir, &generated)
         .await
         .unwrap();
 

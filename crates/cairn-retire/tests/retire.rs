@@ -14,7 +14,7 @@ use cairn_core::config::RetirementMode;
 use cairn_core::mysql::mysql_async::prelude::Queryable;
 use cairn_core::testing;
 use cairn_core::{ClickHouse, Config};
-use cairn_import::generate::{Spec, generate};
+use cairn_fixtures::{Spec, generate};
 use cairn_import::ingest::{IngestOptions, Input, LogPublishes, Summary, ingest};
 use cairn_import::retired::pseudonym;
 use cairn_report::Range;

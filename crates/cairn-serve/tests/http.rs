@@ -381,16 +381,15 @@ async fn csv_downloads_with_hostile_unit_video_and_user_names_hold_no_formula() 
     let a = f.courses[0].as_str();
     let base = f.base.as_str();
     // Course A's units and videos, renamed in Studio and imported again from its OLX.
-    let mut course = cairn_import::generate::courses(&f.spec)[0].clone();
+    let mut course = cairn_fixtures::courses(&f.spec)[0].clone();
     assert_eq!(course.id, a);
     for (i, u) in course.units.iter_mut().enumerate() {
         u.name = format!("=HYPERLINK(\"http://evil.example\",\"Unit {i}\")");
         u.video_name = format!("@SUM(1+1)*cmd|' /C calc'!A{i}");
     }
     let dir = std::env::temp_dir().join(format!("cairn-csv-formulas-{}", std::process::id()));
-    cairn_import::generate::write_olx(&course, &cairn_import::generate::olx_dir(&dir, &course))
-        .unwrap();
-    cairn_import::generate::import_courses(&f.ch, &dir, std::slice::from_ref(&course))
+    cairn_fixtures::write_olx(&course, &cairn_fixtures::olx_dir(&dir, &course)).unwrap();
+    cairn_fixtures::import_courses(&f.ch, &dir, std::slice::from_ref(&course))
         .await
         .unwrap();
     // Learners who chose hostile usernames in the LMS.

@@ -17,7 +17,7 @@ use cairn_acl::rights::Scope;
 use cairn_core::config::MysqlConfig;
 use cairn_core::mysql::mysql_async::prelude::Queryable;
 use cairn_core::{ClickHouse, testing};
-use cairn_import::generate::{Spec, courses, generate};
+use cairn_fixtures::{Spec, courses, generate};
 use cairn_import::ingest::{IngestOptions, Input, LogPublishes, ingest};
 
 pub const PASSWORD: &str = "correct horse battery";
@@ -244,7 +244,7 @@ pub async fn dashboard_with(name: &str, setup: Setup) -> Fixture {
     )
     .await
     .unwrap();
-    cairn_import::generate::import_courses(&ch, &dir, &generated)
+    cairn_fixtures::import_courses(&ch, &dir, &generated)
         .await
         .unwrap();
     let only = |c: &str| Scope::Some {
