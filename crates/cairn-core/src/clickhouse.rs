@@ -40,7 +40,7 @@ fn base_client(cfg: &ClickHouseConfig) -> Client {
     let client = if cfg.failover.is_empty() {
         Client::default()
     } else {
-        let mut nodes = vec![format!("{}:{}", cfg.host, cfg.http_port)];
+        let mut nodes = vec![cfg.http_authority()];
         nodes.extend(cfg.failover.iter().cloned());
         let http =
             hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
@@ -179,14 +179,25 @@ impl ClickHouse {
     /// # }
     /// ```
     pub fn alter_target(&self, table: &str) -> String {
-        if !self.cluster().is_empty() && crate::cluster::SHARDED_TABLES.contains(&table) {
+        let rows = self.rows_table(table);
+        if rows == table {
+            quote_ident(table)
+        } else {
             format!(
                 "{}{}",
-                quote_ident(&crate::cluster::local_name(table)),
+                quote_ident(&rows),
                 crate::cluster::on_cluster(self.cluster())
             )
+        }
+    }
+
+    /// The table that holds `table`'s rows on a node (its parts, mutations, partitions):
+    /// itself, or on a cluster its local table when it is sharded.
+    pub fn rows_table(&self, table: &str) -> String {
+        if !self.cluster().is_empty() && crate::cluster::SHARDED_TABLES.contains(&table) {
+            crate::cluster::local_name(table)
         } else {
-            quote_ident(table)
+            table.to_owned()
         }
     }
 

@@ -159,7 +159,16 @@ pub struct ClickHouseConfig {
 impl ClickHouseConfig {
     /// The HTTP URL of the server, e.g. `http://127.0.0.1:8123`.
     pub fn url(&self) -> String {
-        format!("{}://{}:{}", self.http_scheme, self.host, self.http_port)
+        format!("{}://{}", self.http_scheme, self.http_authority())
+    }
+
+    /// `host:port` of the HTTP interface, an IPv6 address in brackets (`[::1]:8123`).
+    pub fn http_authority(&self) -> String {
+        if self.host.contains(':') && !self.host.starts_with('[') {
+            format!("[{}]:{}", self.host, self.http_port)
+        } else {
+            format!("{}:{}", self.host, self.http_port)
+        }
     }
 }
 
@@ -1194,6 +1203,22 @@ mod tests {
                 "{bad}: {e}"
             );
         }
+    }
+
+    #[test]
+    fn an_ipv6_host_is_bracketed_in_urls() {
+        let c = Config::from_sources(
+            None,
+            env_of(&[
+                ("CAIRN_CLICKHOUSE_HOST", "::1"),
+                ("CAIRN_CLICKHOUSE_HTTP_PORT", "8124"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.clickhouse.http_authority(), "[::1]:8124");
+        assert_eq!(c.clickhouse.url(), "http://[::1]:8124");
+        let c = Config::from_sources(None, env_of(&[("CAIRN_CLICKHOUSE_HOST", "ch-1")])).unwrap();
+        assert_eq!(c.clickhouse.url(), "http://ch-1:8123");
     }
 
     #[test]

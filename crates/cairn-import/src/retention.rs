@@ -43,11 +43,7 @@ pub fn first_kept_month(today: NaiveDate, months: u32) -> u32 {
 /// The partitions' query: of `_events` on one node; on a cluster, of its local tables on one
 /// replica of each shard (the shards' rows add up).
 fn partitions_sql(ch: &ClickHouse) -> String {
-    let table = if ch.cluster().is_empty() {
-        "_events".to_owned()
-    } else {
-        cairn_core::cluster::local_name("_events")
-    };
+    let table = ch.rows_table("_events");
     format!(
         "SELECT partition_id AS id, toUInt64(sum(rows)) AS events FROM {} \
          WHERE database = ? AND table = {} AND active \

@@ -222,16 +222,16 @@ impl MutationState {
     }
 }
 
-/// The mutations of the database's tables. On a cluster, those of every node: a replica
-/// applies a mutation on its own, and a query may read any replica.
-async fn mutations(ch: &ClickHouse) -> cairn_core::Result<Vec<MutationState>> {
+/// The mutations of the database's tables. On a cluster, those of every node in `nodes`
+/// (from [`ClickHouse::cluster_nodes`]): a replica applies a mutation on its own, and a
+/// query may read any replica.
+async fn mutations(ch: &ClickHouse, nodes: &[String]) -> cairn_core::Result<Vec<MutationState>> {
     let fail = if ch.version().at_least(20, 1) {
         "latest_fail_reason"
     } else {
         "''"
     };
     let columns = format!("table, mutation_id, is_done, {fail} AS fail_reason");
-    let nodes = ch.cluster_nodes().await?;
     if nodes.is_empty() {
         return ch
             .server_client()
@@ -245,7 +245,7 @@ async fn mutations(ch: &ClickHouse) -> cairn_core::Result<Vec<MutationState>> {
     }
     let mut all = Vec::new();
     for node in nodes {
-        let (client, source) = ch.on_node(&node, "mutations");
+        let (client, source) = ch.on_node(node, "mutations");
         let states: Vec<MutationState> = client
             .query(&format!(
                 "SELECT {columns} FROM {source} WHERE database = ?"
@@ -266,7 +266,8 @@ async fn mutations(ch: &ClickHouse) -> cairn_core::Result<Vec<MutationState>> {
 
 /// The mutations that exist now (to tell this run's from earlier ones).
 async fn mutation_ids(ch: &ClickHouse) -> cairn_core::Result<HashSet<(String, String, String)>> {
-    Ok(mutations(ch)
+    let nodes = ch.cluster_nodes().await?;
+    Ok(mutations(ch, &nodes)
         .await?
         .iter()
         .map(MutationState::key)
@@ -283,8 +284,9 @@ async fn wait_for_mutations(
 ) -> cairn_core::Result<usize> {
     let started = Instant::now();
     let mut delay = Duration::from_millis(50);
+    let nodes = ch.cluster_nodes().await?;
     loop {
-        let ours: Vec<MutationState> = mutations(ch)
+        let ours: Vec<MutationState> = mutations(ch, &nodes)
             .await?
             .into_iter()
             .filter(|m| !before.contains(&m.key()))
