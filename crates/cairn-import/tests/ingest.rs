@@ -243,27 +243,36 @@ fn append(path: &Path, text: &str) {
     f.flush().unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn follow_sees_appends_within_a_second_and_survives_rotations() {
-    let ch = data_lake("ingest_follow").await;
-    let dir = tmp("follow");
-    let f = dir.join("tracking.log");
-    std::fs::write(&f, lines(0..10)).unwrap();
+/// `cairn ingest --follow` on `inputs` in a task (polling every 50 ms); its stop flag.
+fn follow(
+    ch: &ClickHouse,
+    inputs: Vec<Input>,
+) -> (
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+    tokio::task::JoinHandle<Summary>,
+) {
     let opts = IngestOptions {
         follow: true,
         poll: Duration::from_millis(50),
         ..IngestOptions::default()
     };
     let stop = opts.stop.clone();
-    let task = {
-        let ch = ch.clone();
-        let f = f.clone();
-        tokio::spawn(async move {
-            ingest(&ch, vec![Input::Path(f)], &opts, Box::new(LogPublishes))
-                .await
-                .unwrap()
-        })
-    };
+    let ch = ch.clone();
+    let task = tokio::spawn(async move {
+        ingest(&ch, inputs, &opts, Box::new(LogPublishes))
+            .await
+            .unwrap()
+    });
+    (stop, task)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn follow_sees_appends_within_a_second_and_survives_rotations() {
+    let ch = data_lake("ingest_follow").await;
+    let dir = tmp("follow");
+    let f = dir.join("tracking.log");
+    std::fs::write(&f, lines(0..10)).unwrap();
+    let (stop, task) = follow(&ch, vec![Input::Path(f.clone())]);
     assert!(
         wait_for(&ch, 10, Duration::from_secs(5)).await.is_some(),
         "initial content"
@@ -365,25 +374,7 @@ async fn follow_a_pattern_reads_every_matching_file_at_once_and_those_that_appea
     let pods = dir.join("pods");
     std::fs::create_dir_all(&pods).unwrap();
     let pattern = format!("{}/*/lms.log*", pods.display());
-    let opts = IngestOptions {
-        follow: true,
-        poll: Duration::from_millis(50),
-        ..IngestOptions::default()
-    };
-    let stop = opts.stop.clone();
-    let task = {
-        let ch = ch.clone();
-        tokio::spawn(async move {
-            ingest(
-                &ch,
-                vec![Input::Pattern(pattern)],
-                &opts,
-                Box::new(LogPublishes),
-            )
-            .await
-            .unwrap()
-        })
-    };
+    let (stop, task) = follow(&ch, vec![Input::Pattern(pattern)]);
     // Nothing matches yet: the collector waits (it used to exit).
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(!task.is_finished(), "waits for a first file");

@@ -408,15 +408,7 @@ async fn csv_downloads_with_hostile_unit_video_and_user_names_hold_no_formula() 
         .unwrap();
     let video = o["videos"][0]["video_id"].as_str().unwrap().to_owned();
     let mut seen = Vec::new();
-    for name in [
-        "weekly",
-        "progress",
-        "grades",
-        "demographics",
-        "videos",
-        "video-curve",
-        "at-risk",
-    ] {
+    for &name in cairn_serve::EXPORTS {
         let path = format!("/export/{name}.csv?{}&video_id={video}", q(a));
         let cells = csv_cells(get(base, &path, Some(&teach)).await, &path).await;
         assert!(cells.len() > 1, "{path}: {cells:?}");

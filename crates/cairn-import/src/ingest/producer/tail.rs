@@ -270,17 +270,10 @@ impl Producer {
         let mut buf = vec![0u8; 256 * 1024];
         let mut turn = 0usize;
         loop {
-            let n = open
-                .reader
-                .read(&mut buf)
-                .map_err(|e| format!("{label}: {e}"))?;
+            let n = self.read_chunk(open, label, &mut buf)?;
             if n == 0 {
                 break;
             }
-            open.pos += n as u64;
-            self.bytes_read += n as u64;
-            self.feed(&mut open.run, &buf[..n]);
-            self.maybe_flush(&mut open.run, false);
             if self.consumer_gone {
                 return Ok(Step::Done { gone: false });
             }
@@ -336,18 +329,22 @@ impl Producer {
     /// Reads what is left of a file that is no longer at its path.
     fn drain(&mut self, open: &mut Open, label: &str) -> Result<(), String> {
         let mut buf = vec![0u8; 256 * 1024];
-        loop {
-            let n = open
-                .reader
-                .read(&mut buf)
-                .map_err(|e| format!("{label}: {e}"))?;
-            if n == 0 {
-                return Ok(());
-            }
-            open.pos += n as u64;
-            self.bytes_read += n as u64;
-            self.feed(&mut open.run, &buf[..n]);
-            self.maybe_flush(&mut open.run, false);
-        }
+        while self.read_chunk(open, label, &mut buf)? > 0 {}
+        Ok(())
+    }
+
+    /// Reads once from `open` and parses what came; the bytes read (0: none now).
+    fn read_chunk(
+        &mut self,
+        open: &mut Open,
+        label: &str,
+        buf: &mut [u8],
+    ) -> Result<usize, String> {
+        let n = open.reader.read(buf).map_err(|e| format!("{label}: {e}"))?;
+        open.pos += n as u64;
+        self.bytes_read += n as u64;
+        self.feed(&mut open.run, &buf[..n]);
+        self.maybe_flush(&mut open.run, false);
+        Ok(n)
     }
 }
