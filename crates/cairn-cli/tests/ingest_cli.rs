@@ -78,22 +78,26 @@ async fn report_course_overview_as_csv() {
             .status
             .success()
     );
-    let out = cairn(
-        &[
-            "report",
-            "course-overview",
-            "--course-id",
-            "course-v1:A+B+C",
-            "--from",
-            "2026-01-05",
-            "--to",
-            "2026-01-18",
-            "--format",
-            "csv",
-        ],
-        &db,
-        None,
-    );
+    // `cairn report course-overview` of the test's course from `from` through `to`.
+    let overview = |from: &str, to: &str, format: &str| {
+        cairn(
+            &[
+                "report",
+                "course-overview",
+                "--course-id",
+                "course-v1:A+B+C",
+                "--from",
+                from,
+                "--to",
+                to,
+                "--format",
+                format,
+            ],
+            &db,
+            None,
+        )
+    };
+    let out = overview("2026-01-05", "2026-01-18", "csv");
     assert!(
         out.status.success(),
         "{}",
@@ -115,22 +119,7 @@ async fn report_course_overview_as_csv() {
     );
     // --to is the last day, included: one day is --from D --to D.
     for (last, active) in [("2026-01-05", 1), ("2026-01-06", 2)] {
-        let out = cairn(
-            &[
-                "report",
-                "course-overview",
-                "--course-id",
-                "course-v1:A+B+C",
-                "--from",
-                "2026-01-05",
-                "--to",
-                last,
-                "--format",
-                "json",
-            ],
-            &db,
-            None,
-        );
+        let out = overview("2026-01-05", last, "json");
         assert!(
             out.status.success(),
             "{}",
@@ -147,20 +136,7 @@ async fn report_course_overview_as_csv() {
     );
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid course key"));
-    let backwards = cairn(
-        &[
-            "report",
-            "course-overview",
-            "--course-id",
-            "course-v1:A+B+C",
-            "--from",
-            "2026-01-19",
-            "--to",
-            "2026-01-05",
-        ],
-        &db,
-        None,
-    );
+    let backwards = overview("2026-01-19", "2026-01-05", "table");
     assert!(!backwards.status.success());
     assert!(
         String::from_utf8_lossy(&backwards.stderr)

@@ -321,6 +321,20 @@ async fn logged(ch: &ClickHouse, since: u32) -> u64 {
     n
 }
 
+/// Rita's 7 events are kept under her pseudonym, and the statistics are as `before`.
+async fn kept_under_her_pseudonym(ch: &ClickHouse, before: &[cairn_report::Overview]) {
+    let p = pseudonym(KEY, RITA);
+    assert_eq!(
+        count(
+            ch,
+            &format!("SELECT count() FROM events WHERE user_id = {p}")
+        )
+        .await,
+        7
+    );
+    assert_eq!(overviews(ch).await, before);
+}
+
 async fn overviews(ch: &ClickHouse) -> Vec<cairn_report::Overview> {
     let range = Range {
         from: NaiveDate::from_ymd_opt(2026, 1, 5).unwrap(),
@@ -420,20 +434,11 @@ async fn scrub_keeps_the_statistics_and_no_trace_of_the_learner() {
         );
     }
     // Her activity is kept under her pseudonym, with the statistics exactly as before.
-    let p = pseudonym(KEY, RITA);
     assert_eq!(
         count(&ch, "SELECT count() FROM events WHERE user_id = 9001").await,
         0
     );
-    assert_eq!(
-        count(
-            &ch,
-            &format!("SELECT count() FROM events WHERE user_id = {p}")
-        )
-        .await,
-        7
-    );
-    assert_eq!(overviews(&ch).await, before);
+    kept_under_her_pseudonym(&ch, &before).await;
     // Pete's pending request is not carried out; the staff event is kept without her name.
     assert_eq!(
         count(
@@ -502,16 +507,8 @@ async fn scrub_keeps_the_statistics_and_no_trace_of_the_learner() {
         "{s}"
     );
     assert_eq!(hits(&ch, &all_ids).await, Vec::<String>::new());
-    assert_eq!(
-        count(
-            &ch,
-            &format!("SELECT count() FROM events WHERE user_id = {p}")
-        )
-        .await,
-        7,
-        "the late copies are the same events"
-    );
-    assert_eq!(overviews(&ch).await, before);
+    // The late copies are the same events.
+    kept_under_her_pseudonym(&ch, &before).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -718,16 +715,7 @@ async fn on_a_cluster_no_replica_keeps_a_trace() {
             n.name
         );
     }
-    let p = pseudonym(KEY, RITA);
-    assert_eq!(
-        count(
-            &ch,
-            &format!("SELECT count() FROM events WHERE user_id = {p}")
-        )
-        .await,
-        7
-    );
-    assert_eq!(overviews(&ch).await, before);
+    kept_under_her_pseudonym(&ch, &before).await;
     let again = run(&ch, &config.mysql, &options(RetirementMode::Scrub, false))
         .await
         .unwrap();
