@@ -29,6 +29,7 @@
 
 #![warn(missing_docs)]
 
+pub mod answers;
 pub mod event;
 pub mod lenient;
 pub mod line;
@@ -36,6 +37,7 @@ pub mod parser;
 pub mod row;
 pub mod scrub;
 
+pub use answers::Answer;
 pub use event::{Event, EventError, Family, Payload, PayloadForm, TimeFrom, parse_event};
 pub use line::{LineFormat, Message, classify};
 pub use parser::{

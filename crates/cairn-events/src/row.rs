@@ -17,11 +17,13 @@
 //! | `position` | video `currentTime`/`current_time`; for seeks, `new_time` |
 //! | other family columns | straight from the typed payload ([`crate::Payload`]) |
 //! | `message` | the event's JSON exactly as logged |
+//! | `answers` | a `problem_check`'s answers per input ([`crate::answers`]) |
 
 use cairn_core::keys::{CourseKey, UsageKey};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::answers::Answer;
 use crate::event::{Event, Family, Payload};
 
 /// One normalized event row (owned, flat, serializable).
@@ -102,6 +104,9 @@ pub struct EventRow {
     pub item_id: String,
     /// The event's JSON exactly as logged.
     pub message: String,
+    /// A `problem_check`'s answers, one per input (stored as the `answer_*` arrays).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub answers: Vec<Answer>,
 }
 
 mod micros {
@@ -215,6 +220,7 @@ impl EventRow {
             target: String::new(),
             item_id: String::new(),
             message: e.raw.to_owned(),
+            answers: crate::answers::answers_of(e),
         };
         let mut family_block = String::new();
         match &e.payload {

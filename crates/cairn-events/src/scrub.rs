@@ -202,6 +202,11 @@ impl Scrubber<'_> {
         ] {
             *col = self.text(col);
         }
+        for a in &mut row.answers {
+            for v in a.values.iter_mut().chain(a.text.iter_mut()) {
+                *v = self.text(v);
+            }
+        }
     }
 }
 
@@ -225,6 +230,8 @@ pub fn scrub_own(row: &mut EventRow, pseudonym: u64) {
     row.message = s.message(&row.message);
     s.columns(row);
     row.user_id = Some(pseudonym);
+    // Answers are free text the learner typed: emptied, as in the message.
+    row.answers.clear();
     for col in [
         &mut row.username,
         &mut row.session,

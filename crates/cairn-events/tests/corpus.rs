@@ -201,3 +201,143 @@ fn normalized_rows_of_the_corpus() {
     assert_eq!(rows.len(), 90);
     insta::assert_json_snapshot!("tutor_sample_rows", rows);
 }
+
+/// A JSON value as the strings it holds (a list flattened, `null` none).
+fn json_strings(v: &serde_json::Value) -> Vec<String> {
+    match v {
+        serde_json::Value::Null => vec![],
+        serde_json::Value::String(s) => vec![s.clone()],
+        serde_json::Value::Array(a) => a.iter().flat_map(json_strings).collect(),
+        other => vec![other.to_string()],
+    }
+}
+
+/// What a `problem_check` says was answered, read from its raw JSON independently of the
+/// parser: (input, values) per input, in the order given.
+fn answered(raw: &serde_json::Value) -> Vec<(String, Vec<String>)> {
+    let payload = raw
+        .get("event")
+        .filter(|v| !v.is_null())
+        .or(raw.get("data"));
+    match payload {
+        Some(serde_json::Value::String(form)) => {
+            let mut out: Vec<(String, Vec<String>)> = Vec::new();
+            for pair in form.split('&') {
+                let (k, v) = pair.split_once('=').unwrap();
+                let k = k.strip_prefix("input_").unwrap().replace("%5B%5D", "");
+                let v = v.replace("%5B", "[").replace('+', " ");
+                match out.iter_mut().find(|(i, _)| *i == k) {
+                    Some((_, vs)) => vs.push(v),
+                    None => out.push((k, vec![v])),
+                }
+            }
+            out
+        }
+        Some(serde_json::Value::Object(p)) => {
+            let empty = serde_json::Map::new();
+            let answers = p
+                .get("answers")
+                .and_then(|a| a.as_object())
+                .unwrap_or(&empty);
+            let submission = p
+                .get("submission")
+                .and_then(|a| a.as_object())
+                .unwrap_or(&empty);
+            let mut keys: Vec<&String> = answers.keys().chain(submission.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            keys.into_iter()
+                .map(|k| {
+                    let v = answers
+                        .get(k)
+                        .or_else(|| submission[k].get("answer"))
+                        .map(json_strings)
+                        .unwrap_or_default();
+                    (k.clone(), v)
+                })
+                .collect()
+        }
+        _ => vec![],
+    }
+}
+
+/// Every `problem_check` of the corpus (the event-routing-backends variants and the Tutor
+/// sample's) comes out with every input and every value it holds, with its text and
+/// correctness where the server said them.
+#[test]
+fn every_problem_check_variant_parses_into_its_answers_without_loss() {
+    let Some(dir) = shared() else { return };
+    let mut messages: Vec<(String, String)> = erb_files(&dir)
+        .into_iter()
+        .filter(|f| {
+            f.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("problem_check")
+        })
+        .map(|f| {
+            let text = std::fs::read_to_string(&f).unwrap();
+            (f.file_name().unwrap().to_string_lossy().into_owned(), text)
+        })
+        .collect();
+    assert_eq!(messages.len(), 13);
+    let buf = std::fs::read(dir.join("corpus/tracking/tutor-sample.log")).unwrap();
+    LogParser::default().parse_all(&buf, &mut |item| {
+        if let Item::Event { line, event, .. } = item
+            && event.name == "problem_check"
+        {
+            messages.push((format!("tutor-sample.log:{line}"), event.raw.to_owned()));
+        }
+    });
+    let (mut with_answers, mut values, mut with_text) = (0, 0, 0);
+    for (what, text) in &messages {
+        let raw: serde_json::Value = serde_json::from_str(text).unwrap();
+        let row = EventRow::from_event(&parse_event(text, None).unwrap());
+        let mut expected = answered(&raw);
+        expected.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut got: Vec<(String, Vec<String>)> = row
+            .answers
+            .iter()
+            .map(|a| (a.input.clone(), a.values.clone()))
+            .collect();
+        got.sort_by(|a, b| a.0.cmp(&b.0));
+        // Percent-decoding is the parser's; the independent reading above only undoes
+        // brackets and `+`, which is all these forms use.
+        assert_eq!(got, expected, "{what}");
+        with_answers += usize::from(!row.answers.is_empty());
+        values += row.answers.iter().map(|a| a.values.len()).sum::<usize>();
+        let server = raw
+            .get("event_source")
+            .or(raw.pointer("/context/event_source"))
+            .and_then(|s| s.as_str())
+            == Some("server");
+        for a in &row.answers {
+            if server {
+                assert!(a.correct >= 0, "{what}: {} has no correctness", a.input);
+                assert!(!a.text.is_empty(), "{what}: {} has no text", a.input);
+                with_text += 1;
+            } else {
+                assert_eq!(a.correct, -1, "{what}");
+            }
+        }
+    }
+    // 13 variants plus the sample's copies; only the one without a payload has none.
+    assert_eq!(messages.len(), 13 + 15);
+    assert_eq!(
+        with_answers,
+        messages.len() - 2,
+        "a payload-less variant and its copy"
+    );
+    assert!(values > 0 && with_text > 0);
+    // The accented answers arrive intact.
+    let french = messages
+        .iter()
+        .find(|(w, _)| w.contains("list_answers"))
+        .map(|(_, t)| EventRow::from_event(&parse_event(t, None).unwrap()))
+        .unwrap();
+    assert!(french.answers.iter().any(|a| {
+        a.text
+            .iter()
+            .any(|t| t == "Un emprunt à l'anglais ou anglicisme")
+    }));
+}

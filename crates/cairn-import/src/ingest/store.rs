@@ -50,6 +50,11 @@ struct StoredEvent<'a> {
     target: &'a str,
     item_id: &'a str,
     message: &'a str,
+    answer_input: Vec<&'a str>,
+    answer_values: Vec<Vec<&'a str>>,
+    answer_text: Vec<Vec<&'a str>>,
+    answer_correct: Vec<i8>,
+    answer_type: Vec<&'a str>,
     source: &'a str,
     source_offset: u64,
 }
@@ -66,6 +71,10 @@ pub struct Located {
 /// Whether the row's time fits ClickHouse's `DateTime` (1970 to 2106).
 pub fn storable(row: &EventRow) -> bool {
     u32::try_from(row.time.timestamp()).is_ok()
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
 }
 
 fn stored<'a>(r: &'a Located, source: &'a str) -> StoredEvent<'a> {
@@ -109,6 +118,11 @@ fn stored<'a>(r: &'a Located, source: &'a str) -> StoredEvent<'a> {
         target: &e.target,
         item_id: &e.item_id,
         message: &e.message,
+        answer_input: e.answers.iter().map(|a| a.input.as_str()).collect(),
+        answer_values: e.answers.iter().map(|a| strs(&a.values)).collect(),
+        answer_text: e.answers.iter().map(|a| strs(&a.text)).collect(),
+        answer_correct: e.answers.iter().map(|a| a.correct).collect(),
+        answer_type: e.answers.iter().map(|a| a.input_type.as_str()).collect(),
         source,
         source_offset: r.offset,
     }
@@ -160,6 +174,44 @@ pub struct StoredRead {
     pub source_offset: u64,
     /// Its `event_id` (the hash of the raw message unless set otherwise).
     pub event_id: u64,
+    /// Its answers' columns (`answer_*`), made the row's `answers` by [`Self::located`].
+    #[serde(flatten)]
+    pub answer_columns: AnswerColumns,
+}
+
+/// The `answer_*` columns of a stored event, one element per input.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct AnswerColumns {
+    /// Response keys.
+    pub answer_input: Vec<String>,
+    /// Values per input.
+    pub answer_values: Vec<Vec<String>>,
+    /// Text per input.
+    pub answer_text: Vec<Vec<String>>,
+    /// Correctness per input.
+    pub answer_correct: Vec<i8>,
+    /// Input type per input.
+    pub answer_type: Vec<String>,
+}
+
+impl AnswerColumns {
+    /// The answers, input by input (a missing element is empty).
+    pub fn answers(self) -> Vec<cairn_events::Answer> {
+        let mut values = self.answer_values.into_iter();
+        let mut text = self.answer_text.into_iter();
+        let mut correct = self.answer_correct.into_iter();
+        let mut types = self.answer_type.into_iter();
+        self.answer_input
+            .into_iter()
+            .map(|input| cairn_events::Answer {
+                input,
+                values: values.next().unwrap_or_default(),
+                text: text.next().unwrap_or_default(),
+                correct: correct.next().unwrap_or(-1),
+                input_type: types.next().unwrap_or_default(),
+            })
+            .collect()
+    }
 }
 
 impl StoredRead {
@@ -168,7 +220,10 @@ impl StoredRead {
         (
             self.source,
             Located {
-                row: self.row,
+                row: EventRow {
+                    answers: self.answer_columns.answers(),
+                    ..self.row
+                },
                 offset: self.source_offset,
             },
         )
@@ -183,7 +238,8 @@ const READ_COLUMNS: &str = "concat(replaceOne(toString(time, 'UTC'), ' ', 'T'), 
     accept_language, page, path, block_id, block_type, video_id, position, old_position, \
     video_duration, video_speed, attempts, grade, max_grade, success, weighted_earned, \
     weighted_possible, percent_grade, letter_grade, completion, enrollment_mode, target, \
-    item_id, message, source, source_offset, event_id";
+    item_id, message, answer_input, answer_values, answer_text, answer_correct, answer_type, \
+    source, source_offset, event_id";
 
 /// Reads the stored events matching `condition` (SQL over `_events`' columns, built by the
 /// caller from escaped values), with extra query `settings`.
