@@ -33,6 +33,11 @@ pub const VIDEO_CURVE_SQL: &str = include_str!("../metrics/video_curve.sql");
 /// The at-risk learners' SQL.
 pub const AT_RISK_SQL: &str = include_str!("../metrics/at_risk.sql");
 
+/// The per-problem results' SQL.
+pub const PROBLEMS_SQL: &str = include_str!("../metrics/problems.sql");
+/// The answer distribution's SQL.
+pub const ANSWERS_SQL: &str = include_str!("../metrics/answers.sql");
+
 /// Every metric: `(name, SQL)`, for checks that run them all.
 pub const METRICS: &[(&str, &str)] = &[
     ("weekly_engagement", WEEKLY_ENGAGEMENT_SQL),
@@ -42,6 +47,8 @@ pub const METRICS: &[(&str, &str)] = &[
     ("video_engagement", VIDEO_ENGAGEMENT_SQL),
     ("video_curve", VIDEO_CURVE_SQL),
     ("at_risk", AT_RISK_SQL),
+    ("problems", PROBLEMS_SQL),
+    ("answers", ANSWERS_SQL),
 ];
 
 /// A metric's SQL for database `db`, reading the stored events (`_events`,
@@ -164,6 +171,92 @@ pub struct AtRisk {
     pub days_inactive: u64,
     /// Percentage of the course's components completed.
     pub progress: f64,
+}
+
+/// One problem's results.
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct ProblemResult {
+    /// Course-order position (the largest `u32` when the structure does not have it).
+    pub position: u32,
+    /// Usage key.
+    pub problem_id: String,
+    /// Name (the usage key when the structure is not imported).
+    pub problem: String,
+    /// Learners who submitted.
+    pub learners: u64,
+    /// Submissions.
+    pub submissions: u64,
+    /// Submissions per learner.
+    pub submissions_per_learner: f64,
+    /// % of learners right at their first submission.
+    pub first_correct: f64,
+    /// % of learners right at their last submission.
+    pub last_correct: f64,
+    /// Mean score of the last submissions, in % of the points.
+    pub avg_score: f64,
+    /// Hints shown.
+    pub hints: u64,
+    /// Answers shown.
+    pub answers_shown: u64,
+}
+
+/// How often one answer was given to one input.
+#[derive(Debug, Clone, PartialEq, Eq, Row, Serialize, Deserialize)]
+pub struct AnswerCount {
+    /// Course-order position of the problem.
+    pub position: u32,
+    /// Problem usage key.
+    pub problem_id: String,
+    /// Problem name.
+    pub problem: String,
+    /// The input's response key.
+    pub input: String,
+    /// The values sent, joined with `", "`.
+    pub value: String,
+    /// What the learner saw, joined with `", "`.
+    pub answer: String,
+    /// 1 right, 0 wrong, -1 unknown.
+    pub correct: i8,
+    /// Learners who gave it.
+    pub learners: u64,
+    /// Learners whose first submission gave it.
+    pub first_learners: u64,
+    /// Learners whose last submission gave it.
+    pub last_learners: u64,
+    /// Submissions that gave it.
+    pub submissions: u64,
+}
+
+impl Columns for ProblemResult {
+    const COLUMNS: &'static [&'static str] = &[
+        "position",
+        "problem_id",
+        "problem",
+        "learners",
+        "submissions",
+        "submissions_per_learner",
+        "first_correct",
+        "last_correct",
+        "avg_score",
+        "hints",
+        "answers_shown",
+    ];
+}
+
+impl Columns for AnswerCount {
+    const COLUMNS: &'static [&'static str] = &[
+        "position",
+        "problem_id",
+        "problem",
+        "input",
+        "value",
+        "answer",
+        "correct",
+        "learners",
+        "first_learners",
+        "last_learners",
+        "submissions",
+    ];
 }
 
 impl Columns for Week {
@@ -458,6 +551,46 @@ pub async fn at_risk(
     run(ch, "at-risk learners", AT_RISK_SQL, &p).await
 }
 
+/// The parameters of the per-problem results.
+pub fn problems_params(course_id: &str, range: Range) -> Vec<Param> {
+    let (from, to) = range.bounds();
+    let mut p = Vec::new();
+    for _ in 0..2 {
+        p.extend([
+            course_id.into(),
+            Param::Str(from.clone()),
+            Param::Str(to.clone()),
+        ]);
+    }
+    p.push(course_id.into());
+    p
+}
+
+/// Runs the per-problem results of a course.
+pub async fn problems(
+    ch: &ClickHouse,
+    course_id: &str,
+    range: Range,
+) -> cairn_core::Result<Vec<ProblemResult>> {
+    let p = problems_params(course_id, range);
+    run(ch, "problem results", PROBLEMS_SQL, &p).await
+}
+
+/// The parameters of the answer distribution (the same as the problems').
+pub fn answers_params(course_id: &str, range: Range) -> Vec<Param> {
+    problems_params(course_id, range)
+}
+
+/// Runs the answer distribution of a course.
+pub async fn answers(
+    ch: &ClickHouse,
+    course_id: &str,
+    range: Range,
+) -> cairn_core::Result<Vec<AnswerCount>> {
+    let p = answers_params(course_id, range);
+    run(ch, "answer distribution", ANSWERS_SQL, &p).await
+}
+
 /// Runs every metric of the course overview.
 pub async fn overview(
     ch: &ClickHouse,
@@ -555,6 +688,32 @@ mod tests {
             viewers: 0,
             views: 0,
         });
+        check(ProblemResult {
+            position: 0,
+            problem_id: s(),
+            problem: s(),
+            learners: 0,
+            submissions: 0,
+            submissions_per_learner: 0.0,
+            first_correct: 0.0,
+            last_correct: 0.0,
+            avg_score: 0.0,
+            hints: 0,
+            answers_shown: 0,
+        });
+        check(AnswerCount {
+            position: 0,
+            problem_id: s(),
+            problem: s(),
+            input: s(),
+            value: s(),
+            answer: s(),
+            correct: 0,
+            learners: 0,
+            first_learners: 0,
+            last_learners: 0,
+            submissions: 0,
+        });
         check(AtRisk {
             user_id: 0,
             username: s(),
@@ -647,6 +806,22 @@ mod named_tests {
                 .len(),
             ),
             (COURSE_PROGRESS_SQL, course_progress_params("c").len()),
+            (
+                PROBLEMS_SQL,
+                problems_params(
+                    "c",
+                    Range::last_weeks(NaiveDate::from_ymd_opt(2026, 1, 5).unwrap(), 1),
+                )
+                .len(),
+            ),
+            (
+                ANSWERS_SQL,
+                answers_params(
+                    "c",
+                    Range::last_weeks(NaiveDate::from_ymd_opt(2026, 1, 5).unwrap(), 1),
+                )
+                .len(),
+            ),
             (GRADE_DISTRIBUTION_SQL, grade_distribution_params("c").len()),
             (DEMOGRAPHICS_SQL, demographics_params("c").len()),
             (

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use cairn_core::mysql::mysql_async::prelude::Queryable;
 use cairn_core::testing;
-use cairn_fixtures::{Spec, Truth, courses, generate};
+use cairn_fixtures::{AnswerTruth, Spec, Truth, courses, generate};
 use cairn_import::ingest::{IngestOptions, Input, LogPublishes, ingest};
 use cairn_report::*;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
@@ -164,6 +164,8 @@ async fn every_metric_matches_the_ground_truth() {
     columns::<VideoSecond>("video_curve", q(VIDEO_CURVE_SQL, p)).await;
     let p = at_risk_params(c0, as_of0, 7);
     columns::<AtRisk>("at_risk", q(AT_RISK_SQL, p)).await;
+    columns::<ProblemResult>("problems", q(PROBLEMS_SQL, problems_params(c0, range))).await;
+    columns::<AnswerCount>("answers", q(ANSWERS_SQL, answers_params(c0, range))).await;
     let mut checked = BTreeMap::<&str, usize>::new();
     for c in &generated {
         let course = c.id.as_str();
@@ -415,6 +417,137 @@ async fn every_metric_matches_the_ground_truth() {
         }
         assert!(!got.is_empty(), "{course}: no learner at risk");
         *checked.entry("at_risk").or_default() += got.len();
+
+        // Problems: per problem in course order, against the generator's truth.
+        let (t0, t1) = (
+            range.from.and_hms_opt(0, 0, 0).unwrap().and_utc(),
+            range.to.and_hms_opt(0, 0, 0).unwrap().and_utc(),
+        );
+        let expected = truth.problems(course, t0, t1);
+        assert_eq!(
+            expected.values().cloned().collect::<Vec<_>>(),
+            truth.problems[course],
+            "truth.json carries the whole log's"
+        );
+        let got = problems(&ch, course, range).await.unwrap();
+        assert_eq!(got.len(), expected.len(), "{course}: {got:?}");
+        let order: Vec<String> = c
+            .units
+            .iter()
+            .map(|u| {
+                format!(
+                    "block-v1:{}+type@problem+block@{}",
+                    &course[10..],
+                    u.problem
+                )
+            })
+            .filter(|p| expected.contains_key(p))
+            .collect();
+        assert_eq!(
+            got.iter().map(|g| g.problem_id.clone()).collect::<Vec<_>>(),
+            order,
+            "course order"
+        );
+        for g in &got {
+            let e = &expected[&g.problem_id];
+            let unit = c
+                .units
+                .iter()
+                .find(|u| g.problem_id.ends_with(&u.problem))
+                .unwrap();
+            assert_eq!(g.problem, format!("Check: {}", unit.name));
+            assert_eq!(
+                (
+                    g.learners,
+                    g.submissions,
+                    g.submissions_per_learner,
+                    g.first_correct,
+                    g.last_correct,
+                    g.avg_score,
+                    g.hints,
+                    g.answers_shown
+                ),
+                (
+                    e.learners,
+                    e.submissions,
+                    e.submissions_per_learner,
+                    e.first_correct,
+                    e.last_correct,
+                    e.avg_score,
+                    e.hints,
+                    e.answers_shown
+                ),
+                "{course} {}",
+                g.problem
+            );
+        }
+        assert!(got.iter().any(|g| g.first_correct < g.last_correct));
+        assert!(got.iter().any(|g| g.hints > 0) && got.iter().any(|g| g.answers_shown > 0));
+        *checked.entry("problems").or_default() += got.len();
+
+        // The answer distribution: every answer to every input, first and last rules.
+        let mut got: Vec<AnswerTruth> = answers(&ch, course, range)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| AnswerTruth {
+                problem_id: a.problem_id,
+                input: a.input,
+                value: a.value,
+                answer: a.answer,
+                correct: a.correct,
+                learners: a.learners,
+                first_learners: a.first_learners,
+                last_learners: a.last_learners,
+                submissions: a.submissions,
+            })
+            .collect();
+        got.sort();
+        assert_eq!(got, truth.answers(course, t0, t1), "{course}");
+        assert!(got.iter().any(|a| a.value.contains(", ")), "checkbox sets");
+        assert!(got.iter().any(|a| a.answer.starts_with("=HYPERLINK")));
+        assert!(got.iter().any(|a| a.answer.contains("très")));
+        *checked.entry("answers").or_default() += got.len();
+
+        // A range: the second week only (first and last are the range's).
+        let week = Range {
+            from: spec.start + Duration::days(7),
+            to: spec.start + Duration::days(14),
+        };
+        let (w0, w1) = (
+            week.from.and_hms_opt(0, 0, 0).unwrap().and_utc(),
+            week.to.and_hms_opt(0, 0, 0).unwrap().and_utc(),
+        );
+        let got = problems(&ch, course, week).await.unwrap();
+        let expected = truth.problems(course, w0, w1);
+        assert_eq!(
+            got.iter()
+                .map(|g| (
+                    g.problem_id.clone(),
+                    (g.learners, g.submissions, g.first_correct)
+                ))
+                .collect::<BTreeMap<_, _>>(),
+            expected
+                .values()
+                .map(|e| (
+                    e.problem_id.clone(),
+                    (e.learners, e.submissions, e.first_correct)
+                ))
+                .collect::<BTreeMap<_, _>>()
+        );
+        let mut got: Vec<(String, String, u64, u64)> = answers(&ch, course, week)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| (a.problem_id, a.value, a.first_learners, a.last_learners))
+            .collect();
+        got.sort();
+        let expected: Vec<(String, String, u64, u64)> = truth
+            .answers(course, w0, w1)
+            .into_iter()
+            .map(|a| (a.problem_id, a.value, a.first_learners, a.last_learners))
+            .collect();
+        assert_eq!(got, expected);
 
         // The overview runs every metric but the at-risk list.
         let o = overview(&ch, course, range).await.unwrap();

@@ -1,0 +1,68 @@
+-- Answer distribution of one course: per input of every problem with a graded submission
+-- (a server `problem_check`) in [from, to), each answer given (its values, the choice ids
+-- or the text typed, joined with ", " in the order sent; and what the learner saw for
+-- them), whether it was right (1, 0; -1 when the log does not say), the learners who gave
+-- it at least once, the learners whose first submission in the range gave it, those whose
+-- last did (first and last by event time, per learner and problem), and the submissions
+-- that gave it (each counted once). In course order of the problems, then by input (its
+-- numbers in order) and most learners last first. Parameters, in order: course_id, from,
+-- to, course_id, from, to, course_id.
+SELECT
+    toUInt32(if(names.problem_position = 0, 4294967295, names.problem_position)) AS position,
+    a.block_id AS problem_id,
+    if(names.problem_name = '', a.block_id, names.problem_name) AS problem,
+    a.input AS input,
+    a.value AS value,
+    a.answer AS answer,
+    toInt8(a.correct) AS correct,
+    toUInt64(a.learners) AS learners,
+    toUInt64(a.first_learners) AS first_learners,
+    toUInt64(a.last_learners) AS last_learners,
+    toUInt64(a.submissions) AS submissions
+FROM
+(
+    SELECT block_id, input, value,
+           any(answer) AS answer,
+           max(ok) AS correct,
+           uniqExact(user_id) AS learners,
+           uniqExactIf(user_id, t = first_t) AS first_learners,
+           uniqExactIf(user_id, t = last_t) AS last_learners,
+           uniqExact(event_id) AS submissions
+    FROM
+    (
+        SELECT block_id, user_id,
+               toUInt64(time) * 1000000 + time_us AS t,
+               event_id,
+               input,
+               arrayStringConcat(vals, ', ') AS value,
+               arrayStringConcat(if(empty(txt), vals, txt), ', ') AS answer,
+               ok
+        FROM {{db}}.{{events}}
+        ARRAY JOIN answer_input AS input, answer_values AS vals, answer_text AS txt,
+                   answer_correct AS ok
+        WHERE course_id = ? AND time >= toDateTime(?) AND time < toDateTime(?)
+          AND name = 'problem_check' AND event_source = 'server'
+          AND user_id != 0 AND block_id != ''
+    ) AS given
+    INNER JOIN
+    (
+        SELECT block_id, user_id,
+               min(toUInt64(time) * 1000000 + time_us) AS first_t,
+               max(toUInt64(time) * 1000000 + time_us) AS last_t
+        FROM {{db}}.{{events}}
+        WHERE course_id = ? AND time >= toDateTime(?) AND time < toDateTime(?)
+          AND name = 'problem_check' AND event_source = 'server'
+          AND user_id != 0 AND block_id != ''
+        GROUP BY block_id, user_id
+    ) AS ends USING (block_id, user_id)
+    GROUP BY block_id, input, value
+) AS a
+LEFT JOIN
+(
+    SELECT block_key AS block_id, any(display_name) AS problem_name,
+           min(position) AS problem_position
+    FROM {{db}}.course_blocks
+    WHERE course_id = ? AND block_type = 'problem'
+    GROUP BY block_key
+) AS names USING (block_id)
+ORDER BY position, problem_id, length(input), input, last_learners DESC, learners DESC, value
