@@ -905,7 +905,7 @@ async fn report_csv_and_mail_attachments_with_hostile_names_hold_no_formula() {
     .await
     .unwrap();
     conn.disconnect().await.ok();
-    let hostile = ["=HYPERLINK(", "@SUM(", "-1+1+cmd|"];
+    let hostile = ["=HYPERLINK(", "@SUM(", "-1+1+cmd|", "=HYPERLINK(\"http://evil.example\",\"blue"];
 
     let overview = lake.run(
         &smtp,
@@ -953,6 +953,35 @@ async fn report_csv_and_mail_attachments_with_hostile_names_hold_no_formula() {
         seen.iter().any(|c| c.starts_with("'-1+1+cmd|")),
         "at-risk: {seen:?}"
     );
+
+    // Problems: a learner's typed answer is text they chose.
+    for (args, expect) in [
+        (vec![], None),
+        (vec!["--answers"], Some("'=HYPERLINK(\"http://evil.example\",\"blue\")")),
+    ] {
+        let mut cmd = vec![
+            "report",
+            "problems",
+            "--course-id",
+            C1,
+            "--from",
+            "2026-01-05",
+            "--to",
+            "2026-02-25",
+            "--format",
+            "csv",
+        ];
+        cmd.extend(args.iter());
+        let o = lake.run(&smtp, &cmd);
+        assert!(o.status.success(), "{}", text(&o));
+        let csv_text = String::from_utf8_lossy(&o.stdout).into_owned();
+        let (formulas, seen) = formulas_and_hostile(&csv_text, &hostile);
+        assert_eq!(formulas, Vec::<String>::new(), "problems {args:?}");
+        assert!(csv_text.lines().count() > 1, "problems {args:?}: {csv_text}");
+        if let Some(cell) = expect {
+            assert!(seen.iter().any(|c| c == cell), "{seen:?}");
+        }
+    }
 
     // The e-mail report's attachments.
     let id = lake.add(&smtp, &["--course-id", C1, "--to", "boss@example.org"]);

@@ -63,6 +63,24 @@ pub enum ReportCommand {
         #[arg(long, default_value = "table")]
         format: Format,
     },
+    /// Problem results per problem in course order: learners who submitted, submissions per
+    /// learner, % right at the first and at the last submission, mean score, hints and
+    /// answers shown; with `--answers`, the answer distribution per input instead.
+    Problems {
+        /// The course key.
+        #[arg(long = "course-id", value_name = "KEY")]
+        course_id: String,
+        /// The time range.
+        #[command(flatten)]
+        range: RangeArgs,
+        /// Every answer given to every input: learners who gave it, at their first and at
+        /// their last submission.
+        #[arg(long)]
+        answers: bool,
+        /// Output format: table, json or csv.
+        #[arg(long, default_value = "table")]
+        format: Format,
+    },
     /// The second-by-second audience of one video.
     VideoCurve {
         /// The course key.
@@ -146,6 +164,32 @@ pub fn run(cmd: &ReportCommand, config: &Config) -> ExitCode {
                     );
                 }
                 Ok(s + &crate::format_rows(&rows, *format))
+            }
+            ReportCommand::Problems {
+                course_id,
+                range,
+                answers,
+                format,
+            } => {
+                course(course_id)?;
+                let range = range.range()?;
+                let ch = connect().await?;
+                let text = if *answers {
+                    crate::format_rows(
+                        &crate::answers(&ch, course_id, range)
+                            .await
+                            .map_err(|e| e.to_string())?,
+                        *format,
+                    )
+                } else {
+                    crate::format_rows(
+                        &crate::problems(&ch, course_id, range)
+                            .await
+                            .map_err(|e| e.to_string())?,
+                        *format,
+                    )
+                };
+                Ok(text)
             }
             ReportCommand::VideoCurve {
                 course_id,
