@@ -905,7 +905,12 @@ async fn report_csv_and_mail_attachments_with_hostile_names_hold_no_formula() {
     .await
     .unwrap();
     conn.disconnect().await.ok();
-    let hostile = ["=HYPERLINK(", "@SUM(", "-1+1+cmd|", "=HYPERLINK(\"http://evil.example\",\"blue"];
+    let hostile = [
+        "=HYPERLINK(",
+        "@SUM(",
+        "-1+1+cmd|",
+        "=HYPERLINK(\"http://evil.example\",\"blue",
+    ];
 
     let overview = lake.run(
         &smtp,
@@ -957,7 +962,10 @@ async fn report_csv_and_mail_attachments_with_hostile_names_hold_no_formula() {
     // Problems: a learner's typed answer is text they chose.
     for (args, expect) in [
         (vec![], None),
-        (vec!["--answers"], Some("'=HYPERLINK(\"http://evil.example\",\"blue\")")),
+        (
+            vec!["--answers"],
+            Some("'=HYPERLINK(\"http://evil.example\",\"blue\")"),
+        ),
     ] {
         let mut cmd = vec![
             "report",
@@ -977,7 +985,10 @@ async fn report_csv_and_mail_attachments_with_hostile_names_hold_no_formula() {
         let csv_text = String::from_utf8_lossy(&o.stdout).into_owned();
         let (formulas, seen) = formulas_and_hostile(&csv_text, &hostile);
         assert_eq!(formulas, Vec::<String>::new(), "problems {args:?}");
-        assert!(csv_text.lines().count() > 1, "problems {args:?}: {csv_text}");
+        assert!(
+            csv_text.lines().count() > 1,
+            "problems {args:?}: {csv_text}"
+        );
         if let Some(cell) = expect {
             assert!(seen.iter().any(|c| c == cell), "{seen:?}");
         }

@@ -5,7 +5,7 @@
 
 const $ = (id) => document.getElementById(id);
 const charts = {};
-const state = { course: null, video: null };
+const state = { course: null, video: null, problem: null };
 const palette = ["#2680c2", "#e12d39", "#3ebd93", "#f0b429", "#8662c7", "#f35627", "#0fb5ba", "#9aa5b1"];
 
 // The range inputs show the range in use; they are sent only once the viewer sets them
@@ -126,6 +126,38 @@ async function loadCurve() {
   ], { scales: { x: { title: { display: true, text: "second of the video" } } } });
 }
 
+async function loadProblems() {
+  const rows = await getJson("/api/problems");
+  draw("chart-problems", "bar", rows.map((p) => p.problem), [
+    { label: "% right at the first submission", data: rows.map((p) => p.first_correct) },
+    { label: "% right at the last", data: rows.map((p) => p.last_correct) },
+  ], { plugins: { title: { display: true, text: "Problems (course order)" } },
+    scales: { y: { min: 0, max: 100 } } });
+  table("table-problems", [["problem", "Problem"], ["learners", "Learners"], ["submissions", "Submissions"],
+    ["submissions_per_learner", "Per learner"], ["first_correct", "Right first %"],
+    ["last_correct", "Right last %"], ["avg_score", "Mean score %"], ["hints", "Hints shown"],
+    ["answers_shown", "Answers shown"]], rows);
+  const sel = $("problem");
+  const keep = state.problem;
+  sel.replaceChildren(...rows.map((p) => new Option(p.problem, p.problem_id)));
+  state.problem = rows.some((p) => p.problem_id === keep) ? keep : (rows[0] || {}).problem_id || null;
+  if (state.problem) sel.value = state.problem;
+  await loadAnswers();
+}
+
+async function loadAnswers() {
+  const rows = state.problem ? await getJson("/api/answers", { problem_id: state.problem }) : [];
+  const right = (a) => (a.correct === 1 ? "yes" : a.correct === 0 ? "no" : "");
+  const label = (a) => (rows.some((b) => b.input !== a.input) ? a.input + ": " : "") + a.answer;
+  draw("chart-answers", "bar", rows.map(label), [
+    { label: "Learners, first submission", data: rows.map((a) => a.first_learners) },
+    { label: "Learners, last submission", data: rows.map((a) => a.last_learners) },
+  ], { indexAxis: "y", plugins: { title: { display: true, text: "Answer distribution" } } });
+  table("table-answers", [["input", "Input"], ["answer", "Answer"], ["right", "Right"],
+    ["learners", "Learners"], ["first_learners", "First"], ["last_learners", "Last"],
+    ["submissions", "Submissions"]], rows.map((a) => Object.assign({ right: right(a) }, a)));
+}
+
 async function loadAtRisk() {
   if (document.body.dataset.identities !== "yes") {
     $("at-risk-csv").hidden = true;
@@ -142,9 +174,10 @@ async function load() {
   const o = await getJson("/api/overview");
   showRange(o);
   render(o);
-  await Promise.all([loadCurve(), loadAtRisk()]);
+  await Promise.all([loadCurve(), loadProblems(), loadAtRisk()]);
   for (const a of document.querySelectorAll("a.csv")) {
     const extra = a.dataset.export === "video-curve" && state.video ? { video_id: state.video } : {};
+    if (a.dataset.export === "answers" && state.problem) extra.problem_id = state.problem;
     if (a.dataset.export === "at-risk") extra.days = $("days").value || "7";
     a.href = "/export/" + a.dataset.export + ".csv?" + params(extra);
   }
@@ -165,7 +198,7 @@ async function start() {
   const wanted = decodeURIComponent(location.hash.slice(1));
   state.course = me.courses.includes(wanted) ? wanted : me.courses[0];
   sel.value = state.course;
-  sel.addEventListener("change", () => { state.course = sel.value; location.hash = sel.value; state.video = null; load().catch(report); });
+  sel.addEventListener("change", () => { state.course = sel.value; location.hash = sel.value; state.video = null; state.problem = null; load().catch(report); });
   $("video").addEventListener("change", () => { state.video = $("video").value; loadCurve().catch(report); });
   for (const id of ["from", "to"]) {
     $(id).addEventListener("change", () => {
@@ -173,6 +206,13 @@ async function start() {
       load().catch(report);
     });
   }
+  $("problem").addEventListener("change", () => {
+    state.problem = $("problem").value;
+    loadAnswers().then(() => {
+      const a = document.querySelector('a.csv[data-export="answers"]');
+      a.href = "/export/answers.csv?" + params({ problem_id: state.problem });
+    }).catch(report);
+  });
   $("days").addEventListener("change", () => loadAtRisk().catch(report));
   await load();
   const every = Math.max(5, Number(document.body.dataset.refresh) || 30) * 1000;

@@ -203,6 +203,8 @@ impl App {
             .route("/api/overview", get(api_overview))
             .route("/api/video-curve", get(api_video_curve))
             .route("/api/at-risk", get(api_at_risk))
+            .route("/api/problems", get(api_problems))
+            .route("/api/answers", get(api_answers))
             .route("/export/{file}", get(export))
             .route("/explore", get(explorer::page))
             .route("/api/query", post(explorer::api_query))
@@ -668,6 +670,7 @@ struct CourseQuery {
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
     video_id: Option<String>,
+    problem_id: Option<String>,
     days: Option<u32>,
 }
 
@@ -732,6 +735,42 @@ async fn video_curve_rows(
         .map_err(internal)
 }
 
+async fn api_problems(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<CourseQuery>,
+) -> Result<Response, Refused> {
+    course_viewer(&app, &headers, &q).await?;
+    let rows = cairn_report::problems(&app.0.ch, &q.course_id, q.range()?)
+        .await
+        .map_err(internal)?;
+    Ok(axum::Json(rows).into_response())
+}
+
+/// The course's answer distribution, or one problem's (`problem_id`: only the course's
+/// problems can match, since the query is the course's).
+async fn answer_rows(
+    app: &App,
+    q: &CourseQuery,
+) -> Result<Vec<cairn_report::AnswerCount>, Refused> {
+    let mut rows = cairn_report::answers(&app.0.ch, &q.course_id, q.range()?)
+        .await
+        .map_err(internal)?;
+    if let Some(p) = q.problem_id.as_deref().filter(|p| !p.is_empty()) {
+        rows.retain(|r| r.problem_id == p);
+    }
+    Ok(rows)
+}
+
+async fn api_answers(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<CourseQuery>,
+) -> Result<Response, Refused> {
+    course_viewer(&app, &headers, &q).await?;
+    Ok(axum::Json(answer_rows(&app, &q).await?).into_response())
+}
+
 async fn at_risk_rows(
     app: &App,
     headers: &HeaderMap,
@@ -764,7 +803,7 @@ async fn api_at_risk(
     Ok(axum::Json(rows).into_response())
 }
 
-/// CSV exports: `/export/{weekly,progress,grades,demographics,videos,video-curve,at-risk}.csv`.
+/// CSV exports: `/export/{name}.csv` for each name of [`EXPORTS`].
 async fn export(
     State(app): State<App>,
     headers: HeaderMap,
@@ -791,6 +830,8 @@ async fn export(
             "grades" => csv(cairn_report::grade_distribution(ch, course).await)?,
             "demographics" => csv(cairn_report::demographics(ch, course).await)?,
             "videos" => csv(cairn_report::video_engagement(ch, course, range).await)?,
+            "problems" => csv(cairn_report::problems(ch, course, range).await)?,
+            "answers" => csv(Ok(answer_rows(&app, &q).await?))?,
             _ => csv(Ok(video_curve_rows(&app, &q).await?))?,
         }
     };
@@ -828,6 +869,8 @@ pub const EXPORTS: &[&str] = &[
     "demographics",
     "videos",
     "video-curve",
+    "problems",
+    "answers",
     "at-risk",
 ];
 

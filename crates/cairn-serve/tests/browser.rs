@@ -29,7 +29,7 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
         .execute("return Object.keys(Chart.instances).length", vec![])
         .await
         .unwrap();
-    assert_eq!(n.as_u64(), Some(7), "charts drawn");
+    assert_eq!(n.as_u64(), Some(9), "charts drawn");
     let courses = c
         .execute(
             "return Array.from(document.querySelectorAll('#course option')).map(o => o.value)",
@@ -64,6 +64,64 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
             .all(|r| r.as_str().unwrap().contains("@example.org")),
         "learners with their emails: {risk:?}"
     );
+
+    // Problems in course order, and the answers to the one picked.
+    let problems = c
+        .execute(
+            "return [Chart.getChart('chart-problems').data.labels,
+                     Array.from(document.querySelectorAll('#problem option')).map(o => o.value)]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let (names, ids) = (
+        problems[0].as_array().unwrap(),
+        problems[1].as_array().unwrap(),
+    );
+    assert!(names.len() > 1 && names.len() == ids.len(), "{problems}");
+    assert!(
+        names
+            .iter()
+            .all(|n| n.as_str().unwrap().starts_with("Check: "))
+    );
+    let answers = |c: fantoccini::Client| async move {
+        c.execute(
+            "return Array.from(document.querySelectorAll('#table-answers tbody tr')).map(r => r.cells[1].textContent)",
+            vec![],
+        )
+        .await
+        .unwrap()
+    };
+    let first = answers(c.clone()).await;
+    assert!(!first.as_array().unwrap().is_empty(), "answers are shown");
+    c.execute(
+        "document.getElementById('table-answers').replaceChildren();
+         const s = document.getElementById('problem');
+         s.value = arguments[0]; s.dispatchEvent(new Event('change'));",
+        vec![ids[1].clone()],
+    )
+    .await
+    .unwrap();
+    let mut second = serde_json::json!([]);
+    for _ in 0..50 {
+        second = answers(c.clone()).await;
+        if !second.as_array().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        !second.as_array().unwrap().is_empty() && second != first,
+        "{first} / {second}"
+    );
+    let href = c
+        .execute(
+            "return document.querySelector('a.csv[data-export=\"answers\"]').href",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(href.as_str().unwrap().contains("problem_id="), "{href}");
 
     let monday = {
         use chrono::Datelike;

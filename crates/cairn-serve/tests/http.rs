@@ -15,11 +15,14 @@ async fn get(base: &str, path: &str, session: Option<&str>) -> reqwest::Response
     rq.send().await.unwrap()
 }
 
+fn urlencode(key: &str) -> String {
+    key.replace('+', "%2B")
+        .replace(':', "%3A")
+        .replace('@', "%40")
+}
+
 fn q(course: &str) -> String {
-    format!(
-        "course_id={}",
-        course.replace('+', "%2B").replace(':', "%3A")
-    )
+    format!("course_id={}", urlencode(course))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -136,6 +139,10 @@ async fn sign_in_sessions_and_per_course_restriction() {
         format!("/export/videos.csv?{}", q(b)),
         format!("/export/video-curve.csv?{}&video_id={video}", q(b)),
         format!("/export/at-risk.csv?{}", q(b)),
+        format!("/api/problems?{}", q(b)),
+        format!("/api/answers?{}", q(b)),
+        format!("/export/problems.csv?{}", q(b)),
+        format!("/export/answers.csv?{}", q(b)),
     ] {
         let r = get(base, &path, Some(&teach)).await;
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path}");
@@ -180,6 +187,44 @@ async fn sign_in_sessions_and_per_course_restriction() {
             .unwrap()
             .starts_with("second,viewers,views\n0,")
     );
+    // Problems of A, and one problem's answers; B's problem asked through A is nobody's.
+    let problems_of = |course: String| {
+        let base = base.to_owned();
+        let s = teach.clone();
+        async move {
+            let r = get(&base, &format!("/api/problems?{}", q(&course)), Some(&s)).await;
+            assert_eq!(r.status(), StatusCode::OK);
+            r.json::<Vec<serde_json::Value>>().await.unwrap()
+        }
+    };
+    let problems = problems_of(a.to_owned()).await;
+    assert!(!problems.is_empty());
+    let p0 = problems[0]["problem_id"].as_str().unwrap().to_owned();
+    let r = get(
+        base,
+        &format!("/api/answers?{}&problem_id={}", q(a), urlencode(&p0)),
+        Some(&teach),
+    )
+    .await;
+    let answers: Vec<serde_json::Value> = r.json().await.unwrap();
+    assert!(!answers.is_empty() && answers.iter().all(|x| x["problem_id"] == p0.as_str()));
+    let boss_session = sign_in(base, "boss", PASSWORD).await.unwrap();
+    let r = get(
+        base,
+        &format!("/api/problems?{}", q(b)),
+        Some(&boss_session),
+    )
+    .await;
+    let b_problems: Vec<serde_json::Value> = r.json().await.unwrap();
+    let pb = b_problems[0]["problem_id"].as_str().unwrap().to_owned();
+    let r = get(
+        base,
+        &format!("/api/answers?{}&problem_id={}", q(a), urlencode(&pb)),
+        Some(&teach),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Vec<serde_json::Value>>().await.unwrap().len(), 0);
     let r = get(base, &format!("/export/secrets.csv?{}", q(a)), Some(&teach)).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 
@@ -430,6 +475,7 @@ async fn csv_downloads_with_hostile_unit_video_and_user_names_hold_no_formula() 
         ("progress", "'=HYPERLINK("),
         ("videos", "'@SUM("),
         ("at-risk", "'-1+1+cmd|"),
+        ("answers", "'=HYPERLINK("),
     ] {
         assert!(
             seen.contains(&(export, hostile)),
