@@ -91,6 +91,9 @@ enum Command {
 enum ImportCommand {
     /// Course structure into course_blocks (same as `cairn-import courses`).
     Courses(cairn_import::cli::CoursesArgs),
+    /// Answers of problem submissions stored before Cairn derived them (migration 0019),
+    /// from their raw messages; resumable (same as `cairn-import answers`).
+    Answers,
 }
 
 #[derive(Subcommand)]
@@ -183,6 +186,9 @@ fn main() -> ExitCode {
         } => {
             return cairn_import::cli::import_courses(&args, &config);
         }
+        Command::Import {
+            command: ImportCommand::Answers,
+        } => return cairn_import::cli::backfill_answers(&config),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

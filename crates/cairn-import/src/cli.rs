@@ -224,6 +224,38 @@ pub fn import_courses(args: &CoursesArgs, config: &Config) -> ExitCode {
     }
 }
 
+/// Runs `cairn import answers`: the answers of `problem_check` events stored before Cairn
+/// derived them (migration 0019), derived from their messages and stored.
+pub fn backfill_answers(config: &Config) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cairn import answers: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async {
+        let ch = ClickHouse::connect(&config.clickhouse).await?;
+        crate::backfill::answers(&ch).await
+    });
+    match result {
+        Ok(done) => {
+            println!(
+                "{} problem_check events had no answers stored; {} now have them (the others carry none)",
+                done.read, done.answered
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("cairn import answers: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Arguments of `cairn retention`.
 #[derive(clap::Args, Debug)]
 pub struct RetentionArgs {

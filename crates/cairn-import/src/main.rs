@@ -22,6 +22,9 @@ enum Command {
     Events(cairn_import::cli::IngestArgs),
     /// Course structure into course_blocks (same as `cairn import courses`).
     Courses(cairn_import::cli::CoursesArgs),
+    /// Answers of problem submissions stored before Cairn derived them (same as `cairn
+    /// import answers`).
+    Answers,
 }
 
 fn main() -> ExitCode {
@@ -40,5 +43,6 @@ fn main() -> ExitCode {
     match args.command {
         Command::Events(a) => cairn_import::cli::ingest(&a, &config),
         Command::Courses(a) => cairn_import::cli::import_courses(&a, &config),
+        Command::Answers => cairn_import::cli::backfill_answers(&config),
     }
 }

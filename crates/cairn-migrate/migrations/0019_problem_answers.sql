@@ -16,3 +16,14 @@ ALTER TABLE {{ db }}._events ADD COLUMN answer_values Array(Array(String)) AFTER
 ALTER TABLE {{ db }}._events ADD COLUMN answer_text Array(Array(String)) AFTER answer_values;
 ALTER TABLE {{ db }}._events ADD COLUMN answer_correct Array(Int8) AFTER answer_text;
 ALTER TABLE {{ db }}._events ADD COLUMN answer_type Array(String) AFTER answer_correct;
+
+-- The public `events` took `_events`' columns when it was made (0015): made again to
+-- show the new ones (its grants and row policies name it, and stay).
+DROP TABLE IF EXISTS {{ db }}.events;
+
+CREATE VIEW IF NOT EXISTS {{ db }}.events AS
+SELECT * FROM {{ db }}._events FINAL;
+
+{% if clickhouse.version.major > 24 or (clickhouse.version.major == 24 and clickhouse.version.minor >= 2) -%}
+ALTER TABLE {{ db }}.events MODIFY SQL SECURITY DEFINER;
+{%- endif %}
