@@ -38,6 +38,9 @@ pub const PROBLEMS_SQL: &str = include_str!("../metrics/problems.sql");
 /// The answer distribution's SQL.
 pub const ANSWERS_SQL: &str = include_str!("../metrics/answers.sql");
 
+/// Navigation and completion per section and subsection.
+pub const NAVIGATION_SQL: &str = include_str!("../metrics/navigation.sql");
+
 /// Every metric: `(name, SQL)`, for checks that run them all.
 pub const METRICS: &[(&str, &str)] = &[
     ("weekly_engagement", WEEKLY_ENGAGEMENT_SQL),
@@ -49,6 +52,7 @@ pub const METRICS: &[(&str, &str)] = &[
     ("at_risk", AT_RISK_SQL),
     ("problems", PROBLEMS_SQL),
     ("answers", ANSWERS_SQL),
+    ("navigation", NAVIGATION_SQL),
 ];
 
 /// A metric's SQL for database `db`, reading the stored events (`_events`,
@@ -225,6 +229,46 @@ pub struct AnswerCount {
     pub last_learners: u64,
     /// Submissions that gave it.
     pub submissions: u64,
+}
+
+/// Navigation and completion of one section or subsection.
+#[derive(Debug, Clone, PartialEq, Eq, Row, Serialize, Deserialize)]
+pub struct NavigationRow {
+    /// `section` or `subsection`.
+    pub level: String,
+    /// Course-order position.
+    pub position: u32,
+    /// Section name.
+    pub section: String,
+    /// Subsection name (`""` on a section's row).
+    pub subsection: String,
+    /// Usage key of the section or subsection.
+    pub block_id: String,
+    /// Learners with an event on one of its blocks in the range.
+    pub learners: u64,
+    /// Navigation events to it in the range.
+    pub visits: u64,
+    /// Its components.
+    pub components: u64,
+    /// Learners who completed every component.
+    pub completed: u64,
+    /// Median seconds from a learner's first event on it to its completion.
+    pub median_seconds: u64,
+}
+
+impl Columns for NavigationRow {
+    const COLUMNS: &'static [&'static str] = &[
+        "level",
+        "position",
+        "section",
+        "subsection",
+        "block_id",
+        "learners",
+        "visits",
+        "components",
+        "completed",
+        "median_seconds",
+    ];
 }
 
 impl Columns for ProblemResult {
@@ -591,6 +635,30 @@ pub async fn answers(
     run(ch, "answer distribution", ANSWERS_SQL, &p).await
 }
 
+/// The parameters of navigation and completion per section and subsection.
+pub fn navigation_params(course_id: &str, range: Range) -> Vec<Param> {
+    let (from, to) = range.bounds();
+    let mut p = vec![
+        course_id.into(),
+        Param::Str(from.clone()),
+        Param::Str(to.clone()),
+        Param::Str(from),
+        Param::Str(to),
+    ];
+    p.extend(std::iter::repeat_n(Param::from(course_id), 20));
+    p
+}
+
+/// Runs navigation and completion per section and subsection.
+pub async fn navigation(
+    ch: &ClickHouse,
+    course_id: &str,
+    range: Range,
+) -> cairn_core::Result<Vec<NavigationRow>> {
+    let p = navigation_params(course_id, range);
+    run(ch, "navigation", NAVIGATION_SQL, &p).await
+}
+
 /// Runs every metric of the course overview.
 pub async fn overview(
     ch: &ClickHouse,
@@ -714,6 +782,18 @@ mod tests {
             last_learners: 0,
             submissions: 0,
         });
+        check(NavigationRow {
+            level: s(),
+            position: 0,
+            section: s(),
+            subsection: s(),
+            block_id: s(),
+            learners: 0,
+            visits: 0,
+            components: 0,
+            completed: 0,
+            median_seconds: 0,
+        });
         check(AtRisk {
             user_id: 0,
             username: s(),
@@ -806,6 +886,14 @@ mod named_tests {
                 .len(),
             ),
             (COURSE_PROGRESS_SQL, course_progress_params("c").len()),
+            (
+                NAVIGATION_SQL,
+                navigation_params(
+                    "c",
+                    Range::last_weeks(NaiveDate::from_ymd_opt(2026, 1, 5).unwrap(), 1),
+                )
+                .len(),
+            ),
             (
                 PROBLEMS_SQL,
                 problems_params(

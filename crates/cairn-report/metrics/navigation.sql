@@ -1,0 +1,243 @@
+-- Navigation and completion of one course, per section (chapter) and per subsection
+-- (sequential) of course_blocks: each section's row, then its subsections', in course
+-- order. A block belongs to a subsection when it is the subsection, one of its units or a
+-- component of one of them (course_components), and to that subsection's section.
+-- `learners`: learners with an event on one of its blocks in [from, to) (a navigation to
+-- it, a video played, a problem tried, …); `visits`: navigation events to the subsection
+-- (for a section: to one of its subsections) in [from, to), each counted once;
+-- `components`: its components; `completed`: learners who completed every one of them (LMS
+-- block completion 1.0; current state, as course progress); `median_seconds`, over the
+-- learners who completed it and have an event on it: the time from their first event on
+-- one of its blocks to the completion of its last component (the middle value; the upper
+-- of the two middle ones for an even count; 0 when nobody did). Parameters, in order:
+-- course_id, from, to, from, to, then course_id 20 times.
+SELECT
+    heads.level AS level,
+    toUInt32(heads.position) AS position,
+    heads.section AS section,
+    heads.subsection AS subsection,
+    heads.group_key AS block_id,
+    toUInt64(ifNull(per.learners, 0)) AS learners,
+    toUInt64(ifNull(per.visits, 0)) AS visits,
+    toUInt64(ifNull(per.components, 0)) AS components,
+    toUInt64(ifNull(per.completed, 0)) AS completed,
+    toUInt64(ifNull(per.median_seconds, 0)) AS median_seconds
+FROM
+(
+    SELECT block_key AS group_key, if(block_type = 'chapter', 'section', 'subsection') AS level,
+           position, section, if(block_type = 'chapter', '', display_name) AS subsection
+    FROM {{db}}.course_blocks
+    WHERE course_id = ? AND block_type IN ('chapter', 'sequential')
+) AS heads
+LEFT JOIN
+(
+    SELECT group_key,
+           any(total) AS components,
+           countIf(in_range > 0) AS learners,
+           sum(visits) AS visits,
+           countIf(total > 0 AND done >= total) AS completed,
+           quantileExactIf(0.5)(toUInt64(greatest(toInt64(last_done) - toInt64(first_t), 0)),
+                                total > 0 AND done >= total AND first_t > 0) AS median_seconds
+    FROM
+    (
+        SELECT lu.group_key AS group_key, lu.in_range AS in_range, lu.visits AS visits,
+               lu.first_t AS first_t, lu.done AS done, lu.last_done AS last_done,
+               sizes.total AS total
+        FROM
+        (
+            SELECT group_key, user_id, act.in_range AS in_range, act.visits AS visits,
+                   act.first_t AS first_t, fin.done AS done, fin.last_done AS last_done
+            FROM
+            (
+                SELECT owners.group_key AS group_key, ev.user_id AS user_id,
+                       sum(ev.in_range) AS in_range,
+                       sum(if(owners.is_head = 1, ev.navs, 0)) AS visits,
+                       min(ev.first_time) AS first_t
+                FROM
+                (
+                    SELECT block_id, toUInt64(user_id) AS user_id,
+                           countIf(time >= toDateTime(?) AND time < toDateTime(?)) AS in_range,
+                           uniqExactIf(event_id, family = 'navigation'
+                               AND time >= toDateTime(?) AND time < toDateTime(?)) AS navs,
+                           toUInt32(min(time)) AS first_time
+                    FROM {{db}}.{{events}}
+                    WHERE course_id = ? AND user_id != 0 AND block_id != ''
+                    GROUP BY block_id, user_id
+                ) AS ev
+                INNER JOIN (
+                    -- Every block of a subsection (the subsection, its units, their components) with its
+                    -- subsection and section: one row per group it counts in.
+                    SELECT block_id, group_key, is_head, is_comp
+                    FROM
+                    (
+                        SELECT comp.block_key AS block_id, units.sub_key AS sub_key, units.sec_key AS sec_key,
+                               0 AS is_head, 1 AS is_comp
+                        FROM
+                        (
+                            SELECT block_key, unit_key FROM {{db}}.course_components
+                            WHERE course_id = ? AND unit_key != ''
+                        ) AS comp
+                        INNER JOIN (
+                            SELECT u.block_key AS unit_key, u.parent AS sub_key, s.sec_key AS sec_key
+                            FROM
+                            (
+                                SELECT block_key, parent FROM {{db}}.course_blocks
+                                WHERE course_id = ? AND block_type = 'vertical'
+                            ) AS u
+                            INNER JOIN
+                            (
+                                SELECT block_key AS parent, parent AS sec_key FROM {{db}}.course_blocks
+                                WHERE course_id = ? AND block_type = 'sequential'
+                            ) AS s USING (parent)
+                        ) AS units USING (unit_key)
+                        UNION ALL
+                        SELECT unit_key AS block_id, sub_key, sec_key, 0 AS is_head, 0 AS is_comp
+                        FROM (
+                            SELECT u.block_key AS unit_key, u.parent AS sub_key, s.sec_key AS sec_key
+                            FROM
+                            (
+                                SELECT block_key, parent FROM {{db}}.course_blocks
+                                WHERE course_id = ? AND block_type = 'vertical'
+                            ) AS u
+                            INNER JOIN
+                            (
+                                SELECT block_key AS parent, parent AS sec_key FROM {{db}}.course_blocks
+                                WHERE course_id = ? AND block_type = 'sequential'
+                            ) AS s USING (parent)
+                        ) AS units_only
+                        UNION ALL
+                        SELECT block_key AS block_id, block_key AS sub_key, parent AS sec_key,
+                               1 AS is_head, 0 AS is_comp
+                        FROM {{db}}.course_blocks
+                        WHERE course_id = ? AND block_type = 'sequential'
+                    ) AS blocks
+                    ARRAY JOIN [sub_key, sec_key] AS group_key
+                ) AS owners USING (block_id)
+                GROUP BY owners.group_key, ev.user_id
+            ) AS act
+            FULL OUTER JOIN
+            (
+                SELECT owners.group_key AS group_key, toUInt64(c.user_id) AS user_id,
+                       uniqExact(c.block_key) AS done, max(toUInt32(c.modified)) AS last_done
+                FROM
+                (
+                    -- MySQL-engine filters: see weekly_engagement.sql.
+                    SELECT user_id, block_key AS block_id, block_key, modified
+                    FROM {{db}}.openedx_block_completion
+                    WHERE course_key = ? AND toFloat64(completion) >= 1
+                ) AS c
+                INNER JOIN
+                (
+                    SELECT block_id, group_key FROM (
+                        -- Every block of a subsection (the subsection, its units, their components) with its
+                        -- subsection and section: one row per group it counts in.
+                        SELECT block_id, group_key, is_head, is_comp
+                        FROM
+                        (
+                            SELECT comp.block_key AS block_id, units.sub_key AS sub_key, units.sec_key AS sec_key,
+                                   0 AS is_head, 1 AS is_comp
+                            FROM
+                            (
+                                SELECT block_key, unit_key FROM {{db}}.course_components
+                                WHERE course_id = ? AND unit_key != ''
+                            ) AS comp
+                            INNER JOIN (
+                                SELECT u.block_key AS unit_key, u.parent AS sub_key, s.sec_key AS sec_key
+                                FROM
+                                (
+                                    SELECT block_key, parent FROM {{db}}.course_blocks
+                                    WHERE course_id = ? AND block_type = 'vertical'
+                                ) AS u
+                                INNER JOIN
+                                (
+                                    SELECT block_key AS parent, parent AS sec_key FROM {{db}}.course_blocks
+                                    WHERE course_id = ? AND block_type = 'sequential'
+                                ) AS s USING (parent)
+                            ) AS units USING (unit_key)
+                            UNION ALL
+                            SELECT unit_key AS block_id, sub_key, sec_key, 0 AS is_head, 0 AS is_comp
+                            FROM (
+                                SELECT u.block_key AS unit_key, u.parent AS sub_key, s.sec_key AS sec_key
+                                FROM
+                                (
+                                    SELECT block_key, parent FROM {{db}}.course_blocks
+                                    WHERE course_id = ? AND block_type = 'vertical'
+                                ) AS u
+                                INNER JOIN
+                                (
+                                    SELECT block_key AS parent, parent AS sec_key FROM {{db}}.course_blocks
+                                    WHERE course_id = ? AND block_type = 'sequential'
+                                ) AS s USING (parent)
+                            ) AS units_only
+                            UNION ALL
+                            SELECT block_key AS block_id, block_key AS sub_key, parent AS sec_key,
+                                   1 AS is_head, 0 AS is_comp
+                            FROM {{db}}.course_blocks
+                            WHERE course_id = ? AND block_type = 'sequential'
+                        ) AS blocks
+                        ARRAY JOIN [sub_key, sec_key] AS group_key
+                    ) AS all_owners
+                    WHERE is_comp = 1
+                ) AS owners USING (block_id)
+                GROUP BY owners.group_key, c.user_id
+            ) AS fin USING (group_key, user_id)
+        ) AS lu
+        INNER JOIN
+        (
+            SELECT group_key, uniqExact(block_id) AS total
+            FROM (
+                -- Every block of a subsection (the subsection, its units, their components) with its
+                -- subsection and section: one row per group it counts in.
+                SELECT block_id, group_key, is_head, is_comp
+                FROM
+                (
+                    SELECT comp.block_key AS block_id, units.sub_key AS sub_key, units.sec_key AS sec_key,
+                           0 AS is_head, 1 AS is_comp
+                    FROM
+                    (
+                        SELECT block_key, unit_key FROM {{db}}.course_components
+                        WHERE course_id = ? AND unit_key != ''
+                    ) AS comp
+                    INNER JOIN (
+                        SELECT u.block_key AS unit_key, u.parent AS sub_key, s.sec_key AS sec_key
+                        FROM
+                        (
+                            SELECT block_key, parent FROM {{db}}.course_blocks
+                            WHERE course_id = ? AND block_type = 'vertical'
+                        ) AS u
+                        INNER JOIN
+                        (
+                            SELECT block_key AS parent, parent AS sec_key FROM {{db}}.course_blocks
+                            WHERE course_id = ? AND block_type = 'sequential'
+                        ) AS s USING (parent)
+                    ) AS units USING (unit_key)
+                    UNION ALL
+                    SELECT unit_key AS block_id, sub_key, sec_key, 0 AS is_head, 0 AS is_comp
+                    FROM (
+                        SELECT u.block_key AS unit_key, u.parent AS sub_key, s.sec_key AS sec_key
+                        FROM
+                        (
+                            SELECT block_key, parent FROM {{db}}.course_blocks
+                            WHERE course_id = ? AND block_type = 'vertical'
+                        ) AS u
+                        INNER JOIN
+                        (
+                            SELECT block_key AS parent, parent AS sec_key FROM {{db}}.course_blocks
+                            WHERE course_id = ? AND block_type = 'sequential'
+                        ) AS s USING (parent)
+                    ) AS units_only
+                    UNION ALL
+                    SELECT block_key AS block_id, block_key AS sub_key, parent AS sec_key,
+                           1 AS is_head, 0 AS is_comp
+                    FROM {{db}}.course_blocks
+                    WHERE course_id = ? AND block_type = 'sequential'
+                ) AS blocks
+                ARRAY JOIN [sub_key, sec_key] AS group_key
+            ) AS comp_owners
+            WHERE is_comp = 1
+            GROUP BY group_key
+        ) AS sizes USING (group_key)
+    ) AS per_learner
+    GROUP BY group_key
+) AS per USING (group_key)
+ORDER BY position
