@@ -78,32 +78,32 @@ LEFT JOIN
                             WHERE course_id = ? AND unit_key != ''
                         ) AS comp
                         INNER JOIN (
-                            SELECT u.block_key AS unit_key, u.parent AS sub_key, s.sec_key AS sec_key
+                            SELECT u.unit_key AS unit_key, u.seq_key AS sub_key, s.sec_key AS sec_key
                             FROM
                             (
-                                SELECT block_key, parent FROM {{db}}.course_blocks
+                                SELECT block_key AS unit_key, parent AS seq_key FROM {{db}}.course_blocks
                                 WHERE course_id = ? AND block_type = 'vertical'
                             ) AS u
                             INNER JOIN
                             (
-                                SELECT block_key AS parent, parent AS sec_key FROM {{db}}.course_blocks
+                                SELECT block_key AS seq_key, parent AS sec_key FROM {{db}}.course_blocks
                                 WHERE course_id = ? AND block_type = 'sequential'
-                            ) AS s USING (parent)
+                            ) AS s USING (seq_key)
                         ) AS units USING (unit_key)
                         UNION ALL
                         SELECT unit_key AS block_id, sub_key, sec_key, 0 AS is_head, 0 AS is_comp
                         FROM (
-                            SELECT u.block_key AS unit_key, u.parent AS sub_key, s.sec_key AS sec_key
+                            SELECT u.unit_key AS unit_key, u.seq_key AS sub_key, s.sec_key AS sec_key
                             FROM
                             (
-                                SELECT block_key, parent FROM {{db}}.course_blocks
+                                SELECT block_key AS unit_key, parent AS seq_key FROM {{db}}.course_blocks
                                 WHERE course_id = ? AND block_type = 'vertical'
                             ) AS u
                             INNER JOIN
                             (
-                                SELECT block_key AS parent, parent AS sec_key FROM {{db}}.course_blocks
+                                SELECT block_key AS seq_key, parent AS sec_key FROM {{db}}.course_blocks
                                 WHERE course_id = ? AND block_type = 'sequential'
-                            ) AS s USING (parent)
+                            ) AS s USING (seq_key)
                         ) AS units_only
                         UNION ALL
                         SELECT block_key AS block_id, block_key AS sub_key, parent AS sec_key,
@@ -142,32 +142,32 @@ LEFT JOIN
                                 WHERE course_id = ? AND unit_key != ''
                             ) AS comp
                             INNER JOIN (
-                                SELECT u.block_key AS unit_key, u.parent AS sub_key, s.sec_key AS sec_key
+                                SELECT u.unit_key AS unit_key, u.seq_key AS sub_key, s.sec_key AS sec_key
                                 FROM
                                 (
-                                    SELECT block_key, parent FROM {{db}}.course_blocks
+                                    SELECT block_key AS unit_key, parent AS seq_key FROM {{db}}.course_blocks
                                     WHERE course_id = ? AND block_type = 'vertical'
                                 ) AS u
                                 INNER JOIN
                                 (
-                                    SELECT block_key AS parent, parent AS sec_key FROM {{db}}.course_blocks
+                                    SELECT block_key AS seq_key, parent AS sec_key FROM {{db}}.course_blocks
                                     WHERE course_id = ? AND block_type = 'sequential'
-                                ) AS s USING (parent)
+                                ) AS s USING (seq_key)
                             ) AS units USING (unit_key)
                             UNION ALL
                             SELECT unit_key AS block_id, sub_key, sec_key, 0 AS is_head, 0 AS is_comp
                             FROM (
-                                SELECT u.block_key AS unit_key, u.parent AS sub_key, s.sec_key AS sec_key
+                                SELECT u.unit_key AS unit_key, u.seq_key AS sub_key, s.sec_key AS sec_key
                                 FROM
                                 (
-                                    SELECT block_key, parent FROM {{db}}.course_blocks
+                                    SELECT block_key AS unit_key, parent AS seq_key FROM {{db}}.course_blocks
                                     WHERE course_id = ? AND block_type = 'vertical'
                                 ) AS u
                                 INNER JOIN
                                 (
-                                    SELECT block_key AS parent, parent AS sec_key FROM {{db}}.course_blocks
+                                    SELECT block_key AS seq_key, parent AS sec_key FROM {{db}}.course_blocks
                                     WHERE course_id = ? AND block_type = 'sequential'
-                                ) AS s USING (parent)
+                                ) AS s USING (seq_key)
                             ) AS units_only
                             UNION ALL
                             SELECT block_key AS block_id, block_key AS sub_key, parent AS sec_key,
@@ -199,32 +199,32 @@ LEFT JOIN
                         WHERE course_id = ? AND unit_key != ''
                     ) AS comp
                     INNER JOIN (
-                        SELECT u.block_key AS unit_key, u.parent AS sub_key, s.sec_key AS sec_key
+                        SELECT u.unit_key AS unit_key, u.seq_key AS sub_key, s.sec_key AS sec_key
                         FROM
                         (
-                            SELECT block_key, parent FROM {{db}}.course_blocks
+                            SELECT block_key AS unit_key, parent AS seq_key FROM {{db}}.course_blocks
                             WHERE course_id = ? AND block_type = 'vertical'
                         ) AS u
                         INNER JOIN
                         (
-                            SELECT block_key AS parent, parent AS sec_key FROM {{db}}.course_blocks
+                            SELECT block_key AS seq_key, parent AS sec_key FROM {{db}}.course_blocks
                             WHERE course_id = ? AND block_type = 'sequential'
-                        ) AS s USING (parent)
+                        ) AS s USING (seq_key)
                     ) AS units USING (unit_key)
                     UNION ALL
                     SELECT unit_key AS block_id, sub_key, sec_key, 0 AS is_head, 0 AS is_comp
                     FROM (
-                        SELECT u.block_key AS unit_key, u.parent AS sub_key, s.sec_key AS sec_key
+                        SELECT u.unit_key AS unit_key, u.seq_key AS sub_key, s.sec_key AS sec_key
                         FROM
                         (
-                            SELECT block_key, parent FROM {{db}}.course_blocks
+                            SELECT block_key AS unit_key, parent AS seq_key FROM {{db}}.course_blocks
                             WHERE course_id = ? AND block_type = 'vertical'
                         ) AS u
                         INNER JOIN
                         (
-                            SELECT block_key AS parent, parent AS sec_key FROM {{db}}.course_blocks
+                            SELECT block_key AS seq_key, parent AS sec_key FROM {{db}}.course_blocks
                             WHERE course_id = ? AND block_type = 'sequential'
-                        ) AS s USING (parent)
+                        ) AS s USING (seq_key)
                     ) AS units_only
                     UNION ALL
                     SELECT block_key AS block_id, block_key AS sub_key, parent AS sec_key,

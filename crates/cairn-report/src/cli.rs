@@ -81,6 +81,19 @@ pub enum ReportCommand {
         #[arg(long, default_value = "table")]
         format: Format,
     },
+    /// Navigation and completion per section and subsection: learners who visited, visits,
+    /// learners who completed all its components, median time to complete.
+    Navigation {
+        /// The course key.
+        #[arg(long = "course-id", value_name = "KEY")]
+        course_id: String,
+        /// The time range (of visits; completion is the LMS's current state).
+        #[command(flatten)]
+        range: RangeArgs,
+        /// Output format: table, json or csv.
+        #[arg(long, default_value = "table")]
+        format: Format,
+    },
     /// The second-by-second audience of one video.
     VideoCurve {
         /// The course key.
@@ -190,6 +203,18 @@ pub fn run(cmd: &ReportCommand, config: &Config) -> ExitCode {
                     )
                 };
                 Ok(text)
+            }
+            ReportCommand::Navigation {
+                course_id,
+                range,
+                format,
+            } => {
+                course(course_id)?;
+                let range = range.range()?;
+                let rows = crate::navigation(&connect().await?, course_id, range)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(crate::format_rows(&rows, *format))
             }
             ReportCommand::VideoCurve {
                 course_id,

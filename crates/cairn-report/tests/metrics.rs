@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use cairn_core::mysql::mysql_async::prelude::Queryable;
 use cairn_core::testing;
-use cairn_fixtures::{AnswerTruth, Spec, Truth, courses, generate};
+use cairn_fixtures::{AnswerTruth, NavigationTruth, Spec, Truth, courses, generate};
 use cairn_import::ingest::{IngestOptions, Input, LogPublishes, ingest};
 use cairn_report::*;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
@@ -166,6 +166,8 @@ async fn every_metric_matches_the_ground_truth() {
     columns::<AtRisk>("at_risk", q(AT_RISK_SQL, p)).await;
     columns::<ProblemResult>("problems", q(PROBLEMS_SQL, problems_params(c0, range))).await;
     columns::<AnswerCount>("answers", q(ANSWERS_SQL, answers_params(c0, range))).await;
+    let p = navigation_params(c0, range);
+    columns::<NavigationRow>("navigation", q(NAVIGATION_SQL, p)).await;
     let mut checked = BTreeMap::<&str, usize>::new();
     for c in &generated {
         let course = c.id.as_str();
@@ -508,6 +510,39 @@ async fn every_metric_matches_the_ground_truth() {
         assert!(got.iter().any(|a| a.answer.starts_with("=HYPERLINK")));
         assert!(got.iter().any(|a| a.answer.contains("très")));
         *checked.entry("answers").or_default() += got.len();
+
+        // Navigation and completion per section and subsection, whole range and a week.
+        for (r, r0, r1) in [
+            (range, t0, t1),
+            (
+                Range {
+                    from: spec.start + Duration::days(7),
+                    to: spec.start + Duration::days(14),
+                },
+                t0 + Duration::days(7),
+                t0 + Duration::days(14),
+            ),
+        ] {
+            let got: Vec<NavigationTruth> = navigation(&ch, course, r)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|n| NavigationTruth {
+                    level: n.level,
+                    section: n.section,
+                    subsection: n.subsection,
+                    block_id: n.block_id,
+                    learners: n.learners,
+                    visits: n.visits,
+                    components: n.components,
+                    completed: n.completed,
+                    median_seconds: n.median_seconds,
+                })
+                .collect();
+            assert_eq!(got, truth.navigation(c, r0, r1), "{course} {r:?}");
+            assert!(got.iter().any(|n| n.completed > 0 && n.median_seconds > 0));
+            *checked.entry("navigation").or_default() += got.len();
+        }
 
         // A range: the second week only (first and last are the range's).
         let week = Range {

@@ -126,6 +126,21 @@ async function loadCurve() {
   ], { scales: { x: { title: { display: true, text: "second of the video" } } } });
 }
 
+async function loadNavigation() {
+  const rows = await getJson("/api/navigation");
+  const subs = rows.filter((r) => r.level === "subsection");
+  draw("chart-navigation", "bar", subs.map((r) => r.subsection), [
+    { label: "Learners who visited", data: subs.map((r) => r.learners) },
+    { label: "Learners who completed it", data: subs.map((r) => r.completed) },
+  ], { plugins: { title: { display: true, text: "Subsections (course order)" } } });
+  table("table-navigation", [["name", "Section / subsection"], ["learners", "Learners"], ["visits", "Visits"],
+    ["components", "Components"], ["completed", "Completed"], ["median_minutes", "Median minutes to complete"]],
+  rows.map((r) => Object.assign({
+    name: r.level === "section" ? r.section : "\u2003" + r.subsection,
+    median_minutes: minutes(r.median_seconds),
+  }, r)));
+}
+
 async function loadProblems() {
   const rows = await getJson("/api/problems");
   draw("chart-problems", "bar", rows.map((p) => p.problem), [
@@ -174,7 +189,7 @@ async function load() {
   const o = await getJson("/api/overview");
   showRange(o);
   render(o);
-  await Promise.all([loadCurve(), loadProblems(), loadAtRisk()]);
+  await Promise.all([loadCurve(), loadNavigation(), loadProblems(), loadAtRisk()]);
   for (const a of document.querySelectorAll("a.csv")) {
     const extra = a.dataset.export === "video-curve" && state.video ? { video_id: state.video } : {};
     if (a.dataset.export === "answers" && state.problem) extra.problem_id = state.problem;

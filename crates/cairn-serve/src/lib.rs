@@ -204,6 +204,7 @@ impl App {
             .route("/api/video-curve", get(api_video_curve))
             .route("/api/at-risk", get(api_at_risk))
             .route("/api/problems", get(api_problems))
+            .route("/api/navigation", get(api_navigation))
             .route("/api/answers", get(api_answers))
             .route("/export/{file}", get(export))
             .route("/explore", get(explorer::page))
@@ -735,6 +736,18 @@ async fn video_curve_rows(
         .map_err(internal)
 }
 
+async fn api_navigation(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<CourseQuery>,
+) -> Result<Response, Refused> {
+    course_viewer(&app, &headers, &q).await?;
+    let rows = cairn_report::navigation(&app.0.ch, &q.course_id, q.range()?)
+        .await
+        .map_err(internal)?;
+    Ok(axum::Json(rows).into_response())
+}
+
 async fn api_problems(
     State(app): State<App>,
     headers: HeaderMap,
@@ -830,6 +843,7 @@ async fn export(
             "grades" => csv(cairn_report::grade_distribution(ch, course).await)?,
             "demographics" => csv(cairn_report::demographics(ch, course).await)?,
             "videos" => csv(cairn_report::video_engagement(ch, course, range).await)?,
+            "navigation" => csv(cairn_report::navigation(ch, course, range).await)?,
             "problems" => csv(cairn_report::problems(ch, course, range).await)?,
             "answers" => csv(Ok(answer_rows(&app, &q).await?))?,
             _ => csv(Ok(video_curve_rows(&app, &q).await?))?,
@@ -869,6 +883,7 @@ pub const EXPORTS: &[&str] = &[
     "demographics",
     "videos",
     "video-curve",
+    "navigation",
     "problems",
     "answers",
     "at-risk",

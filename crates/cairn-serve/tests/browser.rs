@@ -29,7 +29,7 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
         .execute("return Object.keys(Chart.instances).length", vec![])
         .await
         .unwrap();
-    assert_eq!(n.as_u64(), Some(9), "charts drawn");
+    assert_eq!(n.as_u64(), Some(10), "charts drawn");
     let courses = c
         .execute(
             "return Array.from(document.querySelectorAll('#course option')).map(o => o.value)",
@@ -65,7 +65,21 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
         "learners with their emails: {risk:?}"
     );
 
-    // Problems in course order, and the answers to the one picked.
+    // Subsections in course order, then problems, and the answers to the one picked.
+    let subsections = c
+        .execute(
+            "return Chart.getChart('chart-navigation').data.labels",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(subsections.as_array().unwrap().len(), 8, "{subsections}");
+    assert!(
+        subsections.as_array().unwrap()[0]
+            .as_str()
+            .unwrap()
+            .starts_with("Lesson: Unit 1")
+    );
     let problems = c
         .execute(
             "return [Chart.getChart('chart-problems').data.labels,

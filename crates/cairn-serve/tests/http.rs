@@ -140,6 +140,8 @@ async fn sign_in_sessions_and_per_course_restriction() {
         format!("/export/video-curve.csv?{}&video_id={video}", q(b)),
         format!("/export/at-risk.csv?{}", q(b)),
         format!("/api/problems?{}", q(b)),
+        format!("/api/navigation?{}", q(b)),
+        format!("/export/navigation.csv?{}", q(b)),
         format!("/api/answers?{}", q(b)),
         format!("/export/problems.csv?{}", q(b)),
         format!("/export/answers.csv?{}", q(b)),
