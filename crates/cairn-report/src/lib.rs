@@ -41,6 +41,9 @@ pub const ANSWERS_SQL: &str = include_str!("../metrics/answers.sql");
 /// Navigation and completion per section and subsection.
 pub const NAVIGATION_SQL: &str = include_str!("../metrics/navigation.sql");
 
+/// The course comparison's SQL.
+pub const COMPARE_SQL: &str = include_str!("../metrics/compare.sql");
+
 /// Every metric: `(name, SQL)`, for checks that run them all.
 pub const METRICS: &[(&str, &str)] = &[
     ("weekly_engagement", WEEKLY_ENGAGEMENT_SQL),
@@ -53,6 +56,7 @@ pub const METRICS: &[(&str, &str)] = &[
     ("problems", PROBLEMS_SQL),
     ("answers", ANSWERS_SQL),
     ("navigation", NAVIGATION_SQL),
+    ("compare", COMPARE_SQL),
 ];
 
 /// A metric's SQL for database `db`, reading the stored events (`_events`,
@@ -256,6 +260,76 @@ pub struct NavigationRow {
     pub median_seconds: u64,
 }
 
+/// One course of a comparison.
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct CourseComparison {
+    /// Course key.
+    pub course_id: String,
+    /// Course name (the key when the structure is not imported).
+    pub name: String,
+    /// Learners enrolled (active enrollments).
+    pub enrolled: u64,
+    /// Learners active in the 7 days before the as-of time.
+    pub active_7d: u64,
+    /// Average % of the components the enrolled learners completed.
+    pub avg_progress: f64,
+    /// % of the enrolled learners who passed.
+    pub pass_rate: f64,
+    /// Median seconds spent in the range, over the learners active then.
+    pub median_time_spent: u64,
+}
+
+impl Columns for CourseComparison {
+    const COLUMNS: &'static [&'static str] = &[
+        "course_id",
+        "name",
+        "enrolled",
+        "active_7d",
+        "avg_progress",
+        "pass_rate",
+        "median_time_spent",
+    ];
+}
+
+/// What a course comparison is sorted by (largest first, then by course key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum CompareSort {
+    /// Course key, ascending.
+    #[default]
+    Course,
+    /// Learners enrolled.
+    Enrolled,
+    /// Learners active in the last 7 days.
+    Active,
+    /// Average progress.
+    Progress,
+    /// Pass rate.
+    PassRate,
+    /// Median time spent.
+    TimeSpent,
+}
+
+impl CompareSort {
+    /// Sorts rows: largest first, ties by course key.
+    pub fn apply(self, rows: &mut [CourseComparison]) {
+        let key = |r: &CourseComparison| -> f64 {
+            match self {
+                CompareSort::Course => 0.0,
+                CompareSort::Enrolled => r.enrolled as f64,
+                CompareSort::Active => r.active_7d as f64,
+                CompareSort::Progress => r.avg_progress,
+                CompareSort::PassRate => r.pass_rate,
+                CompareSort::TimeSpent => r.median_time_spent as f64,
+            }
+        };
+        rows.sort_by(|a, b| {
+            key(b)
+                .total_cmp(&key(a))
+                .then_with(|| a.course_id.cmp(&b.course_id))
+        });
+    }
+}
+
 impl Columns for NavigationRow {
     const COLUMNS: &'static [&'static str] = &[
         "level",
@@ -423,6 +497,8 @@ pub enum Param {
     Str(String),
     /// A number.
     U32(u32),
+    /// A list of strings (an SQL array, each escaped by the client).
+    List(Vec<String>),
 }
 
 impl From<&str> for Param {
@@ -438,6 +514,7 @@ pub fn query(ch: &ClickHouse, template: &str, params: &[Param]) -> clickhouse::q
         q = match p {
             Param::Str(s) => q.bind(s.as_str()),
             Param::U32(n) => q.bind(*n),
+            Param::List(l) => q.bind(l.as_slice()),
         };
     }
     q
@@ -659,6 +736,31 @@ pub async fn navigation(
     run(ch, "navigation", NAVIGATION_SQL, &p).await
 }
 
+/// The parameters of the course comparison.
+pub fn compare_params(courses: &[String], as_of: NaiveDateTime, range: Range) -> Vec<Param> {
+    let (from, to) = range.bounds();
+    let t = as_of.format("%Y-%m-%d %H:%M:%S").to_string();
+    let list = || Param::List(courses.to_vec());
+    let mut p = vec![list(), list(), Param::Str(t.clone()), Param::Str(t)];
+    p.extend(std::iter::repeat_with(list).take(7));
+    p.extend([Param::Str(from), Param::Str(to), list()]);
+    p
+}
+
+/// Runs the course comparison over `courses`, sorted by course key.
+pub async fn compare(
+    ch: &ClickHouse,
+    courses: &[String],
+    as_of: NaiveDateTime,
+    range: Range,
+) -> cairn_core::Result<Vec<CourseComparison>> {
+    if courses.is_empty() {
+        return Ok(Vec::new());
+    }
+    let p = compare_params(courses, as_of, range);
+    run(ch, "course comparison", COMPARE_SQL, &p).await
+}
+
 /// Runs every metric of the course overview.
 pub async fn overview(
     ch: &ClickHouse,
@@ -793,6 +895,15 @@ mod tests {
             components: 0,
             completed: 0,
             median_seconds: 0,
+        });
+        check(CourseComparison {
+            course_id: s(),
+            name: s(),
+            enrolled: 0,
+            active_7d: 0,
+            avg_progress: 0.0,
+            pass_rate: 0.0,
+            median_time_spent: 0,
         });
         check(AtRisk {
             user_id: 0,

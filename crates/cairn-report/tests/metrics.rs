@@ -57,6 +57,23 @@ fn time_spent(truth: &Truth) -> BTreeMap<(String, String), u64> {
     out
 }
 
+/// Seconds credited per course and learner over the whole log.
+fn spent_per_learner(truth: &Truth) -> BTreeMap<(String, u32), u64> {
+    timelines(truth)
+        .into_iter()
+        .map(|(key, times)| {
+            let credited = times
+                .windows(2)
+                .map(|w| {
+                    let gap = (w[1] - w[0]).num_seconds();
+                    if gap <= 1800 { gap.min(600) as u64 } else { 0 }
+                })
+                .sum();
+            (key, credited)
+        })
+        .collect()
+}
+
 fn gender_label(code: &str) -> &str {
     match code {
         "m" => "Male",
@@ -168,6 +185,8 @@ async fn every_metric_matches_the_ground_truth() {
     columns::<AnswerCount>("answers", q(ANSWERS_SQL, answers_params(c0, range))).await;
     let p = navigation_params(c0, range);
     columns::<NavigationRow>("navigation", q(NAVIGATION_SQL, p)).await;
+    let p = compare_params(&[c0.to_owned()], as_of0, range);
+    columns::<CourseComparison>("compare", q(COMPARE_SQL, p)).await;
     let mut checked = BTreeMap::<&str, usize>::new();
     for c in &generated {
         let course = c.id.as_str();
@@ -594,6 +613,70 @@ async fn every_metric_matches_the_ground_truth() {
         let text = format_overview(&o, Format::Table);
         assert!(text.contains("Progress per unit") && text.contains(&c.units[0].name));
     }
+    // Course comparison over both courses, against the truth.
+    let all: Vec<String> = generated.iter().map(|c| c.id.clone()).collect();
+    let as_of = (spec.start + Duration::days(10))
+        .and_hms_opt(0, 0, 0)
+        .unwrap();
+    let got = compare(&ch, &all, as_of, range).await.unwrap();
+    let spent = spent_per_learner(&truth);
+    let expected: Vec<CourseComparison> = generated
+        .iter()
+        .map(|c| {
+            let enrolled: BTreeSet<u32> = truth
+                .enrollments
+                .iter()
+                .filter(|(_, course, _)| *course == c.id)
+                .map(|(u, _, _)| *u)
+                .collect();
+            let n = enrolled.len() as u64;
+            let week_before = as_of.and_utc() - Duration::days(7);
+            let active: BTreeSet<u32> = truth
+                .log
+                .iter()
+                .filter(|e| e.course == c.id && e.time >= week_before && e.time < as_of.and_utc())
+                .map(|e| e.user)
+                .collect();
+            let done = truth
+                .completions
+                .iter()
+                .filter(|(u, course, _)| *course == c.id && enrolled.contains(u))
+                .count() as u64;
+            let passed = enrolled
+                .iter()
+                .filter(|u| truth.grades.get(&(**u, c.id.clone())).is_some_and(|g| g.1))
+                .count() as u64;
+            let mut secs: Vec<u64> = spent
+                .iter()
+                .filter(|((course, _), _)| *course == c.id)
+                .map(|(_, s)| *s)
+                .collect();
+            secs.sort_unstable();
+            let d = 16 * n;
+            CourseComparison {
+                course_id: c.id.clone(),
+                name: c.name.clone(),
+                enrolled: n,
+                active_7d: active.len() as u64,
+                avg_progress: ((2000 * done + d) / (2 * d)) as f64 / 10.0,
+                pass_rate: ((2000 * passed + n) / (2 * n)) as f64 / 10.0,
+                median_time_spent: secs[secs.len() / 2],
+            }
+        })
+        .collect();
+    assert_eq!(got, expected);
+    assert!(
+        got.iter()
+            .all(|c| c.active_7d > 0 && c.pass_rate > 0.0 && c.avg_progress > 0.0)
+    );
+    let mut sorted = got.clone();
+    CompareSort::PassRate.apply(&mut sorted);
+    assert!(sorted[0].pass_rate >= sorted[1].pass_rate);
+    // Only the courses asked for.
+    let one = compare(&ch, &all[1..], as_of, range).await.unwrap();
+    assert_eq!(one, expected[1..]);
+    *checked.entry("compare").or_default() += got.len();
+
     eprintln!("rows checked per metric: {checked:?}");
     assert_eq!(
         courses_in(&ch).await,
