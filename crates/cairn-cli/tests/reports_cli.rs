@@ -994,6 +994,36 @@ async fn report_csv_and_mail_attachments_with_hostile_names_hold_no_formula() {
         }
     }
 
+    // The courses compared: both, sorted; an org's; the CLI's CSV.
+    let o = lake.run(
+        &smtp,
+        &[
+            "report",
+            "compare",
+            "--sort",
+            "pass-rate",
+            "--as-of",
+            "2026-01-20",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(rows[0]["pass_rate"].as_f64() >= rows[1]["pass_rate"].as_f64());
+    assert!(rows.iter().all(|r| r["active_7d"].as_u64() > Some(0)));
+    let o = lake.run(
+        &smtp,
+        &["report", "compare", "--org", "nobody", "--format", "csv"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).lines().count(),
+        1,
+        "the header only"
+    );
+
     // The e-mail report's attachments.
     let id = lake.add(&smtp, &["--course-id", C1, "--to", "boss@example.org"]);
     let o = lake.run(&smtp, &["reports", "send-now", &id, "--now", NOW]);

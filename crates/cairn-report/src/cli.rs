@@ -94,6 +94,29 @@ pub enum ReportCommand {
         #[arg(long, default_value = "table")]
         format: Format,
     },
+    /// Courses side by side: enrolled, active in the last 7 days, average progress, pass
+    /// rate, median time spent (every course with data, or those given, or an org's).
+    Compare {
+        /// The courses (repeatable); default: every course with events or a structure.
+        #[arg(long = "course-id", value_name = "KEY")]
+        course_ids: Vec<String>,
+        /// Only this org's courses.
+        #[arg(long)]
+        org: Option<String>,
+        /// Sort by (largest first): course, enrolled, active, progress, pass-rate, time-spent.
+        #[arg(long, value_enum, default_value_t = crate::CompareSort::Course)]
+        sort: crate::CompareSort,
+        /// The time the 7 active days end (UTC, `YYYY-MM-DD` or `YYYY-MM-DDThh:mm:ss`);
+        /// default: now.
+        #[arg(long = "as-of", value_parser = parse_time)]
+        as_of: Option<NaiveDateTime>,
+        /// The time range of the time spent.
+        #[command(flatten)]
+        range: RangeArgs,
+        /// Output format: table, json or csv.
+        #[arg(long, default_value = "table")]
+        format: Format,
+    },
     /// The second-by-second audience of one video.
     VideoCurve {
         /// The course key.
@@ -214,6 +237,34 @@ pub fn run(cmd: &ReportCommand, config: &Config) -> ExitCode {
                 let rows = crate::navigation(&connect().await?, course_id, range)
                     .await
                     .map_err(|e| e.to_string())?;
+                Ok(crate::format_rows(&rows, *format))
+            }
+            ReportCommand::Compare {
+                course_ids,
+                org,
+                sort,
+                as_of,
+                range,
+                format,
+            } => {
+                for c in course_ids {
+                    course(c)?;
+                }
+                let range = range.range()?;
+                let as_of = as_of.unwrap_or_else(|| chrono::Utc::now().naive_utc());
+                let ch = connect().await?;
+                let mut courses = if course_ids.is_empty() {
+                    crate::courses(&ch).await.map_err(|e| e.to_string())?
+                } else {
+                    course_ids.clone()
+                };
+                if let Some(org) = org {
+                    courses.retain(|c| crate::in_org(c, org));
+                }
+                let mut rows = crate::compare(&ch, &courses, as_of, range)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                sort.apply(&mut rows);
                 Ok(crate::format_rows(&rows, *format))
             }
             ReportCommand::VideoCurve {

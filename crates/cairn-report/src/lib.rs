@@ -786,6 +786,12 @@ pub async fn overview(
     })
 }
 
+/// Whether `course_id` belongs to `org` (the key's org part, case-insensitively, as the
+/// access rules read it).
+pub fn in_org(course_id: &str, org: &str) -> bool {
+    cairn_core::CourseKey::parse(course_id).is_ok_and(|k| k.org().eq_ignore_ascii_case(org))
+}
+
 /// Courses with events or an imported structure, for course pickers.
 pub async fn courses(ch: &ClickHouse) -> cairn_core::Result<Vec<String>> {
     let db = quote_ident(ch.database());

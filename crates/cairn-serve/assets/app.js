@@ -173,6 +173,23 @@ async function loadAnswers() {
     ["submissions", "Submissions"]], rows.map((a) => Object.assign({ right: right(a) }, a)));
 }
 
+async function loadCompare() {
+  const p = new URLSearchParams({ sort: $("compare-sort").value });
+  if ($("from").value && !$("from").dataset.auto) p.set("from", $("from").value);
+  if ($("to").value && !$("to").dataset.auto) p.set("to", $("to").value);
+  const r = await fetch("/api/compare?" + p, { credentials: "same-origin" });
+  const rows = await r.json();
+  if (!r.ok) throw new Error(rows.error || r.statusText);
+  draw("chart-compare", "bar", rows.map((c) => c.name), [
+    { label: "Average progress %", data: rows.map((c) => c.avg_progress) },
+    { label: "Pass rate %", data: rows.map((c) => c.pass_rate) },
+  ], { plugins: { title: { display: true, text: "Courses" } }, scales: { y: { min: 0, max: 100 } } });
+  table("table-compare", [["name", "Course"], ["enrolled", "Enrolled"], ["active_7d", "Active (7 days)"],
+    ["avg_progress", "Avg. progress %"], ["pass_rate", "Pass rate %"], ["median_minutes", "Median minutes spent"]],
+  rows.map((c) => Object.assign({ median_minutes: minutes(c.median_time_spent) }, c)));
+  $("compare-csv").href = "/export/compare.csv?" + p;
+}
+
 async function loadAtRisk() {
   if (document.body.dataset.identities !== "yes") {
     $("at-risk-csv").hidden = true;
@@ -189,7 +206,7 @@ async function load() {
   const o = await getJson("/api/overview");
   showRange(o);
   render(o);
-  await Promise.all([loadCurve(), loadNavigation(), loadProblems(), loadAtRisk()]);
+  await Promise.all([loadCurve(), loadNavigation(), loadProblems(), loadCompare(), loadAtRisk()]);
   for (const a of document.querySelectorAll("a.csv")) {
     const extra = a.dataset.export === "video-curve" && state.video ? { video_id: state.video } : {};
     if (a.dataset.export === "answers" && state.problem) extra.problem_id = state.problem;
@@ -229,6 +246,7 @@ async function start() {
     }).catch(report);
   });
   $("days").addEventListener("change", () => loadAtRisk().catch(report));
+  $("compare-sort").addEventListener("change", () => loadCompare().catch(report));
   await load();
   const every = Math.max(5, Number(document.body.dataset.refresh) || 30) * 1000;
   setInterval(() => { if (!document.hidden) load().catch(report); }, every);

@@ -205,6 +205,8 @@ impl App {
             .route("/api/at-risk", get(api_at_risk))
             .route("/api/problems", get(api_problems))
             .route("/api/navigation", get(api_navigation))
+            .route("/api/compare", get(api_compare))
+            .route("/export/compare.csv", get(export_compare))
             .route("/api/answers", get(api_answers))
             .route("/export/{file}", get(export))
             .route("/explore", get(explorer::page))
@@ -736,6 +738,89 @@ async fn video_curve_rows(
         .map_err(internal)
 }
 
+/// Query parameters of the course comparison.
+#[derive(Deserialize)]
+struct CompareQuery {
+    org: Option<String>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    sort: Option<String>,
+}
+
+/// The comparison of the courses the viewer may see (of `org` when given), sorted.
+async fn compare_rows(
+    app: &App,
+    headers: &HeaderMap,
+    q: &CompareQuery,
+) -> Result<Vec<cairn_report::CourseComparison>, Refused> {
+    let v = viewer(app, headers).await?;
+    let scope = app.scope(&v.username).await?;
+    let range = CourseQuery {
+        course_id: String::new(),
+        from: q.from,
+        to: q.to,
+        video_id: None,
+        problem_id: None,
+        days: None,
+    }
+    .range()?;
+    let sort = match q.sort.as_deref().unwrap_or("course") {
+        "course" => cairn_report::CompareSort::Course,
+        "enrolled" => cairn_report::CompareSort::Enrolled,
+        "active" => cairn_report::CompareSort::Active,
+        "progress" => cairn_report::CompareSort::Progress,
+        "pass-rate" => cairn_report::CompareSort::PassRate,
+        "time-spent" => cairn_report::CompareSort::TimeSpent,
+        _ => return Err(error(StatusCode::BAD_REQUEST, "unknown sort")),
+    };
+    let all = cairn_report::courses(&app.0.ch).await.map_err(internal)?;
+    let mine: Vec<String> = all
+        .into_iter()
+        .filter(|c| scope.allows(c))
+        .filter(|c| q.org.as_deref().is_none_or(|o| cairn_report::in_org(c, o)))
+        .collect();
+    let mut rows = cairn_report::compare(&app.0.ch, &mine, chrono::Utc::now().naive_utc(), range)
+        .await
+        .map_err(internal)?;
+    sort.apply(&mut rows);
+    Ok(rows)
+}
+
+async fn api_compare(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<CompareQuery>,
+) -> Result<Response, Refused> {
+    Ok(axum::Json(compare_rows(&app, &headers, &q).await?).into_response())
+}
+
+async fn export_compare(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<CompareQuery>,
+) -> Result<Response, Refused> {
+    let rows = compare_rows(&app, &headers, &q).await?;
+    Ok(csv_download(
+        "courses-compare.csv",
+        cairn_report::format_rows(&rows, Format::Csv),
+    ))
+}
+
+/// A CSV body as a download named `filename` (already safe).
+fn csv_download(filename: &str, body: String) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
 async fn api_navigation(
     State(app): State<App>,
     headers: HeaderMap,
@@ -862,17 +947,7 @@ async fn export(
             }
         })
         .collect();
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{filename}\""),
-            ),
-        ],
-        body,
-    )
-        .into_response())
+    Ok(csv_download(&filename, body))
 }
 
 /// The CSV exports, by name.

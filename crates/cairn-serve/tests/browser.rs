@@ -29,7 +29,7 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
         .execute("return Object.keys(Chart.instances).length", vec![])
         .await
         .unwrap();
-    assert_eq!(n.as_u64(), Some(10), "charts drawn");
+    assert_eq!(n.as_u64(), Some(11), "charts drawn");
     let courses = c
         .execute(
             "return Array.from(document.querySelectorAll('#course option')).map(o => o.value)",
@@ -65,6 +65,15 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
         "learners with their emails: {risk:?}"
     );
 
+    // The comparison holds the viewer's course only.
+    let compared = c
+        .execute(
+            "return Array.from(document.querySelectorAll('#table-compare tbody tr')).map(r => r.cells[0].textContent)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(compared, serde_json::json!(["Cairn Course 01"]));
     // Subsections in course order, then problems, and the answers to the one picked.
     let subsections = c
         .execute(

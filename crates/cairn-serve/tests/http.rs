@@ -189,6 +189,40 @@ async fn sign_in_sessions_and_per_course_restriction() {
             .unwrap()
             .starts_with("second,viewers,views\n0,")
     );
+    // The comparison: teach's course only; boss's both, sorted as asked; CSV the same.
+    let names = |v: serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["course_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let r = get(base, "/api/compare", Some(&teach)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(names(r.json().await.unwrap()), vec![a.to_owned()]);
+    let boss_compare = sign_in(base, "boss", PASSWORD).await.unwrap();
+    let r = get(base, "/api/compare?sort=enrolled", Some(&boss_compare)).await;
+    let rows: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 2);
+    assert!(rows[0]["enrolled"].as_u64() >= rows[1]["enrolled"].as_u64());
+    let r = get(base, "/api/compare?org=cairnx", Some(&teach)).await;
+    assert_eq!(names(r.json().await.unwrap()), vec![a.to_owned()]);
+    let r = get(base, "/api/compare?org=Other", Some(&boss_compare)).await;
+    assert_eq!(names(r.json().await.unwrap()), Vec::<String>::new());
+    let r = get(base, "/api/compare?sort=nonsense", Some(&teach)).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = get(base, "/export/compare.csv", Some(&teach)).await;
+    let csv_text = r.text().await.unwrap();
+    assert!(
+        csv_text.starts_with("course_id,name,enrolled,"),
+        "{csv_text}"
+    );
+    assert_eq!(csv_text.lines().count(), 2, "{csv_text}");
+    assert_eq!(
+        get(base, "/api/compare", None).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+
     // Problems of A, and one problem's answers; B's problem asked through A is nobody's.
     let problems_of = |course: String| {
         let base = base.to_owned();
