@@ -44,6 +44,17 @@ pub const NAVIGATION_SQL: &str = include_str!("../metrics/navigation.sql");
 /// The course comparison's SQL.
 pub const COMPARE_SQL: &str = include_str!("../metrics/compare.sql");
 
+/// One learner: who, enrollment, grade, last seen.
+pub const LEARNER_SUMMARY_SQL: &str = include_str!("../metrics/learner_summary.sql");
+/// One learner's activity per day.
+pub const LEARNER_DAYS_SQL: &str = include_str!("../metrics/learner_days.sql");
+/// One learner's progress per unit.
+pub const LEARNER_UNITS_SQL: &str = include_str!("../metrics/learner_units.sql");
+/// One learner's videos.
+pub const LEARNER_VIDEOS_SQL: &str = include_str!("../metrics/learner_videos.sql");
+/// One learner's problems.
+pub const LEARNER_PROBLEMS_SQL: &str = include_str!("../metrics/learner_problems.sql");
+
 /// Every metric: `(name, SQL)`, for checks that run them all.
 pub const METRICS: &[(&str, &str)] = &[
     ("weekly_engagement", WEEKLY_ENGAGEMENT_SQL),
@@ -57,6 +68,11 @@ pub const METRICS: &[(&str, &str)] = &[
     ("answers", ANSWERS_SQL),
     ("navigation", NAVIGATION_SQL),
     ("compare", COMPARE_SQL),
+    ("learner_summary", LEARNER_SUMMARY_SQL),
+    ("learner_days", LEARNER_DAYS_SQL),
+    ("learner_units", LEARNER_UNITS_SQL),
+    ("learner_videos", LEARNER_VIDEOS_SQL),
+    ("learner_problems", LEARNER_PROBLEMS_SQL),
 ];
 
 /// A metric's SQL for database `db`, reading the stored events (`_events`,
@@ -258,6 +274,147 @@ pub struct NavigationRow {
     pub completed: u64,
     /// Median seconds from a learner's first event on it to its completion.
     pub median_seconds: u64,
+}
+
+/// One learner in one course.
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct LearnerSummary {
+    /// LMS user id.
+    pub user_id: u64,
+    /// Username.
+    pub username: String,
+    /// E-mail.
+    pub email: String,
+    /// Enrollment mode (`""` when not enrolled).
+    pub enrollment_mode: String,
+    /// 1 when the enrollment is active.
+    pub enrolled: u8,
+    /// Course grade, 0–1.
+    pub percent_grade: f64,
+    /// Letter grade.
+    pub letter_grade: String,
+    /// 1 when they passed.
+    pub passed: u8,
+    /// Last event in the course (UTC, `YYYY-MM-DD hh:mm:ss`; `""` when none).
+    pub last_seen: String,
+}
+
+/// One day of a learner's activity.
+#[derive(Debug, Clone, PartialEq, Eq, Row, Serialize, Deserialize)]
+pub struct LearnerDay {
+    /// The day, `YYYY-MM-DD`.
+    pub day: String,
+    /// Events.
+    pub events: u64,
+    /// Seconds spent (sessionized).
+    pub time_spent: u64,
+}
+
+/// A learner's progress in one unit.
+#[derive(Debug, Clone, PartialEq, Eq, Row, Serialize, Deserialize)]
+pub struct LearnerUnit {
+    /// Course-order position.
+    pub position: u32,
+    /// Unit name.
+    pub unit: String,
+    /// Components.
+    pub components: u64,
+    /// Of those, completed by the learner.
+    pub completed: u64,
+}
+
+/// A video as one learner watched it.
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct LearnerVideo {
+    /// Video block id.
+    pub video_id: String,
+    /// Video name.
+    pub video: String,
+    /// Seconds watched in total.
+    pub watched: f64,
+    /// Distinct seconds of the video covered.
+    pub covered: u64,
+    /// Length in seconds.
+    pub duration: f64,
+    /// % of the video covered.
+    pub share: f64,
+}
+
+/// A problem as one learner did it.
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct LearnerProblem {
+    /// Usage key.
+    pub problem_id: String,
+    /// Name.
+    pub problem: String,
+    /// Submissions.
+    pub submissions: u64,
+    /// 1 when the first was right.
+    pub first_correct: u8,
+    /// 1 when the last was right.
+    pub last_correct: u8,
+    /// The last one's score, % of the points.
+    pub last_score: f64,
+}
+
+/// Everything about one learner in one course.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LearnerView {
+    /// Course key.
+    pub course_id: String,
+    /// First day of the range.
+    pub from: NaiveDate,
+    /// Last day of the range (included).
+    pub to: NaiveDate,
+    /// Who (none when the LMS does not know the user).
+    pub summary: Option<LearnerSummary>,
+    /// Activity per day.
+    pub days: Vec<LearnerDay>,
+    /// Progress per unit.
+    pub units: Vec<LearnerUnit>,
+    /// Videos watched.
+    pub videos: Vec<LearnerVideo>,
+    /// Problems tried.
+    pub problems: Vec<LearnerProblem>,
+}
+
+impl Columns for LearnerSummary {
+    const COLUMNS: &'static [&'static str] = &[
+        "user_id",
+        "username",
+        "email",
+        "enrollment_mode",
+        "enrolled",
+        "percent_grade",
+        "letter_grade",
+        "passed",
+        "last_seen",
+    ];
+}
+
+impl Columns for LearnerDay {
+    const COLUMNS: &'static [&'static str] = &["day", "events", "time_spent"];
+}
+
+impl Columns for LearnerUnit {
+    const COLUMNS: &'static [&'static str] = &["position", "unit", "components", "completed"];
+}
+
+impl Columns for LearnerVideo {
+    const COLUMNS: &'static [&'static str] = &[
+        "video_id", "video", "watched", "covered", "duration", "share",
+    ];
+}
+
+impl Columns for LearnerProblem {
+    const COLUMNS: &'static [&'static str] = &[
+        "problem_id",
+        "problem",
+        "submissions",
+        "first_correct",
+        "last_correct",
+        "last_score",
+    ];
 }
 
 /// One course of a comparison.
@@ -499,6 +656,8 @@ pub enum Param {
     U32(u32),
     /// A list of strings (an SQL array, each escaped by the client).
     List(Vec<String>),
+    /// A user id.
+    U64(u64),
 }
 
 impl From<&str> for Param {
@@ -515,6 +674,7 @@ pub fn query(ch: &ClickHouse, template: &str, params: &[Param]) -> clickhouse::q
             Param::Str(s) => q.bind(s.as_str()),
             Param::U32(n) => q.bind(*n),
             Param::List(l) => q.bind(l.as_slice()),
+            Param::U64(n) => q.bind(*n),
         };
     }
     q
@@ -759,6 +919,48 @@ pub async fn compare(
     }
     let p = compare_params(courses, as_of, range);
     run(ch, "course comparison", COMPARE_SQL, &p).await
+}
+
+/// The parameters of each part of the learner view: (summary, days, units, videos,
+/// problems).
+pub fn learner_params(course_id: &str, user_id: u64, range: Range) -> [Vec<Param>; 5] {
+    let (from, to) = range.bounds();
+    let (c, u) = (|| Param::from(course_id), || Param::U64(user_id));
+    let (f, t) = (|| Param::Str(from.clone()), || Param::Str(to.clone()));
+    [
+        vec![u(), c(), u(), c(), u(), u(), c(), u()],
+        vec![c(), u(), f(), t(), c(), u(), f(), t()],
+        vec![c(), c(), u(), c()],
+        vec![c(), u(), f(), t(), c(), c()],
+        vec![c(), u(), f(), t(), c()],
+    ]
+}
+
+/// Runs every part of one learner's view of one course.
+pub async fn learner(
+    ch: &ClickHouse,
+    course_id: &str,
+    user_id: u64,
+    range: Range,
+) -> cairn_core::Result<LearnerView> {
+    let [ps, pd, pu, pv, pp] = learner_params(course_id, user_id, range);
+    let (summary, days, units, videos, problems) = tokio::try_join!(
+        run::<LearnerSummary>(ch, "learner", LEARNER_SUMMARY_SQL, &ps),
+        run(ch, "learner activity", LEARNER_DAYS_SQL, &pd),
+        run(ch, "learner progress", LEARNER_UNITS_SQL, &pu),
+        run(ch, "learner videos", LEARNER_VIDEOS_SQL, &pv),
+        run(ch, "learner problems", LEARNER_PROBLEMS_SQL, &pp),
+    )?;
+    Ok(LearnerView {
+        course_id: course_id.to_owned(),
+        from: range.from,
+        to: range.last(),
+        summary: summary.into_iter().next(),
+        days,
+        units,
+        videos,
+        problems,
+    })
 }
 
 /// Runs every metric of the course overview.

@@ -677,6 +677,138 @@ async fn every_metric_matches_the_ground_truth() {
     assert_eq!(one, expected[1..]);
     *checked.entry("compare").or_default() += got.len();
 
+    // One learner: the busiest of course 0 and one who never came.
+    let c = &generated[0];
+    let mut busy: BTreeMap<u32, usize> = BTreeMap::new();
+    for e in truth.log.iter().filter(|e| e.course == c.id) {
+        *busy.entry(e.user).or_default() += 1;
+    }
+    let (&who, _) = busy
+        .iter()
+        .max_by_key(|(u, n)| (**n, std::cmp::Reverse(**u)))
+        .unwrap();
+    let got = learner(&ch, &c.id, u64::from(who), range).await.unwrap();
+    let mine: Vec<&cairn_fixtures::LogFact> = truth
+        .log
+        .iter()
+        .filter(|e| e.course == c.id && e.user == who)
+        .collect();
+    let (username, email, _, _) = &truth.learners[&who];
+    let (pct, passed) = truth.grades[&(who, c.id.clone())];
+    let last = mine.iter().map(|e| e.time).max().unwrap();
+    assert_eq!(
+        got.summary,
+        Some(LearnerSummary {
+            user_id: u64::from(who),
+            username: username.clone(),
+            email: email.clone(),
+            enrollment_mode: "audit".into(),
+            enrolled: 1,
+            percent_grade: pct,
+            letter_grade: if passed { "Pass".into() } else { String::new() },
+            passed: u8::from(passed),
+            last_seen: last.format("%Y-%m-%d %H:%M:%S").to_string(),
+        })
+    );
+    // Days: events and the seconds credited to each.
+    let mut days: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let times = &timelines(&truth)[&(c.id.clone(), who)];
+    for t in times {
+        days.entry(t.format("%Y-%m-%d").to_string()).or_default().0 += 1;
+    }
+    for w in times.windows(2) {
+        let gap = (w[1] - w[0]).num_seconds();
+        let credit = if gap <= 1800 { gap.min(600) as u64 } else { 0 };
+        days.get_mut(&w[0].format("%Y-%m-%d").to_string())
+            .unwrap()
+            .1 += credit;
+    }
+    let expected_days: Vec<LearnerDay> = days
+        .into_iter()
+        .map(|(day, (events, time_spent))| LearnerDay {
+            day,
+            events,
+            time_spent,
+        })
+        .collect();
+    assert_eq!(got.days, expected_days);
+    // Units: its two components, completed or not.
+    let done = |b: String| truth.completion_times.contains_key(&(who, c.id.clone(), b));
+    let block = |ty: &str, id: &str| format!("block-v1:{}+type@{ty}+block@{id}", &c.id[10..]);
+    let units: Vec<(String, u64, u64)> = c
+        .units
+        .iter()
+        .map(|u| {
+            let n = u64::from(done(block("video", &u.video)))
+                + u64::from(done(block("problem", &u.problem)));
+            (u.name.clone(), 2, n)
+        })
+        .collect();
+    assert_eq!(
+        got.units
+            .iter()
+            .map(|u| (u.unit.clone(), u.components, u.completed))
+            .collect::<Vec<_>>(),
+        units
+    );
+    // Videos: seconds watched, distinct seconds covered, their share of the length.
+    let mut expected_videos = Vec::new();
+    for u in &c.units {
+        let segs: Vec<&cairn_fixtures::SegmentFact> = truth
+            .segments
+            .iter()
+            .filter(|s| s.course == c.id && s.user == who && s.video == u.video)
+            .collect();
+        if segs.is_empty() {
+            continue;
+        }
+        let watched: f64 = segs.iter().map(|s| s.end - s.start).sum();
+        let covered: BTreeSet<u32> = segs
+            .iter()
+            .flat_map(|s| (s.start.floor() as u32)..(s.end.ceil() as u32))
+            .collect();
+        let length = f64::from(u.video_length);
+        expected_videos.push(LearnerVideo {
+            video_id: u.video.clone(),
+            video: u.video_name.clone(),
+            watched: (watched * 10.0 + 0.5).floor() / 10.0,
+            covered: covered.len() as u64,
+            duration: length,
+            share: ((covered.len() as f64 / length).min(1.0) * 1000.0 + 0.5).floor() / 10.0,
+        });
+    }
+    assert!(!expected_videos.is_empty());
+    assert_eq!(got.videos, expected_videos);
+    // Problems: submissions, first and last right, the last score.
+    let mut expected_problems = Vec::new();
+    for u in &c.units {
+        let p = block("problem", &u.problem);
+        let subs: Vec<&cairn_fixtures::SubmissionFact> = truth
+            .submissions
+            .iter()
+            .filter(|s| s.user == who && s.problem == p)
+            .collect();
+        if let (Some(first), Some(last)) = (subs.first(), subs.last()) {
+            expected_problems.push(LearnerProblem {
+                problem_id: p.clone(),
+                problem: format!("Check: {}", u.name),
+                submissions: subs.len() as u64,
+                first_correct: u8::from(first.correct),
+                last_correct: u8::from(last.correct),
+                last_score: if last.correct { 100.0 } else { 0.0 },
+            });
+        }
+    }
+    assert!(!expected_problems.is_empty());
+    assert_eq!(got.problems, expected_problems);
+    // Someone the LMS does not know: no summary, nothing else.
+    let nobody = learner(&ch, &c.id, 987_654_321, range).await.unwrap();
+    assert_eq!(nobody.summary, None);
+    assert!(nobody.days.is_empty() && nobody.videos.is_empty() && nobody.problems.is_empty());
+    assert!(nobody.units.iter().all(|u| u.completed == 0));
+    *checked.entry("learner").or_default() +=
+        got.days.len() + got.units.len() + got.videos.len() + got.problems.len() + 1;
+
     eprintln!("rows checked per metric: {checked:?}");
     assert_eq!(
         courses_in(&ch).await,
