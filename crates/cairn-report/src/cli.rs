@@ -117,6 +117,22 @@ pub enum ReportCommand {
         #[arg(long, default_value = "table")]
         format: Format,
     },
+    /// One learner in one course: grade and passing, last seen, activity and time per day,
+    /// progress per unit, share of each video watched, problems and results.
+    Learner {
+        /// The course key.
+        #[arg(long = "course-id", value_name = "KEY")]
+        course_id: String,
+        /// The learner's LMS user id.
+        #[arg(long = "user-id")]
+        user_id: u64,
+        /// The time range (of activity, videos and problems).
+        #[command(flatten)]
+        range: RangeArgs,
+        /// Output format: table or json.
+        #[arg(long, default_value = "table")]
+        format: Format,
+    },
     /// The second-by-second audience of one video.
     VideoCurve {
         /// The course key.
@@ -266,6 +282,22 @@ pub fn run(cmd: &ReportCommand, config: &Config) -> ExitCode {
                     .map_err(|e| e.to_string())?;
                 sort.apply(&mut rows);
                 Ok(crate::format_rows(&rows, *format))
+            }
+            ReportCommand::Learner {
+                course_id,
+                user_id,
+                range,
+                format,
+            } => {
+                course(course_id)?;
+                let range = range.range()?;
+                let v = crate::learner(&connect().await?, course_id, *user_id, range)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if v.summary.is_none() {
+                    return Err(format!("the LMS has no user {user_id}"));
+                }
+                Ok(crate::format_learner(&v, *format))
             }
             ReportCommand::VideoCurve {
                 course_id,

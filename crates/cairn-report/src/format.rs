@@ -279,6 +279,38 @@ pub fn format_overview(o: &Overview, format: Format) -> String {
     s
 }
 
+/// One learner's view as text (sections as the overview's) or JSON.
+pub fn format_learner(v: &crate::LearnerView, format: Format) -> String {
+    if format == Format::Json {
+        return serde_json::to_string_pretty(v).unwrap_or_default();
+    }
+    let section = |title: &str, body: String| match format {
+        Format::Csv => format!("# {title}\n{body}\n"),
+        _ => format!("{title}\n{}\n{body}\n", "-".repeat(title.chars().count())),
+    };
+    let mut s = match (format, &v.summary) {
+        (Format::Csv, _) => String::new(),
+        (_, Some(w)) => format!(
+            "Learner {} ({}) in {} ({} to {})\n\n",
+            w.username, w.user_id, v.course_id, v.from, v.to
+        ),
+        (_, None) => format!("Learner in {} ({} to {})\n\n", v.course_id, v.from, v.to),
+    };
+    let summary: Vec<crate::LearnerSummary> = v.summary.iter().cloned().collect();
+    s += &section("Learner", format_rows(&summary, format));
+    s += &section(
+        "Activity per day (time in seconds)",
+        format_rows(&v.days, format),
+    );
+    s += &section("Progress per unit", format_rows(&v.units, format));
+    s += &section(
+        "Videos (seconds; share in %)",
+        format_rows(&v.videos, format),
+    );
+    s += &section("Problems", format_rows(&v.problems, format));
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

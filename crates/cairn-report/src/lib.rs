@@ -16,7 +16,9 @@ use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
 use clickhouse::Row;
 use serde::{Deserialize, Serialize};
 
-pub use format::{Columns, Format, NeutralCsv, cells, format_overview, format_rows, neutralize};
+pub use format::{
+    Columns, Format, NeutralCsv, cells, format_learner, format_overview, format_rows, neutralize,
+};
 
 /// The weekly engagement metric's SQL (`{{db}}` is the data-lake database).
 pub const WEEKLY_ENGAGEMENT_SQL: &str = include_str!("../metrics/weekly_engagement.sql");

@@ -199,6 +199,14 @@ async function loadAtRisk() {
   const rows = await getJson("/api/at-risk", { days: $("days").value || "7" });
   table("table-at-risk", [["username", "Username"], ["email", "Email"], ["last_activity", "Last activity (UTC)"],
     ["days_inactive", "Days inactive"], ["progress", "Progress %"]], rows);
+  // Each learner's own page, from their username.
+  const cells = $("table-at-risk").querySelectorAll("tbody tr");
+  rows.forEach((r, i) => {
+    const a = document.createElement("a");
+    a.textContent = r.username;
+    a.href = "/learner?" + new URLSearchParams({ course_id: state.course, user_id: String(r.user_id) });
+    cells[i].cells[0].replaceChildren(a);
+  });
 }
 
 async function load() {

@@ -17,6 +17,7 @@ const EXPLORE_JS: &str = include_str!("../assets/explore.js");
 const CHARTS_JS: &str = include_str!("../assets/charts.js");
 const DASHBOARDS_JS: &str = include_str!("../assets/dashboards.js");
 const APP_CSS: &str = include_str!("../assets/app.css");
+const LEARNER_JS: &str = include_str!("../assets/learner.js");
 
 /// The page templates (HTML-escaped by minijinja).
 pub(crate) fn pages() -> minijinja::Environment<'static> {
@@ -33,6 +34,8 @@ pub(crate) fn pages() -> minijinja::Environment<'static> {
         .expect("explore.html");
     env.add_template("dashboards.html", include_str!("../assets/dashboards.html"))
         .expect("dashboards.html");
+    env.add_template("learner.html", include_str!("../assets/learner.html"))
+        .expect("learner.html");
     env
 }
 
@@ -45,6 +48,7 @@ pub(crate) async fn serve(Path(file): Path<String>) -> Response {
         "charts.js" => (CHARTS_JS.as_bytes(), "text/javascript; charset=utf-8"),
         "dashboards.js" => (DASHBOARDS_JS.as_bytes(), "text/javascript; charset=utf-8"),
         "app.css" => (APP_CSS.as_bytes(), "text/css; charset=utf-8"),
+        "learner.js" => (LEARNER_JS.as_bytes(), "text/javascript; charset=utf-8"),
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
     (

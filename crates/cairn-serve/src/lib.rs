@@ -206,6 +206,8 @@ impl App {
             .route("/api/problems", get(api_problems))
             .route("/api/navigation", get(api_navigation))
             .route("/api/compare", get(api_compare))
+            .route("/learner", get(learner_page))
+            .route("/api/learner", get(api_learner))
             .route("/export/compare.csv", get(export_compare))
             .route("/api/answers", get(api_answers))
             .route("/export/{file}", get(export))
@@ -674,6 +676,7 @@ struct CourseQuery {
     to: Option<NaiveDate>,
     video_id: Option<String>,
     problem_id: Option<String>,
+    user_id: Option<u64>,
     days: Option<u32>,
 }
 
@@ -761,6 +764,7 @@ async fn compare_rows(
         to: q.to,
         video_id: None,
         problem_id: None,
+        user_id: None,
         days: None,
     }
     .range()?;
@@ -819,6 +823,45 @@ fn csv_download(filename: &str, body: String) -> Response {
         body,
     )
         .into_response()
+}
+
+/// The learner page: its data comes from /api/learner, which checks every right.
+async fn learner_page(State(app): State<App>, headers: HeaderMap) -> Result<Response, Refused> {
+    let Some(s) = app.session(&headers).await? else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    let page = app.0.pages.get_template("learner.html").and_then(|t| {
+        t.render(minijinja::context! {
+            username => s.username,
+            csrf => s.csrf,
+        })
+    });
+    page.map(|p| Html(p).into_response()).map_err(internal)
+}
+
+/// One learner in one course: the course must be the viewer's, and identities theirs to see.
+async fn api_learner(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<CourseQuery>,
+) -> Result<Response, Refused> {
+    let v = course_viewer(&app, &headers, &q).await?;
+    if !v.identities {
+        return Err(error(
+            StatusCode::FORBIDDEN,
+            "learner identities are not yours to see",
+        ));
+    }
+    let user = q
+        .user_id
+        .ok_or_else(|| error(StatusCode::BAD_REQUEST, "user_id is missing"))?;
+    let view = cairn_report::learner(&app.0.ch, &q.course_id, user, q.range()?)
+        .await
+        .map_err(internal)?;
+    if view.summary.is_none() {
+        return Err(error(StatusCode::NOT_FOUND, "no such learner"));
+    }
+    Ok(axum::Json(view).into_response())
 }
 
 async fn api_navigation(

@@ -146,6 +146,45 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
         .unwrap();
     assert!(href.as_str().unwrap().contains("problem_id="), "{href}");
 
+    // The at-risk list leads to each learner's page.
+    let href = c
+        .execute(
+            "return document.querySelector('#table-at-risk tbody tr a').href",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let href = href.as_str().unwrap().to_owned();
+    assert!(
+        href.contains("/learner?") && href.contains("user_id="),
+        "{href}"
+    );
+    c.goto(&href).await.unwrap();
+    ready(&c).await;
+    let page = c
+        .execute(
+            "return [document.getElementById('who').textContent,
+                     Chart.getChart('chart-days').data.labels.length,
+                     document.querySelectorAll('#table-units tbody tr').length]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        page[0].as_str().unwrap().contains(f.courses[0].as_str()),
+        "{page}"
+    );
+    assert!(
+        page[1].as_u64().unwrap() > 0 && page[2].as_u64() == Some(8),
+        "{page}"
+    );
+    let png = c.screenshot().await.unwrap();
+    let dir = cairn_core::testing::workspace_dir().join("target/e2e");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("learner.png"), &png).unwrap();
+    c.goto(&format!("{}/", f.base)).await.unwrap();
+    ready(&c).await;
+
     let monday = {
         use chrono::Datelike;
         let d = chrono::Utc::now().date_naive();

@@ -273,10 +273,45 @@ async fn sign_in_sessions_and_per_course_restriction() {
         "the generated course has inactive learners"
     );
     assert!(risk[0]["email"].as_str().unwrap().ends_with("@example.org"));
+    // One learner's page, from the at-risk list: for identities only, and the course's.
+    let uid = risk[0]["user_id"].as_u64().unwrap();
+    let r = get(
+        base,
+        &format!("/api/learner?{}&user_id={uid}", q(a)),
+        Some(&teach),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let one: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(one["summary"]["username"], risk[0]["username"]);
+    assert!(!one["days"].as_array().unwrap().is_empty());
+    let r = get(
+        base,
+        &format!("/api/learner?{}&user_id=987654321", q(a)),
+        Some(&teach),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = get(base, &format!("/api/learner?{}", q(a)), Some(&teach)).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = get(
+        base,
+        &format!("/api/learner?{}&user_id={uid}", q(b)),
+        Some(&teach),
+    )
+    .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::FORBIDDEN,
+        "another course's learner page"
+    );
+    let r = get(base, &format!("/learner?{}&user_id={uid}", q(a)), None).await;
+    assert!(r.status().is_redirection(), "the page needs a session");
     let quiet = sign_in(base, "quiet", PASSWORD).await.unwrap();
     for path in [
         format!("/api/at-risk?{}", q(a)),
         format!("/export/at-risk.csv?{}", q(a)),
+        format!("/api/learner?{}&user_id={uid}", q(a)),
     ] {
         let r = get(base, &path, Some(&quiet)).await;
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path}");

@@ -1,0 +1,65 @@
+// Cairn: one learner in one course (/learner?course_id=…&user_id=…). The server checks the
+// course and the right to see identities on every request. Text goes in with textContent.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+
+function table(id, columns, rows) {
+  const t = $(id);
+  t.replaceChildren();
+  const head = t.createTHead().insertRow();
+  for (const [, title] of columns) {
+    const th = document.createElement("th");
+    th.textContent = title;
+    head.appendChild(th);
+  }
+  const body = t.createTBody();
+  for (const row of rows) {
+    const tr = body.insertRow();
+    for (const [key] of columns) {
+      const td = tr.insertCell();
+      const v = row[key];
+      td.textContent = v === null || v === undefined ? "" : String(v);
+      if (typeof v === "number") td.className = "n";
+    }
+  }
+}
+
+const yes = (b) => (b ? "yes" : "no");
+
+async function start() {
+  const q = new URLSearchParams(location.search);
+  const p = new URLSearchParams({ course_id: q.get("course_id") || "", user_id: q.get("user_id") || "" });
+  for (const k of ["from", "to"]) if (q.get(k)) p.set(k, q.get(k));
+  $("back").href = "/#" + encodeURIComponent(q.get("course_id") || "");
+  const r = await fetch("/api/learner?" + p, { credentials: "same-origin" });
+  if (r.status === 401) { window.location = "/login"; return; }
+  const v = await r.json();
+  if (!r.ok) { $("who").textContent = v.error || r.statusText; document.body.dataset.ready = "1"; return; }
+  const s = v.summary;
+  $("who").textContent = s.username + " in " + v.course_id;
+  table("table-summary", [["username", "Username"], ["email", "Email"], ["enrollment_mode", "Mode"],
+    ["enrolled", "Enrolled"], ["grade", "Grade %"], ["letter_grade", "Letter"], ["passed", "Passed"],
+    ["last_seen", "Last seen (UTC)"]],
+  [Object.assign({}, s, { enrolled: yes(s.enrolled), passed: yes(s.passed),
+    grade: Math.round(s.percent_grade * 1000) / 10 })]);
+  Chart.defaults.scales.linear.ticks.precision = 0;
+  new Chart($("chart-days"), {
+    type: "bar",
+    data: { labels: v.days.map((d) => d.day), datasets: [
+      { label: "Events", data: v.days.map((d) => d.events), backgroundColor: "#2680c2" },
+      { label: "Minutes spent", data: v.days.map((d) => Math.round(d.time_spent / 6) / 10), backgroundColor: "#3ebd93" },
+    ] },
+    options: { responsive: true, maintainAspectRatio: false, animation: false },
+  });
+  table("table-units", [["unit", "Unit"], ["components", "Components"], ["completed", "Completed"]], v.units);
+  table("table-videos", [["video", "Video"], ["watched", "Watched (s)"], ["covered", "Seconds covered"],
+    ["duration", "Length (s)"], ["share", "Share %"]], v.videos);
+  table("table-problems", [["problem", "Problem"], ["submissions", "Submissions"], ["first", "Right first"],
+    ["last", "Right last"], ["last_score", "Last score %"]],
+  v.problems.map((p) => Object.assign({ first: yes(p.first_correct), last: yes(p.last_correct) }, p)));
+  $("updated").textContent = "updated " + new Date().toLocaleTimeString();
+  document.body.dataset.ready = "1";
+}
+
+document.addEventListener("DOMContentLoaded", () => start().catch((e) => { $("updated").textContent = "error: " + e.message; }));
