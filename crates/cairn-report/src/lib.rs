@@ -57,6 +57,15 @@ pub const LEARNER_VIDEOS_SQL: &str = include_str!("../metrics/learner_videos.sql
 /// One learner's problems.
 pub const LEARNER_PROBLEMS_SQL: &str = include_str!("../metrics/learner_problems.sql");
 
+/// The platform's activity per day, week and month.
+pub const PLATFORM_ACTIVITY_SQL: &str = include_str!("../metrics/platform_activity.sql");
+/// The platform's most active courses.
+pub const PLATFORM_COURSES_SQL: &str = include_str!("../metrics/platform_courses.sql");
+/// Ingestion per source and hour.
+pub const PLATFORM_INGEST_SQL: &str = include_str!("../metrics/platform_ingest.sql");
+/// Data freshness.
+pub const PLATFORM_FRESHNESS_SQL: &str = include_str!("../metrics/platform_freshness.sql");
+
 /// Every metric: `(name, SQL)`, for checks that run them all.
 pub const METRICS: &[(&str, &str)] = &[
     ("weekly_engagement", WEEKLY_ENGAGEMENT_SQL),
@@ -75,6 +84,10 @@ pub const METRICS: &[(&str, &str)] = &[
     ("learner_units", LEARNER_UNITS_SQL),
     ("learner_videos", LEARNER_VIDEOS_SQL),
     ("learner_problems", LEARNER_PROBLEMS_SQL),
+    ("platform_activity", PLATFORM_ACTIVITY_SQL),
+    ("platform_courses", PLATFORM_COURSES_SQL),
+    ("platform_ingest", PLATFORM_INGEST_SQL),
+    ("platform_freshness", PLATFORM_FRESHNESS_SQL),
 ];
 
 /// A metric's SQL for database `db`, reading the stored events (`_events`,
@@ -417,6 +430,92 @@ impl Columns for LearnerProblem {
         "last_correct",
         "last_score",
     ];
+}
+
+/// The platform's activity in one period.
+#[derive(Debug, Clone, PartialEq, Eq, Row, Serialize, Deserialize)]
+pub struct PlatformPeriod {
+    /// `day`, `week` or `month`.
+    pub period: String,
+    /// Its first day, `YYYY-MM-DD`.
+    pub start: String,
+    /// Learners active in any course.
+    pub active: u64,
+    /// New registrations.
+    pub registrations: u64,
+    /// New enrollments.
+    pub enrollments: u64,
+}
+
+/// One of the platform's most active courses.
+#[derive(Debug, Clone, PartialEq, Eq, Row, Serialize, Deserialize)]
+pub struct PlatformCourse {
+    /// Course key.
+    pub course_id: String,
+    /// Learners active.
+    pub learners: u64,
+    /// Events.
+    pub events: u64,
+}
+
+/// Ingestion of one source in one hour.
+#[derive(Debug, Clone, PartialEq, Eq, Row, Serialize, Deserialize)]
+pub struct IngestHour {
+    /// The source's fingerprint.
+    pub source: String,
+    /// The path it was last read from.
+    pub path: String,
+    /// The hour (UTC, `YYYY-MM-DD hh:00:00`).
+    pub hour: String,
+    /// Events stored.
+    pub events: u64,
+    /// Lines rejected.
+    pub rejected: u64,
+}
+
+/// How fresh the data is.
+#[derive(Debug, Clone, PartialEq, Eq, Row, Serialize, Deserialize)]
+pub struct Freshness {
+    /// The newest event's time (UTC; `""` when none).
+    pub newest_event: String,
+    /// Seconds between it and the as-of time.
+    pub lag_seconds: u64,
+    /// The last checkpoint's time (UTC; `""` when never).
+    pub last_ingest: String,
+}
+
+/// The whole platform, for global staff.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Platform {
+    /// First day of the range.
+    pub from: NaiveDate,
+    /// Last day of the range (included).
+    pub to: NaiveDate,
+    /// Activity per day, week and month.
+    pub activity: Vec<PlatformPeriod>,
+    /// The most active courses.
+    pub courses: Vec<PlatformCourse>,
+    /// Ingestion per source and hour, over the 24 hours before the as-of time.
+    pub ingest: Vec<IngestHour>,
+    /// Freshness as of the as-of time.
+    pub freshness: Freshness,
+}
+
+impl Columns for PlatformPeriod {
+    const COLUMNS: &'static [&'static str] =
+        &["period", "start", "active", "registrations", "enrollments"];
+}
+
+impl Columns for PlatformCourse {
+    const COLUMNS: &'static [&'static str] = &["course_id", "learners", "events"];
+}
+
+impl Columns for IngestHour {
+    const COLUMNS: &'static [&'static str] = &["source", "path", "hour", "events", "rejected"];
+}
+
+impl Columns for Freshness {
+    const COLUMNS: &'static [&'static str] = &["newest_event", "lag_seconds", "last_ingest"];
 }
 
 /// One course of a comparison.
@@ -962,6 +1061,52 @@ pub async fn learner(
         units,
         videos,
         problems,
+    })
+}
+
+/// The parameters of each part of the platform view: (activity, courses, ingest,
+/// freshness); ingestion covers the 24 hours up to `as_of`.
+pub fn platform_params(range: Range, as_of: NaiveDateTime, top: u32) -> [Vec<Param>; 4] {
+    let (from, to) = range.bounds();
+    let fmt = |t: NaiveDateTime| Param::Str(t.format("%Y-%m-%d %H:%M:%S").to_string());
+    let (f, t) = (|| Param::Str(from.clone()), || Param::Str(to.clone()));
+    [
+        vec![f(), t(), f(), t(), f(), t(), f(), t(), f(), t()],
+        vec![f(), t(), Param::U32(top)],
+        vec![
+            fmt(as_of - Duration::hours(24)),
+            fmt(as_of + Duration::seconds(1)),
+        ],
+        vec![fmt(as_of), fmt(as_of)],
+    ]
+}
+
+/// Runs every part of the platform view: the range's activity and top `top` courses,
+/// ingestion over the 24 hours before `as_of`, and freshness as of then.
+pub async fn platform(
+    ch: &ClickHouse,
+    range: Range,
+    as_of: NaiveDateTime,
+    top: u32,
+) -> cairn_core::Result<Platform> {
+    let [pa, pc, pi, pf] = platform_params(range, as_of, top);
+    let (activity, courses, ingest, freshness) = tokio::try_join!(
+        run(ch, "platform activity", PLATFORM_ACTIVITY_SQL, &pa),
+        run(ch, "most active courses", PLATFORM_COURSES_SQL, &pc),
+        run(ch, "ingestion per hour", PLATFORM_INGEST_SQL, &pi),
+        run::<Freshness>(ch, "data freshness", PLATFORM_FRESHNESS_SQL, &pf),
+    )?;
+    Ok(Platform {
+        from: range.from,
+        to: range.last(),
+        activity,
+        courses,
+        ingest,
+        freshness: freshness.into_iter().next().unwrap_or(Freshness {
+            newest_event: String::new(),
+            lag_seconds: 0,
+            last_ingest: String::new(),
+        }),
     })
 }
 

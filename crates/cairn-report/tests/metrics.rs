@@ -809,6 +809,95 @@ async fn every_metric_matches_the_ground_truth() {
     *checked.entry("learner").or_default() +=
         got.days.len() + got.units.len() + got.videos.len() + got.problems.len() + 1;
 
+    // The platform: every course, registrations and enrollments included (the seed has
+    // everyone join on 2025-12-01); ingestion in the last 24 hours, freshness now.
+    let wide = Range {
+        from: NaiveDate::from_ymd_opt(2025, 12, 1).unwrap(),
+        to: range.to,
+    };
+    let now = chrono::Utc::now().naive_utc();
+    let got = platform(&ch, wide, now, 10).await.unwrap();
+    let mut periods: BTreeMap<(usize, String), (BTreeSet<u32>, u64, u64)> = BTreeMap::new();
+    let keys = |t: DateTime<Utc>| {
+        let d = t.date_naive();
+        [
+            (0, d.to_string()),
+            (1, monday(t)),
+            (2, d.with_day(1).unwrap().to_string()),
+        ]
+    };
+    for e in &truth.log {
+        for k in keys(e.time) {
+            periods.entry(k).or_default().0.insert(e.user);
+        }
+    }
+    let joined = NaiveDate::from_ymd_opt(2025, 12, 1)
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc();
+    for k in keys(joined) {
+        periods.entry(k).or_default().1 += truth.learners.len() as u64;
+    }
+    for (_, _, t) in &truth.enrollments {
+        for k in keys(*t) {
+            periods.entry(k).or_default().2 += 1;
+        }
+    }
+    let expected: Vec<PlatformPeriod> = periods
+        .into_iter()
+        .map(
+            |((p, start), (active, registrations, enrollments))| PlatformPeriod {
+                period: ["day", "week", "month"][p].to_owned(),
+                start,
+                active: active.len() as u64,
+                registrations,
+                enrollments,
+            },
+        )
+        .collect();
+    assert_eq!(got.activity, expected);
+    let mut top: Vec<PlatformCourse> = generated
+        .iter()
+        .map(|c| {
+            let evs: Vec<&cairn_fixtures::LogFact> =
+                truth.log.iter().filter(|e| e.course == c.id).collect();
+            PlatformCourse {
+                course_id: c.id.clone(),
+                learners: evs.iter().map(|e| e.user).collect::<BTreeSet<_>>().len() as u64,
+                events: evs.len() as u64,
+            }
+        })
+        .collect();
+    top.sort_by(|a, b| {
+        (b.learners, b.events, &a.course_id).cmp(&(a.learners, a.events, &b.course_id))
+    });
+    assert_eq!(got.courses, top);
+    assert_eq!(
+        got.ingest.iter().map(|h| h.events).sum::<u64>(),
+        truth.events,
+        "{:?}",
+        got.ingest
+    );
+    let rejected: u64 = s.rejected.values().sum();
+    assert!(rejected > 0);
+    assert_eq!(got.ingest.iter().map(|h| h.rejected).sum::<u64>(), rejected);
+    assert!(got.ingest.iter().all(|h| h.path.ends_with("tracking.log")));
+    let newest = truth.log.iter().map(|e| e.time).max().unwrap();
+    assert_eq!(
+        got.freshness.newest_event,
+        newest.format("%Y-%m-%d %H:%M:%S").to_string()
+    );
+    let lag = (now.and_utc() - newest).num_seconds() as u64;
+    assert!(
+        got.freshness.lag_seconds.abs_diff(lag) <= 1,
+        "{:?} vs {lag}",
+        got.freshness
+    );
+    assert!(!got.freshness.last_ingest.is_empty());
+    *checked.entry("platform").or_default() +=
+        got.activity.len() + got.courses.len() + got.ingest.len() + 1;
+
     eprintln!("rows checked per metric: {checked:?}");
     assert_eq!(
         courses_in(&ch).await,

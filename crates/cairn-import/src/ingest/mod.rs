@@ -273,7 +273,7 @@ async fn store_batch(ch: &ClickHouse, b: &mut Batch, summary: &mut Summary) {
     }
     let n = b.rows.len() as u64;
     with_retry("recording a checkpoint", &mut summary.retries, || {
-        store::checkpoint(ch, &b.source, &b.path, b.end_offset, n)
+        store::checkpoint(ch, &b.source, &b.path, b.end_offset, n, b.rejected)
     })
     .await;
 }

@@ -53,6 +53,8 @@ pub(crate) struct Batch {
     pub rows: Vec<Located>,
     pub end_offset: u64,
     pub bytes_read: u64,
+    /// Lines rejected since the previous batch of the source.
+    pub rejected: u64,
 }
 
 /// What the producer counted.
@@ -101,6 +103,8 @@ struct SourceRun {
     batch: Vec<Located>,
     batch_bytes: usize,
     batch_started: Instant,
+    /// Lines rejected since the last batch was sent.
+    batch_rejected: u64,
 }
 
 fn fingerprint(first_line: &[u8]) -> String {
@@ -253,6 +257,7 @@ impl Producer {
             batch: Vec::new(),
             batch_bytes: 0,
             batch_started: Instant::now(),
+            batch_rejected: 0,
         })
     }
 
@@ -377,12 +382,14 @@ impl Producer {
             batch_bytes,
             present,
             path,
+            batch_rejected,
             ..
         } = run;
         let stats = &mut self.stats;
         let rejects = &mut self.rejects;
         let hook = &mut self.hook;
         let mut reject = |line: u64, reason: &str, detail: &str| {
+            *batch_rejected += 1;
             let raw = (line == line_no).then_some(bytes);
             record_reject(
                 &mut stats.rejected,
@@ -474,6 +481,7 @@ impl Producer {
             rows,
             end_offset,
             bytes_read: self.bytes_read,
+            rejected: std::mem::take(&mut run.batch_rejected),
         };
         if self.tx.blocking_send(batch).is_err() {
             self.consumer_gone = true;
@@ -499,6 +507,7 @@ impl Producer {
                 rejected.push((line, reason.to_string(), detail));
             }
         });
+        run.batch_rejected += rejected.len() as u64;
         for (line, reason, detail) in rejected {
             record_reject(
                 &mut self.stats.rejected,

@@ -284,16 +284,19 @@ pub async fn read_stored(
     Ok(out)
 }
 
-/// Records that `source` was ingested up to `end_offset`.
+/// Records that `source` was ingested up to `end_offset`: `events` stored and `rejected`
+/// lines since the previous checkpoint.
 pub async fn checkpoint(
     ch: &ClickHouse,
     source: &str,
     path: &str,
     end_offset: u64,
     events: u64,
+    rejected: u64,
 ) -> cairn_core::Result<()> {
     let sql = format!(
-        "INSERT INTO {}._ingest_checkpoints (source, path, end_offset, events) SELECT ?, ?, toUInt64(?), toUInt64(?)",
+        "INSERT INTO {}._ingest_checkpoints (source, path, end_offset, events, rejected) \
+         SELECT ?, ?, toUInt64(?), toUInt64(?), toUInt64(?)",
         quote_ident(ch.database())
     );
     ch.client()
@@ -302,6 +305,7 @@ pub async fn checkpoint(
         .bind(path)
         .bind(end_offset)
         .bind(events)
+        .bind(rejected)
         .execute()
         .await
         .map_err(|e| ch_err("recording a checkpoint", e))
