@@ -133,6 +133,20 @@ pub enum ReportCommand {
         #[arg(long, default_value = "table")]
         format: Format,
     },
+    /// The whole platform (for global staff): active learners per day, week and month,
+    /// registrations, enrollments, the most active courses, ingestion per source and hour
+    /// over the last 24 hours, and data freshness.
+    Platform {
+        /// The time range of the activity and the courses.
+        #[command(flatten)]
+        range: RangeArgs,
+        /// How many of the most active courses.
+        #[arg(long, default_value_t = 10)]
+        top: u32,
+        /// Output format: table or json.
+        #[arg(long, default_value = "table")]
+        format: Format,
+    },
     /// The second-by-second audience of one video.
     VideoCurve {
         /// The course key.
@@ -298,6 +312,18 @@ pub fn run(cmd: &ReportCommand, config: &Config) -> ExitCode {
                     return Err(format!("the LMS has no user {user_id}"));
                 }
                 Ok(crate::format_learner(&v, *format))
+            }
+            ReportCommand::Platform { range, top, format } => {
+                let range = range.range()?;
+                let p = crate::platform(
+                    &connect().await?,
+                    range,
+                    chrono::Utc::now().naive_utc(),
+                    *top,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+                Ok(crate::format_platform(&p, *format))
             }
             ReportCommand::VideoCurve {
                 course_id,

@@ -279,6 +279,35 @@ pub fn format_overview(o: &Overview, format: Format) -> String {
     s
 }
 
+/// The platform view as text (sections as the overview's) or JSON.
+pub fn format_platform(p: &crate::Platform, format: Format) -> String {
+    if format == Format::Json {
+        return serde_json::to_string_pretty(p).unwrap_or_default();
+    }
+    let section = |title: &str, body: String| match format {
+        Format::Csv => format!("# {title}\n{body}\n"),
+        _ => format!("{title}\n{}\n{body}\n", "-".repeat(title.chars().count())),
+    };
+    let mut s = match format {
+        Format::Csv => String::new(),
+        _ => format!("The platform ({} to {})\n\n", p.from, p.to),
+    };
+    s += &section(
+        "Data freshness (lag in seconds)",
+        format_rows(std::slice::from_ref(&p.freshness), format),
+    );
+    s += &section(
+        "Activity per day, week and month",
+        format_rows(&p.activity, format),
+    );
+    s += &section("Most active courses", format_rows(&p.courses, format));
+    s += &section(
+        "Ingestion per source and hour (last 24 hours)",
+        format_rows(&p.ingest, format),
+    );
+    s
+}
+
 /// One learner's view as text (sections as the overview's) or JSON.
 pub fn format_learner(v: &crate::LearnerView, format: Format) -> String {
     if format == Format::Json {

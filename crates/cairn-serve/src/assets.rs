@@ -18,6 +18,7 @@ const CHARTS_JS: &str = include_str!("../assets/charts.js");
 const DASHBOARDS_JS: &str = include_str!("../assets/dashboards.js");
 const APP_CSS: &str = include_str!("../assets/app.css");
 const LEARNER_JS: &str = include_str!("../assets/learner.js");
+const PLATFORM_JS: &str = include_str!("../assets/platform.js");
 
 /// The page templates (HTML-escaped by minijinja).
 pub(crate) fn pages() -> minijinja::Environment<'static> {
@@ -36,6 +37,8 @@ pub(crate) fn pages() -> minijinja::Environment<'static> {
         .expect("dashboards.html");
     env.add_template("learner.html", include_str!("../assets/learner.html"))
         .expect("learner.html");
+    env.add_template("platform.html", include_str!("../assets/platform.html"))
+        .expect("platform.html");
     env
 }
 
@@ -49,6 +52,7 @@ pub(crate) async fn serve(Path(file): Path<String>) -> Response {
         "dashboards.js" => (DASHBOARDS_JS.as_bytes(), "text/javascript; charset=utf-8"),
         "app.css" => (APP_CSS.as_bytes(), "text/css; charset=utf-8"),
         "learner.js" => (LEARNER_JS.as_bytes(), "text/javascript; charset=utf-8"),
+        "platform.js" => (PLATFORM_JS.as_bytes(), "text/javascript; charset=utf-8"),
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
     (

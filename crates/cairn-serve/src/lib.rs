@@ -207,6 +207,8 @@ impl App {
             .route("/api/navigation", get(api_navigation))
             .route("/api/compare", get(api_compare))
             .route("/learner", get(learner_page))
+            .route("/platform", get(platform_page))
+            .route("/api/platform", get(api_platform))
             .route("/api/learner", get(api_learner))
             .route("/export/compare.csv", get(export_compare))
             .route("/api/answers", get(api_answers))
@@ -343,7 +345,8 @@ async fn index(State(app): State<App>, headers: HeaderMap) -> Result<Response, R
     let Some(s) = app.session(&headers).await? else {
         return Ok(Redirect::to("/login").into_response());
     };
-    if app.scope(&s.username).await?.is_empty() {
+    let scope = app.scope(&s.username).await?;
+    if scope.is_empty() {
         return Ok(message_page(
             &app,
             StatusCode::FORBIDDEN,
@@ -364,6 +367,7 @@ async fn index(State(app): State<App>, headers: HeaderMap) -> Result<Response, R
             csrf => s.csrf,
             refresh => app.0.options.refresh_seconds,
             identities => s.identities,
+            platform => matches!(scope, Scope::All),
         })
     });
     page.map(|p| Html(p).into_response()).map_err(internal)
@@ -827,10 +831,51 @@ fn csv_download(filename: &str, body: String) -> Response {
 
 /// The learner page: its data comes from /api/learner, which checks every right.
 async fn learner_page(State(app): State<App>, headers: HeaderMap) -> Result<Response, Refused> {
-    let Some(s) = app.session(&headers).await? else {
+    shell_page(&app, &headers, "learner.html").await
+}
+
+/// The platform page: its data comes from /api/platform, for global staff only.
+async fn platform_page(State(app): State<App>, headers: HeaderMap) -> Result<Response, Refused> {
+    shell_page(&app, &headers, "platform.html").await
+}
+
+/// The platform: activity, most active courses, ingestion and freshness. Global staff
+/// only (those who may see every course).
+async fn api_platform(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<CompareQuery>,
+) -> Result<Response, Refused> {
+    let v = viewer(&app, &headers).await?;
+    if !matches!(app.scope(&v.username).await?, Scope::All) {
+        return Err(error(
+            StatusCode::FORBIDDEN,
+            "the platform view is for global staff",
+        ));
+    }
+    let range = CourseQuery {
+        course_id: String::new(),
+        from: q.from,
+        to: q.to,
+        video_id: None,
+        problem_id: None,
+        user_id: None,
+        days: None,
+    }
+    .range()?;
+    let p = cairn_report::platform(&app.0.ch, range, chrono::Utc::now().naive_utc(), 10)
+        .await
+        .map_err(internal)?;
+    Ok(axum::Json(p).into_response())
+}
+
+/// A page whose data its script fetches (each API call checks the rights): the viewer's
+/// name and sign-out form, or the sign-in page.
+async fn shell_page(app: &App, headers: &HeaderMap, name: &str) -> Result<Response, Refused> {
+    let Some(s) = app.session(headers).await? else {
         return Ok(Redirect::to("/login").into_response());
     };
-    let page = app.0.pages.get_template("learner.html").and_then(|t| {
+    let page = app.0.pages.get_template(name).and_then(|t| {
         t.render(minijinja::context! {
             username => s.username,
             csrf => s.csrf,

@@ -288,6 +288,39 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
         serde_json::json!(expected),
         "{on_next} events on {next}"
     );
+    // The platform page: refused to course staff, shown to global staff.
+    c.goto(&format!("{}/platform", f.base)).await.unwrap();
+    ready(&c).await;
+    let said = c
+        .execute(
+            "return document.getElementById('updated').textContent",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(said.as_str().unwrap().contains("global staff"), "{said}");
+    c.delete_all_cookies().await.unwrap();
+    c.goto(&format!("{}/login", f.base)).await.unwrap();
+    common::fill_sign_in(&c, "boss", PASSWORD).await;
+    ready(&c).await;
+    c.goto(&format!("{}/platform", f.base)).await.unwrap();
+    ready(&c).await;
+    let page = c
+        .execute(
+            "return [document.querySelectorAll('#table-courses tbody tr').length,
+                     Chart.getChart('chart-days').data.labels.length,
+                     document.querySelectorAll('#table-ingest tbody tr').length]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(page[0].as_u64(), Some(2), "{page}");
+    assert!(
+        page[1].as_u64().unwrap() > 0 && page[2].as_u64().unwrap() > 0,
+        "{page}"
+    );
+    let png = c.screenshot().await.unwrap();
+    std::fs::write(dir.join("platform.png"), &png).unwrap();
     c.close().await.unwrap();
     f.drop_all().await;
 }

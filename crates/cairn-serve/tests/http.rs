@@ -223,6 +223,38 @@ async fn sign_in_sessions_and_per_course_restriction() {
         StatusCode::UNAUTHORIZED
     );
 
+    // The platform: global staff only.
+    let r = get(base, "/api/platform", Some(&boss_compare)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let p: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(p["courses"].as_array().unwrap().len(), 2, "{p}");
+    assert!(
+        p["freshness"]["newest_event"].as_str().unwrap().len() == 19,
+        "{p}"
+    );
+    assert!(!p["ingest"].as_array().unwrap().is_empty(), "{p}");
+    let r = get(base, "/api/platform", Some(&teach)).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::FORBIDDEN,
+        "course staff and the platform"
+    );
+    assert_eq!(
+        get(base, "/api/platform", None).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert!(get(base, "/platform", None).await.status().is_redirection());
+    let home = |s: String| {
+        let base = base.to_owned();
+        async move { get(&base, "/", Some(&s)).await.text().await.unwrap() }
+    };
+    assert!(
+        home(boss_compare.clone())
+            .await
+            .contains("href=\"/platform\"")
+    );
+    assert!(!home(teach.clone()).await.contains("href=\"/platform\""));
+
     // Problems of A, and one problem's answers; B's problem asked through A is nobody's.
     let problems_of = |course: String| {
         let base = base.to_owned();

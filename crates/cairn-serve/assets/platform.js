@@ -1,0 +1,54 @@
+// Cairn: the whole platform, for global staff (the server refuses anyone else). Text goes
+// in with textContent.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+
+function table(id, columns, rows) {
+  const t = $(id);
+  t.replaceChildren();
+  const head = t.createTHead().insertRow();
+  for (const [, title] of columns) {
+    const th = document.createElement("th");
+    th.textContent = title;
+    head.appendChild(th);
+  }
+  const body = t.createTBody();
+  for (const row of rows) {
+    const tr = body.insertRow();
+    for (const [key] of columns) {
+      const td = tr.insertCell();
+      const v = row[key];
+      td.textContent = v === null || v === undefined ? "" : String(v);
+      if (typeof v === "number") td.className = "n";
+    }
+  }
+}
+
+async function start() {
+  const r = await fetch("/api/platform" + location.search, { credentials: "same-origin" });
+  if (r.status === 401) { window.location = "/login"; return; }
+  const p = await r.json();
+  if (!r.ok) { $("updated").textContent = p.error || r.statusText; document.body.dataset.ready = "1"; return; }
+  table("table-freshness", [["newest_event", "Newest event (UTC)"], ["lag", "Lag"], ["last_ingest", "Last ingestion (UTC)"]],
+    [Object.assign({ lag: Math.round(p.freshness.lag_seconds / 60) + " min" }, p.freshness)]);
+  const days = p.activity.filter((a) => a.period === "day");
+  Chart.defaults.scales.linear.ticks.precision = 0;
+  new Chart($("chart-days"), {
+    type: "line",
+    data: { labels: days.map((d) => d.start), datasets: [
+      { label: "Active learners", data: days.map((d) => d.active), borderColor: "#2680c2", backgroundColor: "#2680c2" },
+      { label: "Registrations", data: days.map((d) => d.registrations), borderColor: "#e12d39", backgroundColor: "#e12d39" },
+      { label: "Enrollments", data: days.map((d) => d.enrollments), borderColor: "#3ebd93", backgroundColor: "#3ebd93" },
+    ] },
+    options: { responsive: true, maintainAspectRatio: false, animation: false },
+  });
+  table("table-periods", [["period", "Period"], ["start", "Starting"], ["active", "Active learners"],
+    ["registrations", "Registrations"], ["enrollments", "Enrollments"]], p.activity.filter((a) => a.period !== "day"));
+  table("table-courses", [["course_id", "Course"], ["learners", "Active learners"], ["events", "Events"]], p.courses);
+  table("table-ingest", [["hour", "Hour (UTC)"], ["path", "Source"], ["events", "Events"], ["rejected", "Rejected lines"]], p.ingest);
+  $("updated").textContent = "updated " + new Date().toLocaleTimeString();
+  document.body.dataset.ready = "1";
+}
+
+document.addEventListener("DOMContentLoaded", () => start().catch((e) => { $("updated").textContent = "error: " + e.message; }));
