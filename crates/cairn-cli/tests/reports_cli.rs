@@ -994,6 +994,32 @@ async fn report_csv_and_mail_attachments_with_hostile_names_hold_no_formula() {
         }
     }
 
+    // The forum: a thread title a learner chose.
+    let o = lake.run(
+        &smtp,
+        &[
+            "report",
+            "forums",
+            "--course-id",
+            C1,
+            "--from",
+            "2026-01-05",
+            "--to",
+            "2026-02-25",
+            "--threads",
+            "1000",
+            "--format",
+            "csv",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let (formulas, seen) = formulas_and_hostile(&String::from_utf8_lossy(&o.stdout), &hostile);
+    assert_eq!(formulas, Vec::<String>::new(), "forums --threads");
+    assert!(
+        seen.iter().any(|c| c.starts_with("'=HYPERLINK(")),
+        "{seen:?}"
+    );
+
     // The courses compared: both, sorted; an org's; the CLI's CSV.
     let o = lake.run(
         &smtp,

@@ -469,6 +469,8 @@ pub enum Payload<'a> {
         id: Cow<'a, str>,
         /// Discussion topic id.
         commentable_id: Cow<'a, str>,
+        /// The thread a response or comment belongs to (`discussion.id`; `""` otherwise).
+        thread: Cow<'a, str>,
     },
     /// Timed, practice or proctored exam attempt.
     SpecialExam {
@@ -539,14 +541,18 @@ impl<'a> Payload<'a> {
                 block_id: cow(f.block_id),
                 completion: f.completion.0,
             },
-            Family::Forum => Payload::Forum {
-                id: cow(f.id),
-                commentable_id: f
-                    .commentable_id
-                    .0
-                    .or(f.discussion.0.and_then(|d| d.id.0))
-                    .unwrap_or(Cow::Borrowed("")),
-            },
+            Family::Forum => {
+                let thread = f.discussion.0.and_then(|d| d.id.0);
+                Payload::Forum {
+                    id: cow(f.id),
+                    commentable_id: f
+                        .commentable_id
+                        .0
+                        .or(thread.clone())
+                        .unwrap_or(Cow::Borrowed("")),
+                    thread: thread.unwrap_or(Cow::Borrowed("")),
+                }
+            }
             Family::SpecialExam => Payload::SpecialExam {
                 exam_id: cow(f.exam_id),
                 exam_content_id: cow(f.exam_content_id),

@@ -16,6 +16,7 @@
 //! | `video_id` | the video's block id (`event.id`) |
 //! | `position` | video `currentTime`/`current_time`; for seeks, `new_time` |
 //! | other family columns | straight from the typed payload ([`crate::Payload`]) |
+//! | `target` (forum) | the thread: a response's or comment's `discussion.id`, a thread event's `id` |
 //! | `message` | the event's JSON exactly as logged |
 //! | `answers` | a `problem_check`'s answers per input ([`crate::answers`]) |
 
@@ -98,7 +99,7 @@ pub struct EventRow {
     pub completion: Option<f64>,
     /// Enrollment or certificate mode.
     pub enrollment_mode: String,
-    /// Link target, or navigation target name.
+    /// Link target, navigation target name, or a forum event's thread id.
     pub target: String,
     /// Forum post, exam attempt or certificate id.
     pub item_id: String,
@@ -295,7 +296,17 @@ impl EventRow {
                 family_block = s(block_id);
                 row.completion = *completion;
             }
-            Payload::Forum { id, .. } => row.item_id = s(id),
+            Payload::Forum { id, thread, .. } => {
+                row.item_id = s(id);
+                // The thread: a response's or comment's, or a thread event's own.
+                row.target = if !thread.is_empty() {
+                    s(thread)
+                } else if e.name.starts_with("edx.forum.thread.") {
+                    s(id)
+                } else {
+                    String::new()
+                };
+            }
             Payload::SpecialExam {
                 exam_content_id,
                 attempt_id,

@@ -147,6 +147,22 @@ pub enum ReportCommand {
         #[arg(long, default_value = "table")]
         format: Format,
     },
+    /// The forum: threads, responses, comments, votes and learners who posted, per week;
+    /// with `--threads`, the most active threads instead.
+    Forums {
+        /// The course key.
+        #[arg(long = "course-id", value_name = "KEY")]
+        course_id: String,
+        /// The time range.
+        #[command(flatten)]
+        range: RangeArgs,
+        /// The N most active threads instead of the weeks.
+        #[arg(long, value_name = "N")]
+        threads: Option<u32>,
+        /// Output format: table, json or csv.
+        #[arg(long, default_value = "table")]
+        format: Format,
+    },
     /// The second-by-second audience of one video.
     VideoCurve {
         /// The course key.
@@ -324,6 +340,22 @@ pub fn run(cmd: &ReportCommand, config: &Config) -> ExitCode {
                 .await
                 .map_err(|e| e.to_string())?;
                 Ok(crate::format_platform(&p, *format))
+            }
+            ReportCommand::Forums {
+                course_id,
+                range,
+                threads,
+                format,
+            } => {
+                course(course_id)?;
+                let range = range.range()?;
+                let f = crate::forums(&connect().await?, course_id, range, threads.unwrap_or(10))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(match threads {
+                    Some(_) => crate::format_rows(&f.threads, *format),
+                    None => crate::format_rows(&f.weeks, *format),
+                })
             }
             ReportCommand::VideoCurve {
                 course_id,

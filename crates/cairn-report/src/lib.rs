@@ -67,6 +67,11 @@ pub const PLATFORM_INGEST_SQL: &str = include_str!("../metrics/platform_ingest.s
 /// Data freshness.
 pub const PLATFORM_FRESHNESS_SQL: &str = include_str!("../metrics/platform_freshness.sql");
 
+/// Forum activity per week.
+pub const FORUMS_SQL: &str = include_str!("../metrics/forums.sql");
+/// The most active forum threads.
+pub const FORUM_THREADS_SQL: &str = include_str!("../metrics/forum_threads.sql");
+
 /// Every metric: `(name, SQL)`, for checks that run them all.
 pub const METRICS: &[(&str, &str)] = &[
     ("weekly_engagement", WEEKLY_ENGAGEMENT_SQL),
@@ -85,6 +90,8 @@ pub const METRICS: &[(&str, &str)] = &[
     ("learner_units", LEARNER_UNITS_SQL),
     ("learner_videos", LEARNER_VIDEOS_SQL),
     ("learner_problems", LEARNER_PROBLEMS_SQL),
+    ("forums", FORUMS_SQL),
+    ("forum_threads", FORUM_THREADS_SQL),
     ("platform_activity", PLATFORM_ACTIVITY_SQL),
     ("platform_courses", PLATFORM_COURSES_SQL),
     ("platform_ingest", PLATFORM_INGEST_SQL),
@@ -430,6 +437,71 @@ impl Columns for LearnerProblem {
         "first_correct",
         "last_correct",
         "last_score",
+    ];
+}
+
+/// One week of a course's forum.
+#[derive(Debug, Clone, PartialEq, Eq, Row, Serialize, Deserialize)]
+pub struct ForumWeek {
+    /// The week's Monday, `YYYY-MM-DD`.
+    pub week: String,
+    /// Threads created.
+    pub threads: u64,
+    /// Responses.
+    pub responses: u64,
+    /// Comments.
+    pub comments: u64,
+    /// Votes.
+    pub votes: u64,
+    /// Learners who posted.
+    pub posters: u64,
+}
+
+/// One of a course's most active forum threads.
+#[derive(Debug, Clone, PartialEq, Eq, Row, Serialize, Deserialize)]
+pub struct ForumThread {
+    /// Thread id.
+    pub thread_id: String,
+    /// Title.
+    pub title: String,
+    /// Responses in the range.
+    pub responses: u64,
+    /// Comments in the range.
+    pub comments: u64,
+    /// Votes on the thread in the range.
+    pub votes: u64,
+    /// Learners who posted or voted in it.
+    pub learners: u64,
+}
+
+/// A course's forum: per week, and its most active threads.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Forums {
+    /// Per week.
+    pub weeks: Vec<ForumWeek>,
+    /// The most active threads.
+    pub threads: Vec<ForumThread>,
+}
+
+impl Columns for ForumWeek {
+    const COLUMNS: &'static [&'static str] = &[
+        "week",
+        "threads",
+        "responses",
+        "comments",
+        "votes",
+        "posters",
+    ];
+}
+
+impl Columns for ForumThread {
+    const COLUMNS: &'static [&'static str] = &[
+        "thread_id",
+        "title",
+        "responses",
+        "comments",
+        "votes",
+        "learners",
     ];
 }
 
@@ -1109,6 +1181,40 @@ pub async fn platform(
             last_ingest: String::new(),
         }),
     })
+}
+
+/// The parameters of the forum's weeks and of its top `top` threads.
+pub fn forums_params(course_id: &str, range: Range, top: u32) -> [Vec<Param>; 2] {
+    let (from, to) = range.bounds();
+    [
+        vec![
+            course_id.into(),
+            Param::Str(from.clone()),
+            Param::Str(to.clone()),
+        ],
+        vec![
+            course_id.into(),
+            Param::Str(from),
+            Param::Str(to),
+            course_id.into(),
+            Param::U32(top),
+        ],
+    ]
+}
+
+/// Runs the forum of a course: per week, and its `top` most active threads.
+pub async fn forums(
+    ch: &ClickHouse,
+    course_id: &str,
+    range: Range,
+    top: u32,
+) -> cairn_core::Result<Forums> {
+    let [pw, pt] = forums_params(course_id, range, top);
+    let (weeks, threads) = tokio::try_join!(
+        run(ch, "forum activity", FORUMS_SQL, &pw),
+        run(ch, "forum threads", FORUM_THREADS_SQL, &pt),
+    )?;
+    Ok(Forums { weeks, threads })
 }
 
 /// Runs every metric of the course overview.

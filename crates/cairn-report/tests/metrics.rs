@@ -183,6 +183,9 @@ async fn every_metric_matches_the_ground_truth() {
     columns::<AtRisk>("at_risk", q(AT_RISK_SQL, p)).await;
     columns::<ProblemResult>("problems", q(PROBLEMS_SQL, problems_params(c0, range))).await;
     columns::<AnswerCount>("answers", q(ANSWERS_SQL, answers_params(c0, range))).await;
+    let [pw, pt] = forums_params(c0, range, 5);
+    columns::<ForumWeek>("forums", q(FORUMS_SQL, pw)).await;
+    columns::<ForumThread>("forum_threads", q(FORUM_THREADS_SQL, pt)).await;
     let p = navigation_params(c0, range);
     columns::<NavigationRow>("navigation", q(NAVIGATION_SQL, p)).await;
     let p = compare_params(&[c0.to_owned()], as_of0, range);
@@ -561,6 +564,53 @@ async fn every_metric_matches_the_ground_truth() {
             assert_eq!(got, truth.navigation(c, r0, r1), "{course} {r:?}");
             assert!(got.iter().any(|n| n.completed > 0 && n.median_seconds > 0));
             *checked.entry("navigation").or_default() += got.len();
+        }
+
+        // The forum: per week, and the most active threads, whole range and a week.
+        for (r, r0, r1) in [
+            (range, t0, t1),
+            (
+                Range {
+                    from: spec.start + Duration::days(7),
+                    to: spec.start + Duration::days(14),
+                },
+                t0 + Duration::days(7),
+                t0 + Duration::days(14),
+            ),
+        ] {
+            let f = forums(&ch, course, r, 5).await.unwrap();
+            let weeks: Vec<cairn_fixtures::ForumWeekTruth> = f
+                .weeks
+                .into_iter()
+                .map(|w| cairn_fixtures::ForumWeekTruth {
+                    week: w.week,
+                    threads: w.threads,
+                    responses: w.responses,
+                    comments: w.comments,
+                    votes: w.votes,
+                    posters: w.posters,
+                })
+                .collect();
+            assert_eq!(weeks, truth.forums(course, r0, r1), "{course} {r:?}");
+            assert!(!weeks.is_empty());
+            let threads: Vec<cairn_fixtures::ThreadTruth> = f
+                .threads
+                .into_iter()
+                .map(|t| cairn_fixtures::ThreadTruth {
+                    thread_id: t.thread_id,
+                    title: t.title,
+                    responses: t.responses,
+                    comments: t.comments,
+                    votes: t.votes,
+                    learners: t.learners,
+                })
+                .collect();
+            assert_eq!(
+                threads,
+                truth.forum_threads(course, r0, r1, 5),
+                "{course} {r:?}"
+            );
+            *checked.entry("forums").or_default() += weeks.len() + threads.len();
         }
 
         // A range: the second week only (first and last are the range's).

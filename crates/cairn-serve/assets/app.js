@@ -141,6 +141,20 @@ async function loadNavigation() {
   }, r)));
 }
 
+async function loadForums() {
+  const f = await getJson("/api/forums");
+  const weeks = f.weeks.map((w) => w.week);
+  draw("chart-forums", "bar", weeks, [
+    { label: "Threads", data: f.weeks.map((w) => w.threads) },
+    { label: "Responses", data: f.weeks.map((w) => w.responses) },
+    { label: "Comments", data: f.weeks.map((w) => w.comments) },
+    { label: "Votes", data: f.weeks.map((w) => w.votes) },
+    { label: "Learners who posted", data: f.weeks.map((w) => w.posters), type: "line" },
+  ], { plugins: { title: { display: true, text: "Forum per week" } } });
+  table("table-threads", [["title", "Thread"], ["responses", "Responses"], ["comments", "Comments"],
+    ["votes", "Votes"], ["learners", "Learners"]], f.threads);
+}
+
 async function loadProblems() {
   const rows = await getJson("/api/problems");
   draw("chart-problems", "bar", rows.map((p) => p.problem), [
@@ -214,7 +228,7 @@ async function load() {
   const o = await getJson("/api/overview");
   showRange(o);
   render(o);
-  await Promise.all([loadCurve(), loadNavigation(), loadProblems(), loadCompare(), loadAtRisk()]);
+  await Promise.all([loadCurve(), loadNavigation(), loadForums(), loadProblems(), loadCompare(), loadAtRisk()]);
   for (const a of document.querySelectorAll("a.csv")) {
     const extra = a.dataset.export === "video-curve" && state.video ? { video_id: state.video } : {};
     if (a.dataset.export === "answers" && state.problem) extra.problem_id = state.problem;

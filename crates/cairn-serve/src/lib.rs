@@ -205,6 +205,7 @@ impl App {
             .route("/api/at-risk", get(api_at_risk))
             .route("/api/problems", get(api_problems))
             .route("/api/navigation", get(api_navigation))
+            .route("/api/forums", get(api_forums))
             .route("/api/compare", get(api_compare))
             .route("/learner", get(learner_page))
             .route("/platform", get(platform_page))
@@ -909,6 +910,18 @@ async fn api_learner(
     Ok(axum::Json(view).into_response())
 }
 
+async fn api_forums(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<CourseQuery>,
+) -> Result<Response, Refused> {
+    course_viewer(&app, &headers, &q).await?;
+    let f = cairn_report::forums(&app.0.ch, &q.course_id, q.range()?, 10)
+        .await
+        .map_err(internal)?;
+    Ok(axum::Json(f).into_response())
+}
+
 async fn api_navigation(
     State(app): State<App>,
     headers: HeaderMap,
@@ -1017,6 +1030,12 @@ async fn export(
             "demographics" => csv(cairn_report::demographics(ch, course).await)?,
             "videos" => csv(cairn_report::video_engagement(ch, course, range).await)?,
             "navigation" => csv(cairn_report::navigation(ch, course, range).await)?,
+            "forums" => csv(cairn_report::forums(ch, course, range, 10)
+                .await
+                .map(|f| f.weeks))?,
+            "forum-threads" => csv(cairn_report::forums(ch, course, range, 10)
+                .await
+                .map(|f| f.threads))?,
             "problems" => csv(cairn_report::problems(ch, course, range).await)?,
             "answers" => csv(Ok(answer_rows(&app, &q).await?))?,
             _ => csv(Ok(video_curve_rows(&app, &q).await?))?,
@@ -1047,6 +1066,8 @@ pub const EXPORTS: &[&str] = &[
     "videos",
     "video-curve",
     "navigation",
+    "forums",
+    "forum-threads",
     "problems",
     "answers",
     "at-risk",

@@ -29,7 +29,7 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
         .execute("return Object.keys(Chart.instances).length", vec![])
         .await
         .unwrap();
-    assert_eq!(n.as_u64(), Some(11), "charts drawn");
+    assert_eq!(n.as_u64(), Some(12), "charts drawn");
     let courses = c
         .execute(
             "return Array.from(document.querySelectorAll('#course option')).map(o => o.value)",
@@ -65,6 +65,19 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
         "learners with their emails: {risk:?}"
     );
 
+    // The forum's weeks and threads.
+    let forum = c
+        .execute(
+            "return [Chart.getChart('chart-forums').data.labels.length,
+                     document.querySelectorAll('#table-threads tbody tr').length]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        forum[0].as_u64().unwrap() > 0 && forum[1].as_u64().unwrap() > 0,
+        "{forum}"
+    );
     // The comparison holds the viewer's course only.
     let compared = c
         .execute(
