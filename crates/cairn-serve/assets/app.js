@@ -3,7 +3,6 @@
 // textContent only.
 "use strict";
 
-const $ = (id) => document.getElementById(id);
 const charts = {};
 const state = { course: null, video: null, problem: null };
 const palette = ["#2680c2", "#e12d39", "#3ebd93", "#f0b429", "#8662c7", "#f35627", "#0fb5ba", "#9aa5b1"];
@@ -48,27 +47,6 @@ function draw(id, type, labels, datasets, options) {
     options: Object.assign({ responsive: true, maintainAspectRatio: false, animation: false,
       plugins: { legend: { position: "bottom" } } }, options || {}),
   });
-}
-
-function table(id, columns, rows) {
-  const t = $(id);
-  t.replaceChildren();
-  const head = t.createTHead().insertRow();
-  for (const [, title] of columns) {
-    const th = document.createElement("th");
-    th.textContent = title;
-    head.appendChild(th);
-  }
-  const body = t.createTBody();
-  for (const row of rows) {
-    const tr = body.insertRow();
-    for (const [key] of columns) {
-      const td = tr.insertCell();
-      const v = row[key];
-      td.textContent = v === null || v === undefined ? "" : String(v);
-      if (typeof v === "number") td.className = "n";
-    }
-  }
 }
 
 const minutes = (s) => Math.round(s / 6) / 10;

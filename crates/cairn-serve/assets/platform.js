@@ -2,29 +2,6 @@
 // in with textContent.
 "use strict";
 
-const $ = (id) => document.getElementById(id);
-
-function table(id, columns, rows) {
-  const t = $(id);
-  t.replaceChildren();
-  const head = t.createTHead().insertRow();
-  for (const [, title] of columns) {
-    const th = document.createElement("th");
-    th.textContent = title;
-    head.appendChild(th);
-  }
-  const body = t.createTBody();
-  for (const row of rows) {
-    const tr = body.insertRow();
-    for (const [key] of columns) {
-      const td = tr.insertCell();
-      const v = row[key];
-      td.textContent = v === null || v === undefined ? "" : String(v);
-      if (typeof v === "number") td.className = "n";
-    }
-  }
-}
-
 async function start() {
   const r = await fetch("/api/platform" + location.search, { credentials: "same-origin" });
   if (r.status === 401) { window.location = "/login"; return; }

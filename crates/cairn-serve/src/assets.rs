@@ -18,6 +18,7 @@ const CHARTS_JS: &str = include_str!("../assets/charts.js");
 const DASHBOARDS_JS: &str = include_str!("../assets/dashboards.js");
 const APP_CSS: &str = include_str!("../assets/app.css");
 const LEARNER_JS: &str = include_str!("../assets/learner.js");
+const COMMON_JS: &str = include_str!("../assets/common.js");
 const PLATFORM_JS: &str = include_str!("../assets/platform.js");
 
 /// The page templates (HTML-escaped by minijinja).
@@ -51,6 +52,7 @@ pub(crate) async fn serve(Path(file): Path<String>) -> Response {
         "charts.js" => (CHARTS_JS.as_bytes(), "text/javascript; charset=utf-8"),
         "dashboards.js" => (DASHBOARDS_JS.as_bytes(), "text/javascript; charset=utf-8"),
         "app.css" => (APP_CSS.as_bytes(), "text/css; charset=utf-8"),
+        "common.js" => (COMMON_JS.as_bytes(), "text/javascript; charset=utf-8"),
         "learner.js" => (LEARNER_JS.as_bytes(), "text/javascript; charset=utf-8"),
         "platform.js" => (PLATFORM_JS.as_bytes(), "text/javascript; charset=utf-8"),
         _ => return StatusCode::NOT_FOUND.into_response(),

@@ -910,16 +910,35 @@ async fn api_learner(
     Ok(axum::Json(view).into_response())
 }
 
+/// A course endpoint's JSON: the viewer and the course checked, then `run` on the data
+/// lake with the course and the range.
+async fn course_json<T, F, Fut>(
+    app: &App,
+    headers: &HeaderMap,
+    q: &CourseQuery,
+    run: F,
+) -> Result<Response, Refused>
+where
+    T: serde::Serialize,
+    F: FnOnce(cairn_core::ClickHouse, String, Range) -> Fut,
+    Fut: std::future::Future<Output = cairn_core::Result<T>>,
+{
+    course_viewer(app, headers, q).await?;
+    let out = run(app.0.ch.clone(), q.course_id.clone(), q.range()?)
+        .await
+        .map_err(internal)?;
+    Ok(axum::Json(out).into_response())
+}
+
 async fn api_forums(
     State(app): State<App>,
     headers: HeaderMap,
     Query(q): Query<CourseQuery>,
 ) -> Result<Response, Refused> {
-    course_viewer(&app, &headers, &q).await?;
-    let f = cairn_report::forums(&app.0.ch, &q.course_id, q.range()?, 10)
-        .await
-        .map_err(internal)?;
-    Ok(axum::Json(f).into_response())
+    course_json(&app, &headers, &q, |ch, c, r| async move {
+        cairn_report::forums(&ch, &c, r, 10).await
+    })
+    .await
 }
 
 async fn api_navigation(
@@ -927,11 +946,10 @@ async fn api_navigation(
     headers: HeaderMap,
     Query(q): Query<CourseQuery>,
 ) -> Result<Response, Refused> {
-    course_viewer(&app, &headers, &q).await?;
-    let rows = cairn_report::navigation(&app.0.ch, &q.course_id, q.range()?)
-        .await
-        .map_err(internal)?;
-    Ok(axum::Json(rows).into_response())
+    course_json(&app, &headers, &q, |ch, c, r| async move {
+        cairn_report::navigation(&ch, &c, r).await
+    })
+    .await
 }
 
 async fn api_problems(
@@ -939,11 +957,10 @@ async fn api_problems(
     headers: HeaderMap,
     Query(q): Query<CourseQuery>,
 ) -> Result<Response, Refused> {
-    course_viewer(&app, &headers, &q).await?;
-    let rows = cairn_report::problems(&app.0.ch, &q.course_id, q.range()?)
-        .await
-        .map_err(internal)?;
-    Ok(axum::Json(rows).into_response())
+    course_json(&app, &headers, &q, |ch, c, r| async move {
+        cairn_report::problems(&ch, &c, r).await
+    })
+    .await
 }
 
 /// The course's answer distribution, or one problem's (`problem_id`: only the course's
