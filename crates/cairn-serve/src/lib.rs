@@ -688,15 +688,18 @@ struct CourseQuery {
 impl CourseQuery {
     /// `from` through `to`, both included (the dashboard's "From" and "To").
     fn range(&self) -> Result<Range, Refused> {
-        let default = Range::last_weeks(chrono::Utc::now().date_naive(), 8);
-        let r = Range::through(
-            self.from.unwrap_or(default.from),
-            self.to.unwrap_or(default.last()),
-        );
-        match r {
-            Some(r) if (r.to - r.from).num_days() <= 3660 => Ok(r),
-            _ => Err(error(StatusCode::BAD_REQUEST, "bad date range")),
-        }
+        day_range(self.from, self.to)
+    }
+}
+
+/// `from` through `to`, both included, each defaulting to the last 8 ISO weeks' ends; at
+/// most ten years.
+fn day_range(from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<Range, Refused> {
+    let default = Range::last_weeks(chrono::Utc::now().date_naive(), 8);
+    let r = Range::through(from.unwrap_or(default.from), to.unwrap_or(default.last()));
+    match r {
+        Some(r) if (r.to - r.from).num_days() <= 3660 => Ok(r),
+        _ => Err(error(StatusCode::BAD_REQUEST, "bad date range")),
     }
 }
 
@@ -763,25 +766,13 @@ async fn compare_rows(
 ) -> Result<Vec<cairn_report::CourseComparison>, Refused> {
     let v = viewer(app, headers).await?;
     let scope = app.scope(&v.username).await?;
-    let range = CourseQuery {
-        course_id: String::new(),
-        from: q.from,
-        to: q.to,
-        video_id: None,
-        problem_id: None,
-        user_id: None,
-        days: None,
-    }
-    .range()?;
-    let sort = match q.sort.as_deref().unwrap_or("course") {
-        "course" => cairn_report::CompareSort::Course,
-        "enrolled" => cairn_report::CompareSort::Enrolled,
-        "active" => cairn_report::CompareSort::Active,
-        "progress" => cairn_report::CompareSort::Progress,
-        "pass-rate" => cairn_report::CompareSort::PassRate,
-        "time-spent" => cairn_report::CompareSort::TimeSpent,
-        _ => return Err(error(StatusCode::BAD_REQUEST, "unknown sort")),
-    };
+    let range = day_range(q.from, q.to)?;
+    // The CLI's names (`pass-rate`, `time-spent`, …).
+    let sort = <cairn_report::CompareSort as clap::ValueEnum>::from_str(
+        q.sort.as_deref().unwrap_or("course"),
+        false,
+    )
+    .map_err(|_| error(StatusCode::BAD_REQUEST, "unknown sort"))?;
     let all = cairn_report::courses(&app.0.ch).await.map_err(internal)?;
     let mine: Vec<String> = all
         .into_iter()
@@ -854,16 +845,7 @@ async fn api_platform(
             "the platform view is for global staff",
         ));
     }
-    let range = CourseQuery {
-        course_id: String::new(),
-        from: q.from,
-        to: q.to,
-        video_id: None,
-        problem_id: None,
-        user_id: None,
-        days: None,
-    }
-    .range()?;
+    let range = day_range(q.from, q.to)?;
     let p = cairn_report::platform(&app.0.ch, range, chrono::Utc::now().naive_utc(), 10)
         .await
         .map_err(internal)?;
