@@ -77,6 +77,9 @@ enum Command {
         #[command(subcommand)]
         command: cairn_mail::cli::ReportsCommand,
     },
+    /// Pre-aggregates the learner days that events changed since (`cairn serve` does it
+    /// every CAIRN_AGGREGATE_INTERVAL s); resumable (`--max-days N`).
+    Aggregate(cairn_report::cli::AggregateArgs),
     /// Drops the monthly partitions of `events` older than the retention
     /// (`--months N` or CAIRN_EVENTS_RETENTION_MONTHS; `--dry-run` lists them).
     Retention(cairn_import::cli::RetentionArgs),
@@ -163,16 +166,20 @@ fn main() -> ExitCode {
         }
         Command::Migrate { command } => return cairn_migrate::cli::run(&command, &config),
         Command::Ingest(args) => {
-            let task = retirement(&config);
+            let task = together(retirement(&config), aggregation(&config));
             return cairn_import::cli::ingest_with(&args, &config, task);
         }
         Command::Retire(args) => return cairn_retire::cli::retire(&args, &config),
         Command::Retention(args) => return cairn_import::cli::retention(&args, &config),
+        Command::Aggregate(args) => return cairn_report::cli::aggregate(&args, &config),
         Command::Acl { command } => return cairn_acl::cli::acl(&command, &config),
         Command::Report { command } => return cairn_report::cli::run(&command, &config),
         Command::Reports { command } => return cairn_mail::cli::run(&command, &config),
         Command::Serve(args) => {
-            let task = together(retirement(&config), reports(&config));
+            let task = together(
+                together(retirement(&config), reports(&config)),
+                aggregation(&config),
+            );
             return cairn_serve::cli::run_with(&args, &config, task);
         }
         Command::Query(args) => return query::query(&args, &config),
@@ -212,6 +219,14 @@ fn reports(config: &Config) -> Option<cairn_core::Background> {
     let config = config.clone();
     (config.reports.interval_secs > 0).then(|| -> cairn_core::Background {
         Box::new(move |ch| Box::pin(cairn_mail::cli::schedule(ch, config)))
+    })
+}
+
+/// Pre-aggregating learner days, for `cairn serve` and `cairn ingest --follow`.
+fn aggregation(config: &Config) -> Option<cairn_core::Background> {
+    let config = config.clone();
+    (config.aggregate_interval_secs > 0).then(|| -> cairn_core::Background {
+        Box::new(move |ch| Box::pin(cairn_report::cli::schedule(ch, config)))
     })
 }
 

@@ -328,6 +328,10 @@ pub struct Config {
     pub smtp: SmtpConfig,
     /// Scheduled e-mail reports.
     pub reports: ReportsConfig,
+    /// `CAIRN_AGGREGATE_INTERVAL`: seconds between the runs of `cairn aggregate` that
+    /// `cairn serve` and `cairn ingest --follow` make (0: none; metrics stay exact, and
+    /// compute the days not aggregated from the events).
+    pub aggregate_interval_secs: u64,
     /// Where each setting's value came from, by setting name.
     pub origins: BTreeMap<&'static str, Origin>,
 }
@@ -610,6 +614,12 @@ const SETTINGS: &[Setting] = &[
         kind: Kind::Text,
         help: "seconds between serve's checks for due reports (0: off)",
     },
+    Setting {
+        name: "CAIRN_AGGREGATE_INTERVAL",
+        default: "30",
+        kind: Kind::Text,
+        help: "seconds between serve's and ingest --follow's aggregations (0: off)",
+    },
 ];
 
 /// Names of all settings, in display order (for documentation and `config show`).
@@ -792,6 +802,7 @@ impl Config {
                 "CAIRN_REPORTS_FROM" => self.smtp.from.clone(),
                 "CAIRN_REPORTS_TIMEZONE" => self.reports.timezone.clone(),
                 "CAIRN_REPORTS_INTERVAL" => self.reports.interval_secs.to_string(),
+                "CAIRN_AGGREGATE_INTERVAL" => self.aggregate_interval_secs.to_string(),
                 _ => String::new(),
             };
             let origin = self
@@ -1091,6 +1102,7 @@ impl Raw {
                 timezone: self.text("CAIRN_REPORTS_TIMEZONE")?.trim().to_owned(),
                 interval_secs: self.count("CAIRN_REPORTS_INTERVAL")?,
             },
+            aggregate_interval_secs: self.count("CAIRN_AGGREGATE_INTERVAL")?,
             origins,
         })
     }

@@ -91,6 +91,14 @@ pub async fn apply(
                 quote_str(&p.id)
             ))
             .await?;
+            // The month's pre-aggregated learner days (migration 0021) go with it.
+            ch.execute(&format!(
+                "ALTER TABLE {}.{} DROP PARTITION ID {}",
+                quote_ident(ch.database()),
+                ch.alter_target("_learner_days"),
+                quote_str(&p.id)
+            ))
+            .await?;
         }
     }
     Ok(drop)

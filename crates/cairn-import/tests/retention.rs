@@ -1,6 +1,7 @@
 //! Retention on the real server (18.16 and 26.9: scripts/test runs it on both): events in
-//! four months, 12 months kept as of 2026-12-02; the two wholly older months dropped, the
-//! others untouched; a dry run drops nothing; a second run finds nothing to drop.
+//! four months, 12 months kept as of 2026-12-02; the two wholly older months dropped (their
+//! pre-aggregated learner days with them), the others untouched; a dry run drops nothing; a
+//! second run finds nothing to drop.
 
 use cairn_import::retention::{Partition, apply, partitions};
 use chrono::NaiveDate;
@@ -38,8 +39,24 @@ async fn whole_months_older_than_the_retention_are_dropped() {
     ))
     .await
     .unwrap();
+    // Their pre-aggregated learner days (as `cairn aggregate` writes them): one row per
+    // event here.
+    ch.execute(&format!(
+        "INSERT INTO {db}._learner_days (course_id, day, user_id, events, version) \
+         SELECT course_id, toDate(time), user_id + 1, 1, 1 FROM {db}._events"
+    ))
+    .await
+    .unwrap();
+    let days_per_month = || async {
+        ch.client()
+            .query("SELECT toYYYYMM(day) AS m, count() FROM _learner_days GROUP BY m ORDER BY m")
+            .fetch_all::<(u32, u64)>()
+            .await
+            .unwrap()
+    };
     let today = NaiveDate::from_ymd_opt(2026, 12, 2).unwrap();
     let all = vec![(202401, 2), (202511, 3), (202512, 4), (202612, 5)];
+    assert_eq!(days_per_month().await, all);
     assert_eq!(per_month(&ch).await, all);
     let ids: Vec<String> = partitions(&ch)
         .await
@@ -63,6 +80,11 @@ async fn whole_months_older_than_the_retention_are_dropped() {
     assert_eq!(per_month(&ch).await, all, "a dry run drops nothing");
     assert_eq!(apply(&ch, today, 12, false).await.unwrap(), expected);
     assert_eq!(per_month(&ch).await, vec![(202512, 4), (202612, 5)]);
+    assert_eq!(
+        days_per_month().await,
+        vec![(202512, 4), (202612, 5)],
+        "the learner days of the months dropped go with them"
+    );
     assert!(
         apply(&ch, today, 12, false).await.unwrap().is_empty(),
         "nothing left to drop"

@@ -116,6 +116,11 @@ async fn the_data_lake_on_a_sharded_replicated_cluster() {
             ("events", "View"),
             ("video_view_segments", "View"),
             ("openedx_users", "MySQL"),
+            ("_learner_days", "ReplicatedReplacingMergeTree"),
+            ("_learner_days_dirty", "ReplicatedReplacingMergeTree"),
+            ("_learner_days_dirty_mv", "MaterializedView"),
+            ("learner_days", "View"),
+            ("learner_days_state", "View"),
         ] {
             assert!(
                 tables.contains(&format!("{name} {engine}")),
@@ -156,6 +161,16 @@ async fn the_data_lake_on_a_sharded_replicated_cluster() {
         let on = node.clickhouse(&config, &db).await;
         eventually(&on, node, "SELECT count() FROM _events", 2000).await;
         eventually(&on, node, "SELECT count() FROM events", 1000).await;
+        // The insert through the public name marked its course-days stale for the learner
+        // days (the materialized view fires on the node that took the insert, and the
+        // marks replicate to every node): 5 courses, one day.
+        eventually(
+            &on,
+            node,
+            "SELECT count() FROM learner_days_state WHERE stale = 1",
+            5,
+        )
+        .await;
         eventually(
             &on,
             node,

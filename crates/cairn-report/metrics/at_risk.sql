@@ -5,8 +5,9 @@
 -- email, last activity (UTC), whole days since, and progress: the percentage of the
 -- course's components (course_components: blocks that are not containers or
 -- discussions) the learner completed; 0 when the structure is not imported. Longest
--- inactive first. Parameters, in order: course_id, course_id, as_of, course_id, days,
--- as_of, course_id, course_id, course_id.
+-- inactive first. Read from the learner days (migration 0021). Parameters, in order:
+-- course_id, course_id, as_of, course_id (the learner days' filter) 4 times, days, as_of,
+-- course_id, course_id, course_id.
 -- (ClickHouse 24+ types a scalar subquery Nullable, hence the ifNull.)
 WITH ifNull((
     SELECT count()
@@ -40,12 +41,11 @@ FROM
     ) AS enr
     INNER JOIN
     (
-        SELECT toInt64(user_id) AS active_user, max(time) AS last_activity,
+        SELECT toInt64(user_id) AS active_user, toDateTime(max(last_ts)) AS last_activity,
                intDiv(toUInt32(toDateTime(?)) - toUInt32(last_activity), 86400) AS days_inactive
-        FROM {{db}}.{{events}}
-        WHERE course_id = ? AND user_id != 0
+        FROM {{learner_days(course_id = ?)}} AS ld
         GROUP BY user_id
-        HAVING countIf(NOT has(['enrollment', 'implicit'], family)) > 0
+        HAVING max(engaged) = 1
            AND days_inactive >= toUInt32(?)
            AND last_activity <= toDateTime(?)
     ) AS act ON toInt64(enr.user_id) = act.active_user

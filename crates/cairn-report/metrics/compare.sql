@@ -6,8 +6,12 @@
 -- (% of the enrolled learners who passed: the LMS set a passed time) and the median time
 -- spent in [from, to) over the learners active then (sessionized as in
 -- weekly_engagement.sql; the upper middle value). Percentages are rounded half up to 0.1.
--- By course key (the caller sorts). Parameters, in order: courses, courses, as_of, as_of,
--- then courses 7 times, from, to, courses (`courses`: an array of course keys).
+-- By course key (the caller sorts). Activity and time spent are read from the learner
+-- days (migration 0021), the partial days at the ends of the 7 days from the events.
+-- Parameters, in order: courses; then (courses, first whole day, day after the last whole
+-- day) 4 times; courses, as_of - 7 days, first whole day, day after the last whole day,
+-- as_of; courses 6 times; (courses, from, to) 4 times; courses (`courses`: an array of
+-- course keys).
 SELECT
     course_id,
     if(max(n_name) = '', course_id, max(n_name)) AS name,
@@ -33,9 +37,17 @@ FROM
 
     SELECT course_id, '', toUInt64(0), toUInt64(uniqExact(user_id)), toUInt64(0), toUInt64(0),
            toUInt64(0), toUInt64(0)
-    FROM {{db}}.{{events}}
-    WHERE course_id IN (SELECT arrayJoin(?)) AND user_id != 0
-      AND time >= toDateTime(?) - 7 * 86400 AND time < toDateTime(?)
+    FROM
+    (
+        SELECT course_id, user_id
+        FROM {{learner_days(has(?, course_id) AND day >= toDate(toDateTime(?)) AND day < toDate(toDateTime(?)))}} AS ld
+        UNION ALL
+        SELECT course_id, user_id
+        FROM {{db}}.{{events}}
+        WHERE course_id IN (SELECT arrayJoin(?)) AND user_id != 0
+          AND ((time >= toDateTime(?) AND time < toDateTime(?))
+            OR (time >= toDateTime(?) AND time < toDateTime(?)))
+    ) AS active
     GROUP BY course_id
 
     UNION ALL
@@ -103,12 +115,10 @@ FROM
     FROM
     (
         SELECT course_id, user_id,
-               arraySort(groupArray(toUInt32(time))) AS ts,
-               arraySum(arrayMap(g -> toUInt64(if(g <= 1800, least(g, 600), 0)),
-                   arrayPushBack(arrayPopFront(arrayDifference(ts)), 1801))) AS spent
-        FROM {{db}}.{{events}}
-        WHERE course_id IN (SELECT arrayJoin(?)) AND user_id != 0
-          AND time >= toDateTime(?) AND time < toDateTime(?)
+               arraySort(x -> tupleElement(x, 1),
+                   groupArray((day, first_ts, last_ts, credited))) AS ds,
+               arraySum({{day_credits}}) AS spent
+        FROM {{learner_days(has(?, course_id) AND day >= toDate(toDateTime(?)) AND day < toDate(toDateTime(?)))}} AS ld
         GROUP BY course_id, user_id
     ) AS per_learner
     GROUP BY course_id

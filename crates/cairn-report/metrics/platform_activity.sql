@@ -1,8 +1,9 @@
 -- The platform's activity, across every course: per day, per ISO week (its Monday) and per
 -- month (its first day) in [from, to), the learners active (any event in any course), the
 -- new registrations (the LMS's users by the day they joined) and the new enrollments (by
--- the day they were created). Global staff only. Periods without any are absent. Parameters,
--- in order: from, to, from, to, from, to, from, to, from, to.
+-- the day they were created). Global staff only. Periods without any are absent. Activity
+-- is read from the learner days (migration 0021). Parameters, in order: (from, to) 6 times
+-- (the learner days' filter), then from, to, from, to.
 SELECT
     period,
     toString(start) AS start,
@@ -11,26 +12,16 @@ SELECT
     toUInt64(sum(n_enrollments)) AS enrollments
 FROM
 (
-    SELECT 'day' AS period, toDate(time) AS start, toUInt64(uniqExact(user_id)) AS n_active,
+    SELECT period, start, toUInt64(uniqExact(user_id)) AS n_active,
            toUInt64(0) AS n_registrations, toUInt64(0) AS n_enrollments
-    FROM {{db}}.{{events}}
-    WHERE time >= toDateTime(?) AND time < toDateTime(?) AND user_id != 0
-    GROUP BY start
-
-    UNION ALL
-
-    SELECT 'week', toMonday(time) AS start, toUInt64(uniqExact(user_id)), toUInt64(0), toUInt64(0)
-    FROM {{db}}.{{events}}
-    WHERE time >= toDateTime(?) AND time < toDateTime(?) AND user_id != 0
-    GROUP BY start
-
-    UNION ALL
-
-    SELECT 'month', toStartOfMonth(time) AS start, toUInt64(uniqExact(user_id)), toUInt64(0),
-           toUInt64(0)
-    FROM {{db}}.{{events}}
-    WHERE time >= toDateTime(?) AND time < toDateTime(?) AND user_id != 0
-    GROUP BY start
+    FROM
+    (
+        SELECT day, user_id
+        FROM {{learner_days(day >= toDate(toDateTime(?)) AND day < toDate(toDateTime(?)))}} AS ld
+    ) AS active
+    ARRAY JOIN ['day', 'week', 'month'] AS period,
+               [day, toMonday(day), toStartOfMonth(day)] AS start
+    GROUP BY period, start
 
     UNION ALL
 

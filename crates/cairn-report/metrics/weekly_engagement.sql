@@ -9,7 +9,9 @@
 -- ends the session and credits nothing, nor does the last event of the range. time_spent
 -- is the week's credited seconds, avg_time_spent those seconds per active learner.
 -- Weeks without activity are absent.
--- Parameters, in order: course_id, course_id, from, to, course_id, from, to.
+-- Read from the learner days (migration 0021; the gap from a learner's last event of a
+-- day to their next active day is credited here). Parameters, in order: course_id, then
+-- course_id, from, to (the learner days' filter) 4 times.
 WITH
 (
     SELECT groupArray(toUInt32(created))
@@ -26,39 +28,35 @@ SELECT
     toUInt64(weekly.active) AS active,
     toUInt64(weekly.watched_video) AS watched_video,
     toUInt64(weekly.tried_problem) AS tried_problem,
-    toUInt64(spent.credited) AS time_spent,
+    toUInt64(weekly.credited) AS time_spent,
     -- Rounded half up to 0.1 in integers (round() differs between versions on ties).
-    toFloat64(intDiv(20 * toUInt64(spent.credited) + weekly.active, 2 * weekly.active) / 10)
+    toFloat64(intDiv(20 * toUInt64(weekly.credited) + weekly.active, 2 * weekly.active) / 10)
         AS avg_time_spent
 FROM
 (
     SELECT
-        toMonday(time) AS monday,
-        uniqExact(user_id) AS active,
-        uniqExactIf(user_id, family = 'video') AS watched_video,
-        uniqExactIf(user_id, family = 'problem') AS tried_problem
-    FROM {{db}}.{{events}}
-    WHERE course_id = ? AND time >= toDateTime(?) AND time < toDateTime(?) AND user_id != 0
-    GROUP BY monday
-) AS weekly
-LEFT JOIN
-(
-    -- Per week: the seconds credited, summed over learners.
-    SELECT spent_monday, sum(credit) AS credited
+        toMonday(d) AS monday,
+        uniqExact(uid) AS active,
+        uniqExactIf(uid, v = 1) AS watched_video,
+        uniqExactIf(uid, p = 1) AS tried_problem,
+        sum(c) AS credited
     FROM
     (
+        -- Per learner, the active days in order, each with its credit: the day's own plus
+        -- the gap from its last event to the next active day's first (none after the
+        -- last day: 0).
         SELECT
-            arraySort(groupArray(toUInt32(time))) AS ts,
-            -- The gap to the next event (none after the last: 1801, which credits 0).
-            -- No lambda captures ts: that would copy it per element.
-            arrayPushBack(arrayPopFront(arrayDifference(ts)), 1801) AS gaps,
-            arrayMap(g -> toUInt64(if(g <= 1800, least(g, 600), 0)), gaps) AS credits,
-            arrayMap(t -> toMonday(toDateTime(t)), ts) AS mondays
-        FROM {{db}}.{{events}}
-        WHERE course_id = ? AND time >= toDateTime(?) AND time < toDateTime(?) AND user_id != 0
+            user_id AS uid,
+            arraySort(x -> tupleElement(x, 1),
+                groupArray((day, first_ts, last_ts, credited, video, problem))) AS ds,
+            arrayMap(x -> tupleElement(x, 1), ds) AS days,
+            {{day_credits}} AS credits,
+            arrayMap(x -> tupleElement(x, 5), ds) AS videos,
+            arrayMap(x -> tupleElement(x, 6), ds) AS problems
+        FROM {{learner_days(course_id = ? AND day >= toDate(toDateTime(?)) AND day < toDate(toDateTime(?)))}} AS ld
         GROUP BY user_id
     ) AS per_learner
-    ARRAY JOIN mondays AS spent_monday, credits AS credit
-    GROUP BY spent_monday
-) AS spent ON weekly.monday = spent.spent_monday
+    ARRAY JOIN days AS d, credits AS c, videos AS v, problems AS p
+    GROUP BY monday
+) AS weekly
 ORDER BY weekly.monday

@@ -383,3 +383,67 @@ pub fn run(cmd: &ReportCommand, config: &Config) -> ExitCode {
         }
     }
 }
+
+/// Arguments of `cairn aggregate`.
+#[derive(clap::Args, Debug)]
+pub struct AggregateArgs {
+    /// Compute at most N days (oldest first; the next run goes on), default all.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_days: Option<u32>,
+}
+
+/// Runs `cairn aggregate`: computes the learner days of the stale course-days.
+pub fn aggregate(args: &AggregateArgs, config: &Config) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cairn aggregate: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let started = std::time::Instant::now();
+    let r = rt.block_on(async {
+        let ch = ClickHouse::connect(&config.clickhouse).await?;
+        crate::aggregate::refresh(&ch, args.max_days.map(|n| n as usize)).await
+    });
+    match r {
+        Ok(done) => {
+            println!(
+                "aggregated {} course-days ({} learner days) in {:.1} s; {} course-days left",
+                done.course_days,
+                done.rows,
+                started.elapsed().as_secs_f64(),
+                done.left
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("cairn aggregate: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Computes the stale learner days every `CAIRN_AGGREGATE_INTERVAL` seconds until the
+/// process ends (for `cairn serve` and `cairn ingest --follow`).
+pub async fn schedule(ch: ClickHouse, config: Config) {
+    let every = config.aggregate_interval_secs;
+    if every == 0 {
+        return;
+    }
+    loop {
+        match crate::aggregate::refresh(&ch, None).await {
+            Ok(d) if d.course_days > 0 => tracing::info!(
+                "aggregated {} course-days ({} learner days)",
+                d.course_days,
+                d.rows
+            ),
+            Ok(_) => tracing::debug!("aggregate: nothing to do"),
+            Err(e) => tracing::warn!("aggregate: {e} (next try in {every} s)"),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(every)).await;
+    }
+}

@@ -7,6 +7,7 @@
 
 #![warn(missing_docs)]
 
+pub mod aggregate;
 pub mod cli;
 mod format;
 
@@ -105,7 +106,16 @@ pub fn sql_for(template: &str, db: &str) -> String {
     render(template, db, false)
 }
 
-/// `{{db}}` the quoted database; `{{events}}` and `{{video_events}}` the stored tables or,
+/// Per learner, the seconds credited to each of their active days in order (`ds`: the
+/// learner-day tuples `(day, first_ts, last_ts, credited, …)` sorted by day): the day's
+/// own plus the gap from its last event to the next day's first, by the sessionization
+/// rule (none after the last day).
+const DAY_CREDITS: &str = "arrayMap((x, nf) -> toUInt64(tupleElement(x, 4)) + if(nf = 0, toUInt64(0), \
+     toUInt64(if(nf - tupleElement(x, 3) <= 1800, least(nf - tupleElement(x, 3), 600), 0))), \
+     ds, arrayPushBack(arrayPopFront(arrayMap(x -> tupleElement(x, 2), ds)), toUInt32(0)))";
+
+/// `{{db}}` the quoted database; `{{learner_days(…)}}` the learner days
+/// ([`aggregate`]); `{{day_credits}}` [`DAY_CREDITS`]; `{{events}}` and `{{video_events}}` the stored tables or,
 /// for users' copies (`public`), the public views.
 fn render(template: &str, db: &str, public: bool) -> String {
     let (events, video) = if public {
@@ -113,8 +123,9 @@ fn render(template: &str, db: &str, public: bool) -> String {
     } else {
         ("_events", "_video_events")
     };
-    template
+    aggregate::expand(template, public)
         .replace("{{db}}", &quote_ident(db))
+        .replace("{{day_credits}}", DAY_CREDITS)
         .replace("{{events}}", events)
         .replace("{{video_events}}", video)
 }
@@ -872,15 +883,13 @@ where
 /// The parameters of the weekly engagement metric.
 pub fn weekly_engagement_params(course_id: &str, range: Range) -> Vec<Param> {
     let (from, to) = range.bounds();
-    vec![
-        course_id.into(),
-        course_id.into(),
-        Param::Str(from.clone()),
-        Param::Str(to.clone()),
+    let mut p = vec![course_id.into()];
+    p.extend(aggregate::repeat(&[
         course_id.into(),
         Param::Str(from),
         Param::Str(to),
-    ]
+    ]));
+    p
 }
 
 /// Runs the weekly engagement metric for a course.
@@ -982,17 +991,16 @@ pub async fn video_curve(
 /// The parameters of the at-risk list.
 pub fn at_risk_params(course_id: &str, as_of: NaiveDateTime, days: u32) -> Vec<Param> {
     let t = as_of.format("%Y-%m-%d %H:%M:%S").to_string();
-    vec![
-        course_id.into(),
-        course_id.into(),
-        Param::Str(t.clone()),
-        course_id.into(),
+    let mut p = vec![course_id.into(), course_id.into(), Param::Str(t.clone())];
+    p.extend(aggregate::repeat(&[course_id.into()]));
+    p.extend([
         Param::U32(days),
         Param::Str(t),
         course_id.into(),
         course_id.into(),
         course_id.into(),
-    ]
+    ]);
+    p
 }
 
 /// Runs the at-risk list: learners of the course inactive for `days` days before `as_of`.
@@ -1073,11 +1081,32 @@ pub async fn navigation(
 /// The parameters of the course comparison.
 pub fn compare_params(courses: &[String], as_of: NaiveDateTime, range: Range) -> Vec<Param> {
     let (from, to) = range.bounds();
-    let t = as_of.format("%Y-%m-%d %H:%M:%S").to_string();
     let list = || Param::List(courses.to_vec());
-    let mut p = vec![list(), list(), Param::Str(t.clone()), Param::Str(t)];
-    p.extend(std::iter::repeat_with(list).take(7));
-    p.extend([Param::Str(from), Param::Str(to), list()]);
+    let fmt = |t: NaiveDateTime| Param::Str(t.format("%Y-%m-%d %H:%M:%S").to_string());
+    // The 7 days before as_of: whole days from the learner days, the partial ends (when
+    // as_of is not a midnight) from the events.
+    let start = as_of - Duration::days(7);
+    let whole_from = match start.time() == chrono::NaiveTime::MIN {
+        true => start,
+        false => (start.date() + Duration::days(1)).and_time(chrono::NaiveTime::MIN),
+    };
+    let whole_to = as_of.date().and_time(chrono::NaiveTime::MIN);
+    let mut p = vec![list()];
+    p.extend(aggregate::repeat(&[list(), fmt(whole_from), fmt(whole_to)]));
+    p.extend([
+        list(),
+        fmt(start),
+        fmt(whole_from),
+        fmt(whole_to),
+        fmt(as_of),
+    ]);
+    p.extend(std::iter::repeat_with(list).take(6));
+    p.extend(aggregate::repeat(&[
+        list(),
+        Param::Str(from),
+        Param::Str(to),
+    ]));
+    p.push(list());
     p
 }
 
@@ -1143,9 +1172,12 @@ pub fn platform_params(range: Range, as_of: NaiveDateTime, top: u32) -> [Vec<Par
     let (from, to) = range.bounds();
     let fmt = |t: NaiveDateTime| Param::Str(t.format("%Y-%m-%d %H:%M:%S").to_string());
     let (f, t) = (|| Param::Str(from.clone()), || Param::Str(to.clone()));
+    let days = aggregate::repeat(&[f(), t()]);
+    let mut courses = days.clone();
+    courses.push(Param::U32(top));
     [
-        vec![f(), t(), f(), t(), f(), t(), f(), t(), f(), t()],
-        vec![f(), t(), Param::U32(top)],
+        [days, vec![f(), t(), f(), t()]].concat(),
+        courses,
         vec![
             fmt(as_of - Duration::hours(24)),
             fmt(as_of + Duration::seconds(1)),

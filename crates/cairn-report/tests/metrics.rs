@@ -160,6 +160,26 @@ async fn every_metric_matches_the_ground_truth() {
     };
     let spent = time_spent(&truth);
 
+    // Pre-aggregated learner days (migration 0021): nothing is aggregated yet, so the
+    // activity metrics compute every day from the events. Then half the days are
+    // aggregated: the metrics read those from the learner days and the others from the
+    // events, with the same results, and every check below runs in that mixed state.
+    let course_ids: Vec<String> = generated.iter().map(|c| c.id.clone()).collect();
+    let as_of_days = (spec.start + Duration::days(12))
+        .and_hms_opt(0, 0, 0)
+        .unwrap();
+    let from_events = activity_metrics(&ch, &course_ids, range, as_of_days).await;
+    let half = aggregate::refresh(&ch, Some(spec.days as usize / 2))
+        .await
+        .unwrap();
+    assert!(half.course_days > 0 && half.rows > 0, "{half:?}");
+    assert!(half.left > 0, "half the days left: {half:?}");
+    assert_eq!(
+        activity_metrics(&ch, &course_ids, range, as_of_days).await,
+        from_events,
+        "half the days aggregated"
+    );
+
     // Every metric's result columns are its row type's fields: current servers (24.8+)
     // refuse to read a row otherwise, and 18.16 cannot check it.
     let c0 = generated[0].id.as_str();
@@ -948,6 +968,69 @@ async fn every_metric_matches_the_ground_truth() {
     *checked.entry("platform").or_default() +=
         got.activity.len() + got.courses.len() + got.ingest.len() + 1;
 
+    // Every day aggregated: the same results again, and one row per learner and day.
+    let rest = aggregate::refresh(&ch, None).await.unwrap();
+    assert!(rest.course_days > 0, "{rest:?}");
+    assert_eq!(rest.left, 0, "{rest:?}");
+    assert_eq!(
+        activity_metrics(&ch, &course_ids, range, as_of_days).await,
+        from_events,
+        "every day aggregated"
+    );
+    let learner_days: BTreeSet<(String, u32, NaiveDate)> = truth
+        .log
+        .iter()
+        .filter(|e| e.user != 0)
+        .map(|e| (e.course.clone(), e.user, e.time.date_naive()))
+        .collect();
+    assert_eq!(
+        count("SELECT count() FROM learner_days").await,
+        learner_days.len() as u64
+    );
+    assert_eq!(
+        count("SELECT toUInt64(sum(events)) FROM learner_days").await,
+        truth.events - count("SELECT count() FROM events WHERE user_id = 0").await
+    );
+    // Active in the 7 days before a time that is not a midnight: the partial days at both
+    // ends come from the events.
+    let odd = as_of_days + Duration::seconds(13 * 3600 + 17 * 60 + 5);
+    let got = compare(&ch, &course_ids, odd, range).await.unwrap();
+    for (g, c) in got.iter().zip(&course_ids) {
+        let start = (odd - Duration::days(7)).and_utc();
+        let active: BTreeSet<u32> = truth
+            .log
+            .iter()
+            .filter(|e| e.course == *c && e.time >= start && e.time < odd.and_utc())
+            .map(|e| e.user)
+            .collect();
+        assert_eq!(g.active_7d, active.len() as u64, "{c}");
+    }
+    // Real time: an event inserted after aggregation counts at once (its day is stale
+    // until the next aggregation, which then keeps it).
+    let first_week = |w: Vec<Week>| (w[0].week.clone(), w[0].active);
+    let before = first_week(weekly_engagement(&ch, c0, range).await.unwrap());
+    ch.execute(&format!(
+        "INSERT INTO _events (time, name, family, course_id, user_id, message) VALUES \
+         (toDateTime('{} 12:00:00'), 'play_video', 'video', {}, 987654, 'late')",
+        spec.start.format("%Y-%m-%d"),
+        cairn_core::sql::quote_str(c0)
+    ))
+    .await
+    .unwrap();
+    let after = first_week(weekly_engagement(&ch, c0, range).await.unwrap());
+    assert_eq!(
+        (after.0.as_str(), after.1),
+        (before.0.as_str(), before.1 + 1)
+    );
+    // (A day is stale while its newest insert is not older than its aggregation, to the
+    // second: aggregated in a later second, it is current.)
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let late = aggregate::refresh(&ch, None).await.unwrap();
+    assert_eq!((late.course_days, late.left), (1, 0), "{late:?}");
+    let again = first_week(weekly_engagement(&ch, c0, range).await.unwrap());
+    assert_eq!(again, after);
+    *checked.entry("learner days").or_default() += learner_days.len();
+
     eprintln!("rows checked per metric: {checked:?}");
     assert_eq!(
         courses_in(&ch).await,
@@ -974,6 +1057,34 @@ async fn every_metric_matches_the_ground_truth() {
         .unwrap();
     ch.drop_database().await.unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Every result of the metrics read from the learner days (activity, time spent, at-risk,
+/// comparison, the platform), as one text: the same whatever part is pre-aggregated.
+async fn activity_metrics(
+    ch: &cairn_core::ClickHouse,
+    courses: &[String],
+    range: Range,
+    as_of: chrono::NaiveDateTime,
+) -> String {
+    let mut out = String::new();
+    for c in courses {
+        let w = weekly_engagement(ch, c, range).await.unwrap();
+        let r = at_risk(ch, c, as_of, 7).await.unwrap();
+        out.push_str(&format!("{c}: {w:?}\n{r:?}\n"));
+    }
+    // as_of at a midnight (whole days) and at 13:17:05 (partial days at both ends).
+    for t in [as_of, as_of + Duration::seconds(13 * 3600 + 17 * 60 + 5)] {
+        let got = compare(ch, courses, t, range).await.unwrap();
+        out.push_str(&format!("{got:?}\n"));
+    }
+    let wide = Range {
+        from: range.from - Duration::days(60),
+        to: range.to,
+    };
+    let p = platform(ch, wide, as_of, 10).await.unwrap();
+    out.push_str(&format!("{:?}\n{:?}\n", p.activity, p.courses));
+    out
 }
 
 async fn courses_in(ch: &cairn_core::ClickHouse) -> Vec<String> {

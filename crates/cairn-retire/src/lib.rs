@@ -583,6 +583,10 @@ async fn retire_batch(
     }
     if !opts.dry_run {
         delete_where(ch, &ch.alter_target("_events"), &deletes).await?;
+        // Their pre-aggregated learner days (cairn-report's `aggregate`, which computes
+        // none for a learner recorded in `_retirements`, so none come back).
+        let days = format!("user_id IN ({})", id_list(batch));
+        delete_where(ch, &ch.alter_target("_learner_days"), &[days]).await?;
     }
 
     // 3. Saved charts and dashboards, report schedules, sign-ins and access rights.

@@ -40,13 +40,17 @@ fn builtin_charts(db: &str) -> Vec<Saved<Chart>> {
     let course = "{course_id:String}";
     let from = "toString({from:Date})";
     let to = "toString({to:Date} + 1)";
+    // The course, then the learner days' filter (course, from, to) repeated.
+    let weekly: Vec<&str> = std::iter::once(course)
+        .chain([course, from, to].repeat(cairn_report::aggregate::COPIES))
+        .collect();
     let spec = [
         Builtin {
             id: "weekly-engagement",
             name: "Weekly engagement",
             about: "Learners enrolled, active, watching a video and trying a problem, per week",
             template: cairn_report::WEEKLY_ENGAGEMENT_SQL,
-            params: vec![course, course, from, to, course, from, to],
+            params: weekly.clone(),
             kind: ChartKind::Line,
             x: "week",
             y: vec!["enrolled", "active", "watched_video", "tried_problem"],
@@ -57,7 +61,7 @@ fn builtin_charts(db: &str) -> Vec<Saved<Chart>> {
             name: "Average time spent per active learner (s)",
             about: "Seconds in the course per active learner, per week",
             template: cairn_report::WEEKLY_ENGAGEMENT_SQL,
-            params: vec![course, course, from, to, course, from, to],
+            params: weekly.clone(),
             kind: ChartKind::Bar,
             x: "week",
             y: vec!["avg_time_spent"],

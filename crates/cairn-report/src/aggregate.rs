@@ -1,0 +1,235 @@
+//! Pre-aggregated learner days (migration 0021): one row per course, day and learner,
+//! computed from the stored events by [`refresh`], and read by the activity metrics
+//! through `{{learner_days(FILTER)}}` in their SQL, which stays exact and real time:
+//! the days whose rows are not current ("stale": events inserted since they were
+//! computed) are computed from the events in the same query.
+//!
+//! `FILTER` is a condition on `course_id` and `day` (a `Date`), with `?` parameters; it
+//! is written [`COPIES`] times into the SQL, so its values are bound that many times in a
+//! row (see [`repeat`]).
+
+use cairn_core::ClickHouse;
+
+use crate::Param;
+
+/// How many times `{{learner_days(FILTER)}}` writes FILTER (and so binds its values).
+pub const COPIES: usize = 6;
+
+/// One course-day's rows computed from the events: the learners' rows of the days that
+/// FILTER (on `course_id` and `day`) selects.
+const FROM_EVENTS: &str = "SELECT
+        course_id,
+        toDate(time) AS day,
+        user_id,
+        toUInt64(uniqExact(event_id)) AS events,
+        toUInt32(min(time)) AS first_ts,
+        toUInt32(max(time)) AS last_ts,
+        toUInt64(arraySum(arrayMap(g -> toUInt64(if(g <= 1800, least(g, 600), 0)),
+            arrayDifference(arraySort(groupArray(toUInt32(time))))))) AS credited,
+        toUInt8(max(family = 'video')) AS video,
+        toUInt8(max(family = 'problem')) AS problem,
+        toUInt8(max(NOT has(['enrollment', 'implicit'], family))) AS engaged
+    FROM {{db}}.{{events}}
+    WHERE user_id != 0 AND (FILTER)
+    GROUP BY course_id, day, user_id";
+
+/// The columns of a learner-day row, in order.
+const COLUMNS: &str =
+    "course_id, day, user_id, events, first_ts, last_ts, credited, video, problem, engaged";
+
+/// The course-days (of FILTER) whose rows are not current.
+const STALE: &str =
+    "SELECT course_id, day FROM {{db}}.learner_days_state WHERE stale = 1 AND (FILTER)";
+
+/// The first (`min`) or last (`max`) stale day of FILTER, a constant by the time the
+/// server picks the parts to read: the events read for stale days are those days' only.
+const STALE_BOUND: &str = "ifNull((SELECT AGG(day) FROM {{db}}.learner_days_state WHERE stale = 1 AND (FILTER)), toDate(0))";
+
+/// The text that `{{learner_days(filter)}}` stands for: a subquery of learner-day rows,
+/// the current stored ones and, for stale days, ones computed from the events. `public`:
+/// the public views (users' copies of the metrics), else the stored tables.
+pub(crate) fn learner_days_sql(filter: &str, public: bool) -> String {
+    let stored = if public {
+        "{{db}}.learner_days"
+    } else {
+        "{{db}}._learner_days FINAL"
+    };
+    let stale = STALE.replace("FILTER", filter);
+    let bound = |agg: &str| STALE_BOUND.replace("AGG", agg).replace("FILTER", filter);
+    let events_filter = format!(
+        "{filter}) AND ((course_id, day) IN ({stale})) AND (day >= {} AND day <= {}",
+        bound("min"),
+        bound("max")
+    );
+    format!(
+        "(\n    SELECT {COLUMNS}\n    FROM {stored}\n    WHERE ({filter}) AND (course_id, day) NOT IN ({stale})\n    UNION ALL\n    {}\n)",
+        FROM_EVENTS.replace("FILTER", &events_filter)
+    )
+}
+
+/// Replaces every `{{learner_days(FILTER)}}` of `template` by its subquery. FILTER may
+/// hold parentheses; it ends at the first `)}}`.
+pub(crate) fn expand(template: &str, public: bool) -> String {
+    const OPEN: &str = "{{learner_days(";
+    const CLOSE: &str = ")}}";
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(i) = rest.find(OPEN) {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + OPEN.len()..];
+        match after.find(CLOSE) {
+            Some(j) => {
+                out.push_str(&learner_days_sql(&after[..j], public));
+                rest = &after[j + CLOSE.len()..];
+            }
+            None => {
+                out.push_str(&rest[i..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A learner-days filter's values, bound [`COPIES`] times in a row.
+pub fn repeat(values: &[Param]) -> Vec<Param> {
+    let mut out = Vec::with_capacity(values.len() * COPIES);
+    for _ in 0..COPIES {
+        out.extend_from_slice(values);
+    }
+    out
+}
+
+/// A day with stale course-days, and those courses.
+#[derive(Debug, clickhouse::Row, serde::Deserialize)]
+struct StaleDay {
+    day: String,
+    courses: Vec<String>,
+}
+
+/// What one [`refresh`] did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Refreshed {
+    /// Course-days computed.
+    pub course_days: u64,
+    /// Learner-day rows written.
+    pub rows: u64,
+    /// Course-days still stale afterwards (left by `max_days`, or made stale meanwhile).
+    pub left: u64,
+}
+
+/// Computes the learner-day rows of the stale course-days, one day (of every course) per
+/// statement, oldest first, at most `max_days` days (all with `None`). Resumable: a day
+/// computed is marked current, and a day that gets events meanwhile is stale again.
+pub async fn refresh(ch: &ClickHouse, max_days: Option<usize>) -> cairn_core::Result<Refreshed> {
+    let db = ch.database();
+    let err = |what: &'static str| move |e| cairn_core::Error::clickhouse(what, e);
+    // The server's clock, taken before reading: rows inserted from this second on make
+    // their day stale again (`dirty_at >= refreshed_at`).
+    let started: u32 = ch
+        .client()
+        .query("SELECT toUInt32(now())")
+        .fetch_one()
+        .await
+        .map_err(err("learner days: clock"))?;
+    let stale_sql = crate::sql_for(
+        "SELECT toString(d) AS day, courses FROM \
+         (SELECT day AS d, groupArray(course_id) AS courses \
+          FROM {{db}}.learner_days_state WHERE stale = 1 GROUP BY d) AS stale ORDER BY day",
+        db,
+    );
+    let stale: Vec<StaleDay> = ch
+        .client()
+        .query(&stale_sql)
+        .fetch_all()
+        .await
+        .map_err(err("learner days: stale days"))?;
+    let mut done = Refreshed::default();
+    let take = max_days.unwrap_or(usize::MAX);
+    let insert = crate::sql_for(
+        &format!(
+            "INSERT INTO {{{{db}}}}._learner_days ({COLUMNS}, version) \
+             SELECT {COLUMNS}, toUInt32(?) AS version FROM ({}) AS computed",
+            // None for a learner being retired or retired (cairn-retire deletes theirs).
+            FROM_EVENTS.replace(
+                "FILTER",
+                "day = toDate(?) AND has(?, course_id) \
+                 AND user_id NOT IN (SELECT user_id FROM {{db}}._retirements)"
+            )
+        ),
+        db,
+    );
+    let mark = crate::sql_for(
+        "INSERT INTO {{db}}._learner_days_refreshed (course_id, day, refreshed_at) \
+         SELECT arrayJoin(?) AS course_id, toDate(?) AS day, toDateTime(?) AS refreshed_at",
+        db,
+    );
+    let count = crate::sql_for(
+        "SELECT count() FROM {{db}}._learner_days \
+         WHERE day = toDate(?) AND has(?, course_id) AND version = ?",
+        db,
+    );
+    for StaleDay { day, courses } in stale.iter().take(take) {
+        ch.client()
+            .query(&insert)
+            .bind(started)
+            .bind(day.as_str())
+            .bind(courses.as_slice())
+            .execute()
+            .await
+            .map_err(err("learner days: compute"))?;
+        ch.client()
+            .query(&mark)
+            .bind(courses.as_slice())
+            .bind(day.as_str())
+            .bind(started)
+            .execute()
+            .await
+            .map_err(err("learner days: mark"))?;
+        let rows: u64 = ch
+            .client()
+            .query(&count)
+            .bind(day.as_str())
+            .bind(courses.as_slice())
+            .bind(started)
+            .fetch_one()
+            .await
+            .map_err(err("learner days: count"))?;
+        done.course_days += courses.len() as u64;
+        done.rows += rows;
+    }
+    done.left = ch
+        .client()
+        .query(&crate::sql_for(
+            "SELECT count() FROM {{db}}.learner_days_state WHERE stale = 1",
+            db,
+        ))
+        .fetch_one()
+        .await
+        .map_err(err("learner days: stale days"))?;
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_placeholder_expands_with_its_filter_copied_each_time() {
+        let t =
+            "SELECT 1 FROM {{learner_days(course_id = ? AND (day >= toDate(?)))}} AS ld WHERE x";
+        let s = expand(t, false);
+        assert!(!s.contains("{{learner_days"), "{s}");
+        assert!(s.ends_with(" AS ld WHERE x"), "{s}");
+        assert_eq!(s.matches('?').count(), 2 * COPIES);
+        assert!(s.contains("_learner_days FINAL"));
+        assert!(s.contains("{{events}}"), "left for render: {s}");
+        let p = expand(t, true);
+        assert!(p.contains("{{db}}.learner_days\n"), "{p}");
+        assert_eq!(p.matches('?').count(), 2 * COPIES);
+        // Unclosed: left as written (the server then refuses it).
+        assert_eq!(expand("{{learner_days(x", false), "{{learner_days(x");
+        assert_eq!(repeat(&[Param::U32(1)]).len(), COPIES);
+    }
+}
