@@ -30,6 +30,7 @@ pub const TABLES: &[(&str, Filter)] = &[
     ("video_view_segments", Filter::Course("course_id")),
     ("learner_days", Filter::Course("course_id")),
     ("learner_days_state", Filter::Course("course_id")),
+    ("video_days", Filter::Course("course_id")),
     ("course_blocks", Filter::Course("course_id")),
     ("course_components", Filter::Course("course_id")),
     ("course_enrollments", Filter::Course("course_id")),

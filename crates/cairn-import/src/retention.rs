@@ -91,14 +91,16 @@ pub async fn apply(
                 quote_str(&p.id)
             ))
             .await?;
-            // The month's pre-aggregated learner days (migration 0021) go with it.
-            ch.execute(&format!(
-                "ALTER TABLE {}.{} DROP PARTITION ID {}",
-                quote_ident(ch.database()),
-                ch.alter_target("_learner_days"),
-                quote_str(&p.id)
-            ))
-            .await?;
+            // The month's pre-aggregated days (migrations 0021, 0022) go with it.
+            for days in ["_learner_days", "_video_days"] {
+                ch.execute(&format!(
+                    "ALTER TABLE {}.{} DROP PARTITION ID {}",
+                    quote_ident(ch.database()),
+                    ch.alter_target(days),
+                    quote_str(&p.id)
+                ))
+                .await?;
+            }
         }
     }
     Ok(drop)

@@ -41,18 +41,24 @@ async fn whole_months_older_than_the_retention_are_dropped() {
     .unwrap();
     // Their pre-aggregated learner days (as `cairn aggregate` writes them): one row per
     // event here.
-    ch.execute(&format!(
+    for sql in [
         "INSERT INTO {db}._learner_days (course_id, day, user_id, events, version) \
-         SELECT course_id, toDate(time), user_id + 1, 1, 1 FROM {db}._events"
-    ))
-    .await
-    .unwrap();
+         SELECT course_id, toDate(time), user_id + 1, 1, 1 FROM {db}._events",
+        "INSERT INTO {db}._video_days (course_id, day, video_id, user_id, version) \
+         SELECT course_id, toDate(time), 'v', user_id + 1, 1 FROM {db}._events",
+    ] {
+        ch.execute(&sql.replace("{db}", &db)).await.unwrap();
+    }
     let days_per_month = || async {
-        ch.client()
-            .query("SELECT toYYYYMM(day) AS m, count() FROM _learner_days GROUP BY m ORDER BY m")
-            .fetch_all::<(u32, u64)>()
-            .await
-            .unwrap()
+        let mut per_table = Vec::new();
+        for table in ["_learner_days", "_video_days"] {
+            let sql =
+                format!("SELECT toYYYYMM(day) AS m, count() FROM {table} GROUP BY m ORDER BY m");
+            let rows = ch.client().query(&sql).fetch_all::<(u32, u64)>();
+            per_table.push(rows.await.unwrap());
+        }
+        assert_eq!(per_table[0], per_table[1], "learner and video days alike");
+        per_table.swap_remove(0)
     };
     let today = NaiveDate::from_ymd_opt(2026, 12, 2).unwrap();
     let all = vec![(202401, 2), (202511, 3), (202512, 4), (202612, 5)];

@@ -121,6 +121,8 @@ async fn the_data_lake_on_a_sharded_replicated_cluster() {
             ("_learner_days_dirty_mv", "MaterializedView"),
             ("learner_days", "View"),
             ("learner_days_state", "View"),
+            ("_video_days", "ReplicatedReplacingMergeTree"),
+            ("video_days", "View"),
         ] {
             assert!(
                 tables.contains(&format!("{name} {engine}")),

@@ -3,7 +3,9 @@
 -- segment: a play up to the pause, stop or seek that ended it, see video_view_segments),
 -- the watched seconds in total and per viewer, and the video's length as the player
 -- reported it, for the segments started in [from, to). In course order, then by video
--- id. Parameters, in order: course_id, from, to, course_id, course_id.
+-- id. Read from the video days (migration 0022; the segment that spans two days is paired
+-- here). Parameters, in order: from, to, from, to, then course_id (the video days'
+-- filter) 6 times, then course_id.
 SELECT
     sl.video_id AS video_id,
     if(names.video_name = '', sl.video_id, names.video_name) AS video,
@@ -14,23 +16,42 @@ SELECT
     toFloat64(sl.length) AS duration
 FROM
 (
-    SELECT seg.video_id AS video_id, seg.viewers AS viewers, seg.watched AS watched,
-           lengths.length AS length
+    SELECT
+        vid AS video_id,
+        uniqExactIf(uid, uid != 0 AND n > 0) AS viewers,
+        floor(sumIf(w, uid != 0) * 10 + 0.5) / 10 AS watched,
+        max(len) AS length
     FROM
     (
-        SELECT video_id, uniqExact(user_id) AS viewers, floor(sum(duration) * 10 + 0.5) / 10 AS watched
-        FROM {{db}}.video_view_segments
-        WHERE course_id = ? AND start_time >= toDateTime(?) AND start_time < toDateTime(?)
-          AND user_id != 0
-        GROUP BY video_id
-    ) AS seg
-    LEFT JOIN
-    (
-        SELECT video_id AS length_video, max(duration) AS length
-        FROM {{db}}.{{video_events}}
-        WHERE course_id = ?
-        GROUP BY video_id
-    ) AS lengths ON seg.video_id = lengths.length_video
+        -- Per viewer: the seconds watched and the segments started in the range.
+        SELECT
+            vid, uid, len,
+            arraySum(arrayMap(s -> if(tupleElement(s, 1) >= toDate(toDateTime(?))
+                AND tupleElement(s, 1) < toDate(toDateTime(?)), tupleElement(s, 2), 0), segs)) AS w,
+            arraySum(arrayMap(s -> if(tupleElement(s, 1) >= toDate(toDateTime(?))
+                AND tupleElement(s, 1) < toDate(toDateTime(?)), tupleElement(s, 3), 0), segs)) AS n
+        FROM
+        (
+            -- Per viewer, the active days in order; per day, the seconds watched and the
+            -- segments within it, and the segment spanning to the next day.
+            SELECT
+                video_id AS vid,
+                user_id AS uid,
+                max(video_length) AS len,
+                arraySort(x -> tupleElement(x, 1),
+                    groupArray((day, first_name, first_position, first_old_position, last_name,
+                        last_position, arraySum(arrayMap((a, b) -> b - a, seg_start, seg_end)),
+                        toUInt64(length(seg_start))))) AS ds,
+                arrayConcat(
+                    arrayMap(x -> (tupleElement(x, 1), tupleElement(x, 7), tupleElement(x, 8)), ds),
+                    arrayMap(c -> (tupleElement(c, 1), tupleElement(c, 4) - tupleElement(c, 3),
+                        toUInt64(1)), {{day_crossings}})) AS segs
+            FROM {{video_days(course_id = ?)}} AS vd
+            GROUP BY video_id, user_id
+        ) AS per_viewer
+    ) AS in_range
+    GROUP BY vid
+    HAVING viewers > 0
 ) AS sl
 LEFT JOIN
 (
@@ -41,6 +62,3 @@ LEFT JOIN
     GROUP BY block_id
 ) AS names ON sl.video_id = names.video_block
 ORDER BY if(names.video_position = 0, 4294967295, names.video_position), video_id
--- The views' course filter must reach the events scan: ClickHouse 18.16 moves a predicate
--- into a view's subquery only with this setting (current versions do it by default).
-SETTINGS enable_optimize_predicate_expression = 1

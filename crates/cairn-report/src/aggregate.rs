@@ -1,8 +1,9 @@
-//! Pre-aggregated learner days (migration 0021): one row per course, day and learner,
-//! computed from the stored events by [`refresh`], and read by the activity metrics
-//! through `{{learner_days(FILTER)}}` in their SQL, which stays exact and real time:
-//! the days whose rows are not current ("stale": events inserted since they were
-//! computed) are computed from the events in the same query.
+//! Pre-aggregated days: learner days (migration 0021: one row per course, day and
+//! learner) and video days (0022: per course, day, video and viewer), computed from the
+//! stored events by [`refresh`], and read by the metrics through `{{learner_days(FILTER)}}`
+//! and `{{video_days(FILTER)}}` in their SQL, which stay exact and real time: the days
+//! whose rows are not current ("stale": events inserted since they were computed) are
+//! computed from the events in the same query.
 //!
 //! `FILTER` is a condition on `course_id` and `day` (a `Date`), with `?` parameters; it
 //! is written [`COPIES`] times into the SQL, so its values are bound that many times in a
@@ -12,7 +13,8 @@ use cairn_core::ClickHouse;
 
 use crate::Param;
 
-/// How many times `{{learner_days(FILTER)}}` writes FILTER (and so binds its values).
+/// How many times `{{learner_days(FILTER)}}` (or `video_days`) writes FILTER (and so
+/// binds its values).
 pub const COPIES: usize = 6;
 
 /// One course-day's rows computed from the events: the learners' rows of the days that
@@ -37,6 +39,75 @@ const FROM_EVENTS: &str = "SELECT
 const COLUMNS: &str =
     "course_id, day, user_id, events, first_ts, last_ts, credited, video, problem, engaged";
 
+/// One course-day's video rows computed from the video events: per video and viewer, the
+/// segments whose play and end fall on the day (paired as in video_view_segments), the
+/// day's first and last event, and the longest length reported.
+const VIDEO_FROM_EVENTS: &str = "SELECT
+        course_id, day, video_id, user_id,
+        arrayMap(s -> tupleElement(s, 1), segs) AS seg_start,
+        arrayMap(s -> tupleElement(s, 2), segs) AS seg_end,
+        tupleElement(evs[1], 3) AS first_name,
+        tupleElement(evs[1], 4) AS first_position,
+        tupleElement(evs[1], 5) AS first_old_position,
+        tupleElement(evs[-1], 3) AS last_name,
+        tupleElement(evs[-1], 4) AS last_position,
+        longest AS video_length
+    FROM
+    (
+        SELECT
+            course_id, toDate(time) AS day, video_id, user_id,
+            arraySort(e -> (tupleElement(e, 1), tupleElement(e, 2)),
+                groupArray((time, time_us, name, position, old_position))) AS evs,
+            arrayFilter(s -> tupleElement(s, 2) >= tupleElement(s, 1),
+                arrayMap(p -> (tupleElement(p, 1), tupleElement(p, 2)),
+                    arrayFilter(p -> has(['play_video', 'edx.video.played'], tupleElement(p, 4))
+                            AND has(['pause_video', 'stop_video', 'seek_video', 'edx.video.paused',
+                                     'edx.video.stopped', 'edx.video.position.changed'],
+                                    tupleElement(p, 3)),
+                        arrayMap((cur, nxt) -> (
+                            tupleElement(cur, 4),
+                            if(has(['seek_video', 'edx.video.position.changed'], tupleElement(nxt, 3)),
+                               tupleElement(nxt, 5), tupleElement(nxt, 4)),
+                            tupleElement(nxt, 3),
+                            tupleElement(cur, 3)),
+                            arrayPopBack(evs), arrayPopFront(evs))))) AS segs,
+            max(duration) AS longest
+        FROM {{db}}.{{video_events}}
+        WHERE FILTER
+        GROUP BY course_id, day, video_id, user_id
+    ) AS per_day";
+
+/// The columns of a video-day row, in order.
+const VIDEO_COLUMNS: &str = "course_id, day, video_id, user_id, seg_start, seg_end, first_name, \
+     first_position, first_old_position, last_name, last_position, video_length";
+
+/// A kind of pre-aggregated day: its placeholder, stored table, public view, columns and
+/// the computation from the events.
+struct Kind {
+    placeholder: &'static str,
+    table: &'static str,
+    view: &'static str,
+    columns: &'static str,
+    from_events: &'static str,
+}
+
+const KINDS: [Kind; 2] = [
+    Kind {
+        placeholder: "{{learner_days(",
+        table: "_learner_days",
+        view: "learner_days",
+        columns: COLUMNS,
+        from_events: FROM_EVENTS,
+    },
+    Kind {
+        placeholder: "{{video_days(",
+        table: "_video_days",
+        view: "video_days",
+        columns: VIDEO_COLUMNS,
+        from_events: VIDEO_FROM_EVENTS,
+    },
+];
+
 /// The course-days (of FILTER) whose rows are not current.
 const STALE: &str =
     "SELECT course_id, day FROM {{db}}.learner_days_state WHERE stale = 1 AND (FILTER)";
@@ -45,14 +116,14 @@ const STALE: &str =
 /// server picks the parts to read: the events read for stale days are those days' only.
 const STALE_BOUND: &str = "ifNull((SELECT AGG(day) FROM {{db}}.learner_days_state WHERE stale = 1 AND (FILTER)), toDate(0))";
 
-/// The text that `{{learner_days(filter)}}` stands for: a subquery of learner-day rows,
-/// the current stored ones and, for stale days, ones computed from the events. `public`:
-/// the public views (users' copies of the metrics), else the stored tables.
-pub(crate) fn learner_days_sql(filter: &str, public: bool) -> String {
+/// The text that `{{learner_days(filter)}}` (or another kind's) stands for: a subquery of
+/// rows, the current stored ones and, for stale days, ones computed from the events.
+/// `public`: the public views (users' copies of the metrics), else the stored tables.
+fn days_sql(kind: &Kind, filter: &str, public: bool) -> String {
     let stored = if public {
-        "{{db}}.learner_days"
+        format!("{{{{db}}}}.{}", kind.view)
     } else {
-        "{{db}}._learner_days FINAL"
+        format!("{{{{db}}}}.{} FINAL", kind.table)
     };
     let stale = STALE.replace("FILTER", filter);
     let bound = |agg: &str| STALE_BOUND.replace("AGG", agg).replace("FILTER", filter);
@@ -62,24 +133,33 @@ pub(crate) fn learner_days_sql(filter: &str, public: bool) -> String {
         bound("max")
     );
     format!(
-        "(\n    SELECT {COLUMNS}\n    FROM {stored}\n    WHERE ({filter}) AND (course_id, day) NOT IN ({stale})\n    UNION ALL\n    {}\n)",
-        FROM_EVENTS.replace("FILTER", &events_filter)
+        "(\n    SELECT {columns}\n    FROM {stored}\n    WHERE ({filter}) AND (course_id, day) NOT IN ({stale})\n    UNION ALL\n    {}\n)",
+        kind.from_events
+            .replace("FILTER", &format!("({events_filter})")),
+        columns = kind.columns,
     )
 }
 
-/// Replaces every `{{learner_days(FILTER)}}` of `template` by its subquery. FILTER may
-/// hold parentheses; it ends at the first `)}}`.
+/// Replaces every `{{learner_days(FILTER)}}` and `{{video_days(FILTER)}}` of `template` by
+/// its subquery. FILTER may hold parentheses; it ends at the first `)}}`.
 pub(crate) fn expand(template: &str, public: bool) -> String {
-    const OPEN: &str = "{{learner_days(";
+    let mut out = template.to_owned();
+    for kind in &KINDS {
+        out = expand_kind(&out, kind, public);
+    }
+    out
+}
+
+fn expand_kind(template: &str, kind: &Kind, public: bool) -> String {
     const CLOSE: &str = ")}}";
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
-    while let Some(i) = rest.find(OPEN) {
+    while let Some(i) = rest.find(kind.placeholder) {
         out.push_str(&rest[..i]);
-        let after = &rest[i + OPEN.len()..];
+        let after = &rest[i + kind.placeholder.len()..];
         match after.find(CLOSE) {
             Some(j) => {
-                out.push_str(&learner_days_sql(&after[..j], public));
+                out.push_str(&days_sql(kind, &after[..j], public));
                 rest = &after[j + CLOSE.len()..];
             }
             None => {
@@ -147,19 +227,27 @@ pub async fn refresh(ch: &ClickHouse, max_days: Option<usize>) -> cairn_core::Re
         .map_err(err("learner days: stale days"))?;
     let mut done = Refreshed::default();
     let take = max_days.unwrap_or(usize::MAX);
-    let insert = crate::sql_for(
-        &format!(
-            "INSERT INTO {{{{db}}}}._learner_days ({COLUMNS}, version) \
-             SELECT {COLUMNS}, toUInt32(?) AS version FROM ({}) AS computed",
-            // None for a learner being retired or retired (cairn-retire deletes theirs).
-            FROM_EVENTS.replace(
-                "FILTER",
-                "day = toDate(?) AND has(?, course_id) \
-                 AND user_id NOT IN (SELECT user_id FROM {{db}}._retirements)"
+    // Per kind, its rows of one day and some courses. None for a learner being retired or
+    // retired (cairn-retire deletes theirs).
+    let inserts: Vec<String> = KINDS
+        .iter()
+        .map(|kind| {
+            crate::sql_for(
+                &format!(
+                    "INSERT INTO {{{{db}}}}.{table} ({columns}, version) \
+                     SELECT {columns}, toUInt32(?) AS version FROM ({}) AS computed",
+                    kind.from_events.replace(
+                        "FILTER",
+                        "(day = toDate(?) AND has(?, course_id) \
+                         AND user_id NOT IN (SELECT user_id FROM {{db}}._retirements))"
+                    ),
+                    table = kind.table,
+                    columns = kind.columns,
+                ),
+                db,
             )
-        ),
-        db,
-    );
+        })
+        .collect();
     let mark = crate::sql_for(
         "INSERT INTO {{db}}._learner_days_refreshed (course_id, day, refreshed_at) \
          SELECT arrayJoin(?) AS course_id, toDate(?) AS day, toDateTime(?) AS refreshed_at",
@@ -171,14 +259,16 @@ pub async fn refresh(ch: &ClickHouse, max_days: Option<usize>) -> cairn_core::Re
         db,
     );
     for StaleDay { day, courses } in stale.iter().take(take) {
-        ch.client()
-            .query(&insert)
-            .bind(started)
-            .bind(day.as_str())
-            .bind(courses.as_slice())
-            .execute()
-            .await
-            .map_err(err("learner days: compute"))?;
+        for insert in &inserts {
+            ch.client()
+                .query(insert)
+                .bind(started)
+                .bind(day.as_str())
+                .bind(courses.as_slice())
+                .execute()
+                .await
+                .map_err(err("learner days: compute"))?;
+        }
         ch.client()
             .query(&mark)
             .bind(courses.as_slice())

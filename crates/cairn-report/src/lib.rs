@@ -114,8 +114,24 @@ const DAY_CREDITS: &str = "arrayMap((x, nf) -> toUInt64(tupleElement(x, 4)) + if
      toUInt64(if(nf - tupleElement(x, 3) <= 1800, least(nf - tupleElement(x, 3), 600), 0))), \
      ds, arrayPushBack(arrayPopFront(arrayMap(x -> tupleElement(x, 2), ds)), toUInt32(0)))";
 
-/// `{{db}}` the quoted database; `{{learner_days(…)}}` the learner days
-/// ([`aggregate`]); `{{day_credits}}` [`DAY_CREDITS`]; `{{events}}` and `{{video_events}}` the stored tables or,
+/// Per viewer of a video, the segments that span two of their active days (`ds`: the
+/// video-day tuples `(day, first_name, first_position, first_old_position, last_name,
+/// last_position, …)` sorted by day): a day's last event a play, the next active day's
+/// first an end, paired as in video_view_segments. Each `(day of the play, 1, start
+/// position, end position)`.
+const DAY_CROSSINGS: &str = "arrayFilter(c -> tupleElement(c, 2) = 1 AND tupleElement(c, 4) >= tupleElement(c, 3), \
+     arrayMap((x, nx) -> (tupleElement(x, 1), \
+         toUInt8(has(['play_video', 'edx.video.played'], tupleElement(x, 5)) \
+             AND has(['pause_video', 'stop_video', 'seek_video', 'edx.video.paused', \
+                      'edx.video.stopped', 'edx.video.position.changed'], tupleElement(nx, 2))), \
+         tupleElement(x, 6), \
+         if(has(['seek_video', 'edx.video.position.changed'], tupleElement(nx, 2)), \
+            tupleElement(nx, 4), tupleElement(nx, 3))), \
+         arrayPopBack(ds), arrayPopFront(ds)))";
+
+/// `{{db}}` the quoted database; `{{learner_days(…)}}` and `{{video_days(…)}}` the
+/// pre-aggregated days ([`aggregate`]); `{{day_credits}}` [`DAY_CREDITS`];
+/// `{{day_crossings}}` [`DAY_CROSSINGS`]; `{{events}}` and `{{video_events}}` the stored tables or,
 /// for users' copies (`public`), the public views.
 fn render(template: &str, db: &str, public: bool) -> String {
     let (events, video) = if public {
@@ -126,6 +142,7 @@ fn render(template: &str, db: &str, public: bool) -> String {
     aggregate::expand(template, public)
         .replace("{{db}}", &quote_ident(db))
         .replace("{{day_credits}}", DAY_CREDITS)
+        .replace("{{day_crossings}}", DAY_CROSSINGS)
         .replace("{{events}}", events)
         .replace("{{video_events}}", video)
 }
@@ -947,13 +964,15 @@ pub async fn demographics(
 /// The parameters of the video engagement metric.
 pub fn video_engagement_params(course_id: &str, range: Range) -> Vec<Param> {
     let (from, to) = range.bounds();
-    vec![
-        course_id.into(),
+    let mut p = vec![
+        Param::Str(from.clone()),
+        Param::Str(to.clone()),
         Param::Str(from),
         Param::Str(to),
-        course_id.into(),
-        course_id.into(),
-    ]
+    ];
+    p.extend(aggregate::repeat(&[course_id.into()]));
+    p.push(course_id.into());
+    p
 }
 
 /// Runs the per-video engagement metric.
@@ -969,12 +988,16 @@ pub async fn video_engagement(
 /// The parameters of the video curve.
 pub fn video_curve_params(course_id: &str, video_id: &str, range: Range) -> Vec<Param> {
     let (from, to) = range.bounds();
-    vec![
-        course_id.into(),
-        video_id.into(),
-        Param::Str(from),
-        Param::Str(to),
-    ]
+    let mut p = Vec::new();
+    for _ in 0..2 {
+        p.extend(aggregate::repeat(&[course_id.into()]));
+        p.extend([
+            video_id.into(),
+            Param::Str(from.clone()),
+            Param::Str(to.clone()),
+        ]);
+    }
+    p
 }
 
 /// Runs the second-by-second audience of a video.

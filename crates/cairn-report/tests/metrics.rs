@@ -1031,6 +1031,68 @@ async fn every_metric_matches_the_ground_truth() {
     assert_eq!(again, after);
     *checked.entry("learner days").or_default() += learner_days.len();
 
+    // A segment that spans two days (a play at 23:59:50, its pause 30 s later, the next
+    // day), the play's day aggregated and the pause's not yet, then both.
+    let videos = video_engagement(&ch, c0, range).await.unwrap();
+    let video = videos[0].video_id.clone();
+    let watched = |v: Vec<VideoEngagement>| {
+        let v = v.into_iter().find(|v| v.video_id == video).unwrap();
+        (v.viewers, (v.watch_time * 10.0).round() as u64)
+    };
+    let curve_at =
+        |c: Vec<VideoSecond>, s: u32| c.iter().find(|x| x.second == s).map(|x| x.viewers);
+    let before = watched(videos);
+    let curve_before = video_curve(&ch, c0, &video, range).await.unwrap();
+    let play_day = spec.start + Duration::days(2);
+    let insert = |time: String, name: &str, position: u32| {
+        format!(
+            "INSERT INTO _events (time, name, family, course_id, user_id, video_id, position, message) \
+             VALUES (toDateTime('{time}'), '{name}', 'video', {}, 987655, {}, {position}, '{name} late')",
+            cairn_core::sql::quote_str(c0),
+            cairn_core::sql::quote_str(&video)
+        )
+    };
+    ch.execute(&insert(format!("{play_day} 23:59:50"), "play_video", 10))
+        .await
+        .unwrap();
+    assert_eq!(
+        watched(video_engagement(&ch, c0, range).await.unwrap()),
+        before
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    aggregate::refresh(&ch, None).await.unwrap();
+    let next_day = play_day + Duration::days(1);
+    ch.execute(&insert(format!("{next_day} 00:00:20"), "pause_video", 40))
+        .await
+        .unwrap();
+    let expected = (before.0 + 1, before.1 + 300);
+    assert_eq!(
+        watched(video_engagement(&ch, c0, range).await.unwrap()),
+        expected,
+        "the play's day aggregated, the pause's from the events"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let r = aggregate::refresh(&ch, None).await.unwrap();
+    assert_eq!(r.left, 0);
+    assert_eq!(
+        watched(video_engagement(&ch, c0, range).await.unwrap()),
+        expected,
+        "both days aggregated"
+    );
+    let curve = video_curve(&ch, c0, &video, range).await.unwrap();
+    for s in [10, 25, 39] {
+        assert_eq!(
+            curve_at(curve.clone(), s),
+            Some(curve_at(curve_before.clone(), s).unwrap_or(0) + 1),
+            "second {s}"
+        );
+    }
+    assert_eq!(
+        curve_at(curve.clone(), 40),
+        curve_at(curve_before.clone(), 40)
+    );
+    *checked.entry("video days").or_default() += curve.len();
+
     eprintln!("rows checked per metric: {checked:?}");
     assert_eq!(
         courses_in(&ch).await,
@@ -1059,8 +1121,9 @@ async fn every_metric_matches_the_ground_truth() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// Every result of the metrics read from the learner days (activity, time spent, at-risk,
-/// comparison, the platform), as one text: the same whatever part is pre-aggregated.
+/// Every result of the metrics read from the learner and video days (activity, time spent,
+/// at-risk, videos, comparison, the platform), as one text: the same whatever part is
+/// pre-aggregated.
 async fn activity_metrics(
     ch: &cairn_core::ClickHouse,
     courses: &[String],
@@ -1071,7 +1134,9 @@ async fn activity_metrics(
     for c in courses {
         let w = weekly_engagement(ch, c, range).await.unwrap();
         let r = at_risk(ch, c, as_of, 7).await.unwrap();
-        out.push_str(&format!("{c}: {w:?}\n{r:?}\n"));
+        let v = video_engagement(ch, c, range).await.unwrap();
+        let curve = video_curve(ch, c, &v[0].video_id, range).await.unwrap();
+        out.push_str(&format!("{c}: {w:?}\n{r:?}\n{v:?}\n{curve:?}\n"));
     }
     // as_of at a midnight (whole days) and at 13:17:05 (partial days at both ends).
     for t in [as_of, as_of + Duration::seconds(13 * 3600 + 17 * 60 + 5)] {

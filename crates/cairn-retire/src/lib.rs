@@ -583,10 +583,12 @@ async fn retire_batch(
     }
     if !opts.dry_run {
         delete_where(ch, &ch.alter_target("_events"), &deletes).await?;
-        // Their pre-aggregated learner days (cairn-report's `aggregate`, which computes
-        // none for a learner recorded in `_retirements`, so none come back).
+        // Their pre-aggregated days (cairn-report's `aggregate`, which computes none for a
+        // learner recorded in `_retirements`, so none come back).
         let days = format!("user_id IN ({})", id_list(batch));
-        delete_where(ch, &ch.alter_target("_learner_days"), &[days]).await?;
+        for table in ["_learner_days", "_video_days"] {
+            delete_where(ch, &ch.alter_target(table), std::slice::from_ref(&days)).await?;
+        }
     }
 
     // 3. Saved charts and dashboards, report schedules, sign-ins and access rights.

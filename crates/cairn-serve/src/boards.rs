@@ -105,7 +105,11 @@ fn builtin_charts(db: &str) -> Vec<Saved<Chart>> {
             name: "Video engagement",
             about: "Viewers and watch time per video",
             template: cairn_report::VIDEO_ENGAGEMENT_SQL,
-            params: vec![course, from, to, course, course],
+            params: [
+                vec![from, to, from, to],
+                vec![course; cairn_report::aggregate::COPIES + 1],
+            ]
+            .concat(),
             kind: ChartKind::Table,
             x: "",
             y: vec![],
