@@ -14,7 +14,7 @@
 --              last_ts to the learner's next active day is added by the metric
 --   video, problem, engaged   1 when the learner had a video event, a problem event, an
 --              event other than enrollment changes and page views (0 otherwise)
---   version    when the row was computed (the newest row of a key wins)
+--   version    when the row was computed (the run's start, newer for each run)
 CREATE TABLE IF NOT EXISTS {{ db }}._learner_days
 (
     course_id String,
@@ -84,10 +84,16 @@ FROM
 ) AS marks
 GROUP BY course_id, day;
 
--- The current rows, for users' own SQL (row policies as on `events`).
+-- The current rows, for users' own SQL (row policies as on `events`): of the days not
+-- stale, the rows of their latest computation (its version is when it ran; only one run
+-- at a time writes rows, each with a newer version).
 CREATE VIEW IF NOT EXISTS {{ db }}.learner_days AS
 SELECT course_id, day, user_id, events, first_ts, last_ts, credited, video, problem, engaged
-FROM {{ db }}._learner_days FINAL;
+FROM {{ db }}._learner_days
+WHERE (course_id, day, version) IN
+(
+    SELECT course_id, day, toUInt32(refreshed_at) FROM {{ db }}.learner_days_state WHERE stale = 0
+);
 
 {% if clickhouse.version.major > 24 or (clickhouse.version.major == 24 and clickhouse.version.minor >= 2) -%}
 ALTER TABLE {{ db }}.learner_days_state MODIFY SQL SECURITY DEFINER;

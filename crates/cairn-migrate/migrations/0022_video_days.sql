@@ -11,7 +11,7 @@
 --   first_name, first_position, first_old_position   the day's first video event
 --   last_name, last_position                         the day's last video event
 --   video_length   the longest duration the player reported that day
---   version        when the row was computed (the newest row of a key wins)
+--   version        when the row was computed (as learner_days)
 CREATE TABLE IF NOT EXISTS {{ db }}._video_days
 (
     course_id String,
@@ -38,11 +38,15 @@ SELECT course_id, toDate(time) AS day, max(now()) AS dirty_at
 FROM {{ db }}._events
 GROUP BY course_id, day;
 
--- The current rows, for users' own SQL (row policies as on `events`).
+-- The current rows, for users' own SQL (row policies as on `events`), as learner_days.
 CREATE VIEW IF NOT EXISTS {{ db }}.video_days AS
 SELECT course_id, day, video_id, user_id, seg_start, seg_end, first_name, first_position,
        first_old_position, last_name, last_position, video_length
-FROM {{ db }}._video_days FINAL;
+FROM {{ db }}._video_days
+WHERE (course_id, day, version) IN
+(
+    SELECT course_id, day, toUInt32(refreshed_at) FROM {{ db }}.learner_days_state WHERE stale = 0
+);
 
 {% if clickhouse.version.major > 24 or (clickhouse.version.major == 24 and clickhouse.version.minor >= 2) -%}
 ALTER TABLE {{ db }}.video_days MODIFY SQL SECURITY DEFINER;

@@ -10,6 +10,7 @@
 //! row (see [`repeat`]).
 
 use cairn_core::ClickHouse;
+use cairn_core::lock::LockTable;
 
 use crate::Param;
 
@@ -57,7 +58,8 @@ const VIDEO_FROM_EVENTS: &str = "SELECT
         SELECT
             course_id, toDate(time) AS day, video_id, user_id,
             arraySort(e -> (tupleElement(e, 1), tupleElement(e, 2)),
-                groupArray((time, time_us, name, position, old_position))) AS evs,
+                groupArray((time, time_us, name, ifNull(position, 0),
+                    ifNull(old_position, 0)))) AS evs,
             arrayFilter(s -> tupleElement(s, 2) >= tupleElement(s, 1),
                 arrayMap(p -> (tupleElement(p, 1), tupleElement(p, 2)),
                     arrayFilter(p -> has(['play_video', 'edx.video.played'], tupleElement(p, 4))
@@ -71,9 +73,10 @@ const VIDEO_FROM_EVENTS: &str = "SELECT
                             tupleElement(nxt, 3),
                             tupleElement(cur, 3)),
                             arrayPopBack(evs), arrayPopFront(evs))))) AS segs,
-            max(duration) AS longest
-        FROM {{db}}.{{video_events}}
-        WHERE FILTER
+            max(ifNull(video_duration, 0)) AS longest
+        -- The events, not the video_events view: 18.16 would not take the filter into it.
+        FROM {{db}}.{{events}}
+        WHERE family = 'video' AND video_id != '' AND FILTER
         GROUP BY course_id, day, video_id, user_id
     ) AS per_day";
 
@@ -108,6 +111,12 @@ const KINDS: [Kind; 2] = [
     },
 ];
 
+/// The current rows' versions (of FILTER): per course-day not stale, when it was last
+/// computed. Only the refresher holding [`AGGREGATE_LOCK`] writes rows, each run with a
+/// version above every earlier one, so a key's row of that version is its current one
+/// (and no `FINAL` is needed to pick it).
+const CURRENT: &str = "SELECT course_id, day, toUInt32(refreshed_at) FROM {{db}}.learner_days_state WHERE stale = 0 AND (FILTER)";
+
 /// The course-days (of FILTER) whose rows are not current.
 const STALE: &str =
     "SELECT course_id, day FROM {{db}}.learner_days_state WHERE stale = 1 AND (FILTER)";
@@ -120,10 +129,25 @@ const STALE_BOUND: &str = "ifNull((SELECT AGG(day) FROM {{db}}.learner_days_stat
 /// rows, the current stored ones and, for stale days, ones computed from the events.
 /// `public`: the public views (users' copies of the metrics), else the stored tables.
 fn days_sql(kind: &Kind, filter: &str, public: bool) -> String {
-    let stored = if public {
-        format!("{{{{db}}}}.{}", kind.view)
+    let (stored, current) = if public {
+        // The public views hold the current rows only (FILTER is written as many times).
+        (
+            format!("{{{{db}}}}.{}", kind.view),
+            format!(
+                " AND (course_id, day) IN ({})",
+                STALE
+                    .replace("stale = 1", "stale = 0")
+                    .replace("FILTER", filter)
+            ),
+        )
     } else {
-        format!("{{{{db}}}}.{} FINAL", kind.table)
+        (
+            format!("{{{{db}}}}.{}", kind.table),
+            format!(
+                " AND (course_id, day, version) IN ({})",
+                CURRENT.replace("FILTER", filter)
+            ),
+        )
     };
     let stale = STALE.replace("FILTER", filter);
     let bound = |agg: &str| STALE_BOUND.replace("AGG", agg).replace("FILTER", filter);
@@ -133,7 +157,7 @@ fn days_sql(kind: &Kind, filter: &str, public: bool) -> String {
         bound("max")
     );
     format!(
-        "(\n    SELECT {columns}\n    FROM {stored}\n    WHERE ({filter}) AND (course_id, day) NOT IN ({stale})\n    UNION ALL\n    {}\n)",
+        "(\n    SELECT {columns}\n    FROM {stored}\n    WHERE ({filter}){current}\n    UNION ALL\n    {}\n)",
         kind.from_events
             .replace("FILTER", &format!("({events_filter})")),
         columns = kind.columns,
@@ -199,20 +223,74 @@ pub struct Refreshed {
     pub left: u64,
 }
 
-/// Computes the learner-day rows of the stale course-days, one day (of every course) per
-/// statement, oldest first, at most `max_days` days (all with `None`). Resumable: a day
-/// computed is marked current, and a day that gets events meanwhile is stale again.
+/// The lock that one refresher holds at a time (two would write rows of one version).
+pub const AGGREGATE_LOCK: LockTable = LockTable {
+    table: "_aggregate_lock",
+    what: "the aggregation lock",
+    expiry_secs: 900,
+};
+
+/// Computes the rows of the stale course-days, one day (of every course) per statement,
+/// oldest first, at most `max_days` days (all with `None`), holding [`AGGREGATE_LOCK`]
+/// (waiting up to `wait` for another refresher; `Ok(None)` if it still runs). Resumable:
+/// a day computed is marked current, and a day that gets events meanwhile is stale again.
+pub async fn refresh_locked(
+    ch: &ClickHouse,
+    owner: &str,
+    max_days: Option<usize>,
+    wait: std::time::Duration,
+) -> cairn_core::Result<Option<Refreshed>> {
+    let lock = match AGGREGATE_LOCK.acquire(ch, owner, wait, |_| {}).await? {
+        Ok(lock) => lock,
+        Err(_) => return Ok(None),
+    };
+    let done = refresh_held(ch, max_days, &lock).await;
+    lock.release(ch).await?;
+    done.map(Some)
+}
+
+/// [`refresh_locked`] for tests and one-off runs: waits for another refresher as long as
+/// it holds the lock (at most its expiry).
 pub async fn refresh(ch: &ClickHouse, max_days: Option<usize>) -> cairn_core::Result<Refreshed> {
+    let wait = std::time::Duration::from_secs(u64::from(AGGREGATE_LOCK.expiry_secs));
+    refresh_locked(ch, "cairn aggregate", max_days, wait)
+        .await?
+        .ok_or_else(|| {
+            cairn_core::Error::Other("another refresher holds the aggregation lock".into())
+        })
+}
+
+async fn refresh_held(
+    ch: &ClickHouse,
+    max_days: Option<usize>,
+    lock: &cairn_core::lock::Lock,
+) -> cairn_core::Result<Refreshed> {
     let db = ch.database();
     let err = |what: &'static str| move |e| cairn_core::Error::clickhouse(what, e);
     // The server's clock, taken before reading: rows inserted from this second on make
-    // their day stale again (`dirty_at >= refreshed_at`).
-    let started: u32 = ch
+    // their day stale again (`dirty_at >= refreshed_at`). Above every earlier run's (the
+    // rows of a version are one run's): in the same second as the last, wait for the next.
+    let last: u32 = ch
         .client()
-        .query("SELECT toUInt32(now())")
+        .query(&crate::sql_for(
+            "SELECT toUInt32(max(refreshed_at)) FROM {{db}}._learner_days_refreshed",
+            db,
+        ))
         .fetch_one()
         .await
-        .map_err(err("learner days: clock"))?;
+        .map_err(err("learner days: last run"))?;
+    let started = loop {
+        let now: u32 = ch
+            .client()
+            .query("SELECT toUInt32(now())")
+            .fetch_one()
+            .await
+            .map_err(err("learner days: clock"))?;
+        if now > last {
+            break now;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
     let stale_sql = crate::sql_for(
         "SELECT toString(d) AS day, courses FROM \
          (SELECT day AS d, groupArray(course_id) AS courses \
@@ -259,6 +337,8 @@ pub async fn refresh(ch: &ClickHouse, max_days: Option<usize>) -> cairn_core::Re
         db,
     );
     for StaleDay { day, courses } in stale.iter().take(take) {
+        // A long run keeps its claim alive.
+        lock.refresh(ch).await?;
         for insert in &inserts {
             ch.client()
                 .query(insert)
@@ -313,7 +393,12 @@ mod tests {
         assert!(!s.contains("{{learner_days"), "{s}");
         assert!(s.ends_with(" AS ld WHERE x"), "{s}");
         assert_eq!(s.matches('?').count(), 2 * COPIES);
-        assert!(s.contains("_learner_days FINAL"));
+        assert!(s.contains("{{db}}._learner_days\n"), "{s}");
+        assert!(s.contains("(course_id, day, version) IN"), "{s}");
+        assert!(!s.contains("FINAL"), "{s}");
+        let v = expand("SELECT 1 FROM {{video_days(course_id = ?)}} AS vd", false);
+        assert!(v.contains("{{db}}._video_days\n") && v.contains("family = 'video'"), "{v}");
+        assert_eq!(v.matches('?').count(), COPIES);
         assert!(s.contains("{{events}}"), "left for render: {s}");
         let p = expand(t, true);
         assert!(p.contains("{{db}}.learner_days\n"), "{p}");

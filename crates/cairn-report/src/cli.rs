@@ -1,6 +1,7 @@
 //! `cairn report …`: the course metrics in a terminal or for scripts.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use cairn_core::{ClickHouse, Config};
 use chrono::{NaiveDate, NaiveDateTime};
@@ -435,8 +436,10 @@ pub async fn schedule(ch: ClickHouse, config: Config) {
         return;
     }
     loop {
-        match crate::aggregate::refresh(&ch, None).await {
-            Ok(d) if d.course_days > 0 => tracing::info!(
+        let owner = format!("cairn background aggregation (pid {})", std::process::id());
+        match crate::aggregate::refresh_locked(&ch, &owner, None, Duration::ZERO).await {
+            Ok(None) => tracing::debug!("aggregate: another refresher runs"),
+            Ok(Some(d)) if d.course_days > 0 => tracing::info!(
                 "aggregated {} course-days ({} learner days)",
                 d.course_days,
                 d.rows
@@ -444,6 +447,6 @@ pub async fn schedule(ch: ClickHouse, config: Config) {
             Ok(_) => tracing::debug!("aggregate: nothing to do"),
             Err(e) => tracing::warn!("aggregate: {e} (next try in {every} s)"),
         }
-        tokio::time::sleep(std::time::Duration::from_secs(every)).await;
+        tokio::time::sleep(Duration::from_secs(every)).await;
     }
 }
