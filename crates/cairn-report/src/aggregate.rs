@@ -122,7 +122,8 @@ const STALE: &str =
     "SELECT course_id, day FROM {{db}}.learner_days_state WHERE stale = 1 AND (FILTER)";
 
 /// The first (`min`) or last (`max`) stale day of FILTER, a constant by the time the
-/// server picks the parts to read: the events read for stale days are those days' only.
+/// server picks the parts to read: the events read for stale days are those days' only
+/// (compared with `time` itself: 18.16 prunes nothing on `toDate(time)`).
 const STALE_BOUND: &str = "ifNull((SELECT AGG(day) FROM {{db}}.learner_days_state WHERE stale = 1 AND (FILTER)), toDate(0))";
 
 /// The text that `{{learner_days(filter)}}` (or another kind's) stands for: a subquery of
@@ -152,7 +153,7 @@ fn days_sql(kind: &Kind, filter: &str, public: bool) -> String {
     let stale = STALE.replace("FILTER", filter);
     let bound = |agg: &str| STALE_BOUND.replace("AGG", agg).replace("FILTER", filter);
     let events_filter = format!(
-        "{filter}) AND ((course_id, day) IN ({stale})) AND (day >= {} AND day <= {}",
+        "{filter}) AND ((course_id, day) IN ({stale})) AND (time >= toDateTime({}) AND time < toDateTime({} + 1)",
         bound("min"),
         bound("max")
     );
@@ -397,7 +398,10 @@ mod tests {
         assert!(s.contains("(course_id, day, version) IN"), "{s}");
         assert!(!s.contains("FINAL"), "{s}");
         let v = expand("SELECT 1 FROM {{video_days(course_id = ?)}} AS vd", false);
-        assert!(v.contains("{{db}}._video_days\n") && v.contains("family = 'video'"), "{v}");
+        assert!(
+            v.contains("{{db}}._video_days\n") && v.contains("family = 'video'"),
+            "{v}"
+        );
         assert_eq!(v.matches('?').count(), COPIES);
         assert!(s.contains("{{events}}"), "left for render: {s}");
         let p = expand(t, true);
