@@ -4,7 +4,7 @@
 "use strict";
 
 const charts = {};
-const state = { course: null, video: null, problem: null };
+const state = { course: null, video: null, problem: null, loads: 0 };
 const palette = ["#2680c2", "#e12d39", "#3ebd93", "#f0b429", "#8662c7", "#f35627", "#0fb5ba", "#9aa5b1"];
 
 // The range inputs show the range in use; they are sent only once the viewer sets them
@@ -203,10 +203,15 @@ async function loadAtRisk() {
 
 async function load() {
   if (!state.course) return;
+  // A newer load (another course or range, chosen meanwhile) supersedes this one: an
+  // older answer arriving last must not show old numbers, nor say the page is ready.
+  const gen = ++state.loads;
   const o = await getJson("/api/overview");
+  if (gen !== state.loads) return;
   showRange(o);
   render(o);
   await Promise.all([loadCurve(), loadNavigation(), loadForums(), loadProblems(), loadCompare(), loadAtRisk()]);
+  if (gen !== state.loads) return;
   for (const a of document.querySelectorAll("a.csv")) {
     const extra = a.dataset.export === "video-curve" && state.video ? { video_id: state.video } : {};
     if (a.dataset.export === "answers" && state.problem) extra.problem_id = state.problem;
