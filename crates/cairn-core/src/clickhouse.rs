@@ -135,8 +135,123 @@ impl ClickHouse {
     }
 
     /// Runs one statement that returns no rows, in the configured database.
+    ///
+    /// On a cluster, an `ON CLUSTER` statement whose task outlives the server's
+    /// `distributed_ddl_task_timeout` while hosts still work on it is waited for (up to
+    /// [`crate::cluster::DDL_WAIT`]) rather than reported half done: it succeeds once every
+    /// host has executed it, and fails naming each host that reported an error or has not
+    /// finished.
     pub async fn execute(&self, sql: &str) -> Result<()> {
-        run(&self.client, sql).await
+        self.run_ddl(&self.client, sql).await
+    }
+
+    /// A copy of this connection sending a ClickHouse setting with every query.
+    pub fn with_setting(&self, name: &str, value: &str) -> Self {
+        let mut other = self.clone();
+        other.client = self.client.clone().with_setting(name, value);
+        other
+    }
+
+    /// [`run`], waiting for a distributed DDL task that timed out on the server.
+    async fn run_ddl(&self, client: &Client, sql: &str) -> Result<()> {
+        let err = match run(client, sql).await {
+            Err(e) if !self.cluster().is_empty() => e,
+            other => return other,
+        };
+        let task = match &err {
+            Error::ClickHouse { message, .. } => crate::cluster::timed_out_ddl_task(message),
+            _ => None,
+        };
+        match task {
+            Some(task) => {
+                self.await_ddl_task(task, &first_line(sql), crate::cluster::DDL_WAIT)
+                    .await
+            }
+            None => Err(err),
+        }
+    }
+
+    /// Waits until every host a distributed DDL task names has executed it, up to `wait`.
+    pub async fn await_ddl_task(
+        &self,
+        task: &str,
+        context: &str,
+        wait: std::time::Duration,
+    ) -> Result<()> {
+        let fail = |message: String| Error::ClickHouse {
+            context: context.to_owned(),
+            message,
+        };
+        let zk = |e: ::clickhouse::error::Error| {
+            Error::clickhouse(format!("reading DDL task {task} in ZooKeeper"), e)
+        };
+        let (parent, name) = task.rsplit_once('/').unwrap_or(("/", task));
+        tracing::warn!(
+            task,
+            "an ON CLUSTER statement outlived distributed_ddl_task_timeout; waiting for every host to execute it"
+        );
+        let client = base_client(&self.config);
+        let entry: Vec<String> = client
+            .query("SELECT value FROM system.zookeeper WHERE path = ? AND name = ?")
+            .bind(if parent.is_empty() { "/" } else { parent })
+            .bind(name)
+            .fetch_all()
+            .await
+            .map_err(zk)?;
+        let hosts = entry
+            .first()
+            .map(|e| crate::cluster::ddl_task_hosts(e))
+            .unwrap_or_default();
+        if hosts.is_empty() {
+            return Err(fail(format!(
+                "distributed DDL task {task} timed out and its entry names no hosts"
+            )));
+        }
+        let start = std::time::Instant::now();
+        loop {
+            let finished: Vec<(String, String)> = client
+                .query("SELECT name, value FROM system.zookeeper WHERE path = ?")
+                .bind(format!("{task}/finished"))
+                .fetch_all()
+                .await
+                .map_err(zk)?;
+            let pending: Vec<&String> = hosts
+                .iter()
+                .filter(|h| !finished.iter().any(|(n, _)| n == *h))
+                .collect();
+            if pending.is_empty() {
+                let errors: Vec<String> = finished
+                    .iter()
+                    .filter_map(|(host, status)| {
+                        crate::cluster::ddl_host_error(status).map(|e| format!("{host}: {e}"))
+                    })
+                    .collect();
+                return if errors.is_empty() {
+                    tracing::info!(
+                        task,
+                        waited_s = start.elapsed().as_secs(),
+                        "every host executed it"
+                    );
+                    Ok(())
+                } else {
+                    Err(fail(format!(
+                        "distributed DDL task {task} failed on {}",
+                        errors.join("; ")
+                    )))
+                };
+            }
+            if start.elapsed() >= wait {
+                let names: Vec<&str> = pending.iter().map(|h| h.as_str()).collect();
+                return Err(fail(format!(
+                    "distributed DDL task {task}: {} of {} hosts ({}) had not executed it after {} s more than distributed_ddl_task_timeout (is one down?); they will when they can",
+                    pending.len(),
+                    hosts.len(),
+                    names.join(", "),
+                    wait.as_secs()
+                )));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
     }
 
     /// The cluster of the data lake (`CAIRN_CLICKHOUSE_CLUSTER`), `""` for a single node.
@@ -152,7 +267,7 @@ impl ClickHouse {
             quote_ident(&self.database),
             crate::cluster::on_cluster(self.cluster())
         );
-        run(&base_client(&self.config), &sql).await
+        self.run_ddl(&base_client(&self.config), &sql).await
     }
 
     /// `DROP DATABASE IF EXISTS` for the configured database, on every node of the
@@ -163,7 +278,7 @@ impl ClickHouse {
             quote_ident(&self.database),
             crate::cluster::on_cluster(self.cluster())
         );
-        run(&base_client(&self.config), &sql).await
+        self.run_ddl(&base_client(&self.config), &sql).await
     }
 
     /// What an `ALTER TABLE` that changes stored rows (`DELETE`, `UPDATE`, `DROP PARTITION`)

@@ -97,6 +97,50 @@ pub fn replicated(engine: &str, zk_path: &str, replica: &str) -> Option<String> 
     Some(format!("Replicated{name}({all})"))
 }
 
+/// How long Cairn keeps waiting for an `ON CLUSTER` statement whose task outlived the
+/// server's `distributed_ddl_task_timeout` (a slow host, such as a replica applying an
+/// `ALTER` on a busy machine) before it reports the hosts that have not finished.
+pub const DDL_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// The ZooKeeper path of the distributed DDL task named by a server's "Watching task … is
+/// executing longer than distributed_ddl_task_timeout" error (Code 159); `None` for any
+/// other error.
+pub fn timed_out_ddl_task(message: &str) -> Option<&str> {
+    if !message.contains("distributed_ddl_task_timeout") {
+        return None;
+    }
+    let marker = "Watching task ";
+    let rest = &message[message.find(marker)? + marker.len()..];
+    let path = rest.split_whitespace().next()?;
+    (path.starts_with('/') && path.len() > 1).then_some(path)
+}
+
+/// The hosts a distributed DDL task's entry names (its `hosts: ['h:p', …]` line), as its
+/// `finished/` nodes name them.
+pub fn ddl_task_hosts(entry: &str) -> Vec<String> {
+    entry
+        .lines()
+        .find_map(|l| l.strip_prefix("hosts:"))
+        .map(|list| {
+            list.split('\'')
+                .skip(1)
+                .step_by(2)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The error a host reported for a distributed DDL task (the value of its `finished/`
+/// node: the error code, a newline, the message); `None` when it succeeded (code 0).
+pub fn ddl_host_error(status: &str) -> Option<String> {
+    let (code, message) = status.split_once('\n').unwrap_or((status, ""));
+    match code.trim() {
+        "0" => None,
+        code => Some(format!("Code {code}: {}", message.trim())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,5 +164,51 @@ mod tests {
         assert!(replicated("ReplicatedMergeTree('x', 'y')", &p, &r).is_none());
         assert!(replicated("Log", &p, &r).is_none());
         assert!(replicated("MergeTree PARTITION BY x", &p, &r).is_none());
+    }
+
+    #[test]
+    fn ddl_task_timeouts() {
+        // 18.16's message, then a current server's.
+        let old = "Code: 159, e.displayText() = DB::Exception: Watching task /clickhouse/task_queue/ddl/query-0000000146 is executing longer than distributed_ddl_task_timeout (=60) seconds. There are 1 unfinished hosts (1 of them are currently active), they are going to execute the query in background, e.what() = DB::Exception";
+        assert_eq!(
+            timed_out_ddl_task(old),
+            Some("/clickhouse/task_queue/ddl/query-0000000146")
+        );
+        let new = "Code: 159. DB::Exception: Watching task /clickhouse/task_queue/ddl/query-0000000003 is executing longer than distributed_ddl_task_timeout (=180) seconds. There are 2 unfinished hosts (0 of them are currently executing the task), they are going to execute the query in background. (TIMEOUT_EXCEEDED)";
+        assert_eq!(
+            timed_out_ddl_task(new),
+            Some("/clickhouse/task_queue/ddl/query-0000000003")
+        );
+        assert_eq!(
+            timed_out_ddl_task("Code: 159. Timeout exceeded: elapsed 5 seconds"),
+            None
+        );
+        assert_eq!(
+            timed_out_ddl_task(
+                "Watching task  is executing longer than distributed_ddl_task_timeout"
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn ddl_task_entries_and_statuses() {
+        let entry = "version: 1\nquery: ALTER TABLE x ON CLUSTER c ADD COLUMN y UInt8\nhosts: ['127%2E0%2E0%2E1:9101','127%2E0%2E0%2E1:9102']\ninitiator: h:9101\n";
+        assert_eq!(
+            ddl_task_hosts(entry),
+            vec!["127%2E0%2E0%2E1:9101", "127%2E0%2E0%2E1:9102"]
+        );
+        assert!(ddl_task_hosts("version: 1\n").is_empty());
+        assert_eq!(ddl_host_error("0\n"), None);
+        assert_eq!(ddl_host_error("0"), None);
+        assert_eq!(
+            ddl_host_error(
+                "341\nAlter is not finished because timeout when waiting for some replicas"
+            ),
+            Some(
+                "Code 341: Alter is not finished because timeout when waiting for some replicas"
+                    .to_owned()
+            )
+        );
     }
 }
