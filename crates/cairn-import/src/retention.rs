@@ -102,6 +102,21 @@ pub async fn apply(
                 .await?;
             }
         }
+        if !drop.is_empty() {
+            // Their days' freshness marks too: what remains of the lake names only the
+            // courses and days it holds (`cairn_report::courses` lists the marked courses).
+            let first = first_kept_month(today, months);
+            let first_day = format!("{}-{:02}-01", first / 100, first % 100);
+            for marks in ["_learner_days_dirty", "_learner_days_refreshed"] {
+                ch.execute(&format!(
+                    "ALTER TABLE {}.{} DELETE WHERE day < toDate({})",
+                    quote_ident(ch.database()),
+                    ch.alter_target(marks),
+                    quote_str(&first_day)
+                ))
+                .await?;
+            }
+        }
     }
     Ok(drop)
 }

@@ -28,8 +28,14 @@ async fn whole_months_older_than_the_retention_are_dropped() {
         ("2026-12-01 08:00:00", 5),
     ] {
         for i in 0..n {
+            // One January 2024 event is the only one of its course.
+            let course = if time.starts_with("2024") && i == 0 {
+                "course-v1:Old+Gone+2024"
+            } else {
+                "course-v1:A+B+C"
+            };
             values.push(format!(
-                "(toDateTime('{time}', 'UTC'), 'x', 'course-v1:A+B+C', {i}, 'm{time}{i}')"
+                "(toDateTime('{time}', 'UTC'), 'x', '{course}', {i}, 'm{time}{i}')"
             ));
         }
     }
@@ -91,6 +97,29 @@ async fn whole_months_older_than_the_retention_are_dropped() {
         vec![(202512, 4), (202612, 5)],
         "the learner days of the months dropped go with them"
     );
+    // The days' freshness marks of the months dropped go too (a mutation: wait for it), so
+    // the course whose events all went is no longer a course of the lake.
+    let marked = || async {
+        ch.client()
+            .query("SELECT DISTINCT course_id FROM _learner_days_dirty ORDER BY course_id")
+            .fetch_all::<String>()
+            .await
+            .unwrap()
+    };
+    for _ in 0..80 {
+        if marked().await.len() == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert_eq!(marked().await, ["course-v1:A+B+C"]);
+    let first_marked: String = ch
+        .client()
+        .query("SELECT toString(min(day)) FROM _learner_days_dirty")
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(first_marked, "2025-12-01");
     assert!(
         apply(&ch, today, 12, false).await.unwrap().is_empty(),
         "nothing left to drop"

@@ -209,7 +209,11 @@ async fn every_metric_matches_the_ground_truth() {
     let p = navigation_params(c0, range);
     columns::<NavigationRow>("navigation", q(NAVIGATION_SQL, p)).await;
     let p = compare_params(&[c0.to_owned()], as_of0, range);
-    columns::<CourseComparison>("compare", q(COMPARE_SQL, p)).await;
+    columns::<CompareActivity>("compare", q(COMPARE_SQL, p)).await;
+    let p = compare_lms_params(&[c0.to_owned()]);
+    columns::<CompareLms>("compare_lms", q(COMPARE_LMS_SQL, p)).await;
+    let p = compare_progress_params(&[c0.to_owned()]);
+    columns::<CompareProgress>("compare_progress", q(COMPARE_PROGRESS_SQL, p)).await;
     let mut checked = BTreeMap::<&str, usize>::new();
     for c in &generated {
         let course = c.id.as_str();

@@ -1,0 +1,50 @@
+-- Course comparison, average progress: per course of a list (the courses the viewer may
+-- see, or an org's), over the learners enrolled (active enrollments), the % of the
+-- course's components they completed (LMS block completion 1.0; 0 without an imported
+-- structure), rounded half up to 0.1. By course key. The LMS side's other numbers are
+-- compare_lms.sql, the activity compare.sql: the three run at once (the completions are
+-- the largest MySQL read) and are joined on the course key.
+-- Parameters, in order: courses 6 times (`courses`: an array of course keys).
+SELECT
+    course_id,
+    toFloat64(if(sum(n_components) * sum(n_enrolled) = 0, 0,
+        intDiv(2000 * sum(n_done) + sum(n_components) * sum(n_enrolled),
+               2 * sum(n_components) * sum(n_enrolled)) / 10)) AS avg_progress
+FROM
+(
+    SELECT course_id, toUInt64(count()) AS n_enrolled, toUInt64(0) AS n_components,
+           toUInt64(0) AS n_done
+    FROM {{db}}.openedx_course_enrollments
+    -- MySQL-engine filters: see weekly_engagement.sql.
+    WHERE has(?, course_id) AND toUInt8(is_active) = 1
+    GROUP BY course_id
+
+    UNION ALL
+
+    SELECT course_id, toUInt64(0),
+           toUInt64(countIf(NOT has(['course', 'chapter', 'sequential', 'vertical',
+               'library_content', 'split_test', 'conditional', 'unit', 'wrapper', 'itembank',
+               'discussion'], block_type))), toUInt64(0)
+    FROM {{db}}.course_blocks
+    WHERE has(?, course_id)
+    GROUP BY course_id
+
+    UNION ALL
+
+    -- Components completed by enrolled learners: a completion row is unique per course,
+    -- block and learner (the LMS's unique key), so rows are counted; sets rather than
+    -- joins keep it to one pass over the MySQL rows.
+    SELECT course_key AS course_id, toUInt64(0), toUInt64(0), toUInt64(count())
+    FROM {{db}}.openedx_block_completion
+    WHERE has(?, course_key) AND toFloat64(completion) >= 1
+      AND (course_key, block_key) IN
+          (SELECT course_id, block_key FROM {{db}}.course_components WHERE has(?, course_id))
+      AND (course_key, toInt64(user_id)) IN
+          (SELECT course_id, toInt64(user_id)
+           FROM {{db}}.openedx_course_enrollments
+           WHERE has(?, course_id) AND toUInt8(is_active) = 1)
+    GROUP BY course_key
+) AS parts
+WHERE has(?, course_id)
+GROUP BY course_id
+ORDER BY course_id
