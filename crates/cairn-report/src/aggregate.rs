@@ -121,6 +121,11 @@ const CURRENT: &str = "SELECT course_id, day, toUInt32(refreshed_at) FROM {{db}}
 const STALE: &str =
     "SELECT course_id, day FROM {{db}}.learner_days_state WHERE stale = 1 AND (FILTER)";
 
+/// The course-days (of FILTER) whose rows are current, for the public views (which hold
+/// only current rows, so the version is not needed).
+const CURRENT_DAYS: &str =
+    "SELECT course_id, day FROM {{db}}.learner_days_state WHERE stale = 0 AND (FILTER)";
+
 /// The first (`min`) or last (`max`) stale day of FILTER, a constant by the time the
 /// server picks the parts to read: the events read for stale days are those days' only
 /// (compared with `time` itself: 18.16 prunes nothing on `toDate(time)`).
@@ -136,9 +141,7 @@ fn days_sql(kind: &Kind, filter: &str, public: bool) -> String {
             format!("{{{{db}}}}.{}", kind.view),
             format!(
                 " AND (course_id, day) IN ({})",
-                STALE
-                    .replace("stale = 1", "stale = 0")
-                    .replace("FILTER", filter)
+                CURRENT_DAYS.replace("FILTER", filter)
             ),
         )
     } else {
