@@ -15,10 +15,11 @@
 //! for one; and lines written to a copytruncate'd file between the last read and the
 //! truncation are only in the rotated copy (backfill it: it has the same fingerprint).
 
+pub mod encoded;
 pub mod producer;
 pub mod store;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -29,6 +30,7 @@ use cairn_core::ClickHouse;
 use cairn_events::LineFormat;
 use serde::Serialize;
 
+use encoded::Encoded;
 pub use producer::Input;
 use producer::{Batch, Producer};
 use store::Resume;
@@ -36,7 +38,7 @@ use store::Resume;
 use crate::retired::Retired;
 
 /// How often a running ingester rereads the retired learners.
-const RETIRED_REFRESH: Duration = Duration::from_secs(30);
+pub(crate) const RETIRED_REFRESH: Duration = Duration::from_secs(30);
 
 /// Called for each `Updating/Creating course overview for KEY.` line.
 pub trait PublishHook: Send {
@@ -61,8 +63,8 @@ pub struct IngestOptions {
     pub format: LineFormat,
     /// Rows per insert, at most.
     pub batch_rows: usize,
-    /// Approximate memory of one batch, at most (bounds the collector's memory: at most
-    /// three batches exist at once — one filling, one queued, one being inserted).
+    /// Compressed bytes of one insert, about (bounds the collector's memory: rows are held
+    /// compressed, one insert being gathered while the previous one is sent).
     pub batch_bytes: usize,
     /// A batch is sent at the latest this long after its first row (live latency bound).
     pub flush_interval: Duration,
@@ -87,8 +89,8 @@ impl Default for IngestOptions {
     fn default() -> Self {
         IngestOptions {
             format: LineFormat::Auto,
-            batch_rows: 20_000,
-            batch_bytes: 8 << 20,
+            batch_rows: 200_000,
+            batch_bytes: 12 << 20,
             flush_interval: Duration::from_secs(1),
             follow: false,
             poll: Duration::from_millis(100),
@@ -232,37 +234,92 @@ where
     }
 }
 
-/// Stores one batch exactly once: insert (retrying), dropping before each retry the rows a
-/// failed attempt did store; then the checkpoint.
-async fn store_batch(ch: &ClickHouse, b: &mut Batch, summary: &mut Summary) {
+/// What an insert and its checkpoints did.
+#[derive(Default)]
+struct Stored {
+    inserted: u64,
+    duplicates_skipped: u64,
+    retries: u64,
+}
+
+/// Rows gathered for one insert, with the checkpoints that hold once they are stored.
+#[derive(Default)]
+struct Pending {
+    rows: Encoded,
+    /// Per source, in order: path, end offset, lines rejected.
+    checkpoints: Vec<(Arc<str>, Arc<str>, u64, u64)>,
+    started: Option<Instant>,
+}
+
+impl Pending {
+    fn add(&mut self, batch: Batch) {
+        self.rows.append(batch.rows);
+        match self.checkpoints.last_mut() {
+            Some((s, _, end, rejected)) if *s == batch.source => {
+                *end = batch.end_offset;
+                *rejected += batch.rejected;
+            }
+            _ => self.checkpoints.push((
+                batch.source.clone(),
+                batch.path.clone(),
+                batch.end_offset,
+                batch.rejected,
+            )),
+        }
+        self.started.get_or_insert_with(Instant::now);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.checkpoints.is_empty()
+    }
+}
+
+/// Stores gathered rows exactly once: insert (retrying), dropping before each retry the
+/// rows a failed attempt did store; then the checkpoints, in order.
+async fn store_pending(ch: ClickHouse, p: Pending) -> Stored {
+    let mut stored = Stored::default();
+    let mut rows = p.rows;
     let mut attempt = 0u32;
     let mut backoff = Duration::from_millis(200);
-    while !b.rows.is_empty() {
+    while !rows.is_empty() {
         if attempt > 0 {
-            let lo = b.rows.iter().map(|r| r.offset).min().unwrap_or(0);
-            let hi = b.rows.iter().map(|r| r.offset).max().unwrap_or(0);
-            let present = with_retry("reading stored offsets", &mut summary.retries, || {
-                store::present_offsets(ch, &b.source, lo, hi)
-            })
-            .await;
-            let before = b.rows.len();
-            b.rows.retain(|r| !present.contains(&r.offset));
-            summary.duplicates_skipped += (before - b.rows.len()) as u64;
-            if b.rows.is_empty() {
+            let mut present: Vec<(Arc<str>, HashSet<u64>)> = Vec::new();
+            for (source, lo, hi) in rows.offset_ranges() {
+                let got = with_retry("reading stored offsets", &mut stored.retries, || {
+                    store::present_offsets(&ch, &source, lo, hi)
+                })
+                .await;
+                present.push((source, got));
+            }
+            let dropped = rows.retain(|source, offset| {
+                !present
+                    .iter()
+                    .any(|(s, got)| &**s == source && got.contains(&offset))
+            });
+            match dropped {
+                Ok(n) => stored.duplicates_skipped += n as u64,
+                Err(e) => {
+                    // Our own frames: cannot happen unless memory is corrupted. Nothing
+                    // is checkpointed, so a restart reads these rows again.
+                    tracing::error!("ingest: {e}; stopping without a checkpoint");
+                    return stored;
+                }
+            }
+            if rows.is_empty() {
                 break;
             }
         }
-        match store::insert_events(ch, &b.source, &b.rows).await {
+        match encoded::insert(&ch, &rows).await {
             Ok(()) => {
-                summary.inserted += b.rows.len() as u64;
+                stored.inserted += rows.rows() as u64;
                 break;
             }
             Err(e) => {
-                summary.retries += 1;
+                stored.retries += 1;
                 if attempt == 0 || attempt.is_multiple_of(10) {
                     tracing::warn!(
                         "ingest: insert of {} events failed ({e}); retrying in {backoff:?}",
-                        b.rows.len()
+                        rows.rows()
                     );
                 }
                 attempt += 1;
@@ -271,11 +328,32 @@ async fn store_batch(ch: &ClickHouse, b: &mut Batch, summary: &mut Summary) {
             }
         }
     }
-    let n = b.rows.len() as u64;
-    with_retry("recording a checkpoint", &mut summary.retries, || {
-        store::checkpoint(ch, &b.source, &b.path, b.end_offset, n, b.rejected)
-    })
-    .await;
+    let counts = rows.source_rows();
+    for (source, path, end_offset, rejected) in &p.checkpoints {
+        let n = counts
+            .iter()
+            .find(|(s, _)| s == source)
+            .map_or(0, |(_, n)| *n as u64);
+        with_retry("recording a checkpoint", &mut stored.retries, || {
+            store::checkpoint(&ch, source, path, *end_offset, n, *rejected)
+        })
+        .await;
+    }
+    stored
+}
+
+/// Waits for the insert in flight, if any, and adds what it did to the summary.
+async fn settle(in_flight: &mut Option<tokio::task::JoinHandle<Stored>>, summary: &mut Summary) {
+    if let Some(task) = in_flight.take() {
+        match task.await {
+            Ok(s) => {
+                summary.inserted += s.inserted;
+                summary.duplicates_skipped += s.duplicates_skipped;
+                summary.retries += s.retries;
+            }
+            Err(e) => tracing::error!("ingest: the insert task failed: {e}"),
+        }
+    }
 }
 
 async fn table_exists(ch: &ClickHouse, name: &str) -> cairn_core::Result<bool> {
@@ -348,6 +426,7 @@ pub async fn ingest(
         batch_bytes: opts.batch_bytes.max(1),
         ..opts.clone()
     };
+    let (popts_rows, popts_bytes) = (popts.batch_rows, popts.batch_bytes);
     let total_bytes: u64 = inputs
         .iter()
         .filter_map(|i| match i {
@@ -355,8 +434,28 @@ pub async fn ingest(
             Input::Pattern(_) | Input::Stdin => None,
         })
         .sum();
+    let load_retired: Option<producer::RetiredFn> = (!dry_run).then(|| {
+        let handle = tokio::runtime::Handle::current();
+        let ch = ch.clone();
+        let key = opts.retirement_key.clone();
+        Box::new(move || {
+            let mut backoff = Duration::from_millis(200);
+            loop {
+                match handle.block_on(Retired::load(&ch, key.expose())) {
+                    Ok(r) => return r,
+                    Err(e) => {
+                        tracing::warn!(
+                            "ingest: reading the retired learners failed ({e}); retrying in {backoff:?}"
+                        );
+                        std::thread::sleep(backoff);
+                        backoff = (backoff * 2).min(Duration::from_secs(5));
+                    }
+                }
+            }
+        }) as producer::RetiredFn
+    });
     let producer = std::thread::spawn(move || {
-        let mut p = Producer::new(popts, tx, resume, rejects, hook);
+        let mut p = Producer::new(popts, tx, resume, rejects, hook, load_retired);
         p.run(&inputs);
         p.stats
     });
@@ -373,25 +472,36 @@ pub async fn ingest(
         bar
     });
     let mut last_log = Instant::now();
-    let mut retired = Retired::default();
-    let mut retired_at = None::<Instant>;
-    while let Some(mut batch) = rx.recv().await {
+    let mut pending = Pending::default();
+    let mut in_flight: Option<tokio::task::JoinHandle<Stored>> = None;
+    while let Some(batch) = rx.recv().await {
+        let bytes_read = batch.bytes_read;
         if !dry_run {
-            if retired_at.is_none_or(|t| t.elapsed() >= RETIRED_REFRESH) {
-                retired = with_retry("reading the retired learners", &mut summary.retries, || {
-                    Retired::load(ch, opts.retirement_key.expose())
-                })
-                .await;
-                retired_at = Some(Instant::now());
+            // An insert holds at most `batch_rows` rows and about `batch_bytes` compressed.
+            if pending.rows.rows() + batch.rows.rows() > popts_rows && !pending.is_empty() {
+                settle(&mut in_flight, &mut summary).await;
+                in_flight = Some(tokio::spawn(store_pending(
+                    ch.clone(),
+                    std::mem::take(&mut pending),
+                )));
             }
-            let g = retired.guard(&mut batch.rows);
-            summary.retired_scrubbed += g.scrubbed;
-            summary.retired_dropped += g.dropped;
-            summary.retired_mentions += g.mentions;
-            store_batch(ch, &mut batch, &mut summary).await;
+            let due = batch.due;
+            pending.add(batch);
+            let due = due
+                || pending.rows.bytes() >= popts_bytes
+                || pending
+                    .started
+                    .is_some_and(|t| t.elapsed() >= opts.flush_interval);
+            if due {
+                settle(&mut in_flight, &mut summary).await;
+                in_flight = Some(tokio::spawn(store_pending(
+                    ch.clone(),
+                    std::mem::take(&mut pending),
+                )));
+            }
         }
         if let Some(bar) = &bar {
-            bar.set_position(batch.bytes_read.min(total_bytes));
+            bar.set_position(bytes_read.min(total_bytes));
             bar.set_message(format!("{} events", summary.inserted));
         } else if opts.progress && last_log.elapsed() >= Duration::from_secs(10) {
             last_log = Instant::now();
@@ -400,11 +510,16 @@ pub async fn ingest(
                 "ingest: {} events stored, {:.0}/s, {:.1} MB read",
                 summary.inserted,
                 summary.inserted as f64 / secs,
-                batch.bytes_read as f64 / 1e6
+                bytes_read as f64 / 1e6
             );
         }
-        summary.bytes = batch.bytes_read;
+        summary.bytes = bytes_read;
     }
+    if !pending.is_empty() {
+        settle(&mut in_flight, &mut summary).await;
+        in_flight = Some(tokio::spawn(store_pending(ch.clone(), pending)));
+    }
+    settle(&mut in_flight, &mut summary).await;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
@@ -418,6 +533,9 @@ pub async fn ingest(
     summary.rejected = stats.rejected;
     summary.skipped = stats.skipped;
     summary.course_publishes = stats.publishes;
+    summary.retired_scrubbed = stats.retired.scrubbed;
+    summary.retired_dropped = stats.retired.dropped;
+    summary.retired_mentions = stats.retired.mentions;
     summary.sources = stats.sources;
     summary.unreadable = stats.unreadable;
     summary.elapsed = started.elapsed();

@@ -18,8 +18,10 @@ use cairn_events::{DEFAULT_MAX_LINE, EventRow, Item, LogParser};
 use flate2::read::MultiGzDecoder;
 use sha2::{Digest, Sha256};
 
+use super::encoded::{Encoded, Encoder};
 use super::store::{Located, Resume, storable};
-use super::{IngestOptions, PublishHook};
+use super::{IngestOptions, PublishHook, RETIRED_REFRESH};
+use crate::retired::{Guarded, Retired};
 
 mod tail;
 
@@ -50,12 +52,21 @@ impl Input {
 pub(crate) struct Batch {
     pub source: Arc<str>,
     pub path: Arc<str>,
-    pub rows: Vec<Located>,
+    pub rows: Encoded,
     pub end_offset: u64,
     pub bytes_read: u64,
     /// Lines rejected since the previous batch of the source.
     pub rejected: u64,
+    /// Sent because it waited long enough or its source ended, not because it was full:
+    /// the inserter sends it without waiting for more.
+    pub due: bool,
 }
+
+/// Rows the reader hands over at a time (the inserter gathers them into larger inserts,
+/// held compressed).
+pub(crate) const CHUNK_ROWS: usize = 1024;
+/// Approximate memory of the rows handed over at a time.
+pub(crate) const CHUNK_BYTES: usize = 2 << 20;
 
 /// What the producer counted.
 #[derive(Debug, Default, Clone)]
@@ -68,9 +79,13 @@ pub(crate) struct ProducerStats {
     pub publishes: u64,
     pub unreadable: Vec<(String, String)>,
     pub sources: u64,
+    pub retired: Guarded,
 }
 
 pub(crate) type ResumeFn = Box<dyn FnMut(&str) -> Result<Resume, String> + Send>;
+
+/// Reads the retired learners (retrying until it can).
+pub(crate) type RetiredFn = Box<dyn FnMut() -> Retired + Send>;
 
 pub(crate) struct Producer {
     pub opts: IngestOptions,
@@ -79,6 +94,13 @@ pub(crate) struct Producer {
     pub rejects: Option<Box<dyn Write + Send>>,
     pub hook: Box<dyn PublishHook>,
     pub stats: ProducerStats,
+    /// Reads the retired learners; `None` in a dry run.
+    load_retired: Option<RetiredFn>,
+    retired: Retired,
+    retired_at: Option<Instant>,
+    /// Encodes the rows read for the inserter (on this thread, so each row is freed where it
+    /// was made).
+    encoder: Encoder,
     /// Fingerprint → end offset already sent in this run.
     seen: HashMap<String, u64>,
     bytes_read: u64,
@@ -184,6 +206,7 @@ impl Producer {
         resume: ResumeFn,
         rejects: Option<Box<dyn Write + Send>>,
         hook: Box<dyn PublishHook>,
+        load_retired: Option<RetiredFn>,
     ) -> Self {
         Producer {
             opts,
@@ -192,6 +215,10 @@ impl Producer {
             rejects,
             hook,
             stats: ProducerStats::default(),
+            load_retired,
+            retired: Retired::default(),
+            retired_at: None,
+            encoder: Encoder::default(),
             seen: HashMap::new(),
             bytes_read: 0,
             consumer_gone: false,
@@ -452,8 +479,8 @@ impl Producer {
     /// Sends the batch when it is full or has waited `flush_interval`; when the reader has
     /// caught up (`idle`), already after a quarter of it, so live events show up quickly.
     fn maybe_flush(&mut self, run: &mut SourceRun, idle: bool) {
-        let full =
-            run.batch.len() >= self.opts.batch_rows || run.batch_bytes >= self.opts.batch_bytes;
+        let full = run.batch.len() >= self.opts.batch_rows.min(CHUNK_ROWS)
+            || run.batch_bytes >= CHUNK_BYTES;
         let wait = if idle {
             self.opts.flush_interval / 4
         } else {
@@ -461,13 +488,18 @@ impl Producer {
         };
         let due = !run.batch.is_empty() && run.batch_started.elapsed() >= wait;
         if full || due {
-            self.flush(run);
+            self.send(run, !full);
         }
     }
 
+    /// Sends what was read of the source so far, to be inserted without waiting for more.
     fn flush(&mut self, run: &mut SourceRun) {
+        self.send(run, true);
+    }
+
+    fn send(&mut self, run: &mut SourceRun, due: bool) {
         let end_offset = Self::end_offset(run).max(run.start);
-        let rows = std::mem::take(&mut run.batch);
+        let rows = self.encode(run);
         run.batch_bytes = 0;
         run.batch_started = Instant::now();
         let known = self.seen.get(run.fp.as_ref()).copied().unwrap_or(0);
@@ -482,10 +514,35 @@ impl Producer {
             end_offset,
             bytes_read: self.bytes_read,
             rejected: std::mem::take(&mut run.batch_rejected),
+            due,
         };
         if self.tx.blocking_send(batch).is_err() {
             self.consumer_gone = true;
         }
+    }
+
+    /// The rows read: guarded against retired learners' late events, encoded, and dropped
+    /// (the batch keeps its capacity for the next rows).
+    fn encode(&mut self, run: &mut SourceRun) -> Encoded {
+        let Some(load) = self.load_retired.as_mut() else {
+            run.batch.clear();
+            return Encoded::default();
+        };
+        if self
+            .retired_at
+            .is_none_or(|t| t.elapsed() >= RETIRED_REFRESH)
+        {
+            self.retired = load();
+            self.retired_at = Some(Instant::now());
+        }
+        let g = self.retired.guard(&mut run.batch);
+        self.stats.retired.scrubbed += g.scrubbed;
+        self.stats.retired.dropped += g.dropped;
+        self.stats.retired.mentions += g.mentions;
+        for r in run.batch.drain(..) {
+            self.encoder.push(&run.fp, &r);
+        }
+        self.encoder.take()
     }
 
     /// The source ended: its last line ends at EOF, held events are rejected.

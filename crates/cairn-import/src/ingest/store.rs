@@ -5,59 +5,11 @@ use std::collections::HashSet;
 
 use cairn_core::ClickHouse;
 use cairn_core::sql::quote_ident;
-use cairn_events::EventRow;
-use clickhouse::Row;
-use serde::Serialize;
+use std::sync::Arc;
 
-/// One row of `events`, borrowed from a normalized row plus where it was read.
-#[derive(Row, Serialize)]
-struct StoredEvent<'a> {
-    time: u32,
-    time_us: u32,
-    name: &'a str,
-    event_type: &'a str,
-    event_source: &'a str,
-    family: &'a str,
-    course_id: &'a str,
-    org: &'a str,
-    user_id: u64,
-    username: &'a str,
-    session: &'a str,
-    ip: &'a str,
-    agent: &'a str,
-    host: &'a str,
-    referer: &'a str,
-    accept_language: &'a str,
-    page: &'a str,
-    path: &'a str,
-    block_id: &'a str,
-    block_type: &'a str,
-    video_id: &'a str,
-    position: Option<f64>,
-    old_position: Option<f64>,
-    video_duration: Option<f64>,
-    video_speed: Option<f64>,
-    attempts: Option<f64>,
-    grade: Option<f64>,
-    max_grade: Option<f64>,
-    success: &'a str,
-    weighted_earned: Option<f64>,
-    weighted_possible: Option<f64>,
-    percent_grade: Option<f64>,
-    letter_grade: &'a str,
-    completion: Option<f64>,
-    enrollment_mode: &'a str,
-    target: &'a str,
-    item_id: &'a str,
-    message: &'a str,
-    answer_input: Vec<&'a str>,
-    answer_values: Vec<Vec<&'a str>>,
-    answer_text: Vec<Vec<&'a str>>,
-    answer_correct: Vec<i8>,
-    answer_type: Vec<&'a str>,
-    source: &'a str,
-    source_offset: u64,
-}
+use cairn_events::EventRow;
+
+use super::encoded::{self, Encoder};
 
 /// A normalized row with where it was read from (the offset of its first line).
 #[derive(Debug, Clone)]
@@ -73,61 +25,6 @@ pub fn storable(row: &EventRow) -> bool {
     u32::try_from(row.time.timestamp()).is_ok()
 }
 
-fn strs(v: &[String]) -> Vec<&str> {
-    v.iter().map(String::as_str).collect()
-}
-
-fn stored<'a>(r: &'a Located, source: &'a str) -> StoredEvent<'a> {
-    let e = &r.row;
-    StoredEvent {
-        time: u32::try_from(e.time.timestamp()).unwrap_or(0),
-        time_us: e.time.timestamp_subsec_micros(),
-        name: &e.name,
-        event_type: &e.event_type,
-        event_source: &e.event_source,
-        family: e.family.as_str(),
-        course_id: &e.course_id,
-        org: &e.org,
-        user_id: e.user_id.unwrap_or(0),
-        username: &e.username,
-        session: &e.session,
-        ip: &e.ip,
-        agent: &e.agent,
-        host: &e.host,
-        referer: &e.referer,
-        accept_language: &e.accept_language,
-        page: &e.page,
-        path: &e.path,
-        block_id: &e.block_id,
-        block_type: &e.block_type,
-        video_id: &e.video_id,
-        position: e.position,
-        old_position: e.old_position,
-        video_duration: e.video_duration,
-        video_speed: e.video_speed,
-        attempts: e.attempts,
-        grade: e.grade,
-        max_grade: e.max_grade,
-        success: &e.success,
-        weighted_earned: e.weighted_earned,
-        weighted_possible: e.weighted_possible,
-        percent_grade: e.percent_grade,
-        letter_grade: &e.letter_grade,
-        completion: e.completion,
-        enrollment_mode: &e.enrollment_mode,
-        target: &e.target,
-        item_id: &e.item_id,
-        message: &e.message,
-        answer_input: e.answers.iter().map(|a| a.input.as_str()).collect(),
-        answer_values: e.answers.iter().map(|a| strs(&a.values)).collect(),
-        answer_text: e.answers.iter().map(|a| strs(&a.text)).collect(),
-        answer_correct: e.answers.iter().map(|a| a.correct).collect(),
-        answer_type: e.answers.iter().map(|a| a.input_type.as_str()).collect(),
-        source,
-        source_offset: r.offset,
-    }
-}
-
 fn ch_err(context: &str, e: clickhouse::error::Error) -> cairn_core::Error {
     cairn_core::Error::clickhouse(context, e)
 }
@@ -139,27 +36,25 @@ pub async fn insert_events(
     source: &str,
     rows: &[Located],
 ) -> cairn_core::Result<()> {
-    let rows: Vec<(&str, &Located)> = rows.iter().map(|r| (source, r)).collect();
-    insert_from(ch, &rows).await
+    let source: Arc<str> = source.into();
+    let mut enc = Encoder::default();
+    for r in rows {
+        enc.push(&source, r);
+    }
+    encoded::insert(ch, &enc.finish()).await
 }
 
 /// Inserts rows read from several sources (each with its own) in one INSERT.
 pub async fn insert_from(ch: &ClickHouse, rows: &[(&str, &Located)]) -> cairn_core::Result<()> {
-    let mut insert = ch
-        .client()
-        .insert::<StoredEvent<'_>>("_events")
-        .await
-        .map_err(|e| ch_err("insert into events", e))?;
-    for (source, r) in rows {
-        insert
-            .write(&stored(r, source))
-            .await
-            .map_err(|e| ch_err("insert into events", e))?;
+    let mut enc = Encoder::default();
+    let mut source: Arc<str> = "".into();
+    for (s, r) in rows {
+        if *s != &*source {
+            source = (*s).into();
+        }
+        enc.push(&source, r);
     }
-    insert
-        .end()
-        .await
-        .map_err(|e| ch_err("insert into events", e))
+    encoded::insert(ch, &enc.finish()).await
 }
 
 /// A stored event read back: the normalized row, where it was read, and its `event_id`.
@@ -366,11 +261,37 @@ pub async fn present_offsets(
 mod tests {
     use super::*;
 
-    /// On the live server: the stored row fits `events` as current servers check it.
+    /// On the live server: rows encoded by the ingester (every column set, answers
+    /// included) read back equal, through the typed reader.
     #[tokio::test(flavor = "multi_thread")]
-    async fn stored_events_fit_the_events_table() {
+    async fn encoded_rows_read_back_equal() {
         let ch = cairn_migrate::testing::data_lake("import_store_columns").await;
-        cairn_core::testing::assert_insert_columns::<StoredEvent<'_>>(&ch, "_events").await;
+        let line = r#"{"name":"problem_check","event_type":"problem_check","event_source":"server","time":"2024-03-01T10:00:00.123456+00:00","username":"ann","session":"s1","ip":"10.0.0.1","agent":"Mozilla","host":"lms","referer":"http://r","accept_language":"fr","page":"http://p","context":{"course_id":"course-v1:X+Y+Z","org_id":"X","user_id":7,"path":"/event","module":{"usage_key":"block-v1:X+Y+Z+type@problem+block@p1"}},"event":{"attempts":2,"grade":1,"max_grade":2,"success":"incorrect","problem_id":"block-v1:X+Y+Z+type@problem+block@p1","answers":{"p1_2_1":["choice_0","choice_1"],"p1_3_1":"caf\u00e9"},"submission":{"p1_2_1":{"answer":["A","B"],"correct":false,"input_type":"checkboxgroup","question":"Q"},"p1_3_1":{"answer":"café","correct":true,"input_type":"textline","question":"R"}}}}"#;
+        let ev = cairn_events::parse_event(line, None).unwrap();
+        let row = EventRow::from_event(&ev);
+        assert!(!row.answers.is_empty(), "the check row has answers");
+        let mut other = row.clone();
+        other.position = Some(12.5);
+        other.old_position = None;
+        other.user_id = None;
+        other.message.push(' ');
+        let rows = vec![
+            Located { row, offset: 3 },
+            Located {
+                row: other,
+                offset: 1 << 40,
+            },
+        ];
+        insert_events(&ch, "src-é", &rows).await.unwrap();
+        let mut back = read_stored(&ch, "1", &[]).await.unwrap();
+        back.sort_by_key(|r| r.source_offset);
+        assert_eq!(back.len(), 2);
+        for (b, want) in back.into_iter().zip(&rows) {
+            let (source, got) = b.located();
+            assert_eq!(source, "src-é");
+            assert_eq!(got.offset, want.offset);
+            assert_eq!(format!("{:?}", got.row), format!("{:?}", want.row));
+        }
         ch.drop_database().await.unwrap();
     }
 }

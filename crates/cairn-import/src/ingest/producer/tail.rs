@@ -210,7 +210,7 @@ impl Producer {
                 .filter_map(|t| t.open.as_ref())
                 .map(|o| o.run.batch_bytes)
                 .sum();
-            if total < self.opts.batch_bytes {
+            if total < super::CHUNK_BYTES {
                 return;
             }
             let Some(o) = tails
