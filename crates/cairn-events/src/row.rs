@@ -20,6 +20,8 @@
 //! | `message` | the event's JSON exactly as logged |
 //! | `answers` | a `problem_check`'s answers per input ([`crate::answers`]) |
 
+use std::borrow::Cow;
+
 use cairn_core::keys::{CourseKey, UsageKey};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -153,8 +155,10 @@ fn block_type_of_v1(key: &str) -> Option<&str> {
     (!ty.is_empty() && !id.is_empty() && !id.contains('+')).then_some(ty)
 }
 
-fn s(c: &str) -> String {
-    c.to_owned()
+/// Sets `to` to `from`, keeping `to`'s memory.
+fn set(to: &mut String, from: &str) {
+    to.clear();
+    to.push_str(from);
 }
 
 impl EventRow {
@@ -169,6 +173,15 @@ impl EventRow {
 
     /// Normalizes a parsed event.
     pub fn from_event(e: &Event<'_>) -> EventRow {
+        let mut row = EventRow::default();
+        row.set_from_event(e);
+        row
+    }
+
+    /// Makes this row `e`'s, as [`EventRow::from_event`] would, reusing the memory of its
+    /// strings: a reader that refills the same rows allocates almost nothing per event.
+    pub fn set_from_event(&mut self, e: &Event<'_>) {
+        let row = self;
         let module_key = e
             .context
             .module
@@ -176,56 +189,54 @@ impl EventRow {
             .as_ref()
             .and_then(|m| m.usage_key.non_empty())
             .unwrap_or("");
-        let mut course_id = e
-            .context
-            .course_id
-            .non_empty()
-            .or((!e.payload_course_id.is_empty()).then_some(e.payload_course_id.as_ref()))
-            .unwrap_or("")
-            .to_owned();
-        let mut row = EventRow {
-            time: e.time,
-            name: s(&e.name),
-            event_type: s(&e.event_type),
-            event_source: s(&e.event_source),
-            family: e.family,
-            course_id: String::new(),
-            org: String::new(),
-            user_id: e.context.user_id.0.or(e.payload_user_id),
-            username: s(&e.username),
-            session: s(&e.session),
-            ip: s(&e.ip),
-            agent: s(&e.agent),
-            host: s(&e.host),
-            referer: s(&e.referer),
-            accept_language: s(&e.accept_language),
-            page: s(&e.page),
-            path: e.context.path.as_str().to_owned(),
-            block_id: module_key.to_owned(),
-            block_type: String::new(),
-            video_id: String::new(),
-            position: None,
-            old_position: None,
-            video_duration: None,
-            video_speed: None,
-            attempts: None,
-            grade: None,
-            max_grade: None,
-            success: String::new(),
-            weighted_earned: None,
-            weighted_possible: None,
-            percent_grade: None,
-            letter_grade: String::new(),
-            completion: None,
-            enrollment_mode: String::new(),
-            target: String::new(),
-            item_id: String::new(),
-            message: e.raw.to_owned(),
-            answers: crate::answers::answers_of(e),
-        };
-        let mut family_block = String::new();
+        set(
+            &mut row.course_id,
+            e.context
+                .course_id
+                .non_empty()
+                .or((!e.payload_course_id.is_empty()).then_some(e.payload_course_id.as_ref()))
+                .unwrap_or(""),
+        );
+        row.time = e.time;
+        set(&mut row.name, &e.name);
+        set(&mut row.event_type, &e.event_type);
+        set(&mut row.event_source, &e.event_source);
+        row.family = e.family;
+        row.org.clear();
+        row.user_id = e.context.user_id.0.or(e.payload_user_id);
+        set(&mut row.username, &e.username);
+        set(&mut row.session, &e.session);
+        set(&mut row.ip, &e.ip);
+        set(&mut row.agent, &e.agent);
+        set(&mut row.host, &e.host);
+        set(&mut row.referer, &e.referer);
+        set(&mut row.accept_language, &e.accept_language);
+        set(&mut row.page, &e.page);
+        set(&mut row.path, e.context.path.as_str());
+        set(&mut row.block_id, module_key);
+        row.block_type.clear();
+        row.video_id.clear();
+        row.position = None;
+        row.old_position = None;
+        row.video_duration = None;
+        row.video_speed = None;
+        row.attempts = None;
+        row.grade = None;
+        row.max_grade = None;
+        row.success.clear();
+        row.weighted_earned = None;
+        row.weighted_possible = None;
+        row.percent_grade = None;
+        row.letter_grade.clear();
+        row.completion = None;
+        row.enrollment_mode.clear();
+        row.target.clear();
+        row.item_id.clear();
+        set(&mut row.message, e.raw);
+        row.answers = crate::answers::answers_of(e);
+        let mut family_block: Cow<'_, str> = Cow::Borrowed("");
         match &e.payload {
-            Payload::Enrollment { mode } => row.enrollment_mode = s(mode),
+            Payload::Enrollment { mode } => set(&mut row.enrollment_mode, mode),
             Payload::Video {
                 video_id,
                 position,
@@ -235,7 +246,7 @@ impl EventRow {
                 speed,
                 ..
             } => {
-                row.video_id = s(video_id);
+                set(&mut row.video_id, video_id);
                 row.position = new_position.or(*position);
                 row.old_position = if new_position.is_some() {
                     old_position.or(*position)
@@ -245,7 +256,7 @@ impl EventRow {
                 row.video_duration = *duration;
                 row.video_speed = *speed;
                 if !video_id.is_empty() {
-                    family_block = usage_in(&course_id, "video", video_id);
+                    family_block = Cow::Owned(usage_in(&row.course_id, "video", video_id));
                 }
             }
             Payload::Problem {
@@ -260,22 +271,22 @@ impl EventRow {
                 row.attempts = *attempts;
                 row.grade = *grade;
                 row.max_grade = *max_grade;
-                row.success = s(success);
+                set(&mut row.success, success);
                 row.weighted_earned = *weighted_earned;
                 row.weighted_possible = *weighted_possible;
                 family_block = if problem_id.contains(':') || problem_id.is_empty() {
-                    s(problem_id)
+                    Cow::Borrowed(problem_id)
                 } else {
-                    usage_in(&course_id, "problem", problem_id)
+                    Cow::Owned(usage_in(&row.course_id, "problem", problem_id))
                 };
             }
             Payload::Navigation {
                 id, target_name, ..
             } => {
-                family_block = s(id);
-                row.target = s(target_name);
+                family_block = Cow::Borrowed(id);
+                set(&mut row.target, target_name);
             }
-            Payload::LinkClick { target_url, .. } => row.target = s(target_url),
+            Payload::LinkClick { target_url, .. } => set(&mut row.target, target_url),
             Payload::Grade {
                 block_id,
                 percent_grade,
@@ -283,9 +294,9 @@ impl EventRow {
                 weighted_earned,
                 weighted_possible,
             } => {
-                family_block = s(block_id);
+                family_block = Cow::Borrowed(block_id);
                 row.percent_grade = *percent_grade;
-                row.letter_grade = s(letter_grade);
+                set(&mut row.letter_grade, letter_grade);
                 row.weighted_earned = *weighted_earned;
                 row.weighted_possible = *weighted_possible;
             }
@@ -293,66 +304,66 @@ impl EventRow {
                 block_id,
                 completion,
             } => {
-                family_block = s(block_id);
+                family_block = Cow::Borrowed(block_id);
                 row.completion = *completion;
             }
             Payload::Forum { id, thread, .. } => {
-                row.item_id = s(id);
+                set(&mut row.item_id, id);
                 // The thread: a response's or comment's, or a thread event's own.
-                row.target = if !thread.is_empty() {
-                    s(thread)
+                if !thread.is_empty() {
+                    set(&mut row.target, thread);
                 } else if e.name.starts_with("edx.forum.thread.") {
-                    s(id)
-                } else {
-                    String::new()
-                };
+                    set(&mut row.target, id);
+                }
             }
             Payload::SpecialExam {
                 exam_content_id,
                 attempt_id,
                 ..
             } => {
-                family_block = s(exam_content_id);
-                row.item_id = s(attempt_id);
+                family_block = Cow::Borrowed(exam_content_id);
+                set(&mut row.item_id, attempt_id);
             }
             Payload::Certificate {
                 certificate_id,
                 mode,
             } => {
-                row.item_id = s(certificate_id);
-                row.enrollment_mode = s(mode);
+                set(&mut row.item_id, certificate_id);
+                set(&mut row.enrollment_mode, mode);
             }
             Payload::Other => {}
         }
         if !family_block.is_empty() {
-            row.block_id = family_block;
+            set(&mut row.block_id, &family_block);
         }
         // Parsing the usage key allocates; only the type is needed for every event, the
         // course and org only when the context lacks them.
         let org_id = e.context.org_id.non_empty();
         if !row.block_id.is_empty() {
-            if course_id.is_empty() || org_id.is_none() || !row.block_id.starts_with("block-v1:") {
+            if row.course_id.is_empty()
+                || org_id.is_none()
+                || !row.block_id.starts_with("block-v1:")
+            {
                 if let Ok(b) = UsageKey::parse(&row.block_id) {
-                    row.block_type = b.block_type().to_owned();
-                    if course_id.is_empty()
+                    set(&mut row.block_type, b.block_type());
+                    if row.course_id.is_empty()
                         && let Some(c) = b.course_key()
                     {
-                        course_id = c.to_string();
+                        row.course_id = c.to_string();
                     }
-                    if org_id.is_none() && course_id.is_empty() {
-                        row.org = b.org().to_owned();
+                    if org_id.is_none() && row.course_id.is_empty() {
+                        set(&mut row.org, b.org());
                     }
                 }
             } else if let Some(ty) = block_type_of_v1(&row.block_id) {
-                row.block_type = ty.to_owned();
+                set(&mut row.block_type, ty);
             }
         }
         if let Some(o) = org_id {
-            row.org = o.to_owned();
-        } else if let Ok(c) = CourseKey::parse(&course_id) {
-            row.org = c.org().to_owned();
+            set(&mut row.org, o);
+        } else if let Ok(c) = CourseKey::parse(&row.course_id) {
+            let org = c.org().to_owned();
+            row.org = org;
         }
-        row.course_id = course_id;
-        row
     }
 }

@@ -1,8 +1,11 @@
 //! Ingestion: tracking logs into ClickHouse's `events`, exactly once.
 //!
-//! `bytes → lines → cairn-events → rows → batched inserts`, a reader thread feeding an
-//! inserter through a bounded channel (so at most a few batches sit in memory while
-//! ClickHouse is away).
+//! `bytes → lines → cairn-events → rows → encoded rows → inserts`. A reader thread parses,
+//! and encodes each row as ClickHouse receives it (RowBinary in LZ4 frames, see
+//! [`encoded`]); the inserter gathers these compressed chunks, through a bounded channel,
+//! into large inserts (few parts, little merging), and sends one while it gathers the next.
+//! So memory stays bounded while ClickHouse is away, and parsing, encoding and inserting
+//! overlap.
 //!
 //! **Exactly once.** Every row stores its source's fingerprint and the byte offset of its
 //! line. After a batch is inserted, a checkpoint `(source, end_offset)` is recorded. A

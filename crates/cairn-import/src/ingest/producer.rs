@@ -98,9 +98,10 @@ pub(crate) struct Producer {
     load_retired: Option<RetiredFn>,
     retired: Retired,
     retired_at: Option<Instant>,
-    /// Encodes the rows read for the inserter (on this thread, so each row is freed where it
-    /// was made).
+    /// Encodes the rows read for the inserter.
     encoder: Encoder,
+    /// Rows already sent, refilled by the next events (their strings keep their memory).
+    spare: Vec<Located>,
     /// Fingerprint → end offset already sent in this run.
     seen: HashMap<String, u64>,
     bytes_read: u64,
@@ -127,6 +128,14 @@ struct SourceRun {
     batch_started: Instant,
     /// Lines rejected since the last batch was sent.
     batch_rejected: u64,
+}
+
+/// Keeps a sent row to be refilled, unless it held an unusually long event (its memory is
+/// given back rather than kept for every later event).
+fn keep_spare(spare: &mut Vec<Located>, r: Located) {
+    if r.row.message.capacity() <= 64 << 10 {
+        spare.push(r);
+    }
 }
 
 fn fingerprint(first_line: &[u8]) -> String {
@@ -219,6 +228,7 @@ impl Producer {
             retired: Retired::default(),
             retired_at: None,
             encoder: Encoder::default(),
+            spare: Vec::new(),
             seen: HashMap::new(),
             bytes_read: 0,
             consumer_gone: false,
@@ -413,6 +423,7 @@ impl Producer {
             ..
         } = run;
         let stats = &mut self.stats;
+        let spare = &mut self.spare;
         let rejects = &mut self.rejects;
         let hook = &mut self.hook;
         let mut reject = |line: u64, reason: &str, detail: &str| {
@@ -437,16 +448,24 @@ impl Producer {
                 offset,
                 event,
             } => {
-                let row = EventRow::from_event(&event);
-                if !storable(&row) {
-                    reject(line, "time out of range", &row.time.to_rfc3339());
+                let mut r = spare.pop().unwrap_or_else(|| Located {
+                    row: EventRow::default(),
+                    offset,
+                });
+                r.row.set_from_event(&event);
+                r.offset = offset;
+                if !storable(&r.row) {
+                    reject(line, "time out of range", &r.row.time.to_rfc3339());
+                    spare.push(r);
                 } else if present.contains(&offset) {
                     already += 1;
+                    spare.push(r);
                 } else {
                     events += 1;
                     // Rough size in memory: the raw message dominates; the rest ~1 KiB.
+                    let row = &r.row;
                     *batch_bytes += row.message.len() + row.agent.len() + row.referer.len() + 1024;
-                    batch.push(Located { row, offset });
+                    batch.push(r);
                 }
             }
             Item::CoursePublished { course_id, .. } => publishes.push(course_id.to_owned()),
@@ -521,11 +540,13 @@ impl Producer {
         }
     }
 
-    /// The rows read: guarded against retired learners' late events, encoded, and dropped
-    /// (the batch keeps its capacity for the next rows).
+    /// The rows read: guarded against retired learners' late events, encoded, and kept to
+    /// be refilled.
     fn encode(&mut self, run: &mut SourceRun) -> Encoded {
         let Some(load) = self.load_retired.as_mut() else {
-            run.batch.clear();
+            for r in run.batch.drain(..) {
+                keep_spare(&mut self.spare, r);
+            }
             return Encoded::default();
         };
         if self
@@ -541,6 +562,7 @@ impl Producer {
         self.stats.retired.mentions += g.mentions;
         for r in run.batch.drain(..) {
             self.encoder.push(&run.fp, &r);
+            keep_spare(&mut self.spare, r);
         }
         self.encoder.take()
     }
