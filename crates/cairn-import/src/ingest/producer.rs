@@ -128,6 +128,8 @@ struct SourceRun {
     batch_started: Instant,
     /// Lines rejected since the last batch was sent.
     batch_rejected: u64,
+    /// The reader has caught up with the source at least once (following it live).
+    live: bool,
 }
 
 /// Keeps a sent row to be refilled, unless it held an unusually long event (its memory is
@@ -295,6 +297,7 @@ impl Producer {
             batch_bytes: 0,
             batch_started: Instant::now(),
             batch_rejected: 0,
+            live: false,
         })
     }
 
@@ -497,7 +500,10 @@ impl Producer {
 
     /// Sends the batch when it is full or has waited `flush_interval`; when the reader has
     /// caught up (`idle`), already after a quarter of it, so live events show up quickly.
+    /// Once a source has been caught up with, it is live: every batch of it is inserted as
+    /// soon as it is sent (before, full batches are gathered into larger inserts).
     fn maybe_flush(&mut self, run: &mut SourceRun, idle: bool) {
+        run.live |= idle;
         let full = run.batch.len() >= self.opts.batch_rows.min(CHUNK_ROWS)
             || run.batch_bytes >= CHUNK_BYTES;
         let wait = if idle {
@@ -507,7 +513,7 @@ impl Producer {
         };
         let due = !run.batch.is_empty() && run.batch_started.elapsed() >= wait;
         if full || due {
-            self.send(run, !full);
+            self.send(run, !full || run.live);
         }
     }
 
