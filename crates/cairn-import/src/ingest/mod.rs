@@ -243,6 +243,8 @@ struct Stored {
     inserted: u64,
     duplicates_skipped: u64,
     retries: u64,
+    /// Why the rows could not be stored (then nothing was checkpointed).
+    failed: Option<String>,
 }
 
 /// Rows gathered for one insert, with the checkpoints that hold once they are stored.
@@ -303,8 +305,9 @@ async fn store_pending(ch: ClickHouse, p: Pending) -> Stored {
                 Ok(n) => stored.duplicates_skipped += n as u64,
                 Err(e) => {
                     // Our own frames: cannot happen unless memory is corrupted. Nothing
-                    // is checkpointed, so a restart reads these rows again.
-                    tracing::error!("ingest: {e}; stopping without a checkpoint");
+                    // is checkpointed, and the run stops (a later checkpoint would pass
+                    // over these rows), so a restart reads them again.
+                    stored.failed = Some(e.to_string());
                     return stored;
                 }
             }
@@ -345,17 +348,27 @@ async fn store_pending(ch: ClickHouse, p: Pending) -> Stored {
     stored
 }
 
-/// Waits for the insert in flight, if any, and adds what it did to the summary.
-async fn settle(in_flight: &mut Option<tokio::task::JoinHandle<Stored>>, summary: &mut Summary) {
-    if let Some(task) = in_flight.take() {
-        match task.await {
-            Ok(s) => {
-                summary.inserted += s.inserted;
-                summary.duplicates_skipped += s.duplicates_skipped;
-                summary.retries += s.retries;
-            }
-            Err(e) => tracing::error!("ingest: the insert task failed: {e}"),
-        }
+/// Waits for the insert in flight, if any, and adds what it did to the summary. An insert
+/// that could not be stored stops the run: no later checkpoint may pass over its rows.
+async fn settle(
+    in_flight: &mut Option<tokio::task::JoinHandle<Stored>>,
+    summary: &mut Summary,
+) -> cairn_core::Result<()> {
+    let Some(task) = in_flight.take() else {
+        return Ok(());
+    };
+    let s = task
+        .await
+        .map_err(|e| cairn_core::Error::Other(format!("ingest: the insert task failed: {e}")))?;
+    summary.inserted += s.inserted;
+    summary.duplicates_skipped += s.duplicates_skipped;
+    summary.retries += s.retries;
+    match s.failed {
+        Some(why) => Err(cairn_core::Error::Other(format!(
+            "ingest: stopped without a checkpoint for the last rows read ({why}); run it again \
+             to store them"
+        ))),
+        None => Ok(()),
     }
 }
 
@@ -482,7 +495,7 @@ pub async fn ingest(
         if !dry_run {
             // An insert holds at most `batch_rows` rows and about `batch_bytes` compressed.
             if pending.rows.rows() + batch.rows.rows() > popts_rows && !pending.is_empty() {
-                settle(&mut in_flight, &mut summary).await;
+                settle(&mut in_flight, &mut summary).await?;
                 in_flight = Some(tokio::spawn(store_pending(
                     ch.clone(),
                     std::mem::take(&mut pending),
@@ -496,7 +509,7 @@ pub async fn ingest(
                     .started
                     .is_some_and(|t| t.elapsed() >= opts.flush_interval);
             if due {
-                settle(&mut in_flight, &mut summary).await;
+                settle(&mut in_flight, &mut summary).await?;
                 in_flight = Some(tokio::spawn(store_pending(
                     ch.clone(),
                     std::mem::take(&mut pending),
@@ -519,10 +532,10 @@ pub async fn ingest(
         summary.bytes = bytes_read;
     }
     if !pending.is_empty() {
-        settle(&mut in_flight, &mut summary).await;
+        settle(&mut in_flight, &mut summary).await?;
         in_flight = Some(tokio::spawn(store_pending(ch.clone(), pending)));
     }
-    settle(&mut in_flight, &mut summary).await;
+    settle(&mut in_flight, &mut summary).await?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
