@@ -2,11 +2,10 @@
 //! queries that make resuming exact.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use cairn_core::ClickHouse;
 use cairn_core::sql::quote_ident;
-use std::sync::Arc;
-
 use cairn_events::EventRow;
 
 use super::encoded::{self, Encoder};
