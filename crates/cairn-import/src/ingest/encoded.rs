@@ -93,6 +93,19 @@ pub struct Encoded {
     bytes: usize,
 }
 
+/// The rows of one source among [`Encoded`] rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceRows {
+    /// The source.
+    pub source: Arc<str>,
+    /// The lowest offset of its rows.
+    pub lo: u64,
+    /// The highest offset of its rows.
+    pub hi: u64,
+    /// How many rows.
+    pub rows: usize,
+}
+
 /// Why held rows could not be read back (a bug, not bad input: the frames are ours).
 #[derive(Debug, thiserror::Error)]
 #[error("held rows are damaged: {0}")]
@@ -114,30 +127,25 @@ impl Encoded {
         self.rows == 0
     }
 
-    /// Each source's lowest and highest row offset, sources in order of first row.
-    pub fn offset_ranges(&self) -> Vec<(Arc<str>, u64, u64)> {
-        let mut out: Vec<(Arc<str>, u64, u64)> = Vec::new();
+    /// Per source, in order of first row: its rows' lowest and highest offset, and how
+    /// many rows it has.
+    pub fn sources(&self) -> Vec<SourceRows> {
+        let mut out: Vec<SourceRows> = Vec::new();
         for f in &self.frames {
             let lo = f.offsets.iter().copied().min().unwrap_or(0);
             let hi = f.offsets.iter().copied().max().unwrap_or(0);
-            match out.iter_mut().find(|(s, _, _)| *s == f.source) {
-                Some((_, l, h)) => {
-                    *l = (*l).min(lo);
-                    *h = (*h).max(hi);
+            match out.iter_mut().find(|s| s.source == f.source) {
+                Some(s) => {
+                    s.lo = s.lo.min(lo);
+                    s.hi = s.hi.max(hi);
+                    s.rows += f.offsets.len();
                 }
-                None => out.push((f.source.clone(), lo, hi)),
-            }
-        }
-        out
-    }
-
-    /// Rows held per source, sources in order of first row.
-    pub fn source_rows(&self) -> Vec<(Arc<str>, usize)> {
-        let mut out: Vec<(Arc<str>, usize)> = Vec::new();
-        for f in &self.frames {
-            match out.iter_mut().find(|(s, _)| *s == f.source) {
-                Some((_, n)) => *n += f.offsets.len(),
-                None => out.push((f.source.clone(), f.offsets.len())),
+                None => out.push(SourceRows {
+                    source: f.source.clone(),
+                    lo,
+                    hi,
+                    rows: f.offsets.len(),
+                }),
             }
         }
         out
@@ -193,16 +201,6 @@ pub struct Encoder {
 }
 
 impl Encoder {
-    /// Rows pushed so far.
-    pub fn rows(&self) -> usize {
-        self.held.rows + self.offsets.len()
-    }
-
-    /// Bytes held so far (compressed frames plus the frame being filled).
-    pub fn bytes(&self) -> usize {
-        self.held.bytes + self.raw.len()
-    }
-
     /// Appends a row read from `source`.
     pub fn push(&mut self, source: &Arc<str>, r: &Located) {
         self.start_row(source);
@@ -467,13 +465,22 @@ mod tests {
         let mut held = enc.finish();
         assert_eq!(held.rows(), 4010);
         assert!(held.frames.len() > 2, "{} frames", held.frames.len());
-        let ranges = held.offset_ranges();
-        assert_eq!(ranges, vec![(a.clone(), 0, 399_900), (b.clone(), 0, 900)]);
+        let per_source = |source: &Arc<str>, lo, hi, rows| SourceRows {
+            source: source.clone(),
+            lo,
+            hi,
+            rows,
+        };
+        assert_eq!(
+            held.sources(),
+            vec![per_source(&a, 0, 399_900, 4000), per_source(&b, 0, 900, 10)]
+        );
         let dropped = held
             .retain(|s, o| !(s == "a" && o % 300 == 0 || s == "b" && o == 500))
             .unwrap();
         assert_eq!(dropped, 1334 + 1);
         assert_eq!(held.rows(), 4010 - 1335);
+        assert_eq!(held.sources()[1], per_source(&b, 0, 900, 9));
         // What is left re-encodes byte for byte as the kept rows would.
         let mut again = Encoder::default();
         for i in (0..4000).filter(|i| (i * 100) % 300 != 0) {

@@ -289,12 +289,12 @@ async fn store_pending(ch: ClickHouse, p: Pending) -> Stored {
     while !rows.is_empty() {
         if attempt > 0 {
             let mut present: Vec<(Arc<str>, HashSet<u64>)> = Vec::new();
-            for (source, lo, hi) in rows.offset_ranges() {
+            for s in rows.sources() {
                 let got = with_retry("reading stored offsets", &mut stored.retries, || {
-                    store::present_offsets(&ch, &source, lo, hi)
+                    store::present_offsets(&ch, &s.source, s.lo, s.hi)
                 })
                 .await;
-                present.push((source, got));
+                present.push((s.source, got));
             }
             let dropped = rows.retain(|source, offset| {
                 !present
@@ -334,12 +334,12 @@ async fn store_pending(ch: ClickHouse, p: Pending) -> Stored {
             }
         }
     }
-    let counts = rows.source_rows();
+    let counts = rows.sources();
     for (source, path, end_offset, rejected) in &p.checkpoints {
         let n = counts
             .iter()
-            .find(|(s, _)| s == source)
-            .map_or(0, |(_, n)| *n as u64);
+            .find(|s| &s.source == source)
+            .map_or(0, |s| s.rows as u64);
         with_retry("recording a checkpoint", &mut stored.retries, || {
             store::checkpoint(&ch, source, path, *end_offset, n, *rejected)
         })
