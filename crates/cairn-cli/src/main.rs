@@ -125,6 +125,17 @@ enum FixturesCommand {
         /// One bad line per this many events (0: none).
         #[arg(long, default_value_t = 1000)]
         bad_every: u64,
+        /// Number of the first course (C01 is 1): several runs make distinct courses.
+        #[arg(long, default_value_t = 1)]
+        first_course: u32,
+        /// Id of the first learner: several runs make distinct learners.
+        #[arg(long, default_value_t = 1)]
+        first_learner: u32,
+        /// Write the tracking log to stdout (for `| cairn ingest -`) instead of into the
+        /// folder, keeping no per-event truth (no truth.json): for logs too large for the
+        /// disk. lms-seed.sql and the OLX still go into the folder.
+        #[arg(long)]
+        stdout: bool,
     },
 }
 
@@ -254,6 +265,9 @@ fn fixtures(cmd: &FixturesCommand) -> ExitCode {
         days,
         start,
         bad_every,
+        first_course,
+        first_learner,
+        stdout,
     } = cmd;
     let spec = cairn_fixtures::Spec {
         seed: *seed,
@@ -262,7 +276,27 @@ fn fixtures(cmd: &FixturesCommand) -> ExitCode {
         days: *days,
         start: *start,
         bad_every: *bad_every,
+        first_course: *first_course,
+        first_learner: *first_learner,
     };
+    if *stdout {
+        let mut log = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
+        return match cairn_fixtures::stream(&spec, out, &mut log) {
+            Ok(truth) => {
+                eprintln!(
+                    "wrote the tracking log to stdout ({} events, {} bad lines), {}/lms-seed.sql",
+                    truth.events,
+                    truth.bad_lines,
+                    out.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("cairn fixtures generate: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match cairn_fixtures::generate(&spec, out) {
         Ok(truth) => {
             println!(

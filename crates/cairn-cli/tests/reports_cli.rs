@@ -196,6 +196,8 @@ async fn lake(test: &str) -> Lake {
         days: 21,
         start: NaiveDate::from_ymd_opt(2026, 1, 5).unwrap(),
         bad_every: 0,
+
+        ..Spec::default()
     };
     let truth = generate(&spec, dir.path()).unwrap();
     let lms = testing::mysql_openedx(test).await;

@@ -201,6 +201,8 @@ pub async fn dashboard_with(name: &str, setup: Setup) -> Fixture {
         days: 14,
         start: chrono::Utc::now().date_naive() - chrono::Duration::days(20),
         bad_every: 0,
+
+        ..Spec::default()
     };
     generate(&spec, &dir).unwrap();
     let generated = courses(&spec);
