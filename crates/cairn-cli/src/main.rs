@@ -280,8 +280,7 @@ fn fixtures(cmd: &FixturesCommand) -> ExitCode {
         first_learner: *first_learner,
     };
     if *stdout {
-        let mut log = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
-        return match cairn_fixtures::stream(&spec, out, &mut log) {
+        return match cairn_fixtures::stream(&spec, out, std::io::stdout()) {
             Ok(truth) => {
                 eprintln!(
                     "wrote the tracking log to stdout ({} events, {} bad lines), {}/lms-seed.sql",

@@ -128,9 +128,19 @@ struct SourceRun {
     batch_started: Instant,
     /// Lines rejected since the last batch was sent.
     batch_rejected: u64,
-    /// The reader has caught up with the source at least once (following it live).
+    /// The reader has caught up with the source and not fallen behind since (it follows
+    /// the source live).
     live: bool,
+    /// Full chunks sent in a row since the reader last caught up.
+    behind: u32,
 }
+
+/// Full chunks read in a row, without catching up, after which a live source is a backlog
+/// again (a pipe from a program that writes in bursts, a followed file that was appended
+/// to in bulk): its batches are gathered into large inserts until the reader catches up.
+/// A source followed live at thousands of events per second is caught up with between
+/// two chunks.
+const BEHIND_CHUNKS: u32 = 4;
 
 /// Keeps a sent row to be refilled, unless it held an unusually long event (its memory is
 /// given back rather than kept for every later event).
@@ -298,6 +308,7 @@ impl Producer {
             batch_started: Instant::now(),
             batch_rejected: 0,
             live: false,
+            behind: 0,
         })
     }
 
@@ -501,11 +512,18 @@ impl Producer {
     /// Sends the batch when it is full or has waited `flush_interval`; when the reader has
     /// caught up (`idle`), already after a quarter of it, so live events show up quickly.
     /// Once a source has been caught up with, it is live: every batch of it is inserted as
-    /// soon as it is sent (before, full batches are gathered into larger inserts).
+    /// soon as it is sent, until it falls [`BEHIND_CHUNKS`] behind (otherwise, full batches
+    /// are gathered into larger inserts).
     fn maybe_flush(&mut self, run: &mut SourceRun, idle: bool) {
-        run.live |= idle;
         let full = run.batch.len() >= self.opts.batch_rows.min(CHUNK_ROWS)
             || run.batch_bytes >= CHUNK_BYTES;
+        if idle {
+            run.live = true;
+            run.behind = 0;
+        } else if full {
+            run.behind += 1;
+            run.live &= run.behind < BEHIND_CHUNKS;
+        }
         let wait = if idle {
             self.opts.flush_interval / 4
         } else {
