@@ -357,6 +357,43 @@ async fn follow_sees_appends_within_a_second_and_survives_rotations() {
     ch.drop_database().await.unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_burst_after_catching_up_is_gathered_into_few_inserts() {
+    let ch = data_lake("ingest_burst").await;
+    let dir = tmp("burst");
+    let f = dir.join("tracking.log");
+    std::fs::write(&f, lines(0..10)).unwrap();
+    let (stop, task) = follow(&ch, vec![Input::Path(f.clone())]);
+    assert!(
+        wait_for(&ch, 10, Duration::from_secs(5)).await.is_some(),
+        "initial content"
+    );
+    // Caught up, the source is live; 30,000 lines appended at once are a backlog again:
+    // 30 chunks of 1,024, gathered (not 30 inserts).
+    append(&f, &lines(10..30_010));
+    assert!(
+        wait_for(&ch, 30_010, Duration::from_secs(30))
+            .await
+            .is_some(),
+        "the burst is stored"
+    );
+    // Then live again: a few lines are visible within a second.
+    append(&f, &lines(30_010..30_015));
+    let took = wait_for(&ch, 30_015, Duration::from_secs(3))
+        .await
+        .expect("appended lines visible");
+    assert!(
+        took < Duration::from_secs(1),
+        "append → visible took {took:?}"
+    );
+    stop.store(true, Ordering::Relaxed);
+    let s = task.await.unwrap();
+    eprintln!("{s}");
+    assert_eq!(s.inserted, 30_015, "{s}");
+    assert!(s.inserts <= 12, "{s}");
+    ch.drop_database().await.unwrap();
+}
+
 fn gzip(path: &Path, text: &str) {
     let mut enc = flate2::write::GzEncoder::new(
         std::fs::File::create(path).unwrap(),

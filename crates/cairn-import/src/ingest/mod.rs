@@ -115,6 +115,8 @@ pub struct Summary {
     pub events: u64,
     /// Events inserted.
     pub inserted: u64,
+    /// Inserts made (each a part or more in ClickHouse).
+    pub inserts: u64,
     /// Events skipped because ClickHouse already had them.
     pub duplicates_skipped: u64,
     /// Rejected lines by reason.
@@ -147,10 +149,11 @@ impl std::fmt::Display for Summary {
         let secs = self.elapsed.as_secs_f64().max(1e-9);
         writeln!(
             f,
-            "{} events inserted ({:.0}/s, {:.1} MB/s), {} already stored and skipped, {} lines in {} sources, {:.1} s",
+            "{} events inserted ({:.0}/s, {:.1} MB/s) in {} inserts, {} already stored and skipped, {} lines in {} sources, {:.1} s",
             self.inserted,
             self.inserted as f64 / secs,
             self.bytes as f64 / secs / 1e6,
+            self.inserts,
             self.duplicates_skipped,
             self.lines,
             self.sources,
@@ -241,6 +244,7 @@ where
 #[derive(Default)]
 struct Stored {
     inserted: u64,
+    inserts: u64,
     duplicates_skipped: u64,
     retries: u64,
     /// Why the rows could not be stored (then nothing was checkpointed).
@@ -318,6 +322,7 @@ async fn store_pending(ch: ClickHouse, p: Pending) -> Stored {
         match encoded::insert(&ch, &rows).await {
             Ok(()) => {
                 stored.inserted += rows.rows() as u64;
+                stored.inserts += 1;
                 break;
             }
             Err(e) => {
@@ -361,6 +366,7 @@ async fn settle(
         .await
         .map_err(|e| cairn_core::Error::Other(format!("ingest: the insert task failed: {e}")))?;
     summary.inserted += s.inserted;
+    summary.inserts += s.inserts;
     summary.duplicates_skipped += s.duplicates_skipped;
     summary.retries += s.retries;
     match s.failed {
@@ -490,7 +496,28 @@ pub async fn ingest(
     let mut last_log = Instant::now();
     let mut pending = Pending::default();
     let mut in_flight: Option<tokio::task::JoinHandle<Stored>> = None;
-    while let Some(batch) = rx.recv().await {
+    loop {
+        // Gathered rows wait at most `flush_interval`, even when no batch comes after them
+        // (the reader caught up right after a full chunk).
+        let wait = pending
+            .started
+            .map(|t| opts.flush_interval.saturating_sub(t.elapsed()));
+        let received = match wait {
+            Some(left) => tokio::time::timeout(left, rx.recv()).await,
+            None => Ok(rx.recv().await),
+        };
+        let batch = match received {
+            Ok(Some(batch)) => batch,
+            Ok(None) => break,
+            Err(_) => {
+                settle(&mut in_flight, &mut summary).await?;
+                in_flight = Some(tokio::spawn(store_pending(
+                    ch.clone(),
+                    std::mem::take(&mut pending),
+                )));
+                continue;
+            }
+        };
         let bytes_read = batch.bytes_read;
         if !dry_run {
             // An insert holds at most `batch_rows` rows and about `batch_bytes` compressed.
