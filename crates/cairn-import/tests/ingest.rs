@@ -266,27 +266,45 @@ fn follow(
     (stop, task)
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn follow_sees_appends_within_a_second_and_survives_rotations() {
-    let ch = data_lake("ingest_follow").await;
-    let dir = tmp("follow");
-    let f = dir.join("tracking.log");
+/// A lake and a `tracking.log` of 10 lines followed (`follow`), once they are stored.
+async fn following(
+    test: &str,
+) -> (
+    ClickHouse,
+    PathBuf,
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+    tokio::task::JoinHandle<Summary>,
+) {
+    let ch = data_lake(&format!("ingest_{test}")).await;
+    let f = tmp(test).join("tracking.log");
     std::fs::write(&f, lines(0..10)).unwrap();
     let (stop, task) = follow(&ch, vec![Input::Path(f.clone())]);
     assert!(
         wait_for(&ch, 10, Duration::from_secs(5)).await.is_some(),
         "initial content"
     );
+    (ch, f, stop, task)
+}
 
-    // Appended lines are visible within a second.
-    append(&f, &lines(10..15));
-    let took = wait_for(&ch, 15, Duration::from_secs(3))
+/// Appends lines `range` to `f` and asserts they are all visible within a second.
+async fn visible_within_a_second(ch: &ClickHouse, f: &Path, range: std::ops::Range<u64>) {
+    let end = range.end;
+    append(f, &lines(range));
+    let took = wait_for(ch, end, Duration::from_secs(3))
         .await
         .expect("appended lines visible");
     assert!(
         took < Duration::from_secs(1),
         "append → visible took {took:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn follow_sees_appends_within_a_second_and_survives_rotations() {
+    let (ch, f, stop, task) = following("follow").await;
+    let dir = f.parent().unwrap().to_path_buf();
+    // Appended lines are visible within a second.
+    visible_within_a_second(&ch, &f, 10..15).await;
 
     // A line still being written is not parsed until complete.
     let partial = event_line(15);
@@ -359,15 +377,7 @@ async fn follow_sees_appends_within_a_second_and_survives_rotations() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_burst_after_catching_up_is_gathered_into_few_inserts() {
-    let ch = data_lake("ingest_burst").await;
-    let dir = tmp("burst");
-    let f = dir.join("tracking.log");
-    std::fs::write(&f, lines(0..10)).unwrap();
-    let (stop, task) = follow(&ch, vec![Input::Path(f.clone())]);
-    assert!(
-        wait_for(&ch, 10, Duration::from_secs(5)).await.is_some(),
-        "initial content"
-    );
+    let (ch, f, stop, task) = following("burst").await;
     // Caught up, the source is live; 30,000 lines appended at once are a backlog again:
     // 30 chunks of 1,024, gathered (not 30 inserts).
     append(&f, &lines(10..30_010));
@@ -378,14 +388,7 @@ async fn a_burst_after_catching_up_is_gathered_into_few_inserts() {
         "the burst is stored"
     );
     // Then live again: a few lines are visible within a second.
-    append(&f, &lines(30_010..30_015));
-    let took = wait_for(&ch, 30_015, Duration::from_secs(3))
-        .await
-        .expect("appended lines visible");
-    assert!(
-        took < Duration::from_secs(1),
-        "append → visible took {took:?}"
-    );
+    visible_within_a_second(&ch, &f, 30_010..30_015).await;
     stop.store(true, Ordering::Relaxed);
     let s = task.await.unwrap();
     eprintln!("{s}");
