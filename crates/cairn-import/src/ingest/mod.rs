@@ -353,6 +353,22 @@ async fn store_pending(ch: ClickHouse, p: Pending) -> Stored {
     stored
 }
 
+/// Sends the gathered rows to be stored, once the insert in flight is settled: one insert
+/// at a time is in flight while the next one is gathered.
+async fn store_next(
+    ch: &ClickHouse,
+    in_flight: &mut Option<tokio::task::JoinHandle<Stored>>,
+    pending: &mut Pending,
+    summary: &mut Summary,
+) -> cairn_core::Result<()> {
+    settle(in_flight, summary).await?;
+    *in_flight = Some(tokio::spawn(store_pending(
+        ch.clone(),
+        std::mem::take(pending),
+    )));
+    Ok(())
+}
+
 /// Waits for the insert in flight, if any, and adds what it did to the summary. An insert
 /// that could not be stored stops the run: no later checkpoint may pass over its rows.
 async fn settle(
@@ -510,11 +526,7 @@ pub async fn ingest(
             Ok(Some(batch)) => batch,
             Ok(None) => break,
             Err(_) => {
-                settle(&mut in_flight, &mut summary).await?;
-                in_flight = Some(tokio::spawn(store_pending(
-                    ch.clone(),
-                    std::mem::take(&mut pending),
-                )));
+                store_next(ch, &mut in_flight, &mut pending, &mut summary).await?;
                 continue;
             }
         };
@@ -522,11 +534,7 @@ pub async fn ingest(
         if !dry_run {
             // An insert holds at most `batch_rows` rows and about `batch_bytes` compressed.
             if pending.rows.rows() + batch.rows.rows() > popts_rows && !pending.is_empty() {
-                settle(&mut in_flight, &mut summary).await?;
-                in_flight = Some(tokio::spawn(store_pending(
-                    ch.clone(),
-                    std::mem::take(&mut pending),
-                )));
+                store_next(ch, &mut in_flight, &mut pending, &mut summary).await?;
             }
             let due = batch.due;
             pending.add(batch);
@@ -536,11 +544,7 @@ pub async fn ingest(
                     .started
                     .is_some_and(|t| t.elapsed() >= opts.flush_interval);
             if due {
-                settle(&mut in_flight, &mut summary).await?;
-                in_flight = Some(tokio::spawn(store_pending(
-                    ch.clone(),
-                    std::mem::take(&mut pending),
-                )));
+                store_next(ch, &mut in_flight, &mut pending, &mut summary).await?;
             }
         }
         if let Some(bar) = &bar {
@@ -559,8 +563,7 @@ pub async fn ingest(
         summary.bytes = bytes_read;
     }
     if !pending.is_empty() {
-        settle(&mut in_flight, &mut summary).await?;
-        in_flight = Some(tokio::spawn(store_pending(ch.clone(), pending)));
+        store_next(ch, &mut in_flight, &mut pending, &mut summary).await?;
     }
     settle(&mut in_flight, &mut summary).await?;
     if let Some(bar) = bar {
