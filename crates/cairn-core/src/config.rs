@@ -332,6 +332,9 @@ pub struct Config {
     /// `cairn serve` and `cairn ingest --follow` make (0: none; metrics stay exact, and
     /// compute the days not aggregated from the events).
     pub aggregate_interval_secs: u64,
+    /// `CAIRN_LMS_COPY_INTERVAL`: seconds between the copies of the LMS tables the metrics
+    /// read (`cairn aggregate`'s), in `cairn serve` and `cairn ingest --follow` (0: none).
+    pub lms_copy_interval_secs: u64,
     /// Where each setting's value came from, by setting name.
     pub origins: BTreeMap<&'static str, Origin>,
 }
@@ -620,6 +623,12 @@ const SETTINGS: &[Setting] = &[
         kind: Kind::Text,
         help: "seconds between serve's and ingest --follow's aggregations (0: off)",
     },
+    Setting {
+        name: "CAIRN_LMS_COPY_INTERVAL",
+        default: "300",
+        kind: Kind::Text,
+        help: "seconds between serve's and ingest --follow's copies of the LMS tables (0: off)",
+    },
 ];
 
 /// Names of all settings, in display order (for documentation and `config show`).
@@ -803,6 +812,7 @@ impl Config {
                 "CAIRN_REPORTS_TIMEZONE" => self.reports.timezone.clone(),
                 "CAIRN_REPORTS_INTERVAL" => self.reports.interval_secs.to_string(),
                 "CAIRN_AGGREGATE_INTERVAL" => self.aggregate_interval_secs.to_string(),
+                "CAIRN_LMS_COPY_INTERVAL" => self.lms_copy_interval_secs.to_string(),
                 _ => String::new(),
             };
             let origin = self
@@ -1103,6 +1113,7 @@ impl Raw {
                 interval_secs: self.count("CAIRN_REPORTS_INTERVAL")?,
             },
             aggregate_interval_secs: self.count("CAIRN_AGGREGATE_INTERVAL")?,
+            lms_copy_interval_secs: self.count("CAIRN_LMS_COPY_INTERVAL")?,
             origins,
         })
     }

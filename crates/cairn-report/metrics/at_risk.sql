@@ -34,10 +34,17 @@ FROM
         act.days_inactive AS days_inactive
     FROM
     (
-        SELECT user_id, username, user_email
-        FROM {{db}}.course_enrollments
-        -- MySQL-engine filters: see weekly_engagement.sql.
-        WHERE course_id = ? AND toUInt8(enrollment_is_active) = 1
+        SELECT e.user_id AS user_id, u.username AS username, u.email AS user_email
+        FROM
+        (
+            -- MySQL-engine filters: see weekly_engagement.sql.
+            SELECT user_id FROM {{db}}.{{lms_course_enrollments}}
+            WHERE course_id = ? AND toUInt8(is_active) = 1
+        ) AS e
+        LEFT JOIN
+        (
+            SELECT toInt32(id) AS user_id, username, email FROM {{db}}.openedx_users
+        ) AS u USING (user_id)
     ) AS enr
     INNER JOIN
     (
@@ -51,7 +58,7 @@ FROM
     ) AS act ON toInt64(enr.user_id) = act.active_user
     WHERE toInt64(enr.user_id) NOT IN
     (
-        SELECT toInt64(user_id) FROM {{db}}.course_grades
+        SELECT toInt64(user_id) FROM {{db}}.{{lms_course_grades}}
         WHERE course_id = ? AND isNotNull(passed_timestamp)
     )
 ) AS learners
@@ -61,7 +68,7 @@ LEFT JOIN
     FROM
     (
         SELECT user_id, block_key
-        FROM {{db}}.openedx_block_completion
+        FROM {{db}}.{{lms_block_completion}}
         WHERE course_key = ? AND toFloat64(completion) >= 1
     ) AS c
     INNER JOIN

@@ -14,7 +14,7 @@ SELECT
 FROM
 (
     SELECT course_id, '' AS n_name, toUInt64(count()) AS n_enrolled, toUInt64(0) AS n_passed
-    FROM {{db}}.openedx_course_enrollments
+    FROM {{db}}.{{lms_course_enrollments}}
     -- MySQL-engine filters: see weekly_engagement.sql.
     WHERE has(?, course_id) AND toUInt8(is_active) = 1
     GROUP BY course_id
@@ -34,13 +34,13 @@ FROM
     FROM
     (
         SELECT course_id, toInt64(user_id) AS user_id
-        FROM {{db}}.openedx_course_enrollments
+        FROM {{db}}.{{lms_course_enrollments}}
         WHERE has(?, course_id) AND toUInt8(is_active) = 1
     ) AS g
     INNER JOIN
     (
         SELECT course_id, toInt64(user_id) AS user_id
-        FROM {{db}}.course_grades
+        FROM {{db}}.{{lms_course_grades}}
         WHERE has(?, course_id) AND isNotNull(passed_timestamp)
     ) AS p USING (course_id, user_id)
     GROUP BY g.course_id

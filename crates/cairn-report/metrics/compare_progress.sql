@@ -14,7 +14,7 @@ FROM
 (
     SELECT course_id, toUInt64(count()) AS n_enrolled, toUInt64(0) AS n_components,
            toUInt64(0) AS n_done
-    FROM {{db}}.openedx_course_enrollments
+    FROM {{db}}.{{lms_course_enrollments}}
     -- MySQL-engine filters: see weekly_engagement.sql.
     WHERE has(?, course_id) AND toUInt8(is_active) = 1
     GROUP BY course_id
@@ -35,13 +35,13 @@ FROM
     -- block and learner (the LMS's unique key), so rows are counted; sets rather than
     -- joins keep it to one pass over the MySQL rows.
     SELECT course_key AS course_id, toUInt64(0), toUInt64(0), toUInt64(count())
-    FROM {{db}}.openedx_block_completion
+    FROM {{db}}.{{lms_block_completion}}
     WHERE has(?, course_key) AND toFloat64(completion) >= 1
       AND (course_key, block_key) IN
           (SELECT course_id, block_key FROM {{db}}.course_components WHERE has(?, course_id))
       AND (course_key, toInt64(user_id)) IN
           (SELECT course_id, toInt64(user_id)
-           FROM {{db}}.openedx_course_enrollments
+           FROM {{db}}.{{lms_course_enrollments}}
            WHERE has(?, course_id) AND toUInt8(is_active) = 1)
     GROUP BY course_key
 ) AS parts

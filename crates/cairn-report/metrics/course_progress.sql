@@ -32,7 +32,7 @@ LEFT JOIN
             (
                 -- MySQL-engine filters: see weekly_engagement.sql.
                 SELECT user_id, block_key
-                FROM {{db}}.openedx_block_completion
+                FROM {{db}}.{{lms_block_completion}}
                 WHERE course_key = ? AND toFloat64(completion) >= 1
             ) AS c
             INNER JOIN

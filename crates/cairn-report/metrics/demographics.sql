@@ -12,8 +12,21 @@ FROM
             ['Male', 'Female', 'Other / prefer not to say', 'Not specified'],
             ifNull(user_gender, '')) AS label,
         uniqExact(user_id) AS learners
-    FROM {{db}}.course_enrollments
-    WHERE course_id = ? AND toUInt8(enrollment_is_active) = 1
+    FROM
+    (
+        SELECT e.user_id AS user_id, p.gender AS user_gender,
+               p.level_of_education AS user_level_of_education
+        FROM
+        (
+            -- MySQL-engine filters: see weekly_engagement.sql.
+            SELECT user_id FROM {{db}}.{{lms_course_enrollments}}
+            WHERE course_id = ? AND toUInt8(is_active) = 1
+        ) AS e
+        LEFT JOIN
+        (
+            SELECT user_id, gender, level_of_education FROM {{db}}.openedx_user_profiles
+        ) AS p USING (user_id)
+    ) AS enrolled
     GROUP BY label
     UNION ALL
     SELECT
@@ -27,8 +40,21 @@ FROM
              'Doctorate in another field', 'Not specified'],
             ifNull(user_level_of_education, '')) AS label,
         uniqExact(user_id) AS learners
-    FROM {{db}}.course_enrollments
-    WHERE course_id = ? AND toUInt8(enrollment_is_active) = 1
+    FROM
+    (
+        SELECT e.user_id AS user_id, p.gender AS user_gender,
+               p.level_of_education AS user_level_of_education
+        FROM
+        (
+            -- MySQL-engine filters: see weekly_engagement.sql.
+            SELECT user_id FROM {{db}}.{{lms_course_enrollments}}
+            WHERE course_id = ? AND toUInt8(is_active) = 1
+        ) AS e
+        LEFT JOIN
+        (
+            SELECT user_id, gender, level_of_education FROM {{db}}.openedx_user_profiles
+        ) AS p USING (user_id)
+    ) AS enrolled
     GROUP BY label
 ) AS counts
 ORDER BY dimension, learners DESC, label

@@ -12,7 +12,7 @@ FROM
     SELECT
         groupArray(toUInt8(least(floor(percent_grade * 10), 9))) AS buckets,
         groupArray(toUInt8(isNotNull(passed_timestamp))) AS passed_flags
-    FROM {{db}}.course_grades
+    FROM {{db}}.{{lms_course_grades}}
     -- MySQL-engine filters: see weekly_engagement.sql.
     WHERE course_id = ?
 ) AS grades

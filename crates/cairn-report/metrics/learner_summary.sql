@@ -34,14 +34,14 @@ FROM
         FROM
         (
             SELECT toInt64(user_id) AS id, mode, toUInt8(is_active) AS active
-            FROM {{db}}.openedx_course_enrollments
+            FROM {{db}}.{{lms_course_enrollments}}
             WHERE course_id = ? AND toInt64(user_id) = toInt64(?)
         ) AS enr
         FULL OUTER JOIN
         (
             SELECT toInt64(user_id) AS id, percent_grade AS percent, letter_grade AS letter,
                    toUInt8(isNotNull(passed_timestamp)) AS passed
-            FROM {{db}}.course_grades
+            FROM {{db}}.{{lms_course_grades}}
             WHERE course_id = ? AND toInt64(user_id) = toInt64(?)
         ) AS grd USING (id)
     ) AS eg USING (id)

@@ -22,7 +22,7 @@ LEFT JOIN
     (
         -- MySQL-engine filters: see weekly_engagement.sql.
         SELECT block_key
-        FROM {{db}}.openedx_block_completion
+        FROM {{db}}.{{lms_block_completion}}
         WHERE course_key = ? AND toInt64(user_id) = toInt64(?) AND toFloat64(completion) >= 1
     ) AS c
     INNER JOIN

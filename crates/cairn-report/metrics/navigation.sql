@@ -123,7 +123,7 @@ LEFT JOIN
                 (
                     -- MySQL-engine filters: see weekly_engagement.sql.
                     SELECT user_id, block_key AS block_id, block_key, modified
-                    FROM {{db}}.openedx_block_completion
+                    FROM {{db}}.{{lms_block_completion}}
                     WHERE course_key = ? AND toFloat64(completion) >= 1
                 ) AS c
                 INNER JOIN

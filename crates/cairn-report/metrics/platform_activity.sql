@@ -44,7 +44,7 @@ FROM
     FROM
     (
         SELECT toDate(assumeNotNull(created)) AS d
-        FROM {{db}}.openedx_course_enrollments
+        FROM {{db}}.{{lms_course_enrollments}}
         WHERE isNotNull(created) AND toUInt32(created) >= toUInt32(toDateTime(?))
           AND toUInt32(created) < toUInt32(toDateTime(?))
     ) AS enrolled

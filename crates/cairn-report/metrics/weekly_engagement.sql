@@ -15,7 +15,7 @@
 WITH
 (
     SELECT groupArray(toUInt32(created))
-    FROM {{db}}.openedx_course_enrollments
+    FROM {{db}}.{{lms_course_enrollments}}
     -- MySQL-engine tables: the course equality goes to MySQL, which narrows the rows
     -- (ClickHouse checks them again, case-sensitively). Other predicates are wrapped in
     -- functions so ClickHouse evaluates them: 18.16 turns some plain ones (a one-value

@@ -391,9 +391,14 @@ pub struct AggregateArgs {
     /// Compute at most N days (oldest first; the next run goes on), default all.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     max_days: Option<u32>,
+    /// Do not copy the LMS tables the metrics read (block completions, enrollments, course
+    /// grades); by default they are copied after the learner days.
+    #[arg(long)]
+    no_lms_copy: bool,
 }
 
-/// Runs `cairn aggregate`: computes the learner days of the stale course-days.
+/// Runs `cairn aggregate`: computes the learner days of the stale course-days, then copies
+/// the LMS tables the metrics read.
 pub fn aggregate(args: &AggregateArgs, config: &Config) -> ExitCode {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -408,19 +413,23 @@ pub fn aggregate(args: &AggregateArgs, config: &Config) -> ExitCode {
     let started = std::time::Instant::now();
     let r = rt.block_on(async {
         let ch = ClickHouse::connect(&config.clickhouse).await?;
-        crate::aggregate::refresh(&ch, args.max_days.map(|n| n as usize)).await
+        let done = crate::aggregate::refresh(&ch, args.max_days.map(|n| n as usize)).await?;
+        println!(
+            "aggregated {} course-days ({} learner days) in {:.1} s; {} course-days left",
+            done.course_days,
+            done.rows,
+            started.elapsed().as_secs_f64(),
+            done.left
+        );
+        if args.no_lms_copy {
+            return Ok(());
+        }
+        let copied = crate::lms::copy(&ch).await?;
+        println!("copied the LMS tables: {}", copied_summary(&copied));
+        Ok::<(), cairn_core::Error>(())
     });
     match r {
-        Ok(done) => {
-            println!(
-                "aggregated {} course-days ({} learner days) in {:.1} s; {} course-days left",
-                done.course_days,
-                done.rows,
-                started.elapsed().as_secs_f64(),
-                done.left
-            );
-            ExitCode::SUCCESS
-        }
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("cairn aggregate: {e}");
             ExitCode::FAILURE
@@ -428,25 +437,59 @@ pub fn aggregate(args: &AggregateArgs, config: &Config) -> ExitCode {
     }
 }
 
-/// Computes the stale learner days every `CAIRN_AGGREGATE_INTERVAL` seconds until the
-/// process ends (for `cairn serve` and `cairn ingest --follow`).
+/// Computes the stale learner days every `CAIRN_AGGREGATE_INTERVAL` seconds, and copies
+/// the LMS tables every `CAIRN_LMS_COPY_INTERVAL` seconds (the first time at once), until
+/// the process ends (for `cairn serve` and `cairn ingest --follow`).
 pub async fn schedule(ch: ClickHouse, config: Config) {
     let every = config.aggregate_interval_secs;
-    if every == 0 {
+    let copy_every = config.lms_copy_interval_secs;
+    if every == 0 && copy_every == 0 {
         return;
     }
+    let owner = format!("cairn background aggregation (pid {})", std::process::id());
+    let mut next_copy = std::time::Instant::now();
     loop {
-        let owner = format!("cairn background aggregation (pid {})", std::process::id());
-        match crate::aggregate::refresh_locked(&ch, &owner, None, Duration::ZERO).await {
-            Ok(None) => tracing::debug!("aggregate: another refresher runs"),
-            Ok(Some(d)) if d.course_days > 0 => tracing::info!(
-                "aggregated {} course-days ({} learner days)",
-                d.course_days,
-                d.rows
-            ),
-            Ok(_) => tracing::debug!("aggregate: nothing to do"),
-            Err(e) => tracing::warn!("aggregate: {e} (next try in {every} s)"),
+        if every > 0 {
+            match crate::aggregate::refresh_locked(&ch, &owner, None, Duration::ZERO).await {
+                Ok(None) => tracing::debug!("aggregate: another refresher runs"),
+                Ok(Some(d)) if d.course_days > 0 => tracing::info!(
+                    "aggregated {} course-days ({} learner days)",
+                    d.course_days,
+                    d.rows
+                ),
+                Ok(_) => tracing::debug!("aggregate: nothing to do"),
+                Err(e) => tracing::warn!("aggregate: {e} (next try in {every} s)"),
+            }
         }
-        tokio::time::sleep(Duration::from_secs(every)).await;
+        if copy_every > 0 && std::time::Instant::now() >= next_copy {
+            match crate::lms::copy_locked(&ch, &owner, Duration::ZERO).await {
+                // Tried again at the next tick.
+                Ok(None) => tracing::debug!("LMS copy: another refresher runs"),
+                Ok(Some(copied)) => {
+                    tracing::info!("LMS copy: {}", copied_summary(&copied));
+                    next_copy = std::time::Instant::now() + Duration::from_secs(copy_every);
+                }
+                Err(e) => {
+                    tracing::warn!("LMS copy: {e} (next try in {copy_every} s)");
+                    next_copy = std::time::Instant::now() + Duration::from_secs(copy_every);
+                }
+            }
+        }
+        let until_copy = next_copy.saturating_duration_since(std::time::Instant::now());
+        let tick = match (every, copy_every) {
+            (0, _) => until_copy,
+            (n, 0) => Duration::from_secs(n),
+            (n, _) => Duration::from_secs(n).min(until_copy),
+        };
+        tokio::time::sleep(tick.max(Duration::from_secs(1))).await;
     }
+}
+
+/// What a copy of the LMS tables did, in one line.
+fn copied_summary(copied: &[crate::lms::Copied]) -> String {
+    let parts: Vec<String> = copied
+        .iter()
+        .map(|c| format!("{} rows of {} in {:.1} s", c.rows, c.table, c.seconds))
+        .collect();
+    parts.join(", ")
 }

@@ -261,8 +261,14 @@ pub fn format_overview(o: &Overview, format: Format) -> String {
     let mut s = match format {
         Format::Csv => String::new(),
         _ => format!(
-            "Course overview: {} ({} to {})\n\n",
-            o.course_id, o.from, o.to
+            "Course overview: {} ({} to {}){}\n\n",
+            o.course_id,
+            o.from,
+            o.to,
+            o.lms_as_of
+                .as_ref()
+                .map(|t| format!("; progress, grades and enrollments as of {t} UTC (the LMS copy)"))
+                .unwrap_or_default()
         ),
     };
     s += &section(

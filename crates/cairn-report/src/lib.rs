@@ -10,6 +10,7 @@
 pub mod aggregate;
 pub mod cli;
 mod format;
+pub mod lms;
 
 use cairn_core::ClickHouse;
 use cairn_core::sql::quote_ident;
@@ -109,7 +110,12 @@ pub const METRICS: &[(&str, &str)] = &[
 /// `_video_events`): every metric is exact with duplicates present, and these skip the
 /// public views' FINAL.
 pub fn sql_for(template: &str, db: &str) -> String {
-    render(template, db, false)
+    render(template, db, false, lms::Source::Live)
+}
+
+/// [`sql_for`] with the LMS tables read from `lms` (the live tables or Cairn's copies).
+pub fn sql_reading(template: &str, db: &str, lms: lms::Source) -> String {
+    render(template, db, false, lms)
 }
 
 /// Per learner, the seconds credited to each of their active days in order (`ds`: the
@@ -138,14 +144,16 @@ const DAY_CROSSINGS: &str = "arrayFilter(c -> tupleElement(c, 2) = 1 AND tupleEl
 /// `{{db}}` the quoted database; `{{learner_days(…)}}` and `{{video_days(…)}}` the
 /// pre-aggregated days ([`aggregate`]); `{{day_credits}}` [`DAY_CREDITS`];
 /// `{{day_crossings}}` [`DAY_CROSSINGS`]; `{{events}}` and `{{video_events}}` the stored tables or,
-/// for users' copies (`public`), the public views.
-fn render(template: &str, db: &str, public: bool) -> String {
+/// for users' copies (`public`), the public views; `{{lms_…}}` the LMS tables of `lms`
+/// (live for users' copies: the copies are not granted).
+fn render(template: &str, db: &str, public: bool, lms: lms::Source) -> String {
+    let lms = if public { lms::Source::Live } else { lms };
     let (events, video) = if public {
         ("events", "video_events")
     } else {
         ("_events", "_video_events")
     };
-    aggregate::expand(template, public)
+    lms::expand(&aggregate::expand(template, public), lms)
         .replace("{{db}}", &quote_ident(db))
         .replace("{{day_credits}}", DAY_CREDITS)
         .replace("{{day_crossings}}", DAY_CROSSINGS)
@@ -856,6 +864,9 @@ pub struct Overview {
     pub demographics: Vec<Demographic>,
     /// Per-video engagement.
     pub videos: Vec<VideoEngagement>,
+    /// When the LMS tables read (progress, grades, enrollments) were copied,
+    /// `YYYY-MM-DD hh:mm:ss` UTC; `None` when they were read live ([`lms::as_of`]).
+    pub lms_as_of: Option<String>,
 }
 
 /// A time range `[from, to)` of whole days (UTC).
@@ -919,9 +930,17 @@ impl From<&str> for Param {
     }
 }
 
-/// A metric's SQL on the data lake of `ch`, with its values bound (ready to fetch).
-pub fn query(ch: &ClickHouse, template: &str, params: &[Param]) -> clickhouse::query::Query {
-    let mut q = ch.client().query(&sql_for(template, ch.database()));
+/// A metric's SQL on the data lake of `ch`, reading the LMS from `lms` (see
+/// [`lms::source`]), with its values bound (ready to fetch).
+pub fn query(
+    ch: &ClickHouse,
+    template: &str,
+    lms: lms::Source,
+    params: &[Param],
+) -> clickhouse::query::Query {
+    let mut q = ch
+        .client()
+        .query(&sql_reading(template, ch.database(), lms));
     for p in params {
         q = match p {
             Param::Str(s) => q.bind(s.as_str()),
@@ -942,7 +961,8 @@ async fn run<T>(
 where
     T: clickhouse::RowOwned + clickhouse::RowRead,
 {
-    query(ch, template, params)
+    let lms = lms::source(ch, template).await?;
+    query(ch, template, lms, params)
         .fetch_all()
         .await
         .map_err(|e| cairn_core::Error::clickhouse(what, e))
@@ -1394,12 +1414,13 @@ pub async fn overview(
     course_id: &str,
     range: Range,
 ) -> cairn_core::Result<Overview> {
-    let (weekly, progress, grades, demographics, videos) = tokio::try_join!(
+    let (weekly, progress, grades, demographics, videos, lms_as_of) = tokio::try_join!(
         weekly_engagement(ch, course_id, range),
         course_progress(ch, course_id),
         grade_distribution(ch, course_id),
         demographics(ch, course_id),
         video_engagement(ch, course_id, range),
+        lms::as_of(ch),
     )?;
     Ok(Overview {
         course_id: course_id.to_owned(),
@@ -1410,6 +1431,7 @@ pub async fn overview(
         grades,
         demographics,
         videos,
+        lms_as_of,
     })
 }
 
@@ -1615,7 +1637,7 @@ mod tests {
 /// read the stored tables). `?` in comments and string literals stays. An error when the
 /// count of `?` is not the count of names.
 pub fn with_named_params(template: &str, db: &str, names: &[&str]) -> Result<String, String> {
-    let sql = render(template, db, true);
+    let sql = render(template, db, true, lms::Source::Live);
     let mut out = String::with_capacity(sql.len() + 32 * names.len());
     let mut used = 0;
     let mut in_string = false;

@@ -186,7 +186,7 @@ async fn every_metric_matches_the_ground_truth() {
     let as_of0 = (spec.start + Duration::days(20))
         .and_hms_opt(0, 0, 0)
         .unwrap();
-    let q = |template: &str, params: Vec<Param>| query(&ch, template, &params);
+    let q = |template: &str, params: Vec<Param>| query(&ch, template, lms::Source::Live, &params);
     use testing::assert_row_columns as columns;
     let p = weekly_engagement_params(c0, range);
     columns::<Week>("weekly_engagement", q(WEEKLY_ENGAGEMENT_SQL, p)).await;
@@ -1154,6 +1154,236 @@ async fn activity_metrics(
     let p = platform(ch, wide, as_of, 10).await.unwrap();
     out.push_str(&format!("{:?}\n{:?}\n", p.activity, p.courses));
     out
+}
+
+/// Every page that reads the LMS answers from Cairn's copies of its tables (migration
+/// 0023) as from the LMS live; the copies lag the LMS until the next copy; a learner
+/// recorded as retired is never copied.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_lms_copies_answer_as_the_lms_until_it_changes_and_leave_retired_learners_out() {
+    let dir = std::env::temp_dir().join(format!("cairn-lms-copies-{}", std::process::id()));
+    let spec = Spec {
+        seed: 5,
+        learners: 40,
+        courses: 2,
+        days: 14,
+        ..Spec::default()
+    };
+    generate(&spec, &dir).unwrap();
+    let generated = courses(&spec);
+    let lms = testing::mysql_openedx("metrics_copies_lms").await;
+    let mut conn = cairn_core::mysql::connect(&lms).await.unwrap();
+    conn.query_drop(std::fs::read_to_string(dir.join("lms-seed.sql")).unwrap())
+        .await
+        .unwrap();
+    let mut config = testing::config();
+    config.mysql.database = lms.database.clone();
+    let ch = cairn_migrate::testing::data_lake_with("metrics_copies", config).await;
+    ingest(
+        &ch,
+        vec![Input::Path(dir.join("tracking.log"))],
+        &IngestOptions::default(),
+        Box::new(LogPublishes),
+    )
+    .await
+    .unwrap();
+    cairn_fixtures::import_courses(&ch, &dir, &generated)
+        .await
+        .unwrap();
+    let course_ids: Vec<String> = generated.iter().map(|c| c.id.clone()).collect();
+    let c0 = course_ids[0].as_str();
+    let range = Range {
+        from: spec.start,
+        to: spec.start + Duration::days(i64::from(spec.days) + 7),
+    };
+    let as_of = (spec.start + Duration::days(12))
+        .and_hms_opt(0, 0, 0)
+        .unwrap();
+    // The learner with the most completions in the first course.
+    let (busy, completions): (u32, u64) = conn
+        .exec_first(
+            "SELECT user_id, COUNT(*) FROM completion_blockcompletion WHERE course_key = ? \
+             GROUP BY user_id ORDER BY COUNT(*) DESC, user_id LIMIT 1",
+            (c0,),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(completions > 0);
+    let pages = || {
+        let (ch, course_ids) = (ch.clone(), course_ids.clone());
+        async move {
+            let mut out = String::new();
+            for c in &course_ids {
+                let o = overview(&ch, c, range).await.unwrap();
+                let r = at_risk(&ch, c, as_of, 3).await.unwrap();
+                let n = navigation(&ch, c, range).await.unwrap();
+                let l = learner(&ch, c, u64::from(busy), range).await.unwrap();
+                out.push_str(&format!(
+                    "{c}: {:?}\n{:?}\n{:?}\n{:?}\n{r:?}\n{n:?}\n{:?}\n{:?}\n",
+                    o.weekly, o.progress, o.grades, o.demographics, l.summary, l.units
+                ));
+            }
+            let cmp = compare(&ch, &course_ids, as_of, range).await.unwrap();
+            let p = platform(&ch, range, as_of, 10).await.unwrap();
+            out.push_str(&format!("{cmp:?}\n{:?}\n{:?}\n", p.activity, p.courses));
+            out
+        }
+    };
+    let progress = |source: lms::Source| {
+        let ch = ch.clone();
+        async move {
+            query(
+                &ch,
+                COURSE_PROGRESS_SQL,
+                source,
+                &course_progress_params(c0),
+            )
+            .fetch_all::<UnitProgress>()
+            .await
+            .unwrap()
+        }
+    };
+
+    // Before any copy the pages read the LMS live.
+    assert_eq!(
+        lms::source(&ch, COURSE_PROGRESS_SQL).await.unwrap(),
+        lms::Source::Live
+    );
+    let live = pages().await;
+    assert_eq!(overview(&ch, c0, range).await.unwrap().lms_as_of, None);
+    assert!(
+        progress(lms::Source::Live)
+            .await
+            .iter()
+            .any(|u| u.completed > 0),
+        "some units are completed: {live}"
+    );
+    let copied = lms::copy(&ch).await.unwrap();
+    let mysql_count = |table: &'static str| {
+        let lms = lms.clone();
+        async move {
+            let mut conn = cairn_core::mysql::connect(&lms).await.unwrap();
+            conn.query_first::<u64, _>(format!("SELECT COUNT(*) FROM {table}"))
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let counts: Vec<u64> = copied.iter().map(|c| c.rows).collect();
+    assert_eq!(
+        counts,
+        vec![
+            mysql_count("completion_blockcompletion").await,
+            mysql_count("student_courseenrollment").await,
+            mysql_count("grades_persistentcoursegrade").await,
+        ],
+        "every row copied: {copied:?}"
+    );
+    assert_eq!(
+        lms::source(&ch, COURSE_PROGRESS_SQL).await.unwrap(),
+        lms::Source::Copies
+    );
+    assert_eq!(
+        lms::source(&ch, VIDEO_ENGAGEMENT_SQL).await.unwrap(),
+        lms::Source::Live,
+        "a metric that reads no LMS table"
+    );
+    assert_eq!(pages().await, live, "the copies answer as the LMS");
+    let as_of_copy = overview(&ch, c0, range).await.unwrap().lms_as_of;
+    let now = chrono::Utc::now().naive_utc();
+    let taken = chrono::NaiveDateTime::parse_from_str(
+        as_of_copy
+            .as_deref()
+            .expect("the overview says when the copy was taken"),
+        "%Y-%m-%d %H:%M:%S",
+    )
+    .unwrap();
+    assert!((now - taken).num_seconds().abs() < 120, "{taken} vs {now}");
+
+    // The LMS changes: the learner's completions are deleted, every grade of the first
+    // course passes, and an enrollment ends. The pages keep the copy's answer until the
+    // next copy, then give the LMS's new one.
+    conn.exec_drop(
+        "DELETE FROM completion_blockcompletion WHERE user_id = ?",
+        (busy,),
+    )
+    .await
+    .unwrap();
+    conn.exec_drop(
+        "UPDATE grades_persistentcoursegrade SET percent_grade = 0.95, letter_grade = 'Pass', \
+         passed_timestamp = '2026-01-01 00:00:00' WHERE course_id = ?",
+        (c0,),
+    )
+    .await
+    .unwrap();
+    conn.exec_drop(
+        "UPDATE student_courseenrollment SET is_active = 0 WHERE course_id = ? AND user_id = ?",
+        (c0, busy),
+    )
+    .await
+    .unwrap();
+    let before = progress(lms::Source::Copies).await;
+    assert_ne!(
+        before,
+        progress(lms::Source::Live).await,
+        "the change shows live"
+    );
+    assert_eq!(pages().await, live, "the copy as it was taken");
+    lms::copy(&ch).await.unwrap();
+    let recopied = pages().await;
+    assert_ne!(recopied, live, "the next copy has the change");
+    assert_eq!(
+        progress(lms::Source::Copies).await,
+        progress(lms::Source::Live).await
+    );
+    // And every page equals the live one: with no copy recorded, they read the LMS.
+    ch.execute("TRUNCATE TABLE _lms_copies").await.unwrap();
+    assert_eq!(
+        pages().await,
+        recopied,
+        "the copies answer as the LMS, changed"
+    );
+
+    // A learner recorded as retired is not copied (`cairn retire` deletes theirs).
+    let retired: u32 = conn
+        .exec_first(
+            "SELECT user_id FROM completion_blockcompletion WHERE course_key = ? \
+             ORDER BY user_id LIMIT 1",
+            (c0,),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    ch.client()
+        .query("INSERT INTO _retirements (user_id, mode, retired_at) VALUES (?, 'delete', now())")
+        .bind(retired)
+        .execute()
+        .await
+        .unwrap();
+    lms::copy(&ch).await.unwrap();
+    for (table, column) in [
+        ("_lms_block_completion", "user_id"),
+        ("_lms_course_enrollments", "user_id"),
+        ("_lms_course_grades", "user_id"),
+    ] {
+        let n: u64 = ch
+            .client()
+            .query(&format!("SELECT count() FROM {table} WHERE {column} = ?"))
+            .bind(retired)
+            .fetch_one()
+            .await
+            .unwrap();
+        assert_eq!(n, 0, "{table} holds none of the retired learner's rows");
+    }
+    let kept: u64 = ch
+        .client()
+        .query("SELECT count() FROM _lms_block_completion")
+        .fetch_one()
+        .await
+        .unwrap();
+    assert!(kept > 0, "the others' rows are copied");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 async fn courses_in(ch: &cairn_core::ClickHouse) -> Vec<String> {

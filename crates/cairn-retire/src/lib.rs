@@ -584,9 +584,17 @@ async fn retire_batch(
     if !opts.dry_run {
         delete_where(ch, &ch.alter_target("_events"), &deletes).await?;
         // Their pre-aggregated days (cairn-report's `aggregate`, which computes none for a
-        // learner recorded in `_retirements`, so none come back).
+        // learner recorded in `_retirements`, so none come back), and their rows in the
+        // copies of the LMS tables (migration 0023; cairn-report's `lms`, which copies none
+        // either).
         let days = format!("user_id IN ({})", id_list(batch));
-        for table in ["_learner_days", "_video_days"] {
+        for table in [
+            "_learner_days",
+            "_video_days",
+            "_lms_block_completion",
+            "_lms_course_enrollments",
+            "_lms_course_grades",
+        ] {
             delete_where(ch, &ch.alter_target(table), std::slice::from_ref(&days)).await?;
         }
     }

@@ -516,9 +516,37 @@ async fn delete_removes_the_learners_events() {
     // Her retirement is complete and its status cleaned up: Cairn knows her only by id.
     let Lake { ch, config, dir } = lake("retire_delete", None).await;
     let total = count(&ch, "SELECT count() FROM events").await;
+    // Her LMS rows (the LMS keeps them under her id), copied into ClickHouse before her
+    // retirement reaches Cairn.
+    let admin = testing::mysql_admin(&config.mysql.database);
+    let mut conn = cairn_core::mysql::connect(&admin).await.unwrap();
+    conn.query_drop(format!(
+        "INSERT INTO student_courseenrollment (created, is_active, mode, course_id, user_id) VALUES \
+         ('2026-01-05 00:00:00', 1, 'audit', '{C1}', 9001); \
+         INSERT INTO completion_blockcompletion (created, modified, course_key, block_key, block_type, completion, user_id) VALUES \
+         ('2026-01-06 00:00:00', '2026-01-06 00:00:00', '{C1}', 'block-v1:x+type@html+block@rita', 'html', 1.0, 9001); \
+         INSERT INTO grades_persistentcoursegrade (created, modified, user_id, course_id, course_edited_timestamp, course_version, grading_policy_hash, percent_grade, letter_grade, passed_timestamp) VALUES \
+         ('2026-01-07 00:00:00', '2026-01-07 00:00:00', 9001, '{C1}', NULL, '', '', 0.5, '', NULL)"
+    ))
+    .await
+    .unwrap();
+    conn.disconnect().await.ok();
+    cairn_report::lms::copy(&ch).await.unwrap();
+    let copied = "SELECT toUInt64(count()) FROM \
+                  (SELECT user_id FROM _lms_block_completion WHERE user_id = 9001 \
+                   UNION ALL SELECT user_id FROM _lms_course_enrollments WHERE user_id = 9001 \
+                   UNION ALL SELECT user_id FROM _lms_course_grades WHERE user_id = 9001) AS rows";
+    assert_eq!(count(&ch, copied).await, 3, "her LMS rows are copied");
     let report = run(&ch, &config.mysql, &options(RetirementMode::Delete, false))
         .await
         .unwrap();
+    assert_eq!(
+        count(&ch, copied).await,
+        0,
+        "her copied LMS rows are deleted"
+    );
+    cairn_report::lms::copy(&ch).await.unwrap();
+    assert_eq!(count(&ch, copied).await, 0, "and not copied again");
     let l = rita(&report);
     assert_eq!(
         (l.events, l.mentions, l.saved_objects, l.access_rows),

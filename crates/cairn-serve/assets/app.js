@@ -77,7 +77,8 @@ function render(o) {
   ], { plugins: { title: { display: true, text: "Grade distribution" } } });
   const graded = o.grades.reduce((a, g) => a + g.learners, 0);
   const passed = o.grades.reduce((a, g) => a + g.passed, 0);
-  $("passed").textContent = passed + " of " + graded + " graded learners passed";
+  $("passed").textContent = passed + " of " + graded + " graded learners passed" +
+    (o.lms_as_of ? " · progress, grades and enrollments as of " + o.lms_as_of + " UTC (the LMS copy)" : "");
 
   for (const [dim, id, title] of [["gender", "chart-gender", "Gender"],
     ["level_of_education", "chart-education", "Level of education"]]) {
