@@ -3,9 +3,11 @@
 -- segment: a play up to the pause, stop or seek that ended it, see video_view_segments),
 -- the watched seconds in total and per viewer, and the video's length as the player
 -- reported it, for the segments started in [from, to). In course order, then by video
--- id. Read from the video days (migration 0022; the segment that spans two days is paired
--- here). Parameters, in order: from, to, from, to, then course_id (the video days'
--- filter) 6 times, then course_id.
+-- id. Read from the video days (migration 0022): the segments within a day are summed
+-- per viewer; a segment that spans two days (a day's last video event a play, the
+-- viewer's next active day's first an end) is paired here, for the days that end on a
+-- play only. Parameters, in order: from, to, from, to, then course_id (the video days'
+-- filter) 18 times (3 × 6), then from, to, course_id.
 SELECT
     sl.video_id AS video_id,
     if(names.video_name = '', sl.video_id, names.video_name) AS video,
@@ -24,32 +26,59 @@ FROM
     FROM
     (
         -- Per viewer: the seconds watched and the segments started in the range.
-        SELECT
-            vid, uid, len,
-            arraySum(arrayMap(s -> if(tupleElement(s, 1) >= toDate(toDateTime(?))
-                AND tupleElement(s, 1) < toDate(toDateTime(?)), tupleElement(s, 2), 0), segs)) AS w,
-            arraySum(arrayMap(s -> if(tupleElement(s, 1) >= toDate(toDateTime(?))
-                AND tupleElement(s, 1) < toDate(toDateTime(?)), tupleElement(s, 3), 0), segs)) AS n
+        SELECT vid, uid, max(len) AS len, sum(w) AS w, sum(n) AS n
         FROM
         (
-            -- Per viewer, the active days in order; per day, the seconds watched and the
-            -- segments within it, and the segment spanning to the next day.
+            -- The segments within a day.
             SELECT
                 video_id AS vid,
                 user_id AS uid,
                 max(video_length) AS len,
-                arraySort(x -> tupleElement(x, 1),
-                    groupArray((day, first_name, first_position, first_old_position, last_name,
-                        last_position, arraySum(arrayMap((a, b) -> b - a, seg_start, seg_end)),
-                        toUInt64(length(seg_start))))) AS ds,
-                arrayConcat(
-                    arrayMap(x -> (tupleElement(x, 1), tupleElement(x, 7), tupleElement(x, 8)), ds),
-                    arrayMap(c -> (tupleElement(c, 1), tupleElement(c, 4) - tupleElement(c, 3),
-                        toUInt64(1)), {{day_crossings}})) AS segs
+                sumIf(arraySum(arrayMap((a, b) -> b - a, seg_start, seg_end)),
+                    day >= toDate(toDateTime(?)) AND day < toDate(toDateTime(?))) AS w,
+                toUInt64(sumIf(length(seg_start),
+                    day >= toDate(toDateTime(?)) AND day < toDate(toDateTime(?)))) AS n
             FROM {{video_days(course_id = ?)}} AS vd
             GROUP BY video_id, user_id
-        ) AS per_viewer
-    ) AS in_range
+            UNION ALL
+            -- The segments that span two days: each day that ends on a play, with the
+            -- first event of the viewer's next active day.
+            SELECT vid, uid, toFloat64(0) AS len, sum(ends - start) AS w, toUInt64(count()) AS n
+            FROM
+            (
+                SELECT
+                    vid, uid, d, start,
+                    tupleElement(nf, 1) AS next_name,
+                    if(has(['seek_video', 'edx.video.position.changed'], next_name),
+                       tupleElement(nf, 3), tupleElement(nf, 2)) AS ends
+                FROM
+                (
+                    SELECT vid, uid, d, any(start) AS start,
+                           argMin((first_name, first_position, first_old_position), day) AS nf
+                    FROM
+                    (
+                        SELECT video_id AS vid, user_id AS uid, day, first_name,
+                               first_position, first_old_position
+                        FROM {{video_days(course_id = ?)}} AS later
+                    ) AS r
+                    INNER JOIN
+                    (
+                        SELECT video_id AS vid, user_id AS uid, day AS d, last_position AS start
+                        FROM {{video_days(course_id = ?)}} AS played
+                        WHERE has(['play_video', 'edx.video.played'], last_name)
+                    ) AS l USING (vid, uid)
+                    WHERE day > d
+                    GROUP BY vid, uid, d
+                ) AS nexts
+            ) AS crossings
+            WHERE d >= toDate(toDateTime(?)) AND d < toDate(toDateTime(?))
+              AND has(['pause_video', 'stop_video', 'seek_video', 'edx.video.paused',
+                       'edx.video.stopped', 'edx.video.position.changed'], next_name)
+              AND ends >= start
+            GROUP BY vid, uid
+        ) AS parts
+        GROUP BY vid, uid
+    ) AS per_viewer
     GROUP BY vid
     HAVING viewers > 0
 ) AS sl

@@ -9,9 +9,11 @@
 -- ends the session and credits nothing, nor does the last event of the range. time_spent
 -- is the week's credited seconds, avg_time_spent those seconds per active learner.
 -- Weeks without activity are absent.
--- Read from the learner days (migration 0021; the gap from a learner's last event of a
--- day to their next active day is credited here). Parameters, in order: course_id, then
--- course_id, from, to (the learner days' filter) 4 times.
+-- Read from the learner days (migration 0021), which credit the gaps within a day. The
+-- gap from a day's last event to the next active day's first is credited here: it is at
+-- most 30 minutes only across one midnight, so only the days whose last event is within
+-- 30 minutes of their end are paired, with the next day's row. Parameters, in order:
+-- course_id, then course_id, from, to (the learner days' filter) 18 times (3 × 6).
 WITH
 (
     SELECT groupArray(toUInt32(created))
@@ -42,21 +44,28 @@ FROM
         sum(c) AS credited
     FROM
     (
-        -- Per learner, the active days in order, each with its credit: the day's own plus
-        -- the gap from its last event to the next active day's first (none after the
-        -- last day: 0).
-        SELECT
-            user_id AS uid,
-            arraySort(x -> tupleElement(x, 1),
-                groupArray((day, first_ts, last_ts, credited, video, problem))) AS ds,
-            arrayMap(x -> tupleElement(x, 1), ds) AS days,
-            {{day_credits}} AS credits,
-            arrayMap(x -> tupleElement(x, 5), ds) AS videos,
-            arrayMap(x -> tupleElement(x, 6), ds) AS problems
+        -- Each learner day, with the seconds credited within it.
+        SELECT day AS d, user_id AS uid, video AS v, problem AS p, credited AS c
         FROM {{learner_days(course_id = ? AND day >= toDate(toDateTime(?)) AND day < toDate(toDateTime(?)))}} AS ld
-        GROUP BY user_id
-    ) AS per_learner
-    ARRAY JOIN days AS d, credits AS c, videos AS v, problems AS p
+        UNION ALL
+        -- The gap across a midnight, credited to the earlier day (the learner is active
+        -- that day already: it adds seconds only).
+        SELECT d, uid, toUInt8(0) AS v, toUInt8(0) AS p,
+               toUInt64(least(first_ts - last_ts, 600)) AS c
+        FROM
+        (
+            SELECT user_id AS uid, day AS d, last_ts
+            FROM {{learner_days(course_id = ? AND day >= toDate(toDateTime(?)) AND day < toDate(toDateTime(?)))}} AS l1
+            WHERE last_ts + 1800 >= toUInt32(toDateTime(day + 1))
+        ) AS late
+        INNER JOIN
+        (
+            SELECT user_id AS uid, day - 1 AS d, first_ts
+            FROM {{learner_days(course_id = ? AND day >= toDate(toDateTime(?)) AND day < toDate(toDateTime(?)))}} AS l2
+            WHERE first_ts < toUInt32(toDateTime(day)) + 1800
+        ) AS early USING (uid, d)
+        WHERE first_ts - last_ts <= 1800
+    ) AS days
     GROUP BY monday
 ) AS weekly
 ORDER BY weekly.monday

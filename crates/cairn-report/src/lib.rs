@@ -972,11 +972,13 @@ where
 pub fn weekly_engagement_params(course_id: &str, range: Range) -> Vec<Param> {
     let (from, to) = range.bounds();
     let mut p = vec![course_id.into()];
-    p.extend(aggregate::repeat(&[
-        course_id.into(),
-        Param::Str(from),
-        Param::Str(to),
-    ]));
+    for _ in 0..3 {
+        p.extend(aggregate::repeat(&[
+            course_id.into(),
+            Param::Str(from.clone()),
+            Param::Str(to.clone()),
+        ]));
+    }
     p
 }
 
@@ -1038,11 +1040,13 @@ pub fn video_engagement_params(course_id: &str, range: Range) -> Vec<Param> {
     let mut p = vec![
         Param::Str(from.clone()),
         Param::Str(to.clone()),
-        Param::Str(from),
-        Param::Str(to),
+        Param::Str(from.clone()),
+        Param::Str(to.clone()),
     ];
-    p.extend(aggregate::repeat(&[course_id.into()]));
-    p.push(course_id.into());
+    for _ in 0..3 {
+        p.extend(aggregate::repeat(&[course_id.into()]));
+    }
+    p.extend([Param::Str(from), Param::Str(to), course_id.into()]);
     p
 }
 

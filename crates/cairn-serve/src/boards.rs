@@ -40,9 +40,10 @@ fn builtin_charts(db: &str) -> Vec<Saved<Chart>> {
     let course = "{course_id:String}";
     let from = "toString({from:Date})";
     let to = "toString({to:Date} + 1)";
-    // The course, then the learner days' filter (course, from, to) repeated.
+    // The course, then the learner days' filter (course, from, to) repeated (3 copies of
+    // the learner days).
     let weekly: Vec<&str> = std::iter::once(course)
-        .chain([course, from, to].repeat(cairn_report::aggregate::COPIES))
+        .chain([course, from, to].repeat(3 * cairn_report::aggregate::COPIES))
         .collect();
     let spec = [
         Builtin {
@@ -107,7 +108,8 @@ fn builtin_charts(db: &str) -> Vec<Saved<Chart>> {
             template: cairn_report::VIDEO_ENGAGEMENT_SQL,
             params: [
                 vec![from, to, from, to],
-                vec![course; cairn_report::aggregate::COPIES + 1],
+                vec![course; 3 * cairn_report::aggregate::COPIES],
+                vec![from, to, course],
             ]
             .concat(),
             kind: ChartKind::Table,
