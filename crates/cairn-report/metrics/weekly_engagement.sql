@@ -11,9 +11,10 @@
 -- Weeks without activity are absent.
 -- Read from the learner days (migration 0021), which credit the gaps within a day. The
 -- gap from a day's last event to the next active day's first is credited here: it is at
--- most 30 minutes only across one midnight, so only the days whose last event is within
--- 30 minutes of their end are paired, with the next day's row. Parameters, in order:
--- course_id, then course_id, from, to (the learner days' filter) 18 times (3 × 6).
+-- most 30 minutes only across one midnight, so each day b is grouped with the previous
+-- day's last event when that is within 30 minutes of midnight (no per-learner arrays).
+-- Parameters, in order: course_id, then course_id, from, to (the learner days' filter)
+-- 6 times.
 WITH
 (
     SELECT groupArray(toUInt32(created))
@@ -37,35 +38,43 @@ SELECT
 FROM
 (
     SELECT
-        toMonday(d) AS monday,
+        toMonday(tupleElement(r, 1)) AS monday,
         uniqExact(uid) AS active,
-        uniqExactIf(uid, v = 1) AS watched_video,
-        uniqExactIf(uid, p = 1) AS tried_problem,
-        sum(c) AS credited
+        uniqExactIf(uid, tupleElement(r, 2) = 1) AS watched_video,
+        uniqExactIf(uid, tupleElement(r, 3) = 1) AS tried_problem,
+        sum(tupleElement(r, 4)) AS credited
     FROM
     (
-        -- Each learner day, with the seconds credited within it.
-        SELECT day AS d, user_id AS uid, video AS v, problem AS p, credited AS c
-        FROM {{learner_days(course_id = ? AND day >= toDate(toDateTime(?)) AND day < toDate(toDateTime(?)))}} AS ld
-        UNION ALL
-        -- The gap across a midnight, credited to the earlier day (the learner is active
-        -- that day already: it adds seconds only).
-        SELECT d, uid, toUInt8(0) AS v, toUInt8(0) AS p,
-               toUInt64(least(first_ts - last_ts, 600)) AS c
+        -- Per learner and day b: the day's own row (own), and the gap from the previous
+        -- day's last event to b's first when it crosses midnight within 30 minutes
+        -- (credited to the previous day, at most 10 minutes).
+        SELECT
+            uid,
+            b,
+            max(k = 0) AS own,
+            maxIf(v, k = 0) AS v_own,
+            maxIf(p, k = 0) AS p_own,
+            sumIf(c, k = 0) AS c_own,
+            minIf(ts, k = 0) AS first_of_b,
+            maxIf(ts, k = 1) AS last_before,
+            countIf(k = 1) AS has_before,
+            toUInt64(if(own = 1 AND has_before > 0 AND first_of_b - last_before <= 1800,
+                least(first_of_b - last_before, 600), 0)) AS across
         FROM
         (
-            SELECT user_id AS uid, day AS d, last_ts
-            FROM {{learner_days(course_id = ? AND day >= toDate(toDateTime(?)) AND day < toDate(toDateTime(?)))}} AS l1
-            WHERE last_ts + 1800 >= toUInt32(toDateTime(day + 1))
-        ) AS late
-        INNER JOIN
-        (
-            SELECT user_id AS uid, day - 1 AS d, first_ts
-            FROM {{learner_days(course_id = ? AND day >= toDate(toDateTime(?)) AND day < toDate(toDateTime(?)))}} AS l2
-            WHERE first_ts < toUInt32(toDateTime(day)) + 1800
-        ) AS early USING (uid, d)
-        WHERE first_ts - last_ts <= 1800
-    ) AS days
+            SELECT
+                user_id AS uid, video AS v, problem AS p, credited AS c,
+                arrayJoin(if(last_ts + 1800 >= toUInt32(toDateTime(day + 1)), [0, 1], [0])) AS k,
+                if(k = 0, day, day + 1) AS b,
+                if(k = 0, first_ts, last_ts) AS ts
+            FROM {{learner_days(course_id = ? AND day >= toDate(toDateTime(?)) AND day < toDate(toDateTime(?)))}} AS ld
+        ) AS marks
+        GROUP BY uid, b
+    ) AS per_day
+    ARRAY JOIN
+        [(b, toUInt8(v_own), toUInt8(p_own), toUInt64(c_own), toUInt8(own)),
+         (b - 1, toUInt8(0), toUInt8(0), across, toUInt8(across > 0))] AS r
+    WHERE tupleElement(r, 5) = 1
     GROUP BY monday
 ) AS weekly
 ORDER BY weekly.monday

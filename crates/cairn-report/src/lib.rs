@@ -972,13 +972,11 @@ where
 pub fn weekly_engagement_params(course_id: &str, range: Range) -> Vec<Param> {
     let (from, to) = range.bounds();
     let mut p = vec![course_id.into()];
-    for _ in 0..3 {
-        p.extend(aggregate::repeat(&[
-            course_id.into(),
-            Param::Str(from.clone()),
-            Param::Str(to.clone()),
-        ]));
-    }
+    p.extend(aggregate::repeat(&[
+        course_id.into(),
+        Param::Str(from),
+        Param::Str(to),
+    ]));
     p
 }
 

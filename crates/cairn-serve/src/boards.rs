@@ -40,10 +40,9 @@ fn builtin_charts(db: &str) -> Vec<Saved<Chart>> {
     let course = "{course_id:String}";
     let from = "toString({from:Date})";
     let to = "toString({to:Date} + 1)";
-    // The course, then the learner days' filter (course, from, to) repeated (3 copies of
-    // the learner days).
+    // The course, then the learner days' filter (course, from, to) repeated.
     let weekly: Vec<&str> = std::iter::once(course)
-        .chain([course, from, to].repeat(3 * cairn_report::aggregate::COPIES))
+        .chain([course, from, to].repeat(cairn_report::aggregate::COPIES))
         .collect();
     let spec = [
         Builtin {
