@@ -100,6 +100,46 @@ fn education_label(code: &str) -> &str {
     }
 }
 
+/// A generated platform: its ground truth, the data lake holding its log, and its LMS.
+struct Lake {
+    truth: Truth,
+    ch: cairn_core::ClickHouse,
+    lms: cairn_core::config::MysqlConfig,
+    conn: cairn_core::mysql::mysql_async::Conn,
+    /// What the ingestion of the log did.
+    ingested: cairn_import::ingest::Summary,
+}
+
+/// Generates `spec` into `dir`, loads its LMS seed into a MariaDB database of this test's
+/// own (`NAME_lms`) and ingests its log into the data lake `name` (every event stored).
+async fn lake(name: &str, spec: &Spec, dir: &std::path::Path) -> Lake {
+    let truth = generate(spec, dir).unwrap();
+    let lms = testing::mysql_openedx(&format!("{name}_lms")).await;
+    let mut conn = cairn_core::mysql::connect(&lms).await.unwrap();
+    conn.query_drop(std::fs::read_to_string(dir.join("lms-seed.sql")).unwrap())
+        .await
+        .unwrap();
+    let mut config = testing::config();
+    config.mysql.database = lms.database.clone();
+    let ch = cairn_migrate::testing::data_lake_with(name, config).await;
+    let s = ingest(
+        &ch,
+        vec![Input::Path(dir.join("tracking.log"))],
+        &IngestOptions::default(),
+        Box::new(LogPublishes),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.inserted, truth.events);
+    Lake {
+        truth,
+        ch,
+        lms,
+        conn,
+        ingested: s,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn every_metric_matches_the_ground_truth() {
     let dir = std::env::temp_dir().join(format!("cairn-metrics-{}", std::process::id()));
@@ -111,26 +151,14 @@ async fn every_metric_matches_the_ground_truth() {
         bad_every: 500,
         ..Spec::default()
     };
-    let truth = generate(&spec, &dir).unwrap();
+    let Lake {
+        truth,
+        ch,
+        lms,
+        mut conn,
+        ingested: s,
+    } = lake("metrics", &spec, &dir).await;
     let generated = courses(&spec);
-    // The LMS side: the generated seed in a database of this test's own.
-    let lms = testing::mysql_openedx("metrics_lms").await;
-    let mut conn = cairn_core::mysql::connect(&lms).await.unwrap();
-    conn.query_drop(std::fs::read_to_string(dir.join("lms-seed.sql")).unwrap())
-        .await
-        .unwrap();
-    let mut config = testing::config();
-    config.mysql.database = lms.database.clone();
-    let ch = cairn_migrate::testing::data_lake_with("metrics", config).await;
-    let s = ingest(
-        &ch,
-        vec![Input::Path(dir.join("tracking.log"))],
-        &IngestOptions::default(),
-        Box::new(LogPublishes),
-    )
-    .await
-    .unwrap();
-    assert_eq!(s.inserted, truth.events);
     // Every event stored twice, and kept twice (merges stopped), as when the same lines
     // reach ClickHouse from two sources. The public `events` still counts each once, and
     // every metric below must still match the ground truth.
@@ -1169,24 +1197,10 @@ async fn the_lms_copies_answer_as_the_lms_until_it_changes_and_leave_retired_lea
         days: 14,
         ..Spec::default()
     };
-    generate(&spec, &dir).unwrap();
+    let Lake {
+        ch, lms, mut conn, ..
+    } = lake("metrics_copies", &spec, &dir).await;
     let generated = courses(&spec);
-    let lms = testing::mysql_openedx("metrics_copies_lms").await;
-    let mut conn = cairn_core::mysql::connect(&lms).await.unwrap();
-    conn.query_drop(std::fs::read_to_string(dir.join("lms-seed.sql")).unwrap())
-        .await
-        .unwrap();
-    let mut config = testing::config();
-    config.mysql.database = lms.database.clone();
-    let ch = cairn_migrate::testing::data_lake_with("metrics_copies", config).await;
-    ingest(
-        &ch,
-        vec![Input::Path(dir.join("tracking.log"))],
-        &IngestOptions::default(),
-        Box::new(LogPublishes),
-    )
-    .await
-    .unwrap();
     cairn_fixtures::import_courses(&ch, &dir, &generated)
         .await
         .unwrap();
