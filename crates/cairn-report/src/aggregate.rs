@@ -244,24 +244,45 @@ pub async fn refresh_locked(
     max_days: Option<usize>,
     wait: std::time::Duration,
 ) -> cairn_core::Result<Option<Refreshed>> {
-    let lock = match AGGREGATE_LOCK.acquire(ch, owner, wait, |_| {}).await? {
-        Ok(lock) => lock,
-        Err(_) => return Ok(None),
-    };
-    let done = refresh_held(ch, max_days, &lock).await;
-    lock.release(ch).await?;
-    done.map(Some)
+    locked(ch, owner, wait, async |lock| {
+        refresh_held(ch, max_days, lock).await
+    })
+    .await
 }
 
 /// [`refresh_locked`] for tests and one-off runs: waits for another refresher as long as
 /// it holds the lock (at most its expiry).
 pub async fn refresh(ch: &ClickHouse, max_days: Option<usize>) -> cairn_core::Result<Refreshed> {
-    let wait = std::time::Duration::from_secs(u64::from(AGGREGATE_LOCK.expiry_secs));
-    refresh_locked(ch, "cairn aggregate", max_days, wait)
-        .await?
-        .ok_or_else(|| {
-            cairn_core::Error::Other("another refresher holds the aggregation lock".into())
-        })
+    waiting(refresh_locked(ch, "cairn aggregate", max_days, LOCK_WAIT).await)
+}
+
+/// As long as another holder may keep [`AGGREGATE_LOCK`] (its expiry).
+pub(crate) const LOCK_WAIT: std::time::Duration =
+    std::time::Duration::from_secs(AGGREGATE_LOCK.expiry_secs as u64);
+
+/// Runs `work` holding [`AGGREGATE_LOCK`] (waiting up to `wait` for another holder;
+/// `Ok(None)` if it still holds it), and releases it.
+pub(crate) async fn locked<T>(
+    ch: &ClickHouse,
+    owner: &str,
+    wait: std::time::Duration,
+    work: impl AsyncFnOnce(&cairn_core::lock::Lock) -> cairn_core::Result<T>,
+) -> cairn_core::Result<Option<T>> {
+    let lock = match AGGREGATE_LOCK.acquire(ch, owner, wait, |_| {}).await? {
+        Ok(lock) => lock,
+        Err(_) => return Ok(None),
+    };
+    let done = work(&lock).await;
+    lock.release(ch).await?;
+    done.map(Some)
+}
+
+/// The result of a run that waited for the lock as long as it may be held: none is an
+/// error.
+pub(crate) fn waiting<T>(done: cairn_core::Result<Option<T>>) -> cairn_core::Result<T> {
+    done?.ok_or_else(|| {
+        cairn_core::Error::Other("another refresher holds the aggregation lock".into())
+    })
 }
 
 async fn refresh_held(

@@ -70,19 +70,9 @@ pub async fn source(ch: &ClickHouse, template: &str) -> cairn_core::Result<Sourc
     if !TABLES.iter().any(|t| template.contains(t.placeholder)) {
         return Ok(Source::Live);
     }
-    let copied: u64 = ch
-        .client()
-        .query(&crate::sql_for(
-            "SELECT uniqExact(table_name) FROM {{db}}._lms_copies",
-            ch.database(),
-        ))
-        .fetch_one()
-        .await
-        .map_err(|e| cairn_core::Error::clickhouse("LMS copies", e))?;
-    Ok(if copied >= TABLES.len() as u64 {
-        Source::Copies
-    } else {
-        Source::Live
+    Ok(match as_of(ch).await? {
+        Some(_) => Source::Copies,
+        None => Source::Live,
     })
 }
 
@@ -125,28 +115,20 @@ pub async fn copy_locked(
     owner: &str,
     wait: std::time::Duration,
 ) -> cairn_core::Result<Option<Vec<Copied>>> {
-    let lock = match crate::aggregate::AGGREGATE_LOCK
-        .acquire(ch, owner, wait, |_| {})
-        .await?
-    {
-        Ok(lock) => lock,
-        Err(_) => return Ok(None),
-    };
-    let done = copy_held(ch, &lock).await;
-    lock.release(ch).await?;
-    done.map(Some)
+    crate::aggregate::locked(ch, owner, wait, async |lock| copy_held(ch, lock).await).await
 }
 
 /// [`copy_locked`] for tests and one-off runs: waits for another holder of the lock as
 /// long as it may hold it.
 pub async fn copy(ch: &ClickHouse) -> cairn_core::Result<Vec<Copied>> {
-    let wait =
-        std::time::Duration::from_secs(u64::from(crate::aggregate::AGGREGATE_LOCK.expiry_secs));
-    copy_locked(ch, "cairn aggregate (LMS copy)", wait)
-        .await?
-        .ok_or_else(|| {
-            cairn_core::Error::Other("another refresher holds the aggregation lock".into())
-        })
+    crate::aggregate::waiting(
+        copy_locked(
+            ch,
+            "cairn aggregate (LMS copy)",
+            crate::aggregate::LOCK_WAIT,
+        )
+        .await,
+    )
 }
 
 /// Copies the LMS tables (each whole, but the learners recorded in `_retirements`) and
