@@ -1020,7 +1020,7 @@ pub async fn grade_distribution(
 
 /// The parameters of the demographics metric.
 pub fn demographics_params(course_id: &str) -> Vec<Param> {
-    vec![course_id.into(); 2]
+    vec![course_id.into()]
 }
 
 /// Runs the demographics metric.

@@ -94,7 +94,7 @@ fn builtin_charts(db: &str) -> Vec<Saved<Chart>> {
             name: "Demographics",
             about: "Enrolled learners by gender, level of education and age",
             template: cairn_report::DEMOGRAPHICS_SQL,
-            params: vec![course; 2],
+            params: vec![course],
             kind: ChartKind::Table,
             x: "",
             y: vec![],
