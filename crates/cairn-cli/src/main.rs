@@ -233,14 +233,13 @@ fn reports(config: &Config) -> Option<cairn_core::Background> {
     })
 }
 
-/// Pre-aggregating learner days and copying the LMS tables, for `cairn serve` and `cairn ingest --follow`.
+/// Pre-aggregating learner days and copying the LMS tables (or, with copies off, dropping
+/// the earlier ones), for `cairn serve` and `cairn ingest --follow`.
 fn aggregation(config: &Config) -> Option<cairn_core::Background> {
     let config = config.clone();
-    (config.aggregate_interval_secs > 0 || config.lms_copy_interval_secs > 0).then(
-        || -> cairn_core::Background {
-            Box::new(move |ch| Box::pin(cairn_report::cli::schedule(ch, config)))
-        },
-    )
+    Some(Box::new(move |ch| {
+        Box::pin(cairn_report::cli::schedule(ch, config))
+    }))
 }
 
 /// Both background tasks, side by side.

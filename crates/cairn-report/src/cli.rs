@@ -424,7 +424,19 @@ pub fn aggregate(args: &AggregateArgs, config: &Config) -> ExitCode {
         if args.no_lms_copy {
             return Ok(());
         }
-        let copied = crate::lms::copy(&ch).await?;
+        if config.lms_copy_interval_secs == 0 {
+            let dropped = crate::lms::forget(&ch).await?;
+            println!(
+                "LMS tables not copied (CAIRN_LMS_COPY_INTERVAL=0): the pages read the LMS live{}",
+                if dropped { "; the earlier copies were dropped" } else { "" }
+            );
+            return Ok(());
+        }
+        let copied = crate::lms::copy(&ch).await.map_err(|e| {
+            cairn_core::Error::Other(format!(
+                "{e} (the learner days above are stored; `cairn aggregate --no-lms-copy` skips the copy)"
+            ))
+        })?;
         println!("copied the LMS tables: {}", copied_summary(&copied));
         Ok::<(), cairn_core::Error>(())
     });
@@ -438,11 +450,22 @@ pub fn aggregate(args: &AggregateArgs, config: &Config) -> ExitCode {
 }
 
 /// Computes the stale learner days every `CAIRN_AGGREGATE_INTERVAL` seconds, and copies
-/// the LMS tables every `CAIRN_LMS_COPY_INTERVAL` seconds (the first time at once), until
-/// the process ends (for `cairn serve` and `cairn ingest --follow`).
+/// the LMS tables every `CAIRN_LMS_COPY_INTERVAL` seconds (the first time at once; with
+/// `0`, drops the earlier copies at once), until the process ends (for `cairn serve` and
+/// `cairn ingest --follow`).
 pub async fn schedule(ch: ClickHouse, config: Config) {
     let every = config.aggregate_interval_secs;
     let copy_every = config.lms_copy_interval_secs;
+    if copy_every == 0 {
+        // No copies: none is left to grow stale, the pages read the LMS live.
+        match crate::lms::forget(&ch).await {
+            Ok(true) => tracing::info!(
+                "LMS copy: off (CAIRN_LMS_COPY_INTERVAL=0); the earlier copies were dropped, the pages read the LMS live"
+            ),
+            Ok(false) => {}
+            Err(e) => tracing::warn!("LMS copy: off, but the earlier copies stay: {e}"),
+        }
+    }
     if every == 0 && copy_every == 0 {
         return;
     }

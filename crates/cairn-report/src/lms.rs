@@ -118,6 +118,58 @@ pub async fn copy_locked(
     crate::aggregate::locked(ch, owner, wait, async |lock| copy_held(ch, lock).await).await
 }
 
+/// Drops the copies (and the record of them), holding the aggregation lock as
+/// [`copy`] does: the metrics read the LMS live from then on, until the next copy. For
+/// `CAIRN_LMS_COPY_INTERVAL=0`, so that no copy is left to grow stale.
+/// Returns whether any copy was there.
+pub async fn forget(ch: &ClickHouse) -> cairn_core::Result<bool> {
+    let had = copied_tables(ch).await? > 0;
+    crate::aggregate::waiting(
+        crate::aggregate::locked(
+            ch,
+            "cairn (dropping the LMS copies)",
+            crate::aggregate::LOCK_WAIT,
+            async |_| {
+                let err = |what: &'static str| move |e| cairn_core::Error::clickhouse(what, e);
+                // The record first: from then on the metrics read the LMS live.
+                ch.client()
+                    .query(&format!(
+                        "ALTER TABLE {} DROP PARTITION tuple()",
+                        ch.alter_target("_lms_copies")
+                    ))
+                    .execute()
+                    .await
+                    .map_err(err("dropping the LMS copies: their record"))?;
+                for t in &TABLES {
+                    ch.client()
+                        .query(&format!(
+                            "ALTER TABLE {} DROP PARTITION tuple()",
+                            ch.alter_target(t.copy)
+                        ))
+                        .execute()
+                        .await
+                        .map_err(err("dropping the LMS copies"))?;
+                }
+                Ok(())
+            },
+        )
+        .await,
+    )?;
+    Ok(had)
+}
+
+/// How many tables have a copy on record.
+async fn copied_tables(ch: &ClickHouse) -> cairn_core::Result<u64> {
+    ch.client()
+        .query(&crate::sql_for(
+            "SELECT uniqExact(table_name) FROM {{db}}._lms_copies",
+            ch.database(),
+        ))
+        .fetch_one()
+        .await
+        .map_err(|e| cairn_core::Error::clickhouse("LMS copies", e))
+}
+
 /// [`copy_locked`] for tests and one-off runs: waits for another holder of the lock as
 /// long as it may hold it.
 pub async fn copy(ch: &ClickHouse) -> cairn_core::Result<Vec<Copied>> {

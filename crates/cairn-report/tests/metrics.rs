@@ -1351,13 +1351,29 @@ async fn the_lms_copies_answer_as_the_lms_until_it_changes_and_leave_retired_lea
         progress(lms::Source::Copies).await,
         progress(lms::Source::Live).await
     );
-    // And every page equals the live one: with no copy recorded, they read the LMS.
-    ch.execute("TRUNCATE TABLE _lms_copies").await.unwrap();
+    // And every page equals the live one once the copies are dropped
+    // (CAIRN_LMS_COPY_INTERVAL=0): they read the LMS, and no copy is left to grow stale.
+    assert!(lms::forget(&ch).await.unwrap(), "there were copies");
+    assert_eq!(overview(&ch, c0, range).await.unwrap().lms_as_of, None);
+    for table in [
+        "_lms_block_completion",
+        "_lms_course_enrollments",
+        "_lms_course_grades",
+    ] {
+        let n: u64 = ch
+            .client()
+            .query(&format!("SELECT count() FROM {table}"))
+            .fetch_one()
+            .await
+            .unwrap();
+        assert_eq!(n, 0, "{table} is dropped");
+    }
     assert_eq!(
         pages().await,
         recopied,
         "the copies answer as the LMS, changed"
     );
+    assert!(!lms::forget(&ch).await.unwrap(), "nothing left to drop");
 
     // A learner recorded as retired is not copied (`cairn retire` deletes theirs).
     let retired: u32 = conn
