@@ -75,32 +75,43 @@ pub fn answers_of(e: &Event<'_>) -> Vec<Answer> {
     ) {
         return Vec::new();
     }
-    match payload_object(e.raw) {
-        Some(Value::Object(p)) => from_server(&p),
-        _ => Vec::new(),
-    }
+    let Some(Ok(check)) = e
+        .payload_json
+        .as_deref()
+        .map(serde_json::from_str::<ServerCheck<'_>>)
+    else {
+        return Vec::new();
+    };
+    from_server(
+        &check.object("answers"),
+        &check.object("submission"),
+        &check.object("correct_map"),
+    )
 }
 
+/// The parts of a server `problem_check` payload that hold its answers, unparsed (the
+/// rest, such as the problem's `state`, is skipped, not built).
 #[derive(Deserialize)]
-struct Envelope<'a> {
+struct ServerCheck<'a> {
     #[serde(borrow, default)]
-    event: Option<&'a RawValue>,
+    answers: Option<&'a RawValue>,
     #[serde(borrow, default)]
-    data: Option<&'a RawValue>,
+    submission: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    correct_map: Option<&'a RawValue>,
 }
 
-/// The payload as a JSON value, decoding JSON encoded in strings (up to three times).
-fn payload_object(raw: &str) -> Option<Value> {
-    let env: Envelope<'_> = serde_json::from_str(raw).ok()?;
-    let text = env.event.filter(|v| v.get() != "null").or(env.data)?.get();
-    let mut v: Value = serde_json::from_str(text).ok()?;
-    for _ in 0..3 {
-        match v {
-            Value::String(s) => v = serde_json::from_str(&s).ok()?,
-            other => return Some(other),
-        }
+impl ServerCheck<'_> {
+    /// One part as an object (empty when missing or not an object).
+    fn object(&self, key: &str) -> serde_json::Map<String, Value> {
+        let part = match key {
+            "answers" => self.answers,
+            "submission" => self.submission,
+            _ => self.correct_map,
+        };
+        part.and_then(|raw| serde_json::from_str(raw.get()).ok())
+            .unwrap_or_default()
     }
-    Some(v).filter(Value::is_object)
 }
 
 /// A JSON value as a list of strings (a string, a list of them, a number …; `null` is none).
@@ -139,10 +150,11 @@ fn sorted(mut answers: Vec<Answer>) -> Vec<Answer> {
     answers
 }
 
-fn from_server(p: &serde_json::Map<String, Value>) -> Vec<Answer> {
-    let empty = serde_json::Map::new();
-    let obj = |key: &str| p.get(key).and_then(Value::as_object).unwrap_or(&empty);
-    let (raw, submission, correct_map) = (obj("answers"), obj("submission"), obj("correct_map"));
+fn from_server(
+    raw: &serde_json::Map<String, Value>,
+    submission: &serde_json::Map<String, Value>,
+    correct_map: &serde_json::Map<String, Value>,
+) -> Vec<Answer> {
     let mut inputs: BTreeMap<&str, ()> = BTreeMap::new();
     inputs.extend(raw.keys().map(|k| (k.as_str(), ())));
     inputs.extend(submission.keys().map(|k| (k.as_str(), ())));

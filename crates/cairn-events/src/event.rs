@@ -605,6 +605,10 @@ pub struct Event<'a> {
     pub payload_form: PayloadForm,
     /// The url-encoded form payload (browser `problem_check`), if that is what it was.
     pub form: Option<Cow<'a, str>>,
+    /// The payload object's JSON text (decoded when it came encoded in a string), if the
+    /// payload was an object: what [`crate::answers::answers_of`] reads, without parsing
+    /// the message again.
+    pub payload_json: Option<Cow<'a, str>>,
     /// User id from the payload (`event.user_id`), which may differ from the context's.
     pub payload_user_id: Option<u64>,
     /// Course id from the payload (`event.course_id`).
@@ -673,12 +677,19 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
     None
 }
 
+/// A decoded payload: its fields, its form, the form text (a url-encoded form) and the
+/// object's JSON text (an object).
+type Decoded<'a> = (
+    Fields<'a>,
+    PayloadForm,
+    Option<Cow<'a, str>>,
+    Option<Cow<'a, str>>,
+);
+
 /// Decodes a payload in whatever form it came, into its fields and its form.
-fn decode_payload<'a>(
-    raw: Option<&'a RawValue>,
-) -> (Fields<'a>, PayloadForm, Option<Cow<'a, str>>) {
+fn decode_payload<'a>(raw: Option<&'a RawValue>) -> Decoded<'a> {
     let Some(raw) = raw else {
-        return (Fields::default(), PayloadForm::Absent, None);
+        return (Fields::default(), PayloadForm::Absent, None, None);
     };
     let text = raw.get();
     match text.as_bytes().first() {
@@ -686,12 +697,13 @@ fn decode_payload<'a>(
             serde_json::from_str(text).unwrap_or_default(),
             PayloadForm::Object,
             None,
+            Some(Cow::Borrowed(text)),
         ),
-        Some(b'[') => (Fields::default(), PayloadForm::List, None),
-        Some(b'n') => (Fields::default(), PayloadForm::Absent, None),
+        Some(b'[') => (Fields::default(), PayloadForm::List, None, None),
+        Some(b'n') => (Fields::default(), PayloadForm::Absent, None, None),
         Some(b'"') => {
             let Ok(mut s) = serde_json::from_str::<Cow<'a, str>>(text) else {
-                return (Fields::default(), PayloadForm::Text, None);
+                return (Fields::default(), PayloadForm::Text, None, None);
             };
             let mut depth = 0;
             loop {
@@ -705,7 +717,16 @@ fn decode_payload<'a>(
                     } else {
                         PayloadForm::DoubleEncoded
                     };
-                    return (fields, form, None);
+                    // The text without its leading blanks, moved (not copied) when owned.
+                    let blanks = s.len() - t.len();
+                    let json = match s {
+                        Cow::Borrowed(b) => Cow::Borrowed(&b[blanks..]),
+                        Cow::Owned(mut o) => {
+                            o.drain(..blanks);
+                            Cow::Owned(o)
+                        }
+                    };
+                    return (fields, form, None, Some(json));
                 }
                 if t.starts_with('"') && depth < 3 {
                     match serde_json::from_str::<String>(t) {
@@ -714,21 +735,21 @@ fn decode_payload<'a>(
                             depth += 1;
                             continue;
                         }
-                        Err(_) => return (Fields::default(), PayloadForm::Text, None),
+                        Err(_) => return (Fields::default(), PayloadForm::Text, None, None),
                     }
                 }
                 if t.starts_with('[') {
-                    return (Fields::default(), PayloadForm::List, None);
+                    return (Fields::default(), PayloadForm::List, None, None);
                 }
                 let is_form = !t.is_empty() && t.contains('=') && !t.contains(char::is_whitespace);
                 return if is_form {
-                    (Fields::default(), PayloadForm::Form, Some(s))
+                    (Fields::default(), PayloadForm::Form, Some(s), None)
                 } else {
-                    (Fields::default(), PayloadForm::Text, None)
+                    (Fields::default(), PayloadForm::Text, None, None)
                 };
             }
         }
-        _ => (Fields::default(), PayloadForm::Scalar, None),
+        _ => (Fields::default(), PayloadForm::Scalar, None, None),
     }
 }
 
@@ -777,7 +798,7 @@ pub fn parse_event<'a>(
         .or_else(|| env.event_type.0.clone())
         .unwrap_or(Cow::Borrowed(""));
     let family = Family::of(&name);
-    let (fields, payload_form, form) = decode_payload(env.event.or(env.data));
+    let (fields, payload_form, form, payload_json) = decode_payload(env.event.or(env.data));
     let payload_user_id = fields.user_id.0;
     let payload_course_id = fields.course_id.0.clone().unwrap_or(Cow::Borrowed(""));
     let mut payload = Payload::build(family, fields);
@@ -810,6 +831,7 @@ pub fn parse_event<'a>(
         context,
         family,
         payload_form,
+        payload_json,
         form,
         payload_user_id,
         payload_course_id,
