@@ -33,7 +33,6 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use serde_json::value::RawValue;
 
 use crate::event::{Event, PayloadForm};
 
@@ -75,43 +74,17 @@ pub fn answers_of(e: &Event<'_>) -> Vec<Answer> {
     ) {
         return Vec::new();
     }
-    let Some(Ok(check)) = e
-        .payload_json
-        .as_deref()
-        .map(serde_json::from_str::<ServerCheck<'_>>)
-    else {
-        return Vec::new();
-    };
-    from_server(
-        &check.object("answers"),
-        &check.object("submission"),
-        &check.object("correct_map"),
-    )
-}
-
-/// The parts of a server `problem_check` payload that hold its answers, unparsed (the
-/// rest, such as the problem's `state`, is skipped, not built).
-#[derive(Deserialize)]
-struct ServerCheck<'a> {
-    #[serde(borrow, default)]
-    answers: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    submission: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    correct_map: Option<&'a RawValue>,
-}
-
-impl ServerCheck<'_> {
-    /// One part as an object (empty when missing or not an object).
-    fn object(&self, key: &str) -> serde_json::Map<String, Value> {
-        let part = match key {
-            "answers" => self.answers,
-            "submission" => self.submission,
-            _ => self.correct_map,
-        };
-        part.and_then(|raw| serde_json::from_str(raw.get()).ok())
+    let object = |part: &Option<std::borrow::Cow<'_, str>>| {
+        part.as_deref()
+            .and_then(|raw| serde_json::from_str::<serde_json::Map<String, Value>>(raw).ok())
             .unwrap_or_default()
-    }
+    };
+    let c = &e.check;
+    from_server(
+        &object(&c.answers),
+        &object(&c.submission),
+        &object(&c.correct_map),
+    )
 }
 
 /// A JSON value as a list of strings (a string, a list of them, a number …; `null` is none).

@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::lenient::{Flag, Id, Num, Obj, Text};
+use crate::lenient::{Flag, Id, Num, Obj, PayloadValue, RawJson, Text};
 
 /// The event family, from the event name (or `event_type` when the name is missing).
 #[derive(
@@ -204,8 +204,11 @@ pub struct Context<'a> {
     page: Text<'a>,
 }
 
+/// The message's fields; the payload (`event`, `data`) as `P`: read in the same pass
+/// ([`PayloadValue`]), or kept as raw text when that pass failed on it.
 #[derive(Deserialize)]
-struct Envelope<'a> {
+#[serde(bound(deserialize = "P: Deserialize<'de> + Default"))]
+struct Envelope<'a, P> {
     #[serde(borrow, default)]
     name: Text<'a>,
     #[serde(borrow, default)]
@@ -234,10 +237,34 @@ struct Envelope<'a> {
     page: Text<'a>,
     #[serde(borrow, default)]
     context: Obj<Context<'a>>,
-    #[serde(borrow, default)]
-    event: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    data: Option<&'a RawValue>,
+    #[serde(default)]
+    event: P,
+    #[serde(default)]
+    data: P,
+}
+
+impl<'a, P> Envelope<'a, P> {
+    /// The same envelope with its payload read by `f`.
+    fn map_payload<Q>(self, f: impl Fn(P) -> Q) -> Envelope<'a, Q> {
+        Envelope {
+            name: self.name,
+            event_type: self.event_type,
+            event_source: self.event_source,
+            time: self.time,
+            timestamp: self.timestamp,
+            username: self.username,
+            session: self.session,
+            ip: self.ip,
+            agent: self.agent,
+            host: self.host,
+            referer: self.referer,
+            accept_language: self.accept_language,
+            page: self.page,
+            context: self.context,
+            event: f(self.event),
+            data: f(self.data),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -329,6 +356,12 @@ struct Fields<'a> {
     discussion: Obj<Discussion<'a>>,
     #[serde(default)]
     correct: Flag,
+    #[serde(borrow, default)]
+    answers: RawJson<'a>,
+    #[serde(borrow, default)]
+    submission: RawJson<'a>,
+    #[serde(borrow, default)]
+    correct_map: RawJson<'a>,
 }
 
 /// Owned copy of a borrowed text (for payloads decoded from a JSON string).
@@ -379,8 +412,16 @@ impl Fields<'_> {
             commentable_id: own(self.commentable_id),
             discussion: Obj(self.discussion.0.map(|d| Discussion { id: own(d.id) })),
             correct: self.correct,
+            answers: own_raw(self.answers),
+            submission: own_raw(self.submission),
+            correct_map: own_raw(self.correct_map),
         }
     }
+}
+
+/// Owned copy of borrowed raw JSON.
+fn own_raw(r: RawJson<'_>) -> RawJson<'static> {
+    RawJson(r.0.map(|c| Cow::Owned(c.into_owned())))
 }
 
 /// Typed payload of an event, by family. Text fields are `""` when absent.
@@ -605,10 +646,9 @@ pub struct Event<'a> {
     pub payload_form: PayloadForm,
     /// The url-encoded form payload (browser `problem_check`), if that is what it was.
     pub form: Option<Cow<'a, str>>,
-    /// The payload object's JSON text (decoded when it came encoded in a string), if the
-    /// payload was an object: what [`crate::answers::answers_of`] reads, without parsing
-    /// the message again.
-    pub payload_json: Option<Cow<'a, str>>,
+    /// A server `problem_check`'s answer parts, as raw JSON: what
+    /// [`crate::answers::answers_of`] reads, without parsing the message again.
+    pub check: CheckParts<'a>,
     /// User id from the payload (`event.user_id`), which may differ from the context's.
     pub payload_user_id: Option<u64>,
     /// Course id from the payload (`event.course_id`).
@@ -617,6 +657,18 @@ pub struct Event<'a> {
     pub payload: Payload<'a>,
     /// The JSON message as it was in the log.
     pub raw: &'a str,
+}
+
+/// The payload's `answers`, `submission` and `correct_map` (a server `problem_check`'s),
+/// each as raw JSON when present.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CheckParts<'a> {
+    /// `answers`: the raw values per input.
+    pub answers: Option<Cow<'a, str>>,
+    /// `submission`: per input, what the learner saw.
+    pub submission: Option<Cow<'a, str>>,
+    /// `correct_map`: per input, its correctness.
+    pub correct_map: Option<Cow<'a, str>>,
 }
 
 /// Where an event's time came from.
@@ -677,79 +729,71 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
     None
 }
 
-/// A decoded payload: its fields, its form, the form text (a url-encoded form) and the
-/// object's JSON text (an object).
-type Decoded<'a> = (
-    Fields<'a>,
-    PayloadForm,
-    Option<Cow<'a, str>>,
-    Option<Cow<'a, str>>,
-);
+/// A decoded payload: its fields, its form, and the form text (a url-encoded form).
+type Decoded<'a> = (Fields<'a>, PayloadForm, Option<Cow<'a, str>>);
 
-/// Decodes a payload in whatever form it came, into its fields and its form.
-fn decode_payload<'a>(raw: Option<&'a RawValue>) -> Decoded<'a> {
+/// A payload kept as raw text (when the one-pass read failed on it), as the one pass
+/// reads it; an object whose fields do not read gives no fields, as before.
+fn from_raw(raw: Option<&RawValue>) -> PayloadValue<'_, Fields<'_>> {
     let Some(raw) = raw else {
-        return (Fields::default(), PayloadForm::Absent, None, None);
+        return PayloadValue::Absent;
     };
     let text = raw.get();
     match text.as_bytes().first() {
-        Some(b'{') => (
-            serde_json::from_str(text).unwrap_or_default(),
-            PayloadForm::Object,
-            None,
-            Some(Cow::Borrowed(text)),
-        ),
-        Some(b'[') => (Fields::default(), PayloadForm::List, None, None),
-        Some(b'n') => (Fields::default(), PayloadForm::Absent, None, None),
-        Some(b'"') => {
-            let Ok(mut s) = serde_json::from_str::<Cow<'a, str>>(text) else {
-                return (Fields::default(), PayloadForm::Text, None, None);
+        Some(b'{') => PayloadValue::Object(serde_json::from_str(text).unwrap_or_default()),
+        Some(b'[') => PayloadValue::List,
+        Some(b'n') => PayloadValue::Absent,
+        Some(b'"') => match serde_json::from_str::<Cow<'_, str>>(text) {
+            Ok(s) => PayloadValue::Str(s),
+            // (A raw string always reads; were it not, it would be text.)
+            Err(_) => PayloadValue::Str(Cow::Borrowed("")),
+        },
+        _ => PayloadValue::Scalar,
+    }
+}
+
+/// Decodes a payload in whatever form it came, into its fields and its form.
+fn decode_payload<'a>(payload: PayloadValue<'a, Fields<'a>>) -> Decoded<'a> {
+    let mut s = match payload {
+        PayloadValue::Absent => return (Fields::default(), PayloadForm::Absent, None),
+        PayloadValue::Object(fields) => return (fields, PayloadForm::Object, None),
+        PayloadValue::List => return (Fields::default(), PayloadForm::List, None),
+        PayloadValue::Scalar => return (Fields::default(), PayloadForm::Scalar, None),
+        PayloadValue::Str(s) => s,
+    };
+    let mut depth = 0;
+    loop {
+        let t = s.trim_start();
+        if t.starts_with('{') {
+            let fields = serde_json::from_str::<Fields<'_>>(t)
+                .map(Fields::into_owned)
+                .unwrap_or_default();
+            let form = if depth == 0 {
+                PayloadForm::EncodedObject
+            } else {
+                PayloadForm::DoubleEncoded
             };
-            let mut depth = 0;
-            loop {
-                let t = s.trim_start();
-                if t.starts_with('{') {
-                    let fields = serde_json::from_str::<Fields<'_>>(t)
-                        .map(Fields::into_owned)
-                        .unwrap_or_default();
-                    let form = if depth == 0 {
-                        PayloadForm::EncodedObject
-                    } else {
-                        PayloadForm::DoubleEncoded
-                    };
-                    // The text without its leading blanks, moved (not copied) when owned.
-                    let blanks = s.len() - t.len();
-                    let json = match s {
-                        Cow::Borrowed(b) => Cow::Borrowed(&b[blanks..]),
-                        Cow::Owned(mut o) => {
-                            o.drain(..blanks);
-                            Cow::Owned(o)
-                        }
-                    };
-                    return (fields, form, None, Some(json));
+            return (fields, form, None);
+        }
+        if t.starts_with('"') && depth < 3 {
+            match serde_json::from_str::<String>(t) {
+                Ok(inner) => {
+                    s = Cow::Owned(inner);
+                    depth += 1;
+                    continue;
                 }
-                if t.starts_with('"') && depth < 3 {
-                    match serde_json::from_str::<String>(t) {
-                        Ok(inner) => {
-                            s = Cow::Owned(inner);
-                            depth += 1;
-                            continue;
-                        }
-                        Err(_) => return (Fields::default(), PayloadForm::Text, None, None),
-                    }
-                }
-                if t.starts_with('[') {
-                    return (Fields::default(), PayloadForm::List, None, None);
-                }
-                let is_form = !t.is_empty() && t.contains('=') && !t.contains(char::is_whitespace);
-                return if is_form {
-                    (Fields::default(), PayloadForm::Form, Some(s), None)
-                } else {
-                    (Fields::default(), PayloadForm::Text, None, None)
-                };
+                Err(_) => return (Fields::default(), PayloadForm::Text, None),
             }
         }
-        _ => (Fields::default(), PayloadForm::Scalar, None, None),
+        if t.starts_with('[') {
+            return (Fields::default(), PayloadForm::List, None);
+        }
+        let is_form = !t.is_empty() && t.contains('=') && !t.contains(char::is_whitespace);
+        return if is_form {
+            (Fields::default(), PayloadForm::Form, Some(s))
+        } else {
+            (Fields::default(), PayloadForm::Text, None)
+        };
     }
 }
 
@@ -773,10 +817,19 @@ pub fn parse_event<'a>(
     raw: &'a str,
     line_time: Option<DateTime<Utc>>,
 ) -> Result<Event<'a>, EventError> {
-    let env: Envelope<'a> = serde_json::from_str(raw).map_err(|e| EventError::Json {
-        message: e.to_string(),
-        truncated: e.is_eof(),
-    })?;
+    // One pass over the message, payload included; should the payload's fields not read
+    // (a duplicate key, say), a second pass keeps it as text and reads the rest.
+    let env: Envelope<'a, PayloadValue<'a, Fields<'a>>> = match serde_json::from_str(raw) {
+        Ok(env) => env,
+        Err(_) => {
+            let env: Envelope<'a, Option<&'a RawValue>> =
+                serde_json::from_str(raw).map_err(|e| EventError::Json {
+                    message: e.to_string(),
+                    truncated: e.is_eof(),
+                })?;
+            env.map_payload(from_raw)
+        }
+    };
     let (time_text, from) = match (env.time.non_empty(), env.timestamp.non_empty()) {
         (Some(t), _) => (t, TimeFrom::Time),
         (None, Some(t)) => (t, TimeFrom::Timestamp),
@@ -798,7 +851,16 @@ pub fn parse_event<'a>(
         .or_else(|| env.event_type.0.clone())
         .unwrap_or(Cow::Borrowed(""));
     let family = Family::of(&name);
-    let (fields, payload_form, form, payload_json) = decode_payload(env.event.or(env.data));
+    let payload = match env.event {
+        PayloadValue::Absent => env.data,
+        event => event,
+    };
+    let (mut fields, payload_form, form) = decode_payload(payload);
+    let check = CheckParts {
+        answers: fields.answers.0.take(),
+        submission: fields.submission.0.take(),
+        correct_map: fields.correct_map.0.take(),
+    };
     let payload_user_id = fields.user_id.0;
     let payload_course_id = fields.course_id.0.clone().unwrap_or(Cow::Borrowed(""));
     let mut payload = Payload::build(family, fields);
@@ -831,11 +893,60 @@ pub fn parse_event<'a>(
         context,
         family,
         payload_form,
-        payload_json,
+        check,
         form,
         payload_user_id,
         payload_course_id,
         payload,
         raw,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_payload_whose_fields_do_not_read_keeps_the_event() {
+        // A duplicate key fails the typed read of the payload in the one pass: the second
+        // pass keeps the event, with the payload's fields empty, as a payload read apart.
+        let msg = r#"{"name": "play_video", "time": "2024-01-02T10:00:00Z", "username": "ada",
+            "context": {"course_id": "course-v1:o+c+r", "user_id": 7},
+            "event": {"id": "a", "id": "b", "currentTime": 3}}"#;
+        let e = parse_event(msg, None).expect("the event is kept");
+        assert_eq!(e.payload_form, PayloadForm::Object);
+        assert_eq!(e.username, "ada");
+        assert_eq!(e.context.user_id, Id(Some(7)));
+        assert!(matches!(&e.payload, Payload::Video { video_id, .. } if video_id.is_empty()));
+        // Malformed JSON is still rejected, by the second pass's message.
+        let bad = parse_event(r#"{"name": "x", "event": {"id": "a", "id": "#, None);
+        assert!(
+            matches!(
+                bad,
+                Err(EventError::Json {
+                    truncated: true,
+                    ..
+                })
+            ),
+            "{bad:?}"
+        );
+    }
+
+    #[test]
+    fn a_server_checks_answer_parts_are_borrowed_from_the_message() {
+        let msg = r#"{"name": "problem_check", "event_source": "server", "time": "2024-01-02T10:00:00Z",
+            "event": {"answers": {"p_2_1": "choice_1"}, "state": {"big": [1, 2, 3]}, "correct_map": null}}"#;
+        let e = parse_event(msg, None).unwrap();
+        assert!(matches!(
+            e.check.answers,
+            Some(Cow::Borrowed(r#"{"p_2_1": "choice_1"}"#))
+        ));
+        assert_eq!((e.check.submission, e.check.correct_map), (None, None));
+        // Encoded in a string, they are decoded (owned).
+        let enc = r#"{"name": "problem_check", "time": "2024-01-02T10:00:00Z",
+            "event": "{\"answers\": {\"p_2_1\": \"x\"}}"}"#;
+        let e = parse_event(enc, None).unwrap();
+        assert_eq!(e.payload_form, PayloadForm::EncodedObject);
+        assert_eq!(e.check.answers.as_deref(), Some(r#"{"p_2_1": "x"}"#));
+    }
 }

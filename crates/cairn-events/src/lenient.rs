@@ -172,6 +172,85 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Obj<T> {
     }
 }
 
+/// A JSON value kept as its text, unparsed (`None` for null); owned when the value came
+/// from a decoded string.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RawJson<'a>(pub Option<Cow<'a, str>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for RawJson<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = <Option<&'de serde_json::value::RawValue>>::deserialize(d)?;
+        Ok(RawJson(raw.map(|r| Cow::Borrowed(r.get()))))
+    }
+}
+
+/// An event's payload (`event` or `data`) in one pass over the message: an object's
+/// fields as `T` (typed, lenient), or what else it was.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum PayloadValue<'a, T> {
+    /// Missing or null.
+    #[default]
+    Absent,
+    /// An object, read as `T`.
+    Object(T),
+    /// A list (its items skipped).
+    List,
+    /// A string (decoded once: it may hold JSON or a url-encoded form).
+    Str(Cow<'a, str>),
+    /// A number or bool.
+    Scalar,
+}
+
+impl<'de: 'a, 'a, T: Deserialize<'de>> Deserialize<'de> for PayloadValue<'a, T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a, T>(std::marker::PhantomData<(&'a (), T)>);
+        impl<'de: 'a, 'a, T: Deserialize<'de>> Visitor<'de> for V<'a, T> {
+            type Value = PayloadValue<'a, T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map)).map(PayloadValue::Object)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(PayloadValue::List)
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(PayloadValue::Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(PayloadValue::Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(PayloadValue::Str(Cow::Owned(v)))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(PayloadValue::Scalar)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(PayloadValue::Scalar)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(PayloadValue::Scalar)
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(PayloadValue::Scalar)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(PayloadValue::Absent)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(PayloadValue::Absent)
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                d.deserialize_any(self)
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
