@@ -123,7 +123,9 @@ pub async fn copy_locked(
 /// `CAIRN_LMS_COPY_INTERVAL=0`, so that no copy is left to grow stale.
 /// Returns whether any copy was there.
 pub async fn forget(ch: &ClickHouse) -> cairn_core::Result<bool> {
-    let had = copied_tables(ch).await? > 0;
+    if copied_tables(ch).await? == 0 {
+        return Ok(false);
+    }
     crate::aggregate::waiting(
         crate::aggregate::locked(
             ch,
@@ -155,7 +157,7 @@ pub async fn forget(ch: &ClickHouse) -> cairn_core::Result<bool> {
         )
         .await,
     )?;
-    Ok(had)
+    Ok(true)
 }
 
 /// How many tables have a copy on record.
