@@ -76,17 +76,97 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
     }
 }
 
+/// A scalar read from whatever JSON value comes: its text as [`Text`] gives it (`None`
+/// for null, objects and lists), with numbers and bools read directly, not through text.
+trait FromScalar: Sized {
+    /// From the value's text (`None` for null, objects and lists).
+    fn from_text(s: Option<&str>) -> Self;
+    /// From a JSON number without sign or fraction.
+    fn from_u64(v: u64) -> Self {
+        Self::from_text(Some(&v.to_string()))
+    }
+    /// From a negative JSON integer.
+    fn from_i64(v: i64) -> Self {
+        Self::from_text(Some(&v.to_string()))
+    }
+    /// From a JSON number with a fraction or exponent.
+    fn from_f64(v: f64) -> Self {
+        Self::from_text(Some(&v.to_string()))
+    }
+    /// From `true` or `false`.
+    fn from_bool(v: bool) -> Self {
+        Self::from_text(Some(if v { "true" } else { "false" }))
+    }
+}
+
+struct ScalarVisitor<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: FromScalar> Visitor<'de> for ScalarVisitor<T> {
+    type Value = T;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+        Ok(T::from_text(Some(v)))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<T, E> {
+        Ok(T::from_i64(v))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<T, E> {
+        Ok(T::from_u64(v))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<T, E> {
+        Ok(T::from_f64(v))
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<T, E> {
+        Ok(T::from_bool(v))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<T, E> {
+        Ok(T::from_text(None))
+    }
+    fn visit_none<E: de::Error>(self) -> Result<T, E> {
+        Ok(T::from_text(None))
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(T::from_text(None))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<T, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(T::from_text(None))
+    }
+}
+
 /// A number from a JSON number or a numeric string; `None` for anything else.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Num(pub Option<f64>);
 
-impl<'de> Deserialize<'de> for Num {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let t = Text::deserialize(d)?;
-        Ok(Num(match t.0.as_deref() {
+impl FromScalar for Num {
+    fn from_text(s: Option<&str>) -> Self {
+        Num(match s {
             Some("true" | "false") | None => None,
             Some(s) => s.trim().parse::<f64>().ok().filter(|f| f.is_finite()),
-        }))
+        })
+    }
+    // A number's text parses back to the same f64 (Rust prints the shortest text that
+    // does, and an integer's text rounds as `as f64` does): read it directly.
+    fn from_u64(v: u64) -> Self {
+        Num(Some(v as f64))
+    }
+    fn from_i64(v: i64) -> Self {
+        Num(Some(v as f64))
+    }
+    fn from_f64(v: f64) -> Self {
+        Num(Some(v).filter(|f| f.is_finite()))
+    }
+}
+
+impl<'de> Deserialize<'de> for Num {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ScalarVisitor(std::marker::PhantomData))
     }
 }
 
@@ -95,13 +175,21 @@ impl<'de> Deserialize<'de> for Num {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Id(pub Option<u64>);
 
+impl FromScalar for Id {
+    fn from_text(s: Option<&str>) -> Self {
+        Id(s.and_then(|s| s.trim().parse::<u64>().ok()))
+    }
+    fn from_u64(v: u64) -> Self {
+        Id(Some(v))
+    }
+    fn from_i64(v: i64) -> Self {
+        Id(u64::try_from(v).ok())
+    }
+}
+
 impl<'de> Deserialize<'de> for Id {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let t = Text::deserialize(d)?;
-        Ok(Id(t
-            .0
-            .as_deref()
-            .and_then(|s| s.trim().parse::<u64>().ok())))
+        d.deserialize_any(ScalarVisitor(std::marker::PhantomData))
     }
 }
 
@@ -109,14 +197,22 @@ impl<'de> Deserialize<'de> for Id {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Flag(pub Option<bool>);
 
-impl<'de> Deserialize<'de> for Flag {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let t = Text::deserialize(d)?;
-        Ok(Flag(match t.0.as_deref() {
+impl FromScalar for Flag {
+    fn from_text(s: Option<&str>) -> Self {
+        Flag(match s {
             Some("true" | "True" | "1") => Some(true),
             Some("false" | "False" | "0") => Some(false),
             _ => None,
-        }))
+        })
+    }
+    fn from_bool(v: bool) -> Self {
+        Flag(Some(v))
+    }
+}
+
+impl<'de> Deserialize<'de> for Flag {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ScalarVisitor(std::marker::PhantomData))
     }
 }
 
@@ -225,6 +321,8 @@ mod tests {
         id: Id,
         #[serde(default)]
         n: Num,
+        #[serde(default)]
+        f: Flag,
     }
 
     #[test]
@@ -238,7 +336,24 @@ mod tests {
         assert_eq!(p(r#"{"id": ""}"#).id, Id(None));
         assert_eq!(p(r#"{"id": -1}"#).id, Id(None));
         assert_eq!(p(r#"{"id": {"x": 1}}"#).id, Id(None));
+        assert_eq!(p(r#"{"id": 3.0}"#).id, Id(Some(3)));
+        assert_eq!(p(r#"{"id": 3.5}"#).id, Id(None));
+        assert_eq!(p(r#"{"id": " 12 "}"#).id, Id(Some(12)));
         assert_eq!(p(r#"{"n": "2.5"}"#).n, Num(Some(2.5)));
+        assert_eq!(p(r#"{"n": 2.5}"#).n, Num(Some(2.5)));
+        assert_eq!(p(r#"{"n": -4}"#).n, Num(Some(-4.0)));
+        assert_eq!(
+            p(r#"{"n": 18446744073709551615}"#).n,
+            Num(Some(u64::MAX as f64))
+        );
+        assert_eq!(p(r#"{"n": true}"#).n, Num(None));
+        assert_eq!(p(r#"{"n": "NaN"}"#).n, Num(None));
+        assert_eq!(p(r#"{"n": [1]}"#).n, Num(None));
+        assert_eq!(p(r#"{"f": true}"#).f, Flag(Some(true)));
+        assert_eq!(p(r#"{"f": 0}"#).f, Flag(Some(false)));
+        assert_eq!(p(r#"{"f": 1.0}"#).f, Flag(Some(true)));
+        assert_eq!(p(r#"{"f": 2}"#).f, Flag(None));
+        assert_eq!(p(r#"{"f": "False"}"#).f, Flag(Some(false)));
         assert_eq!(p(r#"{"t": 12}"#).t.as_str(), "12");
         assert_eq!(p(r#"{"t": [1, 2]}"#).t, Text(None));
         assert!(matches!(
