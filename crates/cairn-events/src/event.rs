@@ -4,6 +4,7 @@
 //! the eventtracking shape) once more from its own text, in whatever form it arrives.
 
 use std::borrow::Cow;
+use std::mem::take;
 
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use serde::Deserialize;
@@ -540,12 +541,14 @@ fn cow<'a>(t: Text<'a>) -> Cow<'a, str> {
 }
 
 impl<'a> Payload<'a> {
-    fn build(family: Family, f: Fields<'a>) -> Payload<'a> {
+    fn build(family: Family, f: &mut Fields<'a>) -> Payload<'a> {
         match family {
-            Family::Enrollment => Payload::Enrollment { mode: cow(f.mode) },
+            Family::Enrollment => Payload::Enrollment {
+                mode: cow(take(&mut f.mode)),
+            },
             Family::Video => Payload::Video {
-                video_id: cow(f.id),
-                code: cow(f.code),
+                video_id: cow(take(&mut f.id)),
+                code: cow(take(&mut f.code)),
                 position: f.current_time_camel.0.or(f.current_time.0),
                 old_position: f.old_time.0,
                 new_position: f.new_time.0,
@@ -553,56 +556,57 @@ impl<'a> Payload<'a> {
                 speed: f.new_speed.0,
             },
             Family::Problem => Payload::Problem {
-                problem_id: cow(f.problem_id),
+                problem_id: cow(take(&mut f.problem_id)),
                 attempts: f.attempts.0,
                 grade: f.grade.0,
                 max_grade: f.max_grade.0,
-                success: cow(f.success),
+                success: cow(take(&mut f.success)),
                 weighted_earned: f.weighted_earned.0,
                 weighted_possible: f.weighted_possible.0,
             },
             Family::Navigation => Payload::Navigation {
-                id: cow(f.id),
+                id: cow(take(&mut f.id)),
                 old: f.old.0,
                 new: f.new.0.or(f.current_tab.0),
-                target_name: cow(f.target_name),
+                target_name: cow(take(&mut f.target_name)),
             },
             Family::LinkClick => Payload::LinkClick {
-                current_url: cow(f.current_url),
-                target_url: cow(f.target_url),
+                current_url: cow(take(&mut f.current_url)),
+                target_url: cow(take(&mut f.target_url)),
             },
             Family::Grade => Payload::Grade {
-                block_id: cow(f.block_id),
+                block_id: cow(take(&mut f.block_id)),
                 percent_grade: f.percent_grade.0,
-                letter_grade: cow(f.letter_grade),
+                letter_grade: cow(take(&mut f.letter_grade)),
                 weighted_earned: f.weighted_graded_earned.0,
                 weighted_possible: f.weighted_graded_possible.0,
             },
             Family::Completion => Payload::Completion {
-                block_id: cow(f.block_id),
+                block_id: cow(take(&mut f.block_id)),
                 completion: f.completion.0,
             },
             Family::Forum => {
-                let thread = f.discussion.0.and_then(|d| d.id.0);
+                let thread = f.discussion.0.take().and_then(|d| d.id.0);
                 Payload::Forum {
-                    id: cow(f.id),
+                    id: cow(take(&mut f.id)),
                     commentable_id: f
                         .commentable_id
                         .0
+                        .take()
                         .or(thread.clone())
                         .unwrap_or(Cow::Borrowed("")),
                     thread: thread.unwrap_or(Cow::Borrowed("")),
                 }
             }
             Family::SpecialExam => Payload::SpecialExam {
-                exam_id: cow(f.exam_id),
-                exam_content_id: cow(f.exam_content_id),
-                attempt_id: cow(f.attempt_id),
-                attempt_status: cow(f.attempt_status),
+                exam_id: cow(take(&mut f.exam_id)),
+                exam_content_id: cow(take(&mut f.exam_content_id)),
+                attempt_id: cow(take(&mut f.attempt_id)),
+                attempt_status: cow(take(&mut f.attempt_status)),
             },
             Family::Certificate => Payload::Certificate {
-                certificate_id: cow(f.certificate_id),
-                mode: cow(f.mode),
+                certificate_id: cow(take(&mut f.certificate_id)),
+                mode: cow(take(&mut f.mode)),
             },
             Family::Implicit | Family::Other => Payload::Other,
         }
@@ -730,11 +734,11 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
 }
 
 /// A decoded payload: its fields, its form, and the form text (a url-encoded form).
-type Decoded<'a> = (Fields<'a>, PayloadForm, Option<Cow<'a, str>>);
+type Decoded<'a> = (Option<Box<Fields<'a>>>, PayloadForm, Option<Cow<'a, str>>);
 
 /// A payload kept as raw text (when the one-pass read failed on it), as the one pass
 /// reads it; an object whose fields do not read gives no fields, as before.
-fn from_raw(raw: Option<&RawValue>) -> PayloadValue<'_, Fields<'_>> {
+fn from_raw(raw: Option<&RawValue>) -> PayloadValue<'_, Box<Fields<'_>>> {
     let Some(raw) = raw else {
         return PayloadValue::Absent;
     };
@@ -753,12 +757,12 @@ fn from_raw(raw: Option<&RawValue>) -> PayloadValue<'_, Fields<'_>> {
 }
 
 /// Decodes a payload in whatever form it came, into its fields and its form.
-fn decode_payload<'a>(payload: PayloadValue<'a, Fields<'a>>) -> Decoded<'a> {
+fn decode_payload<'a>(payload: PayloadValue<'a, Box<Fields<'a>>>) -> Decoded<'a> {
     let mut s = match payload {
-        PayloadValue::Absent => return (Fields::default(), PayloadForm::Absent, None),
-        PayloadValue::Object(fields) => return (fields, PayloadForm::Object, None),
-        PayloadValue::List => return (Fields::default(), PayloadForm::List, None),
-        PayloadValue::Scalar => return (Fields::default(), PayloadForm::Scalar, None),
+        PayloadValue::Absent => return (None, PayloadForm::Absent, None),
+        PayloadValue::Object(fields) => return (Some(fields), PayloadForm::Object, None),
+        PayloadValue::List => return (None, PayloadForm::List, None),
+        PayloadValue::Scalar => return (None, PayloadForm::Scalar, None),
         PayloadValue::Str(s) => s,
     };
     let mut depth = 0;
@@ -766,8 +770,8 @@ fn decode_payload<'a>(payload: PayloadValue<'a, Fields<'a>>) -> Decoded<'a> {
         let t = s.trim_start();
         if t.starts_with('{') {
             let fields = serde_json::from_str::<Fields<'_>>(t)
-                .map(Fields::into_owned)
-                .unwrap_or_default();
+                .map(|f| Box::new(f.into_owned()))
+                .ok();
             let form = if depth == 0 {
                 PayloadForm::EncodedObject
             } else {
@@ -782,17 +786,17 @@ fn decode_payload<'a>(payload: PayloadValue<'a, Fields<'a>>) -> Decoded<'a> {
                     depth += 1;
                     continue;
                 }
-                Err(_) => return (Fields::default(), PayloadForm::Text, None),
+                Err(_) => return (None, PayloadForm::Text, None),
             }
         }
         if t.starts_with('[') {
-            return (Fields::default(), PayloadForm::List, None);
+            return (None, PayloadForm::List, None);
         }
         let is_form = !t.is_empty() && t.contains('=') && !t.contains(char::is_whitespace);
         return if is_form {
-            (Fields::default(), PayloadForm::Form, Some(s))
+            (None, PayloadForm::Form, Some(s))
         } else {
-            (Fields::default(), PayloadForm::Text, None)
+            (None, PayloadForm::Text, None)
         };
     }
 }
@@ -819,7 +823,7 @@ pub fn parse_event<'a>(
 ) -> Result<Event<'a>, EventError> {
     // One pass over the message, payload included; should the payload's fields not read
     // (a duplicate key, say), a second pass keeps it as text and reads the rest.
-    let env: Envelope<'a, PayloadValue<'a, Fields<'a>>> = match serde_json::from_str(raw) {
+    let env: Envelope<'a, PayloadValue<'a, Box<Fields<'a>>>> = match serde_json::from_str(raw) {
         Ok(env) => env,
         Err(_) => {
             let env: Envelope<'a, Option<&'a RawValue>> =
@@ -855,7 +859,15 @@ pub fn parse_event<'a>(
         PayloadValue::Absent => env.data,
         event => event,
     };
-    let (mut fields, payload_form, form) = decode_payload(payload);
+    let (mut boxed, payload_form, form) = decode_payload(payload);
+    let mut empty;
+    let fields: &mut Fields<'a> = match &mut boxed {
+        Some(f) => f,
+        None => {
+            empty = Fields::default();
+            &mut empty
+        }
+    };
     let check = CheckParts {
         answers: fields.answers.0.take(),
         submission: fields.submission.0.take(),
