@@ -237,7 +237,7 @@ struct Envelope<'a, P> {
     #[serde(borrow, default)]
     page: Text<'a>,
     #[serde(borrow, default)]
-    context: Obj<Context<'a>>,
+    context: Obj<Box<Context<'a>>>,
     #[serde(default)]
     event: P,
     #[serde(default)]
@@ -643,7 +643,7 @@ pub struct Event<'a> {
     /// Page URL (`""` for `null`).
     pub page: Cow<'a, str>,
     /// The context object (empty when missing).
-    pub context: Context<'a>,
+    pub context: Box<Context<'a>>,
     /// Family of the event.
     pub family: Family,
     /// In which form the payload arrived.
