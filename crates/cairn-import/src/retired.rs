@@ -211,12 +211,13 @@ impl Retired {
     /// when the event has none), and removes retired learners' names from other learners'
     /// events. A learner retired in scrub mode whose pseudonym cannot be derived (no key
     /// configured) has the events dropped.
-    pub fn guard(&self, rows: &mut Vec<Located>) -> Guarded {
+    pub fn guard<L: std::borrow::BorrowMut<Located>>(&self, rows: &mut Vec<L>) -> Guarded {
         let mut g = Guarded::default();
         if self.modes.is_empty() {
             return g;
         }
         rows.retain_mut(|r| {
+            let r = r.borrow_mut();
             let retired = match r.row.user_id {
                 Some(id) => self.modes.contains_key(&id).then_some(id),
                 None if r.row.username.is_empty() => None,

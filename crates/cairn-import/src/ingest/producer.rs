@@ -101,7 +101,7 @@ pub(crate) struct Producer {
     /// Encodes the rows read for the inserter.
     encoder: Encoder,
     /// Rows already sent, refilled by the next events (their strings keep their memory).
-    spare: Vec<Located>,
+    spare: Vec<Box<Located>>,
     /// Fingerprint → end offset already sent in this run.
     seen: HashMap<String, u64>,
     bytes_read: u64,
@@ -123,7 +123,7 @@ struct SourceRun {
     pending: Vec<u8>,
     /// Offset where the pending (incomplete) line starts.
     pending_start: u64,
-    batch: Vec<Located>,
+    batch: Vec<Box<Located>>,
     batch_bytes: usize,
     batch_started: Instant,
     /// Lines rejected since the last batch was sent.
@@ -144,7 +144,7 @@ const BEHIND_CHUNKS: u32 = 4;
 
 /// Keeps a sent row to be refilled, unless it held an unusually long event (its memory is
 /// given back rather than kept for every later event).
-fn keep_spare(spare: &mut Vec<Located>, r: Located) {
+fn keep_spare(spare: &mut Vec<Box<Located>>, r: Box<Located>) {
     if r.row.message.capacity() <= 64 << 10 {
         spare.push(r);
     }
@@ -462,9 +462,12 @@ impl Producer {
                 offset,
                 event,
             } => {
-                let mut r = spare.pop().unwrap_or_else(|| Located {
-                    row: EventRow::default(),
-                    offset,
+                // Boxed: a row (~1 KB) is refilled in place, not moved from list to list.
+                let mut r = spare.pop().unwrap_or_else(|| {
+                    Box::new(Located {
+                        row: EventRow::default(),
+                        offset,
+                    })
                 });
                 r.row.set_from_event(&event);
                 r.offset = offset;
