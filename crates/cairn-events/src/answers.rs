@@ -29,12 +29,16 @@
 //! assert_eq!((a[0].correct, a[1].correct), (0, 1));
 //! ```
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::fmt;
 
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::event::{Event, PayloadForm};
+use crate::lenient::{Obj, Text};
 
 /// One input's answer in one submission.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,11 +78,13 @@ pub fn answers_of(e: &Event<'_>) -> Vec<Answer> {
     ) {
         return Vec::new();
     }
-    let object = |part: &Option<std::borrow::Cow<'_, str>>| {
+    // Each part read on its own, borrowing its text; a part that is not an object is
+    // empty, and a repeated key keeps its last value (as a JSON object read whole would).
+    fn object<'a, V: Deserialize<'a>>(part: &'a Option<Cow<'a, str>>) -> BTreeMap<Key<'a>, V> {
         part.as_deref()
-            .and_then(|raw| serde_json::from_str::<serde_json::Map<String, Value>>(raw).ok())
+            .and_then(|raw| serde_json::from_str(raw).ok())
             .unwrap_or_default()
-    };
+    }
     let c = &e.check;
     from_server(
         &object(&c.answers),
@@ -87,13 +93,70 @@ pub fn answers_of(e: &Event<'_>) -> Vec<Answer> {
     )
 }
 
-/// A JSON value as a list of strings (a string, a list of them, a number …; `null` is none).
-fn strings(v: &Value) -> Vec<String> {
-    match v {
-        Value::Null => Vec::new(),
-        Value::String(s) => vec![s.clone()],
-        Value::Array(items) => items.iter().flat_map(strings).collect(),
-        other => vec![other.to_string()],
+/// An object key, borrowed from the message unless it had escapes.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Key(Text::deserialize(d)?.0.unwrap_or_default()))
+    }
+}
+
+/// A JSON value as a list of strings: a string, the strings of a list (nested lists
+/// flattened), any other value as its JSON text; `null` is none.
+#[derive(Debug, Default)]
+struct Strings<'a>(Vec<Cow<'a, str>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Strings<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Strings<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Strings<'a>, E> {
+                Ok(Strings(vec![Cow::Borrowed(v)]))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Strings<'a>, E> {
+                Ok(Strings(vec![Cow::Owned(v.to_owned())]))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Strings<'a>, E> {
+                Ok(Strings::default())
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Strings<'a>, E> {
+                Ok(Strings::default())
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Strings<'a>, D::Error> {
+                d.deserialize_any(self)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Strings<'a>, A::Error> {
+                let mut all = Vec::new();
+                while let Some(Strings(s)) = seq.next_element()? {
+                    all.extend(s);
+                }
+                Ok(Strings(all))
+            }
+            // Numbers, bools and objects: their JSON text, as serde_json writes it.
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Strings<'a>, E> {
+                Ok(Strings(vec![Cow::Owned(Value::from(v).to_string())]))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Strings<'a>, E> {
+                Ok(Strings(vec![Cow::Owned(Value::from(v).to_string())]))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Strings<'a>, E> {
+                Ok(Strings(vec![Cow::Owned(Value::from(v).to_string())]))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Strings<'a>, E> {
+                Ok(Strings(vec![Cow::Owned(Value::from(v).to_string())]))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Strings<'a>, A::Error> {
+                let v = Value::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(Strings(vec![Cow::Owned(v.to_string())]))
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
     }
 }
 
@@ -123,30 +186,161 @@ fn sorted(mut answers: Vec<Answer>) -> Vec<Answer> {
     answers
 }
 
+/// A value as the submission's fields need it: a bool or a string kept, anything else
+/// skipped.
+enum Scalar<'a> {
+    Bool(bool),
+    Str(Cow<'a, str>),
+    Other,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Scalar<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Scalar<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Scalar<'a>, E> {
+                Ok(Scalar::Bool(v))
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Scalar<'a>, E> {
+                Ok(Scalar::Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar<'a>, E> {
+                Ok(Scalar::Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Scalar<'a>, E> {
+                Ok(Scalar::Other)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Scalar<'a>, E> {
+                Ok(Scalar::Other)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Scalar<'a>, E> {
+                Ok(Scalar::Other)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Scalar<'a>, E> {
+                Ok(Scalar::Other)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Scalar<'a>, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Scalar::Other)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scalar<'a>, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Scalar::Other)
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+/// One input's `submission` entry (an object): what the learner saw, whether it was
+/// right (a JSON bool), the input type (a JSON string). A repeated key's last value wins,
+/// as in a JSON object read whole.
+#[derive(Default)]
+struct Submitted<'a> {
+    answer: Option<Strings<'a>>,
+    correct: Option<bool>,
+    input_type: Option<Cow<'a, str>>,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Submitted<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Submitted<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Submitted<'a>, A::Error> {
+                let mut s = Submitted::default();
+                while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
+                    match k.as_ref() {
+                        "answer" => s.answer = Some(map.next_value()?),
+                        "correct" => {
+                            s.correct = match map.next_value()? {
+                                Scalar::Bool(b) => Some(b),
+                                _ => None,
+                            }
+                        }
+                        "input_type" => {
+                            s.input_type = match map.next_value()? {
+                                Scalar::Str(t) => Some(t),
+                                _ => None,
+                            }
+                        }
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(s)
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
+}
+
+/// One input's `correct_map` entry (an object): its `correctness`, when a string.
+#[derive(Default)]
+struct Correctness<'a>(Option<Cow<'a, str>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Correctness<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Correctness<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut c = Correctness::default();
+                while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
+                    if k == "correctness" {
+                        c.0 = match map.next_value()? {
+                            Scalar::Str(t) => Some(t),
+                            _ => None,
+                        };
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                Ok(c)
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
+}
+
 fn from_server(
-    raw: &serde_json::Map<String, Value>,
-    submission: &serde_json::Map<String, Value>,
-    correct_map: &serde_json::Map<String, Value>,
+    raw: &BTreeMap<Key<'_>, Strings<'_>>,
+    submission: &BTreeMap<Key<'_>, Obj<Submitted<'_>>>,
+    correct_map: &BTreeMap<Key<'_>, Obj<Correctness<'_>>>,
 ) -> Vec<Answer> {
-    let mut inputs: BTreeMap<&str, ()> = BTreeMap::new();
-    inputs.extend(raw.keys().map(|k| (k.as_str(), ())));
-    inputs.extend(submission.keys().map(|k| (k.as_str(), ())));
+    let owned = |s: &[Cow<'_, str>]| s.iter().map(|v| v.to_string()).collect::<Vec<_>>();
+    let mut inputs: Vec<&str> = raw.keys().chain(submission.keys()).map(|k| &*k.0).collect();
+    inputs.sort_unstable();
+    inputs.dedup();
     let answers = inputs
-        .into_keys()
+        .into_iter()
         .map(|input| {
-            let sub = submission.get(input).and_then(Value::as_object);
-            let field = |k: &str| sub.and_then(|s| s.get(k));
-            let text = field("answer").map(strings).unwrap_or_default();
-            let values = match raw.get(input) {
-                Some(v) => strings(v),
+            let key = Key(Cow::Borrowed(input));
+            let sub = submission.get(&key).and_then(|s| s.0.as_ref());
+            let text = sub
+                .and_then(|s| s.answer.as_ref())
+                .map_or_else(Vec::new, |a| owned(&a.0));
+            let values = match raw.get(&key) {
+                Some(v) => owned(&v.0),
                 // `answers: {}` with the answer only in `submission` (a quirk of real logs).
                 None => text.clone(),
             };
             let correctness = correct_map
-                .get(input)
-                .and_then(|c| c.get("correctness"))
-                .and_then(Value::as_str);
-            let correct = match (correctness, field("correct").and_then(Value::as_bool)) {
+                .get(&key)
+                .and_then(|c| c.0.as_ref())
+                .and_then(|c| c.0.as_deref());
+            let correct = match (correctness, sub.and_then(|s| s.correct)) {
                 (Some("correct"), _) => 1,
                 (Some(_), _) => 0,
                 (None, Some(true)) => 1,
@@ -158,8 +352,8 @@ fn from_server(
                 values,
                 text,
                 correct,
-                input_type: field("input_type")
-                    .and_then(Value::as_str)
+                input_type: sub
+                    .and_then(|s| s.input_type.as_deref())
                     .unwrap_or("")
                     .to_owned(),
             }
@@ -196,6 +390,7 @@ fn from_form(form: &str) -> Vec<Answer> {
 mod tests {
     use super::*;
     use crate::parse_event;
+    use proptest::prelude::*;
 
     fn of(msg: &str) -> Vec<Answer> {
         answers_of(&parse_event(msg, None).expect("parses"))
@@ -261,6 +456,129 @@ mod tests {
             r#"{"name": "problem_graded", "time": "2024-01-02T10:00:00Z", "event": {"answers": {"p_2_1": "x"}}}"#,
         ] {
             assert_eq!(of(msg), Vec::new(), "{msg}");
+        }
+    }
+
+    /// The reading through `serde_json::Value` that the typed one replaced: the reference
+    /// the property below compares with.
+    fn reference(answers: &str, submission: &str, correct_map: &str) -> Vec<Answer> {
+        use serde_json::Map;
+        fn strings(v: &Value) -> Vec<String> {
+            match v {
+                Value::Null => Vec::new(),
+                Value::String(s) => vec![s.clone()],
+                Value::Array(items) => items.iter().flat_map(strings).collect(),
+                other => vec![other.to_string()],
+            }
+        }
+        let object =
+            |raw: &str| serde_json::from_str::<Map<String, Value>>(raw).unwrap_or_default();
+        let (raw, submission, correct_map) =
+            (object(answers), object(submission), object(correct_map));
+        let mut inputs: BTreeMap<&str, ()> = BTreeMap::new();
+        inputs.extend(raw.keys().map(|k| (k.as_str(), ())));
+        inputs.extend(submission.keys().map(|k| (k.as_str(), ())));
+        let answers = inputs
+            .into_keys()
+            .map(|input| {
+                let sub = submission.get(input).and_then(Value::as_object);
+                let field = |k: &str| sub.and_then(|s| s.get(k));
+                let text = field("answer").map(strings).unwrap_or_default();
+                let values = match raw.get(input) {
+                    Some(v) => strings(v),
+                    None => text.clone(),
+                };
+                let correctness = correct_map
+                    .get(input)
+                    .and_then(|c| c.get("correctness"))
+                    .and_then(Value::as_str);
+                let correct = match (correctness, field("correct").and_then(Value::as_bool)) {
+                    (Some("correct"), _) => 1,
+                    (Some(_), _) => 0,
+                    (None, Some(true)) => 1,
+                    (None, Some(false)) => 0,
+                    (None, None) => -1,
+                };
+                Answer {
+                    input: input.to_owned(),
+                    values,
+                    text,
+                    correct,
+                    input_type: field("input_type")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_owned(),
+                }
+            })
+            .collect();
+        sorted(answers)
+    }
+
+    fn server_check(answers: &str, submission: &str, correct_map: &str) -> Vec<Answer> {
+        let msg = format!(
+            r#"{{"name": "problem_check", "event_source": "server", "time": "2024-01-02T10:00:00Z",
+               "event": {{"answers": {answers}, "submission": {submission}, "correct_map": {correct_map}}}}}"#
+        );
+        of(&msg)
+    }
+
+    #[test]
+    fn repeated_keys_keep_their_last_value_as_before() {
+        let (a, s, c) = (
+            r#"{"p_2_1": "x", "p_2_1": ["y", "z"]}"#,
+            r#"{"p_2_1": {"correct": true, "correct": "no", "input_type": "a", "input_type": 3}}"#,
+            r#"{"p_2_1": {"correctness": "correct"}, "p_2_1": 7}"#,
+        );
+        assert_eq!(server_check(a, s, c), reference(a, s, c));
+        assert_eq!(server_check(a, s, c)[0].values, ["y", "z"]);
+    }
+
+    fn json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            (-1e9f64..1e9).prop_map(Value::from),
+            prop_oneof![Just(3.0), Just(1e-7), Just(2.5e20)].prop_map(Value::from),
+            "[a-c_0-9\"\\\\é \n]{0,6}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                proptest::collection::btree_map(
+                    "(p_[0-9]{1,2}_1|answer|correct|input_type|correctness|x\"y)",
+                    inner,
+                    0..4
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// A part: mostly an object of inputs, each mostly an object of the fields read.
+    fn part() -> impl Strategy<Value = Value> {
+        let entry = prop_oneof![
+            1 => json(),
+            3 => proptest::collection::btree_map(
+                "(answer|correct|input_type|correctness|other)",
+                prop_oneof![Just(Value::from("correct")), any::<bool>().prop_map(Value::from), json()],
+                0..4
+            )
+            .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ];
+        prop_oneof![
+            1 => json(),
+            4 => proptest::collection::btree_map("p_[0-9]{1,2}_[0-9]", entry, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn typed_reading_equals_reading_through_values(a in part(), s in part(), c in part()) {
+            let (a, s, c) = (a.to_string(), s.to_string(), c.to_string());
+            proptest::prop_assert_eq!(server_check(&a, &s, &c), reference(&a, &s, &c));
         }
     }
 }
