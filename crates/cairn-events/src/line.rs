@@ -2,8 +2,10 @@
 //! JSON, and the classification of everything else.
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use memchr::memmem;
 use serde::Deserialize;
 
 /// How lines are wrapped. `Auto` detects it per line.
@@ -203,7 +205,8 @@ pub fn classify(text: &str) -> Message<'_> {
         return Message::OtherLog;
     };
     let logger = &t[open + 1..close];
-    let Some(dash) = t[close..].find(" - ").map(|d| close + d) else {
+    static DASH: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(" - "));
+    let Some(dash) = DASH.find(t[close..].as_bytes()).map(|d| close + d) else {
         return Message::OtherLog;
     };
     let msg = &t[dash + 3..];

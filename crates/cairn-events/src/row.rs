@@ -21,9 +21,11 @@
 //! | `answers` | a `problem_check`'s answers per input ([`crate::answers`]) |
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
 
 use cairn_core::keys::{CourseKey, UsageKey};
 use chrono::{DateTime, Utc};
+use memchr::memmem;
 use serde::{Deserialize, Serialize};
 
 use crate::answers::Answer;
@@ -150,8 +152,14 @@ fn usage_in(course: &str, block_type: &str, id: &str) -> String {
 
 /// The type part of a well-formed `block-v1:…+type@T+block@ID` key, without allocating.
 fn block_type_of_v1(key: &str) -> Option<&str> {
-    let (_, after) = key.rsplit_once("+type@")?;
-    let (ty, id) = after.split_once("+block@")?;
+    // Searchers built once: `str::split_once` builds one per call, ~2% of the parse.
+    static TYPE: LazyLock<memmem::FinderRev<'static>> =
+        LazyLock::new(|| memmem::FinderRev::new("+type@"));
+    static BLOCK: LazyLock<memmem::Finder<'static>> =
+        LazyLock::new(|| memmem::Finder::new("+block@"));
+    let after = &key[TYPE.rfind(key)? + "+type@".len()..];
+    let at = BLOCK.find(after.as_bytes())?;
+    let (ty, id) = (&after[..at], &after[at + "+block@".len()..]);
     (!ty.is_empty() && !id.is_empty() && !id.contains('+')).then_some(ty)
 }
 
