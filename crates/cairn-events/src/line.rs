@@ -206,7 +206,7 @@ pub fn classify(text: &str) -> Message<'_> {
     };
     let logger = &t[open + 1..close];
     static DASH: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(" - "));
-    let Some(dash) = DASH.find(t[close..].as_bytes()).map(|d| close + d) else {
+    let Some(dash) = DASH.find(&t.as_bytes()[close..]).map(|d| close + d) else {
         return Message::OtherLog;
     };
     let msg = &t[dash + 3..];
