@@ -20,8 +20,6 @@
 //! | `message` | the event's JSON exactly as logged |
 //! | `answers` | a `problem_check`'s answers per input ([`crate::answers`]) |
 
-use std::borrow::Cow;
-
 use cairn_core::keys::{CourseKey, UsageKey};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -128,24 +126,38 @@ mod micros {
     }
 }
 
-/// A usage key in `course` for a bare block id of `block_type` (v1 and CCX courses only).
-fn usage_in(course: &str, block_type: &str, id: &str) -> String {
+/// Sets `out` to a usage key in `course` for a bare block id of `block_type` (v1 and CCX
+/// courses only; otherwise to the id itself), keeping `out`'s memory.
+fn set_usage_in(out: &mut String, course: &str, block_type: &str, id: &str) {
+    out.clear();
     // Fast path for the common case; the general one below handles CCX and validation.
     if let Some(rest) = course.strip_prefix("course-v1:")
         && rest.split('+').count() == 3
         && !id.contains('+')
     {
-        return format!("block-v1:{rest}+type@{block_type}+block@{id}");
+        for part in ["block-v1:", rest, "+type@", block_type, "+block@", id] {
+            out.push_str(part);
+        }
+        return;
     }
     match CourseKey::parse(course) {
-        Ok(c @ (CourseKey::V1 { .. } | CourseKey::Ccx { .. })) => UsageKey::BlockV1 {
-            course: c,
-            block_type: block_type.to_owned(),
-            block_id: id.to_owned(),
-        }
-        .to_string(),
-        _ => id.to_owned(),
+        Ok(c @ (CourseKey::V1 { .. } | CourseKey::Ccx { .. })) => out.push_str(
+            &UsageKey::BlockV1 {
+                course: c,
+                block_type: block_type.to_owned(),
+                block_id: id.to_owned(),
+            }
+            .to_string(),
+        ),
+        _ => out.push_str(id),
     }
+}
+
+/// The block an event's family names: a key as given, or a bare id to make a usage key of
+/// in the event's course.
+enum FamilyBlock<'a> {
+    Key(&'a str),
+    In(&'static str, &'a str),
 }
 
 /// The type part of a well-formed `block-v1:…+type@T+block@ID` key, without allocating:
@@ -243,7 +255,7 @@ impl EventRow {
         row.item_id.clear();
         set(&mut row.message, e.raw);
         row.answers = crate::answers::answers_of(e);
-        let mut family_block: Cow<'_, str> = Cow::Borrowed("");
+        let mut family_block = FamilyBlock::Key("");
         match &e.payload {
             Payload::Enrollment { mode } => set(&mut row.enrollment_mode, mode),
             Payload::Video {
@@ -265,7 +277,7 @@ impl EventRow {
                 row.video_duration = *duration;
                 row.video_speed = *speed;
                 if !video_id.is_empty() {
-                    family_block = Cow::Owned(usage_in(&row.course_id, "video", video_id));
+                    family_block = FamilyBlock::In("video", video_id);
                 }
             }
             Payload::Problem {
@@ -284,15 +296,15 @@ impl EventRow {
                 row.weighted_earned = *weighted_earned;
                 row.weighted_possible = *weighted_possible;
                 family_block = if problem_id.contains(':') || problem_id.is_empty() {
-                    Cow::Borrowed(problem_id)
+                    FamilyBlock::Key(problem_id)
                 } else {
-                    Cow::Owned(usage_in(&row.course_id, "problem", problem_id))
+                    FamilyBlock::In("problem", problem_id)
                 };
             }
             Payload::Navigation {
                 id, target_name, ..
             } => {
-                family_block = Cow::Borrowed(id);
+                family_block = FamilyBlock::Key(id);
                 set(&mut row.target, target_name);
             }
             Payload::LinkClick { target_url, .. } => set(&mut row.target, target_url),
@@ -303,7 +315,7 @@ impl EventRow {
                 weighted_earned,
                 weighted_possible,
             } => {
-                family_block = Cow::Borrowed(block_id);
+                family_block = FamilyBlock::Key(block_id);
                 row.percent_grade = *percent_grade;
                 set(&mut row.letter_grade, letter_grade);
                 row.weighted_earned = *weighted_earned;
@@ -313,7 +325,7 @@ impl EventRow {
                 block_id,
                 completion,
             } => {
-                family_block = Cow::Borrowed(block_id);
+                family_block = FamilyBlock::Key(block_id);
                 row.completion = *completion;
             }
             Payload::Forum { id, thread, .. } => {
@@ -330,7 +342,7 @@ impl EventRow {
                 attempt_id,
                 ..
             } => {
-                family_block = Cow::Borrowed(exam_content_id);
+                family_block = FamilyBlock::Key(exam_content_id);
                 set(&mut row.item_id, attempt_id);
             }
             Payload::Certificate {
@@ -342,8 +354,10 @@ impl EventRow {
             }
             Payload::Other => {}
         }
-        if !family_block.is_empty() {
-            set(&mut row.block_id, &family_block);
+        match family_block {
+            FamilyBlock::Key("") => {}
+            FamilyBlock::Key(key) => set(&mut row.block_id, key),
+            FamilyBlock::In(ty, id) => set_usage_in(&mut row.block_id, &row.course_id, ty, id),
         }
         // Parsing the usage key allocates; only the type is needed for every event, the
         // course and org only when the context lacks them.
