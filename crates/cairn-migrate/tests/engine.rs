@@ -428,3 +428,54 @@ async fn tutor_cairn_history_is_honoured() {
     let report = m.up(&opts(), |_| {}).await.unwrap();
     assert_eq!(report.applied, vec![("0002_new.sql".to_string(), 1)]);
 }
+
+/// Migration 0024: an insert's parts of `_events` are compact below 256 MiB (servers since
+/// 20.3), where a 12 MB part was wide (a file per column); 18.16 keeps its wide parts.
+#[tokio::test]
+async fn event_inserts_write_compact_parts_where_the_server_has_them() {
+    let m = migrator("migrate_compact_parts", source::builtin()).await;
+    let db = testing::db_name("migrate_compact_parts");
+    m.up(&opts(), |_| {}).await.unwrap();
+    let ch = testing::clickhouse_existing(&db).await;
+    let engine = ch
+        .client()
+        .query("SELECT engine_full FROM system.tables WHERE database = ? AND name = '_events'")
+        .bind(&db)
+        .fetch_one::<String>()
+        .await
+        .unwrap();
+    if !ch.version().at_least(20, 3) {
+        assert!(!engine.contains("min_bytes_for_wide_part"), "{engine}");
+        return;
+    }
+    assert!(
+        engine.contains("min_bytes_for_wide_part = 268435456"),
+        "{engine}"
+    );
+    // ~14 MB uncompressed in one month: over the default 10 MiB, a wide part.
+    ch.client()
+        .query(&format!(
+            "INSERT INTO {db}._events (time, name, course_id, message) \
+             SELECT toDateTime('2024-03-01 00:00:00') + number, 'play_video', 'course-v1:o+c+r', \
+                    concat(toString(number), repeat('x', 1100)) FROM numbers(12000)"
+        ))
+        .execute()
+        .await
+        .unwrap();
+    let parts = ch
+        .client()
+        .query(
+            "SELECT part_type, toUInt64(bytes_on_disk), toUInt64(data_uncompressed_bytes) \
+             FROM system.parts WHERE database = ? AND table = '_events' AND active",
+        )
+        .bind(&db)
+        .fetch_all::<(String, u64, u64)>()
+        .await
+        .unwrap();
+    assert_eq!(parts.len(), 1, "{parts:?}");
+    assert!(
+        parts[0].2 > 10 << 20,
+        "the part must be over the default threshold: {parts:?}"
+    );
+    assert_eq!(parts[0].0, "Compact", "{parts:?}");
+}
