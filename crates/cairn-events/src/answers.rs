@@ -314,6 +314,32 @@ impl<'de: 'a, 'a> Deserialize<'de> for Correctness<'a> {
     }
 }
 
+/// One input's answer: correct when `correct_map` says `correct`, not when it says
+/// anything else, else as the submission's `correct` flag says (-1 when neither does).
+fn answer(
+    input: &str,
+    values: Vec<String>,
+    text: Vec<String>,
+    correctness: Option<&str>,
+    flag: Option<bool>,
+    input_type: Option<&str>,
+) -> Answer {
+    let correct = match (correctness, flag) {
+        (Some("correct"), _) => 1,
+        (Some(_), _) => 0,
+        (None, Some(true)) => 1,
+        (None, Some(false)) => 0,
+        (None, None) => -1,
+    };
+    Answer {
+        input: input.to_owned(),
+        values,
+        text,
+        correct,
+        input_type: input_type.unwrap_or("").to_owned(),
+    }
+}
+
 fn from_server(
     raw: &BTreeMap<Key<'_>, Strings<'_>>,
     submission: &BTreeMap<Key<'_>, Obj<Submitted<'_>>>,
@@ -340,23 +366,14 @@ fn from_server(
                 .get(&key)
                 .and_then(|c| c.0.as_ref())
                 .and_then(|c| c.0.as_deref());
-            let correct = match (correctness, sub.and_then(|s| s.correct)) {
-                (Some("correct"), _) => 1,
-                (Some(_), _) => 0,
-                (None, Some(true)) => 1,
-                (None, Some(false)) => 0,
-                (None, None) => -1,
-            };
-            Answer {
-                input: input.to_owned(),
+            answer(
+                input,
                 values,
                 text,
-                correct,
-                input_type: sub
-                    .and_then(|s| s.input_type.as_deref())
-                    .unwrap_or("")
-                    .to_owned(),
-            }
+                correctness,
+                sub.and_then(|s| s.correct),
+                sub.and_then(|s| s.input_type.as_deref()),
+            )
         })
         .collect();
     sorted(answers)
@@ -492,23 +509,14 @@ mod tests {
                     .get(input)
                     .and_then(|c| c.get("correctness"))
                     .and_then(Value::as_str);
-                let correct = match (correctness, field("correct").and_then(Value::as_bool)) {
-                    (Some("correct"), _) => 1,
-                    (Some(_), _) => 0,
-                    (None, Some(true)) => 1,
-                    (None, Some(false)) => 0,
-                    (None, None) => -1,
-                };
-                Answer {
-                    input: input.to_owned(),
+                answer(
+                    input,
                     values,
                     text,
-                    correct,
-                    input_type: field("input_type")
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .to_owned(),
-                }
+                    correctness,
+                    field("correct").and_then(Value::as_bool),
+                    field("input_type").and_then(Value::as_str),
+                )
             })
             .collect();
         sorted(answers)
