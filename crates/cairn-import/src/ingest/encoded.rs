@@ -267,12 +267,13 @@ impl Encoder {
 /// capacity: held frames are the collector's memory).
 fn compress(raw: &[u8], scratch: &mut Vec<u8>) -> Bytes {
     let max = lz4_flex::block::get_maximum_output_size(raw.len());
-    scratch.clear();
-    scratch.resize(CHECKSUM + HEADER + max, 0);
-    let buf = scratch;
+    // Zeroed once to its largest size, not for every frame (~1 MiB each).
+    if scratch.len() < CHECKSUM + HEADER + max {
+        scratch.resize(CHECKSUM + HEADER + max, 0);
+    }
     // The output buffer has the size lz4_flex asks for, so compressing cannot fail.
-    let n = lz4_flex::block::compress_into(raw, &mut buf[CHECKSUM + HEADER..]).unwrap_or(0);
-    buf.truncate(CHECKSUM + HEADER + n);
+    let n = lz4_flex::block::compress_into(raw, &mut scratch[CHECKSUM + HEADER..]).unwrap_or(0);
+    let buf = &mut scratch[..CHECKSUM + HEADER + n];
     buf[CHECKSUM] = LZ4;
     let framed = u32::try_from(HEADER + n).unwrap_or(u32::MAX);
     buf[CHECKSUM + 1..CHECKSUM + 5].copy_from_slice(&framed.to_le_bytes());
@@ -448,6 +449,18 @@ mod tests {
             .collect();
         assert_eq!(decompress(&compress(&raw, &mut Vec::new())).unwrap(), raw);
         assert!(decompress(&[1, 2, 3]).is_err());
+        // One scratch for a large frame then a small one: each frame is its own size and
+        // carries its checksum (what the server verifies).
+        let mut scratch = Vec::new();
+        let big = compress(&raw, &mut scratch);
+        let small = b"the last rows".repeat(3);
+        let little = compress(&small, &mut scratch);
+        assert!(little.len() < 100, "{}", little.len());
+        for (frame, want) in [(&big, &raw), (&little, &small)] {
+            assert_eq!(&decompress(frame).unwrap(), want);
+            let sum = cityhash_rs::cityhash_102_128(&frame[CHECKSUM..]).rotate_right(64);
+            assert_eq!(frame[..CHECKSUM], sum.to_le_bytes());
+        }
     }
 
     #[test]
