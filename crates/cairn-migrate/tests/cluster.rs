@@ -212,23 +212,35 @@ async fn the_data_lake_on_a_sharded_replicated_cluster() {
         again.applied
     );
 
-    // The migration lock holds across nodes: taken through s1r1, refused through s2r2
-    // (two processes at once, both claiming), free again through s2r2 once released.
+    // The migration lock holds across nodes: two processes claim it at once, one through
+    // s1r1 and one through s2r2; exactly one holds it and the other is refused, naming the
+    // holder. Which one wins depends on whose claim the servers stamp first (a claim's
+    // quorum write may be retried), so the test does not pick. Once released, the lock is
+    // free through s2r2.
     let s1r1 = nodes[0].clickhouse(&config, &db).await;
     let s2r2_ch = nodes[3].clickhouse(&config, &db).await;
     let (first, second) = tokio::join!(
         cairn_migrate::lock::acquire(&s1r1, "run on s1r1", Duration::ZERO, |_, _| {}),
-        async {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            cairn_migrate::lock::acquire(&s2r2_ch, "run on s2r2", Duration::ZERO, |_, _| {}).await
-        }
+        cairn_migrate::lock::acquire(&s2r2_ch, "run on s2r2", Duration::ZERO, |_, _| {}),
     );
-    let held = first.expect("the first claim (through s1r1) holds the lock");
-    match second {
-        Err(MigrateError::Locked { owner, .. }) => assert_eq!(owner, "run on s1r1"),
-        other => panic!("a second run through s2r2 got {other:?}"),
-    }
-    held.release(&s1r1).await.unwrap();
+    let (held, through) = match (first, second) {
+        (Ok(held), Err(MigrateError::Locked { owner, .. })) => {
+            assert_eq!(
+                owner, "run on s1r1",
+                "s2r2 was refused, naming another holder"
+            );
+            (held, &s1r1)
+        }
+        (Err(MigrateError::Locked { owner, .. }), Ok(held)) => {
+            assert_eq!(
+                owner, "run on s2r2",
+                "s1r1 was refused, naming another holder"
+            );
+            (held, &s2r2_ch)
+        }
+        other => panic!("two claims at once, not exactly one holder: {other:?}"),
+    };
+    held.release(through).await.unwrap();
     cairn_migrate::lock::acquire(&s2r2_ch, "run on s2r2", Duration::ZERO, |_, _| {})
         .await
         .expect("free after release")
