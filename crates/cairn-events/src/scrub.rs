@@ -78,7 +78,8 @@ fn word_char(c: char) -> bool {
 }
 
 /// `text` without the whole-word occurrences of `needle` (an occurrence inside a longer
-/// word, e.g. `ada` in `adam`, stays). Empty needles remove nothing.
+/// word, e.g. `ada` in `adam`, stays), an @-mention (`@ada` where the `@` starts a word,
+/// as in a forum post) included. Empty needles remove nothing.
 pub fn remove_word(text: &str, needle: &str) -> String {
     if needle.is_empty() || !text.contains(needle) {
         return text.to_owned();
@@ -88,9 +89,12 @@ pub fn remove_word(text: &str, needle: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = rest.find(needle) {
-        let before = rest[..at].chars().next_back().or(out.chars().next_back());
+        // The two characters before the occurrence, in `out` too when `rest` has fewer.
+        let mut back = rest[..at].chars().rev().chain(out.chars().rev());
+        let (before, before_that) = (back.next(), back.next());
+        let mention = before == Some('@') && !before_that.is_some_and(word_char);
         let after = rest[at + needle.len()..].chars().next();
-        let inside_a_word = (starts_word && before.is_some_and(word_char))
+        let inside_a_word = (starts_word && before.is_some_and(word_char) && !mention)
             || (ends_word && after.is_some_and(word_char));
         out.push_str(&rest[..at]);
         if inside_a_word {
@@ -348,6 +352,11 @@ mod tests {
         assert_eq!(remove_word("ada,ada", "ada"), ",");
         assert_eq!(remove_word("x", ""), "x");
         assert_eq!(remove_word("1.2.3.45 1.2.3.4", "1.2.3.4"), "1.2.3.45 ");
+        // An @-mention is the name; an address's domain is not.
+        assert_eq!(remove_word("@ada hi, @ada", "ada"), "@ hi, @");
+        assert_eq!(remove_word("x@ada", "ada"), "x@ada");
+        assert_eq!(remove_word("x@@ada", "ada"), "x@@ada");
+        assert!(mentions("thanks @ada_l", &["ada_l".to_owned()]));
     }
 
     #[test]

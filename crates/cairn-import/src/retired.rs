@@ -81,12 +81,17 @@ fn word_byte(b: u8) -> bool {
 }
 
 /// The words of `text`: maximal runs of the characters of usernames and e-mail addresses
-/// (ASCII letters, digits, `_-.@+`, and any non-ASCII character). Scanned byte by byte: a
-/// run ends only at an ASCII byte, so every word is whole UTF-8.
+/// (ASCII letters, digits, `_-.@+`, and any non-ASCII character), and of a run that starts
+/// with `@` (an @-mention, as in a forum post) the run without its leading `@`s too.
+/// Scanned byte by byte: a run ends only at an ASCII byte, so every word is whole UTF-8.
 pub fn words(text: &str) -> impl Iterator<Item = &str> {
     let bytes = text.as_bytes();
     let mut i = 0;
+    let mut mention: Option<&str> = None;
     std::iter::from_fn(move || {
+        if let Some(m) = mention.take() {
+            return Some(m);
+        }
         while i < bytes.len() && !word_byte(bytes[i]) {
             i += 1;
         }
@@ -97,7 +102,12 @@ pub fn words(text: &str) -> impl Iterator<Item = &str> {
         while i < bytes.len() && word_byte(bytes[i]) {
             i += 1;
         }
-        text.get(start..i)
+        let word = text.get(start..i)?;
+        let named = word.trim_start_matches('@');
+        if named.len() < word.len() && !named.is_empty() {
+            mention = Some(named);
+        }
+        Some(word)
     })
 }
 
@@ -331,7 +341,8 @@ mod tests {
 
     #[test]
     fn words_are_runs_of_name_characters() {
-        let w: Vec<&str> = words(r#"{"a":"/u/rita_r?x=1 mail rita.r@example.org, zoë"}"#).collect();
+        let w: Vec<&str> =
+            words(r#"{"a":"/u/rita_r?x=1 mail rita.r@example.org, zoë @ada @@ @bo@x"}"#).collect();
         assert_eq!(
             w,
             [
@@ -342,7 +353,12 @@ mod tests {
                 "1",
                 "mail",
                 "rita.r@example.org",
-                "zoë"
+                "zoë",
+                "@ada",
+                "ada",
+                "@@",
+                "@bo@x",
+                "bo@x"
             ]
         );
     }
