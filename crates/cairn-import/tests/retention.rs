@@ -52,18 +52,29 @@ async fn whole_months_older_than_the_retention_are_dropped() {
          SELECT course_id, toDate(time), user_id + 1, 1, 1 FROM {db}._events",
         "INSERT INTO {db}._video_days (course_id, day, video_id, user_id, version) \
          SELECT course_id, toDate(time), 'v', user_id + 1, 1 FROM {db}._events",
+        // And their forum copy (migration 0025), as if they were forum events.
+        "INSERT INTO {db}._forum_events (time, course_id, user_id, name, event_id) \
+         SELECT time, course_id, user_id, name, event_id FROM {db}._events",
     ] {
         ch.execute(&sql.replace("{db}", &db)).await.unwrap();
     }
     let days_per_month = || async {
         let mut per_table = Vec::new();
-        for table in ["_learner_days", "_video_days"] {
+        for (table, day) in [
+            ("_learner_days", "day"),
+            ("_video_days", "day"),
+            ("_forum_events", "time"),
+        ] {
             let sql =
-                format!("SELECT toYYYYMM(day) AS m, count() FROM {table} GROUP BY m ORDER BY m");
+                format!("SELECT toYYYYMM({day}) AS m, count() FROM {table} GROUP BY m ORDER BY m");
             let rows = ch.client().query(&sql).fetch_all::<(u32, u64)>();
             per_table.push(rows.await.unwrap());
         }
         assert_eq!(per_table[0], per_table[1], "learner and video days alike");
+        assert_eq!(
+            per_table[0], per_table[2],
+            "learner days and forum events alike"
+        );
         per_table.swap_remove(0)
     };
     let today = NaiveDate::from_ymd_opt(2026, 12, 2).unwrap();
@@ -95,7 +106,7 @@ async fn whole_months_older_than_the_retention_are_dropped() {
     assert_eq!(
         days_per_month().await,
         vec![(202512, 4), (202612, 5)],
-        "the learner days of the months dropped go with them"
+        "the learner days and forum events of the months dropped go with them"
     );
     // The days' freshness marks of the months dropped go too (a mutation: wait for it), so
     // the course whose events all went is no longer a course of the lake.

@@ -2,7 +2,8 @@
 -- own id, a response's or comment's thread), its title (from its creation event, whenever
 -- that was; JSON spacing aside, as logged), the responses, comments and votes on the thread
 -- in the range (each counted once) and the learners who posted or voted in it then; the N
--- with the most responses, comments and votes together (then by id). Parameters, in order:
+-- with the most responses, comments and votes together (then by id). From the forum's
+-- copy of the events (migration 0025). Parameters, in order:
 -- course_id, from, to, course_id, N.
 SELECT
     act.thread_id AS thread_id,
@@ -18,16 +19,16 @@ FROM
            uniqExactIf(event_id, name = 'edx.forum.comment.created') AS comments,
            uniqExactIf(event_id, name = 'edx.forum.thread.voted') AS votes,
            uniqExact(user_id) AS learners
-    FROM {{db}}.{{events}}
-    WHERE course_id = ? AND family = 'forum' AND time >= toDateTime(?) AND time < toDateTime(?)
+    FROM {{forum_events}}
+    WHERE course_id = ? AND time >= toDateTime(?) AND time < toDateTime(?)
       AND user_id != 0 AND target != ''
     GROUP BY target
 ) AS act
 LEFT JOIN
 (
     SELECT target AS thread_id,
-           any(visitParamExtractString(replaceAll(message, '": ', '":'), 'title')) AS title
-    FROM {{db}}.{{events}}
+           any(title) AS title
+    FROM {{forum_events}}
     WHERE course_id = ? AND name = 'edx.forum.thread.created' AND target != ''
     GROUP BY target
 ) AS titles USING (thread_id)

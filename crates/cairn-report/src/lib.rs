@@ -141,19 +141,28 @@ const DAY_CROSSINGS: &str = "arrayFilter(c -> tupleElement(c, 2) = 1 AND tupleEl
             tupleElement(nx, 4), tupleElement(nx, 3))), \
          arrayPopBack(ds), arrayPopFront(ds)))";
 
+/// What `{{forum_events}}` reads in users' copies, which may not read the stored copy
+/// (migration 0025): the same rows, from the public events.
+const PUBLIC_FORUM_EVENTS: &str = "(SELECT time, time_us, course_id, user_id, username, name, target, \
+     if(name = 'edx.forum.thread.created', \
+        visitParamExtractString(replaceAll(message, '\": ', '\":'), 'title'), '') AS title, \
+     event_id FROM {{db}}.events WHERE family = 'forum')";
+
 /// `{{db}}` the quoted database; `{{learner_days(…)}}` and `{{video_days(…)}}` the
 /// pre-aggregated days ([`aggregate`]); `{{day_credits}}` [`DAY_CREDITS`];
 /// `{{day_crossings}}` [`DAY_CROSSINGS`]; `{{events}}` and `{{video_events}}` the stored tables or,
-/// for users' copies (`public`), the public views; `{{lms_…}}` the LMS tables of `lms`
-/// (live for users' copies: the copies are not granted).
+/// for users' copies (`public`), the public views; `{{forum_events}}` the forum's copy of
+/// the events, or for users' copies [`PUBLIC_FORUM_EVENTS`]; `{{lms_…}}` the LMS tables of
+/// `lms` (live for users' copies: the copies are not granted).
 fn render(template: &str, db: &str, public: bool, lms: lms::Source) -> String {
     let lms = if public { lms::Source::Live } else { lms };
-    let (events, video) = if public {
-        ("events", "video_events")
+    let (events, video, forum) = if public {
+        ("events", "video_events", PUBLIC_FORUM_EVENTS)
     } else {
-        ("_events", "_video_events")
+        ("_events", "_video_events", "{{db}}._forum_events")
     };
     lms::expand(&aggregate::expand(template, public), lms)
+        .replace("{{forum_events}}", forum)
         .replace("{{db}}", &quote_ident(db))
         .replace("{{day_credits}}", DAY_CREDITS)
         .replace("{{day_crossings}}", DAY_CROSSINGS)

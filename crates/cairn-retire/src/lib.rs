@@ -582,7 +582,11 @@ async fn retire_batch(
         }
     }
     if !opts.dry_run {
-        delete_where(ch, &ch.alter_target("_events"), &deletes).await?;
+        // The events, and the forum's copy of them (migration 0025: the same columns for
+        // these conditions, and scrubbed rewrites copied there when inserted).
+        for table in ["_events", "_forum_events"] {
+            delete_where(ch, &ch.alter_target(table), &deletes).await?;
+        }
         // Their pre-aggregated days (cairn-report's `aggregate`, which computes none for a
         // learner recorded in `_retirements`, so none come back), and their rows in the
         // copies of the LMS tables (migration 0023; cairn-report's `lms`, which copies none

@@ -101,6 +101,24 @@ fn rita_log() -> String {
         ),
         "2026-01-07 10:00:00",
     );
+    // The forum (its events are copied into `_forum_events`, migration 0025): a thread of
+    // hers whose title names her, and a response by learner 1 that names her.
+    log += &tracking(
+        "9001",
+        "203.0.113.77",
+        &format!(
+            r#"{{{who},"context":{{"course_id":"{C1}","org_id":"CairnX","path":"/courses/{C1}/discussion/threads/create","user_id":9001}},"event":{{"id":"t-rita","commentable_id":"c1","title":"Rita Retiree asks about week 1","body":"hello","truncated":false,"user_forums_roles":["Student"]}},"event_source":"server","event_type":"edx.forum.thread.created","name":"edx.forum.thread.created","page":null,"time":"2026-01-07T11:00:00.000000+00:00"}}"#
+        ),
+        "2026-01-07 11:00:00",
+    );
+    log += &tracking(
+        "1",
+        "10.0.0.1",
+        &format!(
+            r#"{{"username":"learner00001","ip":"10.0.0.1","agent":"Mozilla/5.0 (X11)","session":"s1","host":"lms.example.org","context":{{"course_id":"{C1}","org_id":"CairnX","path":"/courses/{C1}/discussion/threads/t-rita/reply","user_id":1}},"event":{{"id":"r-1","discussion":{{"id":"t-rita"}},"body":"@rita_retiree see the syllabus","truncated":false,"user_forums_roles":["Student"]}},"event_source":"server","event_type":"edx.forum.response.created","name":"edx.forum.response.created","page":null,"time":"2026-01-07T12:00:00.000000+00:00"}}"#
+        ),
+        "2026-01-07 12:00:00",
+    );
     // Pete asked to be retired; the request is still pending.
     log += &tracking(
         "9002",
@@ -337,7 +355,7 @@ async fn logged(ch: &ClickHouse, since: u32) -> u64 {
     n
 }
 
-/// Rita's 7 events are kept under her pseudonym, and the statistics are as `before`.
+/// Rita's 8 events are kept under her pseudonym, and the statistics are as `before`.
 async fn kept_under_her_pseudonym(ch: &ClickHouse, before: &[cairn_report::Overview]) {
     let p = pseudonym(KEY, RITA);
     assert_eq!(
@@ -346,7 +364,7 @@ async fn kept_under_her_pseudonym(ch: &ClickHouse, before: &[cairn_report::Overv
             &format!("SELECT count() FROM events WHERE user_id = {p}")
         )
         .await,
-        7
+        8
     );
     assert_eq!(overviews(ch).await, before);
 }
@@ -399,7 +417,7 @@ async fn scrub_keeps_the_statistics_and_no_trace_of_the_learner() {
     );
     let before = overviews(&ch).await;
     let rita_events = count(&ch, "SELECT count() FROM events WHERE user_id = 9001").await;
-    assert_eq!(rita_events, 6);
+    assert_eq!(rita_events, 7);
     let pete_before = count(
         &ch,
         "SELECT count() FROM events WHERE username = 'pete_pending'",
@@ -414,14 +432,14 @@ async fn scrub_keeps_the_statistics_and_no_trace_of_the_learner() {
     let l = rita(&dry).clone();
     assert_eq!(
         (l.events, l.mentions, l.saved_objects, l.access_rows),
-        (7, 1, 2, 4),
+        (8, 2, 2, 4),
         "{dry}"
     );
     assert_eq!(dry.waiting, 1, "Pete's request is pending");
     assert_eq!(count(&ch, "SELECT count() FROM _retirements").await, 0);
     assert_eq!(
         count(&ch, "SELECT count() FROM events WHERE user_id = 9001").await,
-        6
+        7
     );
 
     let report = run(&ch, &config.mysql, &options(RetirementMode::Scrub, false))
@@ -504,7 +522,7 @@ async fn scrub_keeps_the_statistics_and_no_trace_of_the_learner() {
         .fetch_all()
         .await
         .unwrap();
-    assert_eq!(recorded, [(RITA, "scrub".to_owned(), 7)]);
+    assert_eq!(recorded, [(RITA, "scrub".to_owned(), 8)]);
 
     // A second run changes nothing.
     let stored = count(&ch, "SELECT count() FROM _events").await;
@@ -519,7 +537,7 @@ async fn scrub_keeps_the_statistics_and_no_trace_of_the_learner() {
     let s = ingest_files(&ch, &config, &[backfill(dir.path())]).await;
     assert_eq!(
         (s.retired_scrubbed, s.retired_dropped, s.retired_mentions),
-        (7, 0, 1),
+        (8, 0, 2),
         "{s}"
     );
     assert_eq!(hits(&ch, &all_ids).await, Vec::<String>::new());
@@ -550,9 +568,23 @@ async fn delete_removes_the_learners_events() {
     cairn_report::aggregate::refresh(&ch, None).await.unwrap();
     cairn_report::lms::copy(&ch).await.unwrap();
     let keyed = learner_keyed_tables(&ch).await;
-    for table in ["_events", "_learner_days", "_lms_block_completion"] {
+    for table in [
+        "_events",
+        "_learner_days",
+        "_lms_block_completion",
+        "_forum_events",
+    ] {
         assert!(keyed.contains(&table.to_owned()), "{keyed:?}");
     }
+    assert_eq!(
+        count(
+            &ch,
+            "SELECT count() FROM _forum_events WHERE target = 't-rita'"
+        )
+        .await,
+        2,
+        "her thread and the response naming her are in the forum's copy"
+    );
     let hers = |table: &str| {
         format!(
             "SELECT count() FROM {} WHERE user_id = 9001",
@@ -586,11 +618,11 @@ async fn delete_removes_the_learners_events() {
     let l = rita(&report);
     assert_eq!(
         (l.events, l.mentions, l.saved_objects, l.access_rows),
-        (7, 1, 2, 4),
+        (8, 2, 2, 4),
         "{report}"
     );
     assert_eq!(hits(&ch, RITA_IDS).await, Vec::<String>::new());
-    assert_eq!(count(&ch, "SELECT count() FROM events").await, total - 7);
+    assert_eq!(count(&ch, "SELECT count() FROM events").await, total - 8);
     assert_eq!(
         count(
             &ch,
@@ -616,11 +648,11 @@ async fn delete_removes_the_learners_events() {
     let s = ingest_files(&ch, &config, &[backfill(dir.path())]).await;
     assert_eq!(
         (s.retired_scrubbed, s.retired_dropped, s.retired_mentions),
-        (0, 7, 1),
+        (0, 8, 2),
         "{s}"
     );
     assert_eq!(hits(&ch, RITA_IDS).await, Vec::<String>::new());
-    assert_eq!(count(&ch, "SELECT count() FROM events").await, total - 7);
+    assert_eq!(count(&ch, "SELECT count() FROM events").await, total - 8);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -691,7 +723,7 @@ async fn an_unapplied_mutation_is_reported_and_the_next_run_finishes() {
             &format!("SELECT count() FROM events WHERE user_id = {p}")
         )
         .await,
-        7,
+        8,
         "the copies of both runs are the same events"
     );
     // Her names, found by the first run, still guard a backfill: her event without a user
@@ -699,7 +731,7 @@ async fn an_unapplied_mutation_is_reported_and_the_next_run_finishes() {
     let s = ingest_files(&ch, &config, &[backfill(dir.path())]).await;
     assert_eq!(
         (s.retired_scrubbed, s.retired_dropped, s.retired_mentions),
-        (7, 0, 1),
+        (8, 0, 2),
         "{s}"
     );
     assert_eq!(hits(&ch, RITA_IDS).await, Vec::<String>::new());
@@ -754,7 +786,7 @@ async fn on_a_cluster_no_replica_keeps_a_trace() {
     let l = rita(&report);
     assert_eq!(
         (l.events, l.mentions, l.saved_objects, l.access_rows),
-        (7, 1, 2, 4),
+        (8, 2, 2, 4),
         "{report}"
     );
     // Every node: her events' mutation on both replicas of each shard, the bookkeeping
