@@ -912,7 +912,8 @@ impl Range {
         self.to - Duration::days(1)
     }
 
-    fn bounds(&self) -> (String, String) {
+    /// The range's ends as the metrics' `from` and `to` parameters (`toDateTime(?)`).
+    pub fn bounds(&self) -> (String, String) {
         (
             format!("{} 00:00:00", self.from.format("%Y-%m-%d")),
             format!("{} 00:00:00", self.to.format("%Y-%m-%d")),

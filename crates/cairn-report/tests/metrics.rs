@@ -631,6 +631,22 @@ async fn every_metric_matches_the_ground_truth() {
             ),
         ] {
             let f = forums(&ch, course, r, 5).await.unwrap();
+            // Users' copies of the two queries (the explorer's: the public events, not the
+            // forum's stored copy of migration 0025) give the same rows.
+            let (from, to) = r.bounds();
+            let lit = |s: &str| cairn_core::sql::quote_str(s);
+            let public = |template: &str, names: &[String]| {
+                let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                with_named_params(template, ch.database(), &names).unwrap()
+            };
+            let sql = public(FORUMS_SQL, &[lit(course), lit(&from), lit(&to)]);
+            assert!(!sql.contains("_forum_events"), "{sql}");
+            let weeks: Vec<ForumWeek> = ch.client().query(&sql).fetch_all().await.unwrap();
+            assert_eq!(weeks, f.weeks, "users' copy, {course} {r:?}");
+            let names = [lit(course), lit(&from), lit(&to), lit(course), "5".into()];
+            let sql = public(FORUM_THREADS_SQL, &names);
+            let threads: Vec<ForumThread> = ch.client().query(&sql).fetch_all().await.unwrap();
+            assert_eq!(threads, f.threads, "users' copy, {course} {r:?}");
             let weeks: Vec<cairn_fixtures::ForumWeekTruth> = f
                 .weeks
                 .into_iter()
