@@ -5,6 +5,7 @@
 //!   version detection ([`ServerVersion`]);
 //! - [`mysql`]: `mysql_async` connection options for the LMS database;
 //! - [`cluster`]: the DDL of the data lake on a ClickHouse cluster;
+//! - [`derived`]: the SQL of the tables kept from the events by materialized views;
 //! - [`keys`]: Open edX course and usage keys;
 //! - [`error`]: one error type;
 //! - [`logging`]: the binaries' log (`CAIRN_LOG`, `CAIRN_LOG_FORMAT`).
@@ -22,6 +23,7 @@
 pub mod clickhouse;
 pub mod cluster;
 pub mod config;
+pub mod derived;
 pub mod error;
 #[cfg(feature = "services")]
 pub mod failover;

@@ -189,6 +189,56 @@ async fn resume_after_growth_and_after_a_lost_checkpoint() {
     ch.drop_database().await.unwrap();
 }
 
+/// A forum thread created by learner `i % 7 + 1`, titled `T<i>`, one day after another.
+fn forum_line(i: u64) -> String {
+    let secs = 1_700_000_000 + i * 86_400;
+    let t = chrono::DateTime::from_timestamp(secs as i64, 0).unwrap();
+    format!(
+        "{} INFO 7 [tracking] [user {u}] [ip 172.18.0.1] logger.py:41 - {{\"name\": \"edx.forum.thread.created\", \"context\": {{\"user_id\": {u}, \"course_id\": \"course-v1:T+C+R\", \"org_id\": \"T\"}}, \"username\": \"u{u}\", \"event\": {{\"id\": \"t{i}\", \"title\": \"T{i}\", \"body\": \"b\"}}, \"time\": \"{}\", \"event_type\": \"edx.forum.thread.created\", \"event_source\": \"server\"}}\n",
+        t.format("%Y-%m-%d %H:%M:%S,000"),
+        t.format("%Y-%m-%dT%H:%M:%S%.6f+00:00"),
+        u = i % 7 + 1,
+    )
+}
+
+/// An insert that stored the events but not what ClickHouse's views keep from them (the
+/// server killed between the table's part and its views'), then the ingester killed before
+/// its checkpoint: the next run finds the events past the checkpoint, stores none twice,
+/// and writes their forum copy and their stale-day marks again.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_views_rows_of_an_uncertain_insert_are_written_again() {
+    let ch = data_lake("ingest_repair_views").await;
+    let dir = tmp("repair");
+    let f = dir.join("tracking.log");
+    let log: String = (0..30).map(|i| forum_line(i) + &event_line(i)).collect();
+    std::fs::write(&f, log).unwrap();
+    let s = run(&ch, vec![Input::Path(f.clone())], &IngestOptions::default()).await;
+    assert_eq!(s.inserted, 60, "{s}");
+    let forum = "SELECT toUInt64(uniqExact(event_id)) FROM _forum_events \
+                 WHERE title = concat('T', substring(target, 2))";
+    let days = "SELECT toUInt64(uniqExact(day)) FROM _learner_days_dirty";
+    assert_eq!(q_u64(&ch, forum).await, 30, "the view copied each thread");
+    let marked = q_u64(&ch, days).await;
+    assert!(marked >= 30, "{marked} days marked");
+    for t in [
+        "_forum_events",
+        "_learner_days_dirty",
+        "_ingest_checkpoints",
+    ] {
+        ch.execute(&format!("TRUNCATE TABLE {t}")).await.unwrap();
+    }
+    let s = run(&ch, vec![Input::Path(f.clone())], &IngestOptions::default()).await;
+    assert_eq!((s.inserted, s.duplicates_skipped), (0, 60), "{s:?}");
+    assert_eq!(q_u64(&ch, "SELECT count() FROM _events").await, 60);
+    assert_eq!(q_u64(&ch, forum).await, 30, "the forum copy is whole again");
+    assert_eq!(q_u64(&ch, days).await, marked, "every day is marked again");
+    // A run with nothing uncertain (its checkpoint at the end) writes nothing again.
+    ch.execute("TRUNCATE TABLE _forum_events").await.unwrap();
+    run(&ch, vec![Input::Path(f.clone())], &IngestOptions::default()).await;
+    assert_eq!(q_u64(&ch, "SELECT count() FROM _forum_events").await, 0);
+    ch.drop_database().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn dry_run_inserts_nothing_and_rejects_are_written() {
     let ch = data_lake("ingest_dry").await;

@@ -52,6 +52,8 @@ async fn whole_months_older_than_the_retention_are_dropped() {
          SELECT course_id, toDate(time), user_id + 1, 1, 1 FROM {db}._events",
         "INSERT INTO {db}._video_days (course_id, day, video_id, user_id, version) \
          SELECT course_id, toDate(time), 'v', user_id + 1, 1 FROM {db}._events",
+        "INSERT INTO {db}._problem_days (course_id, day, block_id, user_id, version) \
+         SELECT course_id, toDate(time), 'p', user_id + 1, 1 FROM {db}._events",
         // And their forum copy (migration 0025), as if they were forum events.
         "INSERT INTO {db}._forum_events (time, course_id, user_id, name, event_id) \
          SELECT time, course_id, user_id, name, event_id FROM {db}._events",
@@ -64,6 +66,7 @@ async fn whole_months_older_than_the_retention_are_dropped() {
             ("_learner_days", "day"),
             ("_video_days", "day"),
             ("_forum_events", "time"),
+            ("_problem_days", "day"),
         ] {
             let sql =
                 format!("SELECT toYYYYMM({day}) AS m, count() FROM {table} GROUP BY m ORDER BY m");
@@ -75,6 +78,7 @@ async fn whole_months_older_than_the_retention_are_dropped() {
             per_table[0], per_table[2],
             "learner days and forum events alike"
         );
+        assert_eq!(per_table[0], per_table[3], "learner and problem days alike");
         per_table.swap_remove(0)
     };
     let today = NaiveDate::from_ymd_opt(2026, 12, 2).unwrap();

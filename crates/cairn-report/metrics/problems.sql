@@ -7,8 +7,9 @@
 -- the last submissions in % of the problem's points (grade / max_grade; 0 when it has
 -- none), and how many times a hint was shown (`edx.problem.hint.demandhint_displayed`) and
 -- the answer shown (`showanswer`, `edx.problem.show_answer`) in the range. Ratios are
--- rounded half up to 0.1. Parameters, in order: course_id, from, to, course_id, from, to,
--- course_id.
+-- rounded half up to 0.1. Read from the problem days (migration 0026): per learner, the
+-- first submission of their first day with one, the last of their last. Parameters, in
+-- order: course_id, from, to (the problem days' filter) 6 times, then course_id.
 SELECT
     toUInt32(if(names.problem_position = 0, 4294967295, names.problem_position)) AS position,
     subs.block_id AS problem_id,
@@ -26,41 +27,25 @@ SELECT
     toUInt64(subs.shown) AS answers_shown
 FROM
 (
-    SELECT s.block_id AS block_id, s.learners AS learners, s.submissions AS submissions,
-           s.first_right AS first_right, s.last_right AS last_right, s.score AS score,
-           ifNull(h.hints, 0) AS hints, ifNull(h.shown, 0) AS shown
+    SELECT block_id,
+           countIf(n > 0) AS learners, sum(n) AS submissions,
+           sumIf(first_ok, n > 0) AS first_right, sumIf(last_ok, n > 0) AS last_right,
+           avgIf(last_score, n > 0) AS score,
+           sum(h) AS hints, sum(sh) AS shown
     FROM
     (
-        SELECT block_id, count() AS learners, sum(n) AS submissions,
-               sum(first_ok) AS first_right, sum(last_ok) AS last_right,
-               avg(last_score) AS score
-        FROM
-        (
-            SELECT block_id, user_id,
-                   uniqExact(event_id) AS n,
-                   argMin(success = 'correct', toUInt64(time) * 1000000 + time_us) AS first_ok,
-                   argMax(success = 'correct', toUInt64(time) * 1000000 + time_us) AS last_ok,
-                   argMax(if(ifNull(max_grade, 0) > 0, ifNull(grade, 0) / ifNull(max_grade, 1), 0),
-                          toUInt64(time) * 1000000 + time_us) AS last_score
-            FROM {{db}}.{{events}}
-            WHERE course_id = ? AND time >= toDateTime(?) AND time < toDateTime(?)
-              AND name = 'problem_check' AND event_source = 'server'
-              AND user_id != 0 AND block_id != ''
-            GROUP BY block_id, user_id
-        ) AS per_learner
-        GROUP BY block_id
-    ) AS s
-    LEFT JOIN
-    (
-        SELECT block_id,
-               uniqExactIf(event_id, name = 'edx.problem.hint.demandhint_displayed') AS hints,
-               uniqExactIf(event_id, name IN ('showanswer', 'edx.problem.show_answer')) AS shown
-        FROM {{db}}.{{events}}
-        WHERE course_id = ? AND time >= toDateTime(?) AND time < toDateTime(?)
-          AND name IN ('edx.problem.hint.demandhint_displayed', 'showanswer',
-                       'edx.problem.show_answer')
-        GROUP BY block_id
-    ) AS h USING (block_id)
+        -- Per problem and learner: their days' submissions, the first and the last.
+        SELECT block_id, user_id,
+               sumIf(submissions, user_id != 0 AND block_id != '') AS n,
+               argMinIf(first_ok, first_at, submissions > 0) AS first_ok,
+               argMaxIf(last_ok, last_at, submissions > 0) AS last_ok,
+               argMaxIf(last_score, last_at, submissions > 0) AS last_score,
+               sum(hints) AS h, sum(shown) AS sh
+        FROM {{problem_days(course_id = ? AND day >= toDate(toDateTime(?)) AND day < toDate(toDateTime(?)))}} AS pd
+        GROUP BY block_id, user_id
+    ) AS per_learner
+    GROUP BY block_id
+    HAVING learners > 0
 ) AS subs
 LEFT JOIN
 (

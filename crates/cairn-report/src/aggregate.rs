@@ -84,6 +84,36 @@ const VIDEO_FROM_EVENTS: &str = "SELECT
 const VIDEO_COLUMNS: &str = "course_id, day, video_id, user_id, seg_start, seg_end, first_name, \
      first_position, first_old_position, last_name, last_position, video_length";
 
+/// One course-day's problem rows computed from the problem events: per problem and
+/// learner, the graded submissions (server `problem_check`s: `graded`; each once), the
+/// first's and the last's time (µs) and correctness, the last's score, and the hints and
+/// answers shown (each once).
+const PROBLEM_FROM_EVENTS: &str = "SELECT
+        course_id,
+        toDate(time) AS day,
+        block_id,
+        user_id,
+        toUInt64(uniqExactIf(event_id, (name = 'problem_check' AND event_source = 'server')
+            AS graded)) AS submissions,
+        toUInt64(minIf(toUInt64(time) * 1000000 + time_us, graded)) AS first_at,
+        toUInt8(argMinIf(success = 'correct', toUInt64(time) * 1000000 + time_us, graded))
+            AS first_ok,
+        toUInt64(maxIf(toUInt64(time) * 1000000 + time_us, graded)) AS last_at,
+        toUInt8(argMaxIf(success = 'correct', toUInt64(time) * 1000000 + time_us, graded))
+            AS last_ok,
+        toFloat64(argMaxIf(if(ifNull(max_grade, 0) > 0, ifNull(grade, 0) / ifNull(max_grade, 1), 0),
+            toUInt64(time) * 1000000 + time_us, graded)) AS last_score,
+        toUInt64(uniqExactIf(event_id, name = 'edx.problem.hint.demandhint_displayed')) AS hints,
+        toUInt64(uniqExactIf(event_id, name IN ('showanswer', 'edx.problem.show_answer'))) AS shown
+    FROM {{db}}.{{events}}
+    WHERE name IN ('problem_check', 'edx.problem.hint.demandhint_displayed', 'showanswer',
+                   'edx.problem.show_answer') AND (FILTER)
+    GROUP BY course_id, day, block_id, user_id";
+
+/// The columns of a problem-day row, in order.
+const PROBLEM_COLUMNS: &str = "course_id, day, block_id, user_id, submissions, first_at, \
+     first_ok, last_at, last_ok, last_score, hints, shown";
+
 /// A kind of pre-aggregated day: its placeholder, stored table, public view, columns and
 /// the computation from the events.
 struct Kind {
@@ -94,7 +124,7 @@ struct Kind {
     from_events: &'static str,
 }
 
-const KINDS: [Kind; 2] = [
+const KINDS: [Kind; 3] = [
     Kind {
         placeholder: "{{learner_days(",
         table: "_learner_days",
@@ -108,6 +138,13 @@ const KINDS: [Kind; 2] = [
         view: "video_days",
         columns: VIDEO_COLUMNS,
         from_events: VIDEO_FROM_EVENTS,
+    },
+    Kind {
+        placeholder: "{{problem_days(",
+        table: "_problem_days",
+        view: "problem_days",
+        columns: PROBLEM_COLUMNS,
+        from_events: PROBLEM_FROM_EVENTS,
     },
 ];
 

@@ -141,28 +141,33 @@ const DAY_CROSSINGS: &str = "arrayFilter(c -> tupleElement(c, 2) = 1 AND tupleEl
             tupleElement(nx, 4), tupleElement(nx, 3))), \
          arrayPopBack(ds), arrayPopFront(ds)))";
 
-/// What `{{forum_events}}` reads in users' copies, which may not read the stored copy
-/// (migration 0025): the same rows, from the public events.
-const PUBLIC_FORUM_EVENTS: &str = "(SELECT time, time_us, course_id, user_id, username, name, target, \
-     if(name = 'edx.forum.thread.created', \
-        visitParamExtractString(replaceAll(message, '\": ', '\":'), 'title'), '') AS title, \
-     event_id FROM {{db}}.events WHERE family = 'forum')";
-
 /// `{{db}}` the quoted database; `{{learner_days(…)}}` and `{{video_days(…)}}` the
 /// pre-aggregated days ([`aggregate`]); `{{day_credits}}` [`DAY_CREDITS`];
 /// `{{day_crossings}}` [`DAY_CROSSINGS`]; `{{events}}` and `{{video_events}}` the stored tables or,
 /// for users' copies (`public`), the public views; `{{forum_events}}` the forum's copy of
-/// the events, or for users' copies [`PUBLIC_FORUM_EVENTS`]; `{{lms_…}}` the LMS tables of
-/// `lms` (live for users' copies: the copies are not granted).
+/// the events, or for users' copies, which may not read it, the same rows from the public
+/// events; `{{lms_…}}` the LMS tables of `lms` (live for users' copies: the copies are not
+/// granted).
 fn render(template: &str, db: &str, public: bool, lms: lms::Source) -> String {
     let lms = if public { lms::Source::Live } else { lms };
     let (events, video, forum) = if public {
-        ("events", "video_events", PUBLIC_FORUM_EVENTS)
+        (
+            "events",
+            "video_events",
+            format!(
+                "(SELECT {} FROM {{{{db}}}}.events WHERE family = 'forum')",
+                cairn_core::derived::FORUM_SELECT
+            ),
+        )
     } else {
-        ("_events", "_video_events", "{{db}}._forum_events")
+        (
+            "_events",
+            "_video_events",
+            "{{db}}._forum_events".to_owned(),
+        )
     };
     lms::expand(&aggregate::expand(template, public), lms)
-        .replace("{{forum_events}}", forum)
+        .replace("{{forum_events}}", &forum)
         .replace("{{db}}", &quote_ident(db))
         .replace("{{day_credits}}", DAY_CREDITS)
         .replace("{{day_crossings}}", DAY_CROSSINGS)
@@ -1123,14 +1128,7 @@ pub async fn at_risk(
 /// The parameters of the per-problem results.
 pub fn problems_params(course_id: &str, range: Range) -> Vec<Param> {
     let (from, to) = range.bounds();
-    let mut p = Vec::new();
-    for _ in 0..2 {
-        p.extend([
-            course_id.into(),
-            Param::Str(from.clone()),
-            Param::Str(to.clone()),
-        ]);
-    }
+    let mut p = aggregate::repeat(&[course_id.into(), Param::Str(from), Param::Str(to)]);
     p.push(course_id.into());
     p
 }
@@ -1145,9 +1143,19 @@ pub async fn problems(
     run(ch, "problem results", PROBLEMS_SQL, &p).await
 }
 
-/// The parameters of the answer distribution (the same as the problems').
+/// The parameters of the answer distribution: course_id, from, to twice, then course_id.
 pub fn answers_params(course_id: &str, range: Range) -> Vec<Param> {
-    problems_params(course_id, range)
+    let (from, to) = range.bounds();
+    let mut p = Vec::new();
+    for _ in 0..2 {
+        p.extend([
+            course_id.into(),
+            Param::Str(from.clone()),
+            Param::Str(to.clone()),
+        ]);
+    }
+    p.push(course_id.into());
+    p
 }
 
 /// Runs the answer distribution of a course.

@@ -1169,9 +1169,161 @@ async fn every_metric_matches_the_ground_truth() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// Every result of the metrics read from the learner and video days (activity, time spent,
-/// at-risk, videos, comparison, the platform), as one text: the same whatever part is
-/// pre-aggregated.
+/// A server `problem_check` (or another problem event: `name`, `payload`) of learner
+/// `user` on problem `P1` of course `P1`, as a Tutor tracking-log line.
+fn problem_line(user: u64, time: &str, name: &str, payload: &str) -> String {
+    let course = "course-v1:CairnX+P1+2026_T1";
+    let problem = "block-v1:CairnX+P1+2026_T1+type@problem+block@p1";
+    let payload = payload.replace("PROBLEM", problem);
+    format!(
+        "{} {},000 INFO 7 [tracking] [user {user}] [ip 10.0.0.1] logger.py:41 - \
+         {{\"username\":\"u{user}\",\"ip\":\"10.0.0.1\",\"agent\":\"t\",\"session\":\"s{user}\",\
+         \"host\":\"lms.example.org\",\"context\":{{\"course_id\":\"{course}\",\"org_id\":\"CairnX\",\
+         \"path\":\"/courses/{course}/xblock/{problem}/handler/xmodule_handler/problem_check\",\
+         \"user_id\":{user},\"module\":{{\"usage_key\":\"{problem}\",\"display_name\":\"p1\"}}}},\
+         \"event\":{payload},\"event_source\":\"server\",\"event_type\":\"{name}\",\"name\":\"{name}\",\
+         \"page\":null,\"time\":\"{}T{}.000000+00:00\"}}\n",
+        &time[..10],
+        &time[11..],
+        &time[..10],
+        &time[11..]
+    )
+}
+
+/// A graded submission: attempt `n`, right or not.
+fn check_line(user: u64, time: &str, n: u32, right: bool) -> String {
+    let (grade, success) = if right {
+        (1, "correct")
+    } else {
+        (0, "incorrect")
+    };
+    problem_line(
+        user,
+        time,
+        "problem_check",
+        &format!(
+            r#"{{"problem_id":"PROBLEM","attempts":{n},"grade":{grade},"max_grade":1,"success":"{success}","answers":{{}},"correct_map":{{}},"state":{{}}}}"#
+        ),
+    )
+}
+
+/// Learners who submit one problem on two days: the problems page takes each learner's
+/// first submission of their first day and last of their last, counts each submission
+/// once (a line logged twice included), and is the same with no day, one day or every
+/// day pre-aggregated (the problem days, migration 0026).
+#[tokio::test(flavor = "multi_thread")]
+async fn problem_results_span_days_whatever_is_aggregated() {
+    let ch =
+        cairn_migrate::testing::data_lake_with("metrics_problem_days", testing::config()).await;
+    let twice = check_line(8, "2026-01-06 10:00:00", 2, false);
+    let log = [
+        // Learner 7: wrong, wrong on the 5th, right on the 6th (after a hint).
+        check_line(7, "2026-01-05 10:00:00", 1, false),
+        check_line(7, "2026-01-05 11:00:00", 2, false),
+        problem_line(
+            7,
+            "2026-01-06 08:59:00",
+            "edx.problem.hint.demandhint_displayed",
+            r#"{"module_id":"PROBLEM","hint_index":0,"hint_len":1,"hint_text":"h"}"#,
+        ),
+        check_line(7, "2026-01-06 09:00:00", 3, true),
+        // Learner 8: right on the 5th (then the answer shown), wrong on the 6th, that line
+        // logged twice.
+        check_line(8, "2026-01-05 12:00:00", 1, true),
+        problem_line(
+            8,
+            "2026-01-05 12:01:00",
+            "showanswer",
+            r#"{"problem_id":"PROBLEM"}"#,
+        ),
+        twice.clone(),
+        twice,
+        // Learner 9: wrong on the 5th, right on the 6th.
+        check_line(9, "2026-01-05 13:00:00", 1, false),
+        check_line(9, "2026-01-06 11:00:00", 2, true),
+    ]
+    .concat();
+    let dir = std::env::temp_dir().join(format!("cairn-problem-days-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("tracking.log");
+    std::fs::write(&file, log).unwrap();
+    let s = ingest(
+        &ch,
+        vec![Input::Path(file)],
+        &IngestOptions::default(),
+        Box::new(LogPublishes),
+    )
+    .await
+    .unwrap();
+    assert!(s.inserted == 10 && s.rejected.is_empty(), "{s:?}");
+    let problem = "block-v1:CairnX+P1+2026_T1+type@problem+block@p1";
+    let expected = vec![ProblemResult {
+        position: u32::MAX,
+        problem_id: problem.into(),
+        problem: problem.into(),
+        learners: 3,
+        submissions: 7,
+        submissions_per_learner: 2.3,
+        first_correct: 33.3,
+        last_correct: 66.7,
+        avg_score: 66.7,
+        hints: 1,
+        answers_shown: 1,
+    }];
+    let range = Range {
+        from: NaiveDate::from_ymd_opt(2026, 1, 5).unwrap(),
+        to: NaiveDate::from_ymd_opt(2026, 1, 7).unwrap(),
+    };
+    let course = "course-v1:CairnX+P1+2026_T1";
+    assert_eq!(
+        problems(&ch, course, range).await.unwrap(),
+        expected,
+        "from the events"
+    );
+    let one = aggregate::refresh(&ch, Some(1)).await.unwrap();
+    assert_eq!((one.course_days, one.left), (1, 1), "{one:?}");
+    assert_eq!(
+        problems(&ch, course, range).await.unwrap(),
+        expected,
+        "the first day aggregated"
+    );
+    let rest = aggregate::refresh(&ch, None).await.unwrap();
+    assert_eq!((rest.course_days, rest.left), (1, 0), "{rest:?}");
+    let rows: u64 = ch
+        .client()
+        .query("SELECT count() FROM problem_days")
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(rows, 6, "a row per learner and day");
+    assert_eq!(
+        problems(&ch, course, range).await.unwrap(),
+        expected,
+        "both days aggregated"
+    );
+    // One day only: learner 8's day-6 line counted once.
+    let sixth = Range {
+        from: NaiveDate::from_ymd_opt(2026, 1, 6).unwrap(),
+        to: NaiveDate::from_ymd_opt(2026, 1, 7).unwrap(),
+    };
+    let got = problems(&ch, course, sixth).await.unwrap();
+    assert_eq!(
+        (
+            got[0].learners,
+            got[0].submissions,
+            got[0].first_correct,
+            got[0].hints
+        ),
+        (3, 3, 66.7, 1),
+        "{got:?}"
+    );
+    ch.drop_database().await.unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Every result of the metrics read from the learner, video and problem days (activity,
+/// time spent, at-risk, videos, problems, comparison, the platform), as one text: the same
+/// whatever part is pre-aggregated.
 async fn activity_metrics(
     ch: &cairn_core::ClickHouse,
     courses: &[String],
@@ -1184,7 +1336,8 @@ async fn activity_metrics(
         let r = at_risk(ch, c, as_of, 7).await.unwrap();
         let v = video_engagement(ch, c, range).await.unwrap();
         let curve = video_curve(ch, c, &v[0].video_id, range).await.unwrap();
-        out.push_str(&format!("{c}: {w:?}\n{r:?}\n{v:?}\n{curve:?}\n"));
+        let p = problems(ch, c, range).await.unwrap();
+        out.push_str(&format!("{c}: {w:?}\n{r:?}\n{v:?}\n{curve:?}\n{p:?}\n"));
     }
     // as_of at a midnight (whole days) and at 13:17:05 (partial days at both ends).
     for t in [as_of, as_of + Duration::seconds(13 * 3600 + 17 * 60 + 5)] {

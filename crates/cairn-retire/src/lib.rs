@@ -595,6 +595,7 @@ async fn retire_batch(
         for table in [
             "_learner_days",
             "_video_days",
+            "_problem_days",
             "_lms_block_completion",
             "_lms_course_enrollments",
             "_lms_course_grades",

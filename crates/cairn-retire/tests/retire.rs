@@ -777,7 +777,7 @@ async fn on_a_cluster_no_replica_keeps_a_trace() {
     let before = overviews(&ch).await;
     assert_eq!(
         count(&ch, "SELECT count() FROM events WHERE user_id = 9001").await,
-        6
+        7
     );
 
     let report = run(&ch, &config.mysql, &options(RetirementMode::Scrub, false))

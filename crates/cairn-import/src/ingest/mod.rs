@@ -290,8 +290,14 @@ async fn store_pending(ch: ClickHouse, p: Pending) -> Stored {
     let mut rows = p.rows;
     let mut attempt = 0u32;
     let mut backoff = Duration::from_millis(200);
+    // The sources and offsets of a batch whose insert failed: its derived rows are written
+    // again once it is stored (`store::repair_derived`).
+    let mut uncertain = Vec::new();
     while !rows.is_empty() {
         if attempt > 0 {
+            if uncertain.is_empty() {
+                uncertain = rows.sources();
+            }
             let mut present: Vec<(Arc<str>, HashSet<u64>)> = Vec::new();
             for s in rows.sources() {
                 let got = with_retry("reading stored offsets", &mut stored.retries, || {
@@ -338,6 +344,12 @@ async fn store_pending(ch: ClickHouse, p: Pending) -> Stored {
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }
         }
+    }
+    for s in &uncertain {
+        with_retry("writing derived rows again", &mut stored.retries, || {
+            store::repair_derived(&ch, &s.source, s.lo, s.hi)
+        })
+        .await;
     }
     let counts = rows.sources();
     for (source, path, end_offset, rejected) in &p.checkpoints {

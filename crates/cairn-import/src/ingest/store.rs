@@ -215,7 +215,9 @@ pub struct Resume {
     pub present: HashSet<u64>,
 }
 
-/// Reads the resume point of a source.
+/// Reads the resume point of a source. Events stored past its checkpoint come from an
+/// insert whose outcome the last run did not see: their derived rows are written again
+/// ([`repair_derived`]).
 pub async fn resume(ch: &ClickHouse, source: &str) -> cairn_core::Result<Resume> {
     let db = quote_ident(ch.database());
     let checkpoint: u64 = ch
@@ -228,10 +230,71 @@ pub async fn resume(ch: &ClickHouse, source: &str) -> cairn_core::Result<Resume>
         .await
         .map_err(|e| ch_err("reading checkpoints", e))?;
     let present = present_offsets(ch, source, checkpoint, u64::MAX).await?;
+    if let Some(last) = present.iter().max() {
+        repair_derived(ch, source, checkpoint, *last).await?;
+    }
     Ok(Resume {
         checkpoint,
         present,
     })
+}
+
+/// Writes again, for the events of `source` stored at offsets within `[from, to]`, what
+/// ClickHouse's materialized views keep from them: their course-days marked stale
+/// (migration 0021) and the forum's copy of them (0025, where the data lake has it). An
+/// insert that failed part-way (a server killed or restarted under it) may have stored the
+/// events but not their views' rows: ClickHouse writes a table's part, then each view's.
+/// Both are exact with rows written twice (a day marked twice is stale once; the forum's
+/// metrics count each event once), so this is safe whatever the failed insert did store.
+pub async fn repair_derived(
+    ch: &ClickHouse,
+    source: &str,
+    from: u64,
+    to: u64,
+) -> cairn_core::Result<()> {
+    let db = quote_ident(ch.database());
+    let range = "source = ? AND source_offset >= toUInt64(?) AND source_offset <= toUInt64(?)";
+    let tables: Vec<String> = ch
+        .client()
+        .query(
+            "SELECT name FROM system.tables WHERE database = ? \
+             AND name IN ('_learner_days_dirty', '_forum_events')",
+        )
+        .bind(ch.database())
+        .fetch_all()
+        .await
+        .map_err(|e| ch_err("reading system.tables", e))?;
+    let mut statements = Vec::new();
+    if tables.iter().any(|t| t == "_learner_days_dirty") {
+        statements.push(format!(
+            "INSERT INTO {db}._learner_days_dirty (course_id, day, dirty_at) \
+             SELECT course_id, toDate(time) AS day, max(now()) FROM {db}._events \
+             WHERE {range} GROUP BY course_id, day"
+        ));
+    }
+    if tables.iter().any(|t| t == "_forum_events") {
+        statements.push(format!(
+            "INSERT INTO {db}._forum_events ({}) SELECT {} FROM {db}._events \
+             WHERE family = 'forum' AND {range}",
+            cairn_core::derived::FORUM_COLUMNS,
+            cairn_core::derived::FORUM_SELECT
+        ));
+    }
+    for sql in &statements {
+        ch.client()
+            .query(sql)
+            .bind(source)
+            .bind(from)
+            .bind(to)
+            .execute()
+            .await
+            .map_err(|e| ch_err("writing the events' derived rows again", e))?;
+    }
+    tracing::info!(
+        "ingest: an insert's outcome was unknown: the stale-day marks and forum copy of the \
+         events at offsets {from}..={to} of source {source} written again"
+    );
+    Ok(())
 }
 
 /// Offsets of `source` stored in `events` within `[from, to]`.
