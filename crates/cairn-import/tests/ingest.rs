@@ -129,14 +129,24 @@ async fn backfill_cri_copy() {
     backfill_matches_manifest("ingest_cri", "tutor-sample.cri.log").await;
 }
 
-fn event_line(i: u64) -> String {
-    let secs = 1_700_000_000 + i;
+/// A Tutor tracking-log line of learner `user` at `secs` (Unix time), course `T+C+R`.
+fn tracking_line(secs: u64, user: u64, name: &str, source: &str, event: &str) -> String {
     let t = chrono::DateTime::from_timestamp(secs as i64, 0).unwrap();
     format!(
-        "{} INFO 7 [tracking] [user {u}] [ip 172.18.0.1] logger.py:41 - {{\"name\": \"play_video\", \"context\": {{\"user_id\": {u}, \"course_id\": \"course-v1:T+C+R\", \"org_id\": \"T\"}}, \"username\": \"u{u}\", \"event\": \"{{\\\"id\\\": \\\"v1\\\", \\\"currentTime\\\": {i}}}\", \"time\": \"{}\", \"event_type\": \"play_video\", \"event_source\": \"browser\"}}\n",
+        "{} INFO 7 [tracking] [user {user}] [ip 172.18.0.1] logger.py:41 - {{\"name\": \"{name}\", \"context\": {{\"user_id\": {user}, \"course_id\": \"course-v1:T+C+R\", \"org_id\": \"T\"}}, \"username\": \"u{user}\", \"event\": {event}, \"time\": \"{}\", \"event_type\": \"{name}\", \"event_source\": \"{source}\"}}\n",
         t.format("%Y-%m-%d %H:%M:%S,000"),
         t.format("%Y-%m-%dT%H:%M:%S%.6f+00:00"),
-        u = i % 7 + 1,
+    )
+}
+
+fn event_line(i: u64) -> String {
+    let event = format!("\"{{\\\"id\\\": \\\"v1\\\", \\\"currentTime\\\": {i}}}\"");
+    tracking_line(
+        1_700_000_000 + i,
+        i % 7 + 1,
+        "play_video",
+        "browser",
+        &event,
     )
 }
 
@@ -191,13 +201,14 @@ async fn resume_after_growth_and_after_a_lost_checkpoint() {
 
 /// A forum thread created by learner `i % 7 + 1`, titled `T<i>`, one day after another.
 fn forum_line(i: u64) -> String {
+    let event = format!("{{\"id\": \"t{i}\", \"title\": \"T{i}\", \"body\": \"b\"}}");
     let secs = 1_700_000_000 + i * 86_400;
-    let t = chrono::DateTime::from_timestamp(secs as i64, 0).unwrap();
-    format!(
-        "{} INFO 7 [tracking] [user {u}] [ip 172.18.0.1] logger.py:41 - {{\"name\": \"edx.forum.thread.created\", \"context\": {{\"user_id\": {u}, \"course_id\": \"course-v1:T+C+R\", \"org_id\": \"T\"}}, \"username\": \"u{u}\", \"event\": {{\"id\": \"t{i}\", \"title\": \"T{i}\", \"body\": \"b\"}}, \"time\": \"{}\", \"event_type\": \"edx.forum.thread.created\", \"event_source\": \"server\"}}\n",
-        t.format("%Y-%m-%d %H:%M:%S,000"),
-        t.format("%Y-%m-%dT%H:%M:%S%.6f+00:00"),
-        u = i % 7 + 1,
+    tracking_line(
+        secs,
+        i % 7 + 1,
+        "edx.forum.thread.created",
+        "server",
+        &event,
     )
 }
 
