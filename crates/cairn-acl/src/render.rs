@@ -32,6 +32,8 @@ pub const TABLES: &[(&str, Filter)] = &[
     ("learner_days_state", Filter::Course("course_id")),
     ("video_days", Filter::Course("course_id")),
     ("problem_days", Filter::Course("course_id")),
+    ("answer_days", Filter::Course("course_id")),
+    ("block_days", Filter::Course("course_id")),
     ("course_blocks", Filter::Course("course_id")),
     ("course_components", Filter::Course("course_id")),
     ("course_enrollments", Filter::Course("course_id")),

@@ -91,12 +91,14 @@ pub async fn apply(
                 quote_str(&p.id)
             ))
             .await?;
-            // The month's pre-aggregated days (migrations 0021, 0022, 0026) and its forum
+            // The month's pre-aggregated days (migrations 0021, 0022, 0026-0028) and its forum
             // events' copy (0025) go with it.
             for days in [
                 "_learner_days",
                 "_video_days",
                 "_problem_days",
+                "_answer_days",
+                "_block_days",
                 "_forum_events",
             ] {
                 ch.execute(&format!(

@@ -54,6 +54,10 @@ async fn whole_months_older_than_the_retention_are_dropped() {
          SELECT course_id, toDate(time), 'v', user_id + 1, 1 FROM {db}._events",
         "INSERT INTO {db}._problem_days (course_id, day, block_id, user_id, version) \
          SELECT course_id, toDate(time), 'p', user_id + 1, 1 FROM {db}._events",
+        "INSERT INTO {db}._answer_days (course_id, day, block_id, user_id, version) \
+         SELECT course_id, toDate(time), 'p', user_id + 1, 1 FROM {db}._events",
+        "INSERT INTO {db}._block_days (course_id, day, block_id, user_id, version) \
+         SELECT course_id, toDate(time), 'b', user_id + 1, 1 FROM {db}._events",
         // And their forum copy (migration 0025), as if they were forum events.
         "INSERT INTO {db}._forum_events (time, course_id, user_id, name, event_id) \
          SELECT time, course_id, user_id, name, event_id FROM {db}._events",
@@ -67,6 +71,8 @@ async fn whole_months_older_than_the_retention_are_dropped() {
             ("_video_days", "day"),
             ("_forum_events", "time"),
             ("_problem_days", "day"),
+            ("_answer_days", "day"),
+            ("_block_days", "day"),
         ] {
             let sql =
                 format!("SELECT toYYYYMM({day}) AS m, count() FROM {table} GROUP BY m ORDER BY m");
@@ -79,6 +85,8 @@ async fn whole_months_older_than_the_retention_are_dropped() {
             "learner days and forum events alike"
         );
         assert_eq!(per_table[0], per_table[3], "learner and problem days alike");
+        assert_eq!(per_table[0], per_table[4], "learner and answer days alike");
+        assert_eq!(per_table[0], per_table[5], "learner and block days alike");
         per_table.swap_remove(0)
     };
     let today = NaiveDate::from_ymd_opt(2026, 12, 2).unwrap();

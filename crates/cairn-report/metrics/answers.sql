@@ -5,8 +5,9 @@
 -- it at least once, the learners whose first submission in the range gave it, those whose
 -- last did (first and last by event time, per learner and problem), and the submissions
 -- that gave it (each counted once). In course order of the problems, then by input (its
--- numbers in order) and most learners last first. Parameters, in order: course_id, from,
--- to, course_id, from, to, course_id.
+-- numbers in order) and most learners last first. Read from the answer days (migration
+-- 0027) and the problem days (0026). Parameters, in order: course_id, from, to (the
+-- answer days' filter) 6 times, the same (the problem days') 6 times, then course_id.
 SELECT
     toUInt32(if(names.problem_position = 0, 4294967295, names.problem_position)) AS position,
     a.block_id AS problem_id,
@@ -22,37 +23,30 @@ SELECT
 FROM
 (
     SELECT block_id, input, value,
-           any(answer) AS answer,
+           min(answer) AS answer,
            max(ok) AS correct,
            uniqExact(user_id) AS learners,
-           uniqExactIf(user_id, t = first_t) AS first_learners,
-           uniqExactIf(user_id, t = last_t) AS last_learners,
-           uniqExact(event_id) AS submissions
+           uniqExactIf(user_id, v_first = first_t) AS first_learners,
+           uniqExactIf(user_id, v_last = last_t) AS last_learners,
+           sum(n) AS submissions
     FROM
     (
-        SELECT block_id, user_id,
-               toUInt64(time) * 1000000 + time_us AS t,
-               event_id,
-               input,
-               arrayStringConcat(vals, ', ') AS value,
-               arrayStringConcat(if(empty(txt), vals, txt), ', ') AS answer,
-               ok
-        FROM {{db}}.{{events}}
-        ARRAY JOIN answer_input AS input, answer_values AS vals, answer_text AS txt,
-                   answer_correct AS ok
-        WHERE course_id = ? AND time >= toDateTime(?) AND time < toDateTime(?)
-          AND name = 'problem_check' AND event_source = 'server'
-          AND user_id != 0 AND block_id != ''
+        -- Per problem, learner, input and answer given: over their days in the range.
+        SELECT block_id, user_id, input, value,
+               min(answer) AS answer, max(correct) AS ok,
+               min(first_at) AS v_first, max(last_at) AS v_last, sum(submissions) AS n
+        FROM {{answer_days(course_id = ? AND day >= toDate(toDateTime(?)) AND day < toDate(toDateTime(?)))}} AS ad
+        GROUP BY block_id, user_id, input, value
     ) AS given
     INNER JOIN
     (
+        -- Per problem and learner: their first and last graded submission in the range
+        -- (with answers or not).
         SELECT block_id, user_id,
-               min(toUInt64(time) * 1000000 + time_us) AS first_t,
-               max(toUInt64(time) * 1000000 + time_us) AS last_t
-        FROM {{db}}.{{events}}
-        WHERE course_id = ? AND time >= toDateTime(?) AND time < toDateTime(?)
-          AND name = 'problem_check' AND event_source = 'server'
-          AND user_id != 0 AND block_id != ''
+               minIf(first_at, submissions > 0) AS first_t,
+               maxIf(last_at, submissions > 0) AS last_t
+        FROM {{problem_days(course_id = ? AND day >= toDate(toDateTime(?)) AND day < toDate(toDateTime(?)))}} AS pd
+        WHERE user_id != 0 AND block_id != ''
         GROUP BY block_id, user_id
     ) AS ends USING (block_id, user_id)
     GROUP BY block_id, input, value

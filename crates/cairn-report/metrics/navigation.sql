@@ -9,8 +9,9 @@
 -- block completion 1.0; current state, as course progress); `median_seconds`, over the
 -- learners who completed it and have an event on it: the time from their first event on
 -- one of its blocks to the completion of its last component (the middle value; the upper
--- of the two middle ones for an even count; 0 when nobody did). Parameters, in order:
--- course_id, from, to, from, to, then course_id 20 times.
+-- of the two middle ones for an even count; 0 when nobody did). Read from the block days
+-- (migration 0028). Parameters, in order: course_id, from, to, from, to, course_id (the
+-- block days' filter) 6 times, then course_id 19 times.
 SELECT
     heads.level AS level,
     toUInt32(heads.position) AS position,
@@ -55,13 +56,13 @@ LEFT JOIN
                        min(ev.first_time) AS first_t
                 FROM
                 (
-                    SELECT block_id, toUInt64(user_id) AS user_id,
-                           countIf(time >= toDateTime(?) AND time < toDateTime(?)) AS in_range,
-                           uniqExactIf(event_id, family = 'navigation'
-                               AND time >= toDateTime(?) AND time < toDateTime(?)) AS navs,
-                           toUInt32(min(time)) AS first_time
-                    FROM {{db}}.{{events}}
-                    WHERE course_id = ? AND user_id != 0 AND block_id != ''
+                    -- Per block and learner, from the block days (migration 0028): any
+                    -- event in the range, the navigations to it there, the first event.
+                    SELECT block_id, user_id,
+                           countIf(day >= toDate(toDateTime(?)) AND day < toDate(toDateTime(?))) AS in_range,
+                           sumIf(navigations, day >= toDate(toDateTime(?)) AND day < toDate(toDateTime(?))) AS navs,
+                           min(first_ts) AS first_time
+                    FROM {{block_days(course_id = ?)}} AS bd
                     GROUP BY block_id, user_id
                 ) AS ev
                 INNER JOIN (

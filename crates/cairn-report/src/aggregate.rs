@@ -114,6 +114,52 @@ const PROBLEM_FROM_EVENTS: &str = "SELECT
 const PROBLEM_COLUMNS: &str = "course_id, day, block_id, user_id, submissions, first_at, \
      first_ok, last_at, last_ok, last_score, hints, shown";
 
+/// One course-day's answer rows computed from the graded submissions (server
+/// `problem_check`s): per problem, learner, input and answer given, the text seen, whether
+/// it was right, the submissions that gave it (each once), and the first's and the last's
+/// time (µs).
+const ANSWER_FROM_EVENTS: &str = "SELECT
+        course_id, day, block_id, user_id, input, value,
+        min(seen) AS answer,
+        toInt8(max(ok)) AS correct,
+        toUInt64(uniqExact(event_id)) AS submissions,
+        toUInt64(min(at)) AS first_at,
+        toUInt64(max(at)) AS last_at
+    FROM
+    (
+        SELECT course_id, toDate(time) AS day, block_id, user_id, event_id, input,
+               arrayStringConcat(vals, ', ') AS value,
+               arrayStringConcat(if(empty(txt), vals, txt), ', ') AS seen,
+               ok,
+               toUInt64(time) * 1000000 + time_us AS at
+        FROM {{db}}.{{events}}
+        ARRAY JOIN answer_input AS input, answer_values AS vals, answer_text AS txt,
+                   answer_correct AS ok
+        WHERE name = 'problem_check' AND event_source = 'server' AND user_id != 0
+          AND block_id != '' AND (FILTER)
+    ) AS given
+    GROUP BY course_id, day, block_id, user_id, input, value";
+
+/// The columns of an answer-day row, in order.
+const ANSWER_COLUMNS: &str = "course_id, day, block_id, user_id, input, value, answer, \
+     correct, submissions, first_at, last_at";
+
+/// One course-day's block rows computed from the events on a block: per block and
+/// learner, the navigation events to it (each once) and the first event's time.
+const BLOCK_FROM_EVENTS: &str = "SELECT
+        course_id,
+        toDate(time) AS day,
+        block_id,
+        toUInt64(user_id) AS user_id,
+        toUInt64(uniqExactIf(event_id, family = 'navigation')) AS navigations,
+        toUInt32(min(time)) AS first_ts
+    FROM {{db}}.{{events}}
+    WHERE user_id != 0 AND block_id != '' AND (FILTER)
+    GROUP BY course_id, day, block_id, user_id";
+
+/// The columns of a block-day row, in order.
+const BLOCK_COLUMNS: &str = "course_id, day, block_id, user_id, navigations, first_ts";
+
 /// A kind of pre-aggregated day: its placeholder, stored table, public view, columns and
 /// the computation from the events.
 struct Kind {
@@ -124,7 +170,7 @@ struct Kind {
     from_events: &'static str,
 }
 
-const KINDS: [Kind; 3] = [
+const KINDS: [Kind; 5] = [
     Kind {
         placeholder: "{{learner_days(",
         table: "_learner_days",
@@ -145,6 +191,20 @@ const KINDS: [Kind; 3] = [
         view: "problem_days",
         columns: PROBLEM_COLUMNS,
         from_events: PROBLEM_FROM_EVENTS,
+    },
+    Kind {
+        placeholder: "{{answer_days(",
+        table: "_answer_days",
+        view: "answer_days",
+        columns: ANSWER_COLUMNS,
+        from_events: ANSWER_FROM_EVENTS,
+    },
+    Kind {
+        placeholder: "{{block_days(",
+        table: "_block_days",
+        view: "block_days",
+        columns: BLOCK_COLUMNS,
+        from_events: BLOCK_FROM_EVENTS,
     },
 ];
 

@@ -1143,17 +1143,13 @@ pub async fn problems(
     run(ch, "problem results", PROBLEMS_SQL, &p).await
 }
 
-/// The parameters of the answer distribution: course_id, from, to twice, then course_id.
+/// The parameters of the answer distribution: the answer days' filter (course_id, from,
+/// to, [`aggregate::repeat`]ed), the problem days' (the same), then course_id.
 pub fn answers_params(course_id: &str, range: Range) -> Vec<Param> {
     let (from, to) = range.bounds();
-    let mut p = Vec::new();
-    for _ in 0..2 {
-        p.extend([
-            course_id.into(),
-            Param::Str(from.clone()),
-            Param::Str(to.clone()),
-        ]);
-    }
+    let filter = aggregate::repeat(&[course_id.into(), Param::Str(from), Param::Str(to)]);
+    let mut p = filter.clone();
+    p.extend(filter);
     p.push(course_id.into());
     p
 }
@@ -1178,7 +1174,8 @@ pub fn navigation_params(course_id: &str, range: Range) -> Vec<Param> {
         Param::Str(from),
         Param::Str(to),
     ];
-    p.extend(std::iter::repeat_n(Param::from(course_id), 20));
+    p.extend(aggregate::repeat(&[course_id.into()]));
+    p.extend(std::iter::repeat_n(Param::from(course_id), 19));
     p
 }
 

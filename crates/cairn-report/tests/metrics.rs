@@ -1190,27 +1190,41 @@ fn problem_line(user: u64, time: &str, name: &str, payload: &str) -> String {
     )
 }
 
-/// A graded submission: attempt `n`, right or not.
+/// A graded submission: attempt `n`, right (`choice_1`, "Yes") or not (`choice_0`,
+/// "No").
 fn check_line(user: u64, time: &str, n: u32, right: bool) -> String {
-    let (grade, success) = if right {
-        (1, "correct")
+    check_with(user, time, n, right, true)
+}
+
+/// [`check_line`], with its answer or without any (`answered`: an empty `answers`).
+fn check_with(user: u64, time: &str, n: u32, right: bool, answered: bool) -> String {
+    let (grade, success, choice, text) = if right {
+        (1, "correct", 1, "Yes")
     } else {
-        (0, "incorrect")
+        (0, "incorrect", 0, "No")
+    };
+    let answers = if answered {
+        format!(
+            r#""answers":{{"p1_2_1":"choice_{choice}"}},"correct_map":{{"p1_2_1":{{"correctness":"{success}"}}}},"submission":{{"p1_2_1":{{"answer":"{text}","correct":{right},"input_type":"choicegroup"}}}}"#
+        )
+    } else {
+        r#""answers":{},"correct_map":{}"#.to_owned()
     };
     problem_line(
         user,
         time,
         "problem_check",
         &format!(
-            r#"{{"problem_id":"PROBLEM","attempts":{n},"grade":{grade},"max_grade":1,"success":"{success}","answers":{{}},"correct_map":{{}},"state":{{}}}}"#
+            r#"{{"problem_id":"PROBLEM","attempts":{n},"grade":{grade},"max_grade":1,"success":"{success}",{answers},"state":{{}}}}"#
         ),
     )
 }
 
-/// Learners who submit one problem on two days: the problems page takes each learner's
-/// first submission of their first day and last of their last, counts each submission
-/// once (a line logged twice included), and is the same with no day, one day or every
-/// day pre-aggregated (the problem days, migration 0026).
+/// Learners who submit one problem on two days: the problems page and the answer
+/// distribution take each learner's first submission of their first day and last of
+/// their last, count each submission once (a line logged twice included), and are the
+/// same with no day, one day or every day pre-aggregated (the problem and answer days,
+/// migrations 0026 and 0027).
 #[tokio::test(flavor = "multi_thread")]
 async fn problem_results_span_days_whatever_is_aggregated() {
     let ch =
@@ -1238,8 +1252,8 @@ async fn problem_results_span_days_whatever_is_aggregated() {
         ),
         twice.clone(),
         twice,
-        // Learner 9: wrong on the 5th, right on the 6th.
-        check_line(9, "2026-01-05 13:00:00", 1, false),
+        // Learner 9: wrong on the 5th (no answer sent), right on the 6th.
+        check_with(9, "2026-01-05 13:00:00", 1, false, false),
         check_line(9, "2026-01-06 11:00:00", 2, true),
     ]
     .concat();
@@ -1275,10 +1289,34 @@ async fn problem_results_span_days_whatever_is_aggregated() {
         to: NaiveDate::from_ymd_opt(2026, 1, 7).unwrap(),
     };
     let course = "course-v1:CairnX+P1+2026_T1";
+    // Learner 9's first submission sent no answer: no answer was their first.
+    let given =
+        |value: &str, answer: &str, correct, learners, first, last, submissions| AnswerCount {
+            position: u32::MAX,
+            problem_id: problem.into(),
+            problem: problem.into(),
+            input: "p1_2_1".into(),
+            value: value.into(),
+            answer: answer.into(),
+            correct,
+            learners,
+            first_learners: first,
+            last_learners: last,
+            submissions,
+        };
+    let expected_answers = vec![
+        given("choice_1", "Yes", 1, 3, 1, 2, 3),
+        given("choice_0", "No", 0, 2, 1, 1, 3),
+    ];
     assert_eq!(
         problems(&ch, course, range).await.unwrap(),
         expected,
         "from the events"
+    );
+    assert_eq!(
+        answers(&ch, course, range).await.unwrap(),
+        expected_answers,
+        "answers from the events"
     );
     let one = aggregate::refresh(&ch, Some(1)).await.unwrap();
     assert_eq!((one.course_days, one.left), (1, 1), "{one:?}");
@@ -1286,6 +1324,11 @@ async fn problem_results_span_days_whatever_is_aggregated() {
         problems(&ch, course, range).await.unwrap(),
         expected,
         "the first day aggregated"
+    );
+    assert_eq!(
+        answers(&ch, course, range).await.unwrap(),
+        expected_answers,
+        "answers, the first day aggregated"
     );
     let rest = aggregate::refresh(&ch, None).await.unwrap();
     assert_eq!((rest.course_days, rest.left), (1, 0), "{rest:?}");
@@ -1301,6 +1344,18 @@ async fn problem_results_span_days_whatever_is_aggregated() {
         expected,
         "both days aggregated"
     );
+    assert_eq!(
+        answers(&ch, course, range).await.unwrap(),
+        expected_answers,
+        "answers, both days aggregated"
+    );
+    let rows: u64 = ch
+        .client()
+        .query("SELECT count() FROM answer_days")
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(rows, 5, "a row per learner, day and answer given");
     // One day only: learner 8's day-6 line counted once.
     let sixth = Range {
         from: NaiveDate::from_ymd_opt(2026, 1, 6).unwrap(),
@@ -1321,8 +1376,10 @@ async fn problem_results_span_days_whatever_is_aggregated() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-/// Every result of the metrics read from the learner, video and problem days (activity,
-/// time spent, at-risk, videos, problems, comparison, the platform), as one text: the same
+/// Every result of the metrics read from the learner, video, problem, answer and block
+/// days (activity, time spent, at-risk, videos, problems, answers, navigation, comparison,
+/// the platform),
+/// as one text: the same
 /// whatever part is pre-aggregated.
 async fn activity_metrics(
     ch: &cairn_core::ClickHouse,
@@ -1337,7 +1394,11 @@ async fn activity_metrics(
         let v = video_engagement(ch, c, range).await.unwrap();
         let curve = video_curve(ch, c, &v[0].video_id, range).await.unwrap();
         let p = problems(ch, c, range).await.unwrap();
-        out.push_str(&format!("{c}: {w:?}\n{r:?}\n{v:?}\n{curve:?}\n{p:?}\n"));
+        let a = answers(ch, c, range).await.unwrap();
+        let n = navigation(ch, c, range).await.unwrap();
+        out.push_str(&format!(
+            "{c}: {w:?}\n{r:?}\n{v:?}\n{curve:?}\n{p:?}\n{a:?}\n{n:?}\n"
+        ));
     }
     // as_of at a midnight (whole days) and at 13:17:05 (partial days at both ends).
     for t in [as_of, as_of + Duration::seconds(13 * 3600 + 17 * 60 + 5)] {

@@ -596,6 +596,8 @@ async fn retire_batch(
             "_learner_days",
             "_video_days",
             "_problem_days",
+            "_answer_days",
+            "_block_days",
             "_lms_block_completion",
             "_lms_course_enrollments",
             "_lms_course_grades",
