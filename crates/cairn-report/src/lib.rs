@@ -1308,9 +1308,26 @@ pub fn learner_params(course_id: &str, user_id: u64, range: Range) -> [Vec<Param
     let (f, t) = (|| Param::Str(from.clone()), || Param::Str(to.clone()));
     [
         vec![u(), c(), u(), c(), u(), u(), c(), u()],
-        vec![c(), u(), f(), t(), c(), u(), f(), t()],
+        {
+            // The days: the learner days' filter, then the learner.
+            let mut d = aggregate::repeat(&[c(), f(), t()]);
+            d.push(u());
+            d
+        },
         vec![c(), c(), u(), c()],
-        vec![c(), u(), f(), t(), c(), c()],
+        {
+            // The videos: the video days' filter (course_id) before each part.
+            let days = || aggregate::repeat(&[c()]);
+            let mut v = days();
+            v.extend([u(), f(), t()]);
+            v.extend(days());
+            v.push(u());
+            v.extend(days());
+            v.extend([u(), f(), t()]);
+            v.extend(days());
+            v.push(c());
+            v
+        },
         vec![c(), u(), f(), t(), c()],
     ]
 }

@@ -1377,8 +1377,8 @@ async fn problem_results_span_days_whatever_is_aggregated() {
 }
 
 /// Every result of the metrics read from the learner, video, problem, answer and block
-/// days (activity, time spent, at-risk, videos, problems, answers, navigation, comparison,
-/// the platform),
+/// days (activity, time spent, at-risk, videos, problems, answers, navigation, a few
+/// learners' videos, comparison, the platform),
 /// as one text: the same
 /// whatever part is pre-aggregated.
 async fn activity_metrics(
@@ -1399,6 +1399,23 @@ async fn activity_metrics(
         out.push_str(&format!(
             "{c}: {w:?}\n{r:?}\n{v:?}\n{curve:?}\n{p:?}\n{a:?}\n{n:?}\n"
         ));
+        // The learner view of a few learners who watched videos (their videos are read
+        // from the video days).
+        let viewers: Vec<u64> = ch
+            .client()
+            .query(
+                "SELECT DISTINCT toUInt64(user_id) FROM video_view_segments \
+                 WHERE course_id = ? ORDER BY 1 LIMIT 5",
+            )
+            .bind(c)
+            .fetch_all()
+            .await
+            .unwrap();
+        assert!(!viewers.is_empty(), "{c}: nobody watched a video");
+        for u in viewers {
+            let l = learner(ch, c, u, range).await.unwrap();
+            out.push_str(&format!("{u}: {:?}\n{:?}\n", l.videos, l.days));
+        }
     }
     // as_of at a midnight (whole days) and at 13:17:05 (partial days at both ends).
     for t in [as_of, as_of + Duration::seconds(13 * 3600 + 17 * 60 + 5)] {
