@@ -3,11 +3,11 @@
 -- imported), the seconds watched in total, the distinct seconds of the video covered (a
 -- segment from a to b covers floor(a) <= s < ceil(b)), the video's length as the player
 -- reported it, and the share of it covered (%, rounded half up to 0.1). In course order.
--- Identities only. Read from the video days (migration 0022), as video_engagement.sql:
--- the learner's segments within a day, and those that span two of their active days (a
+-- Identities only. Read from the video days (migration 0022), as video_curve.sql: the
+-- learner's segments within a day, and those that span two of their active days (a
 -- day's last video event a play, the next active day's first an end). Parameters, in
 -- order: course_id (the video days' filter) 6 times, user_id, from, to; course_id 6
--- times, user_id; course_id 6 times, user_id; from, to; course_id 6 times; course_id.
+-- times, user_id, from, to; course_id 6 times; course_id.
 SELECT
     w.video_id AS video_id,
     if(names.video_name = '', w.video_id, names.video_name) AS video,
@@ -34,42 +34,25 @@ FROM
             WHERE user_id = toUInt64(?)
               AND day >= toDate(toDateTime(?)) AND day < toDate(toDateTime(?))
             UNION ALL
-            -- The segments that span two days: each day that ends on a play, with the
-            -- first event of the learner's next active day (with the video).
-            SELECT vid, start AS s, ends AS e
+            -- The segments that span two of the learner's active days with the video (a
+            -- day's last video event a play, the next one's first an end), paired as in
+            -- video_curve.sql.
+            SELECT vid, tupleElement(c, 3) AS s, tupleElement(c, 4) AS e
             FROM
             (
                 SELECT
-                    vid, d, start,
-                    tupleElement(nf, 1) AS next_name,
-                    if(has(['seek_video', 'edx.video.position.changed'], next_name),
-                       tupleElement(nf, 3), tupleElement(nf, 2)) AS ends
-                FROM
-                (
-                    SELECT vid, d, any(start) AS start,
-                           argMin((first_name, first_position, first_old_position), day) AS nf
-                    FROM
-                    (
-                        SELECT video_id AS vid, day, first_name, first_position,
-                               first_old_position
-                        FROM {{video_days(course_id = ?)}} AS later
-                        WHERE user_id = toUInt64(?)
-                    ) AS r
-                    INNER JOIN
-                    (
-                        SELECT video_id AS vid, day AS d, last_position AS start
-                        FROM {{video_days(course_id = ?)}} AS played
-                        WHERE user_id = toUInt64(?)
-                          AND has(['play_video', 'edx.video.played'], last_name)
-                    ) AS l USING (vid)
-                    WHERE day > d
-                    GROUP BY vid, d
-                ) AS nexts
-            ) AS crossings
-            WHERE d >= toDate(toDateTime(?)) AND d < toDate(toDateTime(?))
-              AND has(['pause_video', 'stop_video', 'seek_video', 'edx.video.paused',
-                       'edx.video.stopped', 'edx.video.position.changed'], next_name)
-              AND ends >= start
+                    video_id AS vid,
+                    arraySort(x -> tupleElement(x, 1),
+                        groupArray((day, first_name, first_position, first_old_position,
+                            last_name, last_position))) AS ds,
+                    {{day_crossings}} AS crossings
+                FROM {{video_days(course_id = ?)}} AS vd
+                WHERE user_id = toUInt64(?)
+                GROUP BY video_id
+            ) AS per_video
+            ARRAY JOIN crossings AS c
+            WHERE tupleElement(c, 1) >= toDate(toDateTime(?))
+              AND tupleElement(c, 1) < toDate(toDateTime(?))
         ) AS segments
         GROUP BY vid
     ) AS seg

@@ -1,8 +1,9 @@
 //! Pre-aggregated days: learner days (migration 0021: one row per course, day and
-//! learner) and video days (0022: per course, day, video and viewer), computed from the
-//! stored events by [`refresh`], and read by the metrics through `{{learner_days(FILTER)}}`
-//! and `{{video_days(FILTER)}}` in their SQL, which stay exact and real time: the days
-//! whose rows are not current ("stale": events inserted since they were computed) are
+//! learner), video days (0022: per course, day, video and viewer), problem days (0026),
+//! answer days (0027) and block days (0028), computed from the stored events by
+//! [`refresh`], and read by the metrics through `{{learner_days(FILTER)}}`,
+//! `{{video_days(FILTER)}}` and so on in their SQL, which stay exact and real time: the
+//! days whose rows are not current ("stale": events inserted since they were computed) are
 //! computed from the events in the same query.
 //!
 //! `FILTER` is a condition on `course_id` and `day` (a `Date`), with `?` parameters; it
@@ -289,8 +290,8 @@ fn days_sql(kind: &Kind, filter: &str, public: bool) -> String {
     )
 }
 
-/// Replaces every `{{learner_days(FILTER)}}` and `{{video_days(FILTER)}}` of `template` by
-/// its subquery. FILTER may hold parentheses; it ends at the first `)}}`.
+/// Replaces every `{{learner_days(FILTER)}}` (and every other kind's placeholder) of
+/// `template` by its subquery. FILTER may hold parentheses; it ends at the first `)}}`.
 pub(crate) fn expand(template: &str, public: bool) -> String {
     let mut out = template.to_owned();
     for kind in &KINDS {

@@ -1321,8 +1321,6 @@ pub fn learner_params(course_id: &str, user_id: u64, range: Range) -> [Vec<Param
             let mut v = days();
             v.extend([u(), f(), t()]);
             v.extend(days());
-            v.push(u());
-            v.extend(days());
             v.extend([u(), f(), t()]);
             v.extend(days());
             v.push(c());
