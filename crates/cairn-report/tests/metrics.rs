@@ -1378,9 +1378,8 @@ async fn problem_results_span_days_whatever_is_aggregated() {
 
 /// Every result of the metrics read from the learner, video, problem, answer and block
 /// days (activity, time spent, at-risk, videos, problems, answers, navigation, a few
-/// learners' videos, comparison, the platform),
-/// as one text: the same
-/// whatever part is pre-aggregated.
+/// learners' views, comparison, the platform), as one text: the same whatever part is
+/// pre-aggregated.
 async fn activity_metrics(
     ch: &cairn_core::ClickHouse,
     courses: &[String],
