@@ -2,8 +2,10 @@
 -- `problem_check`) in [from, to), its name (course_blocks; the key when not imported), the
 -- submissions (each counted once), whether the first and the last were right (`success`
 -- `correct`; by event time) and the last one's score in % of the problem's points
--- (rounded half up to 0.1). In course order. Identities only. Parameters, in order:
--- course_id, user_id, from, to, course_id.
+-- (rounded half up to 0.1). In course order. Identities only. Read from the problem days
+-- (migration 0026): the first submission of the learner's first day with one, the last of
+-- their last, as on the problems page. Parameters, in order: course_id, from, to (the
+-- problem days' filter) 6 times, then user_id, course_id.
 SELECT
     p.block_id AS problem_id,
     if(names.problem_name = '', p.block_id, names.problem_name) AS problem,
@@ -14,16 +16,14 @@ SELECT
 FROM
 (
     SELECT block_id,
-           uniqExact(event_id) AS n,
-           argMin(success = 'correct', toUInt64(time) * 1000000 + time_us) AS first_ok,
-           argMax(success = 'correct', toUInt64(time) * 1000000 + time_us) AS last_ok,
-           argMax(if(ifNull(max_grade, 0) > 0, ifNull(grade, 0) / ifNull(max_grade, 1), 0),
-                  toUInt64(time) * 1000000 + time_us) AS last_score
-    FROM {{db}}.{{events}}
-    WHERE course_id = ? AND user_id = toUInt64(?)
-      AND time >= toDateTime(?) AND time < toDateTime(?)
-      AND name = 'problem_check' AND event_source = 'server' AND block_id != ''
+           sum(submissions) AS n,
+           argMinIf(first_ok, first_at, submissions > 0) AS first_ok,
+           argMaxIf(last_ok, last_at, submissions > 0) AS last_ok,
+           argMaxIf(last_score, last_at, submissions > 0) AS last_score
+    FROM {{problem_days(course_id = ? AND day >= toDate(toDateTime(?)) AND day < toDate(toDateTime(?)))}} AS pd
+    WHERE user_id = toUInt64(?) AND block_id != ''
     GROUP BY block_id
+    HAVING n > 0
 ) AS p
 LEFT JOIN
 (

@@ -1,9 +1,10 @@
 -- One learner in one course: user id, username and e-mail (the LMS's), the enrollment's
 -- mode and whether it is active (empty and 0 when not enrolled), the course grade (0–1)
 -- and letter, whether they passed (the LMS set a passed time), and the last time they were
--- seen in the course (any event, UTC; empty when none). No row when the LMS does not know
--- the user. Identities only. Parameters, in order: user_id, course_id, user_id, course_id,
--- user_id, user_id, course_id, user_id.
+-- seen in the course (any event, UTC; empty when none; from the learner days, migration
+-- 0021). No row when the LMS does not know the user. Identities only. Parameters, in
+-- order: user_id, course_id, user_id, course_id, user_id, user_id, course_id (the learner
+-- days' filter) 6 times, user_id.
 SELECT
     toUInt64(known.id) AS user_id,
     known.username AS username,
@@ -13,7 +14,7 @@ SELECT
     known.percent_grade AS percent_grade,
     known.letter_grade AS letter_grade,
     known.passed AS passed,
-    if(toUInt32(seen.last) = 0, '', toString(seen.last, 'UTC')) AS last_seen
+    if(seen.last = 0, '', toString(toDateTime(seen.last), 'UTC')) AS last_seen
 FROM
 (
     SELECT u.id AS id, u.username AS username, u.email AS email,
@@ -48,7 +49,7 @@ FROM
 ) AS known
 LEFT JOIN
 (
-    SELECT toInt64(?) AS id, max(time) AS last
-    FROM {{db}}.{{events}}
-    WHERE course_id = ? AND user_id = toUInt64(?)
+    SELECT toInt64(?) AS id, max(last_ts) AS last
+    FROM {{learner_days(course_id = ?)}} AS ld
+    WHERE user_id = toUInt64(?)
 ) AS seen USING (id)

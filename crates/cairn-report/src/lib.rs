@@ -1307,7 +1307,13 @@ pub fn learner_params(course_id: &str, user_id: u64, range: Range) -> [Vec<Param
     let (c, u) = (|| Param::from(course_id), || Param::U64(user_id));
     let (f, t) = (|| Param::Str(from.clone()), || Param::Str(to.clone()));
     [
-        vec![u(), c(), u(), c(), u(), u(), c(), u()],
+        {
+            // The summary: the LMS's rows, then the learner days' filter for the last seen.
+            let mut s = vec![u(), c(), u(), c(), u(), u()];
+            s.extend(aggregate::repeat(&[c()]));
+            s.push(u());
+            s
+        },
         {
             // The days: the learner days' filter, then the learner.
             let mut d = aggregate::repeat(&[c(), f(), t()]);
@@ -1326,7 +1332,12 @@ pub fn learner_params(course_id: &str, user_id: u64, range: Range) -> [Vec<Param
             v.push(c());
             v
         },
-        vec![c(), u(), f(), t(), c()],
+        {
+            // The problems: the problem days' filter, the learner, then the course.
+            let mut p = aggregate::repeat(&[c(), f(), t()]);
+            p.extend([u(), c()]);
+            p
+        },
     ]
 }
 
