@@ -1384,7 +1384,7 @@ pub fn platform_params(range: Range, as_of: NaiveDateTime, top: u32) -> [Vec<Par
             fmt(as_of - Duration::hours(24)),
             fmt(as_of + Duration::seconds(1)),
         ],
-        vec![fmt(as_of), fmt(as_of)],
+        vec![fmt(as_of); 5],
     ]
 }
 

@@ -1662,6 +1662,76 @@ async fn the_lms_copies_answer_as_the_lms_until_it_changes_and_leave_retired_lea
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Data freshness: the newest event up to the as-of time, looked for from the newest day
+/// with events marked, is found whatever the as-of time, and among every event when that
+/// day holds none any more (its events deleted; here a mark inserted without events).
+#[tokio::test]
+async fn the_newest_event_is_found_from_the_marked_days_or_among_all() {
+    let ch = cairn_migrate::testing::data_lake_with("metrics_freshness", testing::config()).await;
+    let insert = |time: &str, course: &str| {
+        format!(
+            "INSERT INTO _events (time, name, family, course_id, user_id, message) VALUES \
+             (toDateTime({}), 'play_video', 'video', {}, 5, 'x')",
+            cairn_core::sql::quote_str(time),
+            cairn_core::sql::quote_str(course)
+        )
+    };
+    for (time, course) in [
+        ("2026-01-05 10:00:00", "course-v1:A+B+C"),
+        ("2026-01-07 08:00:00", "course-v1:A+B+C"),
+        ("2026-01-07 09:30:00", ""),
+        ("2026-01-07 18:00:00", "course-v1:X+Y+Z"),
+        ("2026-02-03 12:00:00", "course-v1:X+Y+Z"),
+    ] {
+        ch.execute(&insert(time, course)).await.unwrap();
+    }
+    let at = |t: &str| chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S").unwrap();
+    let newest = |as_of: &'static str| {
+        let ch = &ch;
+        async move {
+            let p = vec![Param::Str(as_of.to_owned()); 5];
+            query(ch, PLATFORM_FRESHNESS_SQL, lms::Source::Live, &p)
+                .fetch_all::<Freshness>()
+                .await
+                .unwrap()
+                .remove(0)
+        }
+    };
+    let cases = [
+        ("2026-03-01 00:00:00", "2026-02-03 12:00:00"),
+        ("2026-02-03 11:59:59", "2026-01-07 18:00:00"),
+        ("2026-01-07 17:59:59", "2026-01-07 09:30:00"),
+        ("2026-01-07 09:00:00", "2026-01-07 08:00:00"),
+        ("2026-01-06 23:59:59", "2026-01-05 10:00:00"),
+        ("2026-01-05 09:59:59", ""),
+    ];
+    for (as_of, expected) in cases {
+        let got = newest(as_of).await;
+        assert_eq!(got.newest_event, expected, "as of {as_of}");
+        let lag = if expected.is_empty() {
+            0
+        } else {
+            (at(as_of) - at(expected)).num_seconds() as u64
+        };
+        assert_eq!(got.lag_seconds, lag, "as of {as_of}");
+    }
+    // A marked day whose events are gone: the newest is found among every event.
+    ch.execute(
+        "INSERT INTO _learner_days_dirty (course_id, day, dirty_at) \
+         VALUES ('course-v1:A+B+C', toDate('2026-02-20'), now())",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        newest("2026-03-01 00:00:00").await.newest_event,
+        "2026-02-03 12:00:00"
+    );
+    assert_eq!(
+        newest("2026-02-20 23:00:00").await.newest_event,
+        "2026-02-03 12:00:00"
+    );
+}
+
 async fn courses_in(ch: &cairn_core::ClickHouse) -> Vec<String> {
     cairn_report::courses(ch).await.unwrap()
 }
