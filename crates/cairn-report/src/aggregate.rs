@@ -453,7 +453,8 @@ async fn refresh_held(
     let mut done = Refreshed::default();
     let take = max_days.unwrap_or(usize::MAX);
     // Per kind, its rows of one day and some courses. None for a learner being retired or
-    // retired (cairn-retire deletes theirs).
+    // retired (cairn-retire deletes theirs). The day's bounds on `time` itself too: 18.16
+    // prunes nothing on `toDate(time)`, and would read every event for each day.
     let inserts: Vec<String> = KINDS
         .iter()
         .map(|kind| {
@@ -464,7 +465,8 @@ async fn refresh_held(
                     kind.from_events.replace(
                         "FILTER",
                         "(day = toDate(?) AND has(?, course_id) \
-                         AND user_id NOT IN (SELECT user_id FROM {{db}}._retirements))"
+                         AND user_id NOT IN (SELECT user_id FROM {{db}}._retirements) \
+                         AND time >= toDateTime(toDate(?)) AND time < toDateTime(toDate(?) + 1))"
                     ),
                     table = kind.table,
                     columns = kind.columns,
@@ -492,6 +494,8 @@ async fn refresh_held(
                 .bind(started)
                 .bind(day.as_str())
                 .bind(courses.as_slice())
+                .bind(day.as_str())
+                .bind(day.as_str())
                 .execute()
                 .await
                 .map_err(err("learner days: compute"))?;
