@@ -4,10 +4,10 @@
 -- segment from a to b covers floor(a) <= s < ceil(b)), the video's length as the player
 -- reported it, and the share of it covered (%, rounded half up to 0.1). In course order.
 -- Identities only. Read from the video days (migration 0022), as video_curve.sql: the
--- learner's segments within a day, and those that span two of their active days (a
--- day's last video event a play, the next active day's first an end). Parameters, in
--- order: course_id (the video days' filter) 6 times, user_id, from, to; course_id 6
--- times, user_id, from, to; course_id 6 times; course_id.
+-- learner's segments within a day, and those that span two of their active days
+-- (VIDEO_SEGMENTS of lib.rs). Parameters, in order: course_id (the video days' filter) 6
+-- times, user_id, from, to; course_id 6 times, user_id, from, to; course_id 6 times;
+-- course_id.
 SELECT
     w.video_id AS video_id,
     if(names.video_name = '', w.video_id, names.video_name) AS video,
@@ -22,39 +22,11 @@ FROM
            ifNull(lengths.length, 0) AS length
     FROM
     (
-        SELECT vid AS video_id, floor(sum(e - s) * 10 + 0.5) / 10 AS watched,
+        SELECT video_id, floor(sum(e - s) * 10 + 0.5) / 10 AS watched,
                length(groupUniqArrayArray(arrayMap(i -> toUInt32(floor(s)) + i,
                    range(toUInt32(greatest(ceil(e) - floor(s), 0)))))) AS covered
-        FROM
-        (
-            -- The segments within a day.
-            SELECT video_id AS vid, s, e
-            FROM {{video_days(course_id = ?)}} AS vd
-            ARRAY JOIN seg_start AS s, seg_end AS e
-            WHERE user_id = toUInt64(?)
-              AND day >= toDate(toDateTime(?)) AND day < toDate(toDateTime(?))
-            UNION ALL
-            -- The segments that span two of the learner's active days with the video (a
-            -- day's last video event a play, the next one's first an end), paired as in
-            -- video_curve.sql.
-            SELECT vid, tupleElement(c, 3) AS s, tupleElement(c, 4) AS e
-            FROM
-            (
-                SELECT
-                    video_id AS vid,
-                    arraySort(x -> tupleElement(x, 1),
-                        groupArray((day, first_name, first_position, first_old_position,
-                            last_name, last_position))) AS ds,
-                    {{day_crossings}} AS crossings
-                FROM {{video_days(course_id = ?)}} AS vd
-                WHERE user_id = toUInt64(?)
-                GROUP BY video_id
-            ) AS per_video
-            ARRAY JOIN crossings AS c
-            WHERE tupleElement(c, 1) >= toDate(toDateTime(?))
-              AND tupleElement(c, 1) < toDate(toDateTime(?))
-        ) AS segments
-        GROUP BY vid
+        FROM {{video_segments(user_id = toUInt64(?))}} AS segments
+        GROUP BY video_id
     ) AS seg
     LEFT JOIN
     (

@@ -2,8 +2,8 @@
 -- watched, the unique viewers and the views (watched segments) covering it. A segment from
 -- position a to b covers the seconds s with floor(a) <= s < ceil(b). Segments started in
 -- [from, to). Read from the video days (migration 0022): the segments within a day, and
--- those spanning two days, paired here. Computed by a sweep over the segments' ends, not
--- second by second: a viewer's segments are merged into the spans they cover (+1 viewer
+-- those spanning two days (VIDEO_SEGMENTS of lib.rs). Computed by a sweep over the
+-- segments' ends, not second by second: a viewer's segments are merged into the spans they cover (+1 viewer
 -- where a span starts, -1 where it ends), each segment counts +1 view at its start and
 -- -1 at its end, and the running sums over the positions give each second's viewers and
 -- views; so the cost grows with the segments, not with the seconds watched. Parameters,
@@ -31,41 +31,15 @@ FROM
             -- position (a segment from a to b covers the seconds [floor(a), ceil(b))), and
             -- how many of their segments are open after each.
             SELECT
-                groupArray((toUInt64(toUInt32(floor(a))),
-                    toUInt64(toUInt32(floor(a))) + toUInt64(toUInt32(ceil(b) - floor(a))))) AS segs,
-                arraySort(e -> (tupleElement(e, 1), tupleElement(e, 2)),
+                groupArray((toUInt64(toUInt32(floor(s))),
+                    toUInt64(toUInt32(floor(s))) + toUInt64(toUInt32(ceil(e) - floor(s))))) AS segs,
+                arraySort(p -> (tupleElement(p, 1), tupleElement(p, 2)),
                     arrayConcat(arrayMap(g -> (tupleElement(g, 1), toInt64(1)), segs),
                                 arrayMap(g -> (tupleElement(g, 2), toInt64(-1)), segs))) AS ev,
-                arrayCumSum(arrayMap(e -> tupleElement(e, 2), ev)) AS run
-            FROM
-            (
-                SELECT user_id AS uid, a, b
-                FROM {{video_days(course_id = ?)}} AS vd
-                ARRAY JOIN seg_start AS a, seg_end AS b
-                WHERE video_id = ? AND user_id != 0
-                  AND day >= toDate(toDateTime(?)) AND day < toDate(toDateTime(?))
-
-                UNION ALL
-
-                SELECT uid, tupleElement(c, 3) AS a, tupleElement(c, 4) AS b
-                FROM
-                (
-                    SELECT
-                        user_id AS uid,
-                        arraySort(x -> tupleElement(x, 1),
-                            groupArray((day, first_name, first_position, first_old_position,
-                                last_name, last_position))) AS ds,
-                        {{day_crossings}} AS crossings
-                    FROM {{video_days(course_id = ?)}} AS vd
-                    WHERE video_id = ? AND user_id != 0
-                    GROUP BY user_id
-                ) AS viewer_days
-                ARRAY JOIN crossings AS c
-                WHERE tupleElement(c, 1) >= toDate(toDateTime(?))
-                  AND tupleElement(c, 1) < toDate(toDateTime(?))
-            ) AS segments
-            WHERE ceil(b) > floor(a)
-            GROUP BY uid
+                arrayCumSum(arrayMap(p -> tupleElement(p, 2), ev)) AS run
+            FROM {{video_segments(video_id = ? AND user_id != 0)}} AS segments
+            WHERE ceil(e) > floor(s)
+            GROUP BY user_id
         ) AS per_viewer
         ARRAY JOIN ev AS e, run AS r
         GROUP BY pos

@@ -295,21 +295,29 @@ fn days_sql(kind: &Kind, filter: &str, public: bool) -> String {
 pub(crate) fn expand(template: &str, public: bool) -> String {
     let mut out = template.to_owned();
     for kind in &KINDS {
-        out = expand_kind(&out, kind, public);
+        out = expand_placeholder(&out, kind.placeholder, |filter| {
+            days_sql(kind, filter, public)
+        });
     }
     out
 }
 
-fn expand_kind(template: &str, kind: &Kind, public: bool) -> String {
+/// Replaces every `placeholder` (`{{name(`) … `)}}` of `template` by `sql` of its argument,
+/// which may hold parentheses and ends at the first `)}}`.
+pub(crate) fn expand_placeholder(
+    template: &str,
+    placeholder: &str,
+    sql: impl Fn(&str) -> String,
+) -> String {
     const CLOSE: &str = ")}}";
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
-    while let Some(i) = rest.find(kind.placeholder) {
+    while let Some(i) = rest.find(placeholder) {
         out.push_str(&rest[..i]);
-        let after = &rest[i + kind.placeholder.len()..];
+        let after = &rest[i + placeholder.len()..];
         match after.find(CLOSE) {
             Some(j) => {
-                out.push_str(&days_sql(kind, &after[..j], public));
+                out.push_str(&sql(&after[..j]));
                 rest = &after[j + CLOSE.len()..];
             }
             None => {

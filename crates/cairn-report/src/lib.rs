@@ -141,7 +141,36 @@ const DAY_CROSSINGS: &str = "arrayFilter(c -> tupleElement(c, 2) = 1 AND tupleEl
             tupleElement(nx, 4), tupleElement(nx, 3))), \
          arrayPopBack(ds), arrayPopFront(ds)))";
 
-/// `{{db}}` the quoted database; `{{learner_days(…)}}` and `{{video_days(…)}}` the
+/// The watched segments of the video days that COND selects (on `video_id` and
+/// `user_id`) started in [from, to): those within a day, and those that span two of a
+/// viewer's active days with the video ([`DAY_CROSSINGS`]). Rows `(video_id, user_id, s,
+/// e)`. Its parameters, in order: course_id (the video days' filter) 6 times, COND's, from,
+/// to, then the same again.
+const VIDEO_SEGMENTS: &str = "(
+    SELECT video_id, user_id, s, e
+    FROM {{video_days(course_id = ?)}} AS vd
+    ARRAY JOIN seg_start AS s, seg_end AS e
+    WHERE (COND) AND day >= toDate(toDateTime(?)) AND day < toDate(toDateTime(?))
+    UNION ALL
+    SELECT video_id, user_id, tupleElement(c, 3) AS s, tupleElement(c, 4) AS e
+    FROM
+    (
+        SELECT
+            video_id, user_id,
+            arraySort(x -> tupleElement(x, 1),
+                groupArray((day, first_name, first_position, first_old_position,
+                    last_name, last_position))) AS ds,
+            {{day_crossings}} AS crossings
+        FROM {{video_days(course_id = ?)}} AS vd
+        WHERE COND
+        GROUP BY video_id, user_id
+    ) AS viewer_days
+    ARRAY JOIN crossings AS c
+    WHERE tupleElement(c, 1) >= toDate(toDateTime(?))
+      AND tupleElement(c, 1) < toDate(toDateTime(?))
+)";
+
+/// `{{db}}` the quoted database; `{{video_segments(COND)}}` [`VIDEO_SEGMENTS`]; `{{learner_days(…)}}` and `{{video_days(…)}}` the
 /// pre-aggregated days ([`aggregate`]); `{{day_credits}}` [`DAY_CREDITS`];
 /// `{{day_crossings}}` [`DAY_CROSSINGS`]; `{{events}}` and `{{video_events}}` the stored tables or,
 /// for users' copies (`public`), the public views; `{{forum_events}}` the forum's copy of
@@ -166,7 +195,10 @@ fn render(template: &str, db: &str, public: bool, lms: lms::Source) -> String {
             "{{db}}._forum_events".to_owned(),
         )
     };
-    lms::expand(&aggregate::expand(template, public), lms)
+    let template = aggregate::expand_placeholder(template, "{{video_segments(", |cond| {
+        VIDEO_SEGMENTS.replace("COND", &format!("({cond})"))
+    });
+    lms::expand(&aggregate::expand(&template, public), lms)
         .replace("{{forum_events}}", &forum)
         .replace("{{db}}", &quote_ident(db))
         .replace("{{day_credits}}", DAY_CREDITS)
