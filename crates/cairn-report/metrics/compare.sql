@@ -21,7 +21,7 @@ FROM
     FROM
     (
         SELECT course_id, user_id
-        FROM {{learner_days(has(?, course_id) AND day >= toDate(toDateTime(?)) AND day < toDate(toDateTime(?)))}} AS ld
+        FROM {{learner_days(course_id IN (SELECT arrayJoin(?)) AND day >= toDate(toDateTime(?)) AND day < toDate(toDateTime(?)))}} AS ld
         UNION ALL
         SELECT course_id, user_id
         FROM {{db}}.{{events}}
@@ -41,11 +41,11 @@ FROM
                arraySort(x -> tupleElement(x, 1),
                    groupArray((day, first_ts, last_ts, credited))) AS ds,
                arraySum({{day_credits}}) AS spent
-        FROM {{learner_days(has(?, course_id) AND day >= toDate(toDateTime(?)) AND day < toDate(toDateTime(?)))}} AS ld
+        FROM {{learner_days(course_id IN (SELECT arrayJoin(?)) AND day >= toDate(toDateTime(?)) AND day < toDate(toDateTime(?)))}} AS ld
         GROUP BY course_id, user_id
     ) AS per_learner
     GROUP BY course_id
 ) AS parts
-WHERE has(?, course_id)
+WHERE course_id IN (SELECT arrayJoin(?))
 GROUP BY course_id
 ORDER BY course_id

@@ -16,7 +16,7 @@ FROM
     SELECT course_id, '' AS n_name, toUInt64(count()) AS n_enrolled, toUInt64(0) AS n_passed
     FROM {{db}}.{{lms_course_enrollments}}
     -- MySQL-engine filters: see weekly_engagement.sql.
-    WHERE has(?, course_id) AND toUInt8(is_active) = 1
+    WHERE course_id IN (SELECT arrayJoin(?)) AND toUInt8(is_active) = 1
     GROUP BY course_id
 
     UNION ALL
@@ -24,7 +24,7 @@ FROM
     SELECT course_id, max(if(block_type = 'course', display_name, '')), toUInt64(0),
            toUInt64(0)
     FROM {{db}}.course_blocks
-    WHERE has(?, course_id)
+    WHERE course_id IN (SELECT arrayJoin(?))
     GROUP BY course_id
 
     UNION ALL
@@ -35,16 +35,16 @@ FROM
     (
         SELECT course_id, toInt64(user_id) AS user_id
         FROM {{db}}.{{lms_course_enrollments}}
-        WHERE has(?, course_id) AND toUInt8(is_active) = 1
+        WHERE course_id IN (SELECT arrayJoin(?)) AND toUInt8(is_active) = 1
     ) AS g
     INNER JOIN
     (
         SELECT course_id, toInt64(user_id) AS user_id
         FROM {{db}}.{{lms_course_grades}}
-        WHERE has(?, course_id) AND isNotNull(passed_timestamp)
+        WHERE course_id IN (SELECT arrayJoin(?)) AND isNotNull(passed_timestamp)
     ) AS p USING (course_id, user_id)
     GROUP BY g.course_id
 ) AS parts
-WHERE has(?, course_id)
+WHERE course_id IN (SELECT arrayJoin(?))
 GROUP BY course_id
 ORDER BY course_id

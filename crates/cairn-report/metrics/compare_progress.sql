@@ -16,7 +16,7 @@ FROM
            toUInt64(0) AS n_done
     FROM {{db}}.{{lms_course_enrollments}}
     -- MySQL-engine filters: see weekly_engagement.sql.
-    WHERE has(?, course_id) AND toUInt8(is_active) = 1
+    WHERE course_id IN (SELECT arrayJoin(?)) AND toUInt8(is_active) = 1
     GROUP BY course_id
 
     UNION ALL
@@ -26,7 +26,7 @@ FROM
                'library_content', 'split_test', 'conditional', 'unit', 'wrapper', 'itembank',
                'discussion'], block_type))), toUInt64(0)
     FROM {{db}}.course_blocks
-    WHERE has(?, course_id)
+    WHERE course_id IN (SELECT arrayJoin(?))
     GROUP BY course_id
 
     UNION ALL
@@ -36,15 +36,15 @@ FROM
     -- joins keep it to one pass over the MySQL rows.
     SELECT course_key AS course_id, toUInt64(0), toUInt64(0), toUInt64(count())
     FROM {{db}}.{{lms_block_completion}}
-    WHERE has(?, course_key) AND toFloat64(completion) >= 1
+    WHERE course_key IN (SELECT arrayJoin(?)) AND toFloat64(completion) >= 1
       AND (course_key, block_key) IN
-          (SELECT course_id, block_key FROM {{db}}.course_components WHERE has(?, course_id))
+          (SELECT course_id, block_key FROM {{db}}.course_components WHERE course_id IN (SELECT arrayJoin(?)))
       AND (course_key, toInt64(user_id)) IN
           (SELECT course_id, toInt64(user_id)
            FROM {{db}}.{{lms_course_enrollments}}
-           WHERE has(?, course_id) AND toUInt8(is_active) = 1)
+           WHERE course_id IN (SELECT arrayJoin(?)) AND toUInt8(is_active) = 1)
     GROUP BY course_key
 ) AS parts
-WHERE has(?, course_id)
+WHERE course_id IN (SELECT arrayJoin(?))
 GROUP BY course_id
 ORDER BY course_id

@@ -472,7 +472,7 @@ async fn refresh_held(
                      SELECT {columns}, toUInt32(?) AS version FROM ({}) AS computed",
                     kind.from_events.replace(
                         "FILTER",
-                        "(day = toDate(?) AND has(?, course_id) \
+                        "(day = toDate(?) AND course_id IN (SELECT arrayJoin(?)) \
                          AND user_id NOT IN (SELECT user_id FROM {{db}}._retirements) \
                          AND time >= toDateTime(toDate(?)) AND time < toDateTime(toDate(?) + 1))"
                     ),
@@ -490,7 +490,7 @@ async fn refresh_held(
     );
     let count = crate::sql_for(
         "SELECT count() FROM {{db}}._learner_days \
-         WHERE day = toDate(?) AND has(?, course_id) AND version = ?",
+         WHERE day = toDate(?) AND course_id IN (SELECT arrayJoin(?)) AND version = ?",
         db,
     );
     for StaleDay { day, courses } in stale.iter().take(take) {
