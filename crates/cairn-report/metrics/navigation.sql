@@ -10,8 +10,11 @@
 -- learners who completed it and have an event on it: the time from their first event on
 -- one of its blocks to the completion of its last component (the middle value; the upper
 -- of the two middle ones for an even count; 0 when nobody did). Read from the block days
--- (migration 0028). Parameters, in order: course_id, from, to, from, to, course_id (the
--- block days' filter) 6 times, then course_id 19 times.
+-- (migration 0028). Blocks and groups are joined and grouped by their index among the
+-- course's blocks (block_index, a number), not by their keys' text; a block outside the
+-- course's structure has none (0) and counts nowhere, as before.
+-- Parameters, in order: course_id 3 times, from, to, from, to, then course_id 41 times
+-- (the block indexes', the block days' filter's and the structure's).
 SELECT
     heads.level AS level,
     toUInt32(heads.position) AS position,
@@ -25,14 +28,15 @@ SELECT
     toUInt64(ifNull(per.median_seconds, 0)) AS median_seconds
 FROM
 (
-    SELECT block_key AS group_key, if(block_type = 'chapter', 'section', 'subsection') AS level,
+    SELECT {{block_index(block_key)}} AS g, block_key AS group_key,
+           if(block_type = 'chapter', 'section', 'subsection') AS level,
            position, section, if(block_type = 'chapter', '', display_name) AS subsection
     FROM {{db}}.course_blocks
     WHERE course_id = ? AND block_type IN ('chapter', 'sequential')
 ) AS heads
 LEFT JOIN
 (
-    SELECT group_key,
+    SELECT g,
            any(total) AS components,
            countIf(in_range > 0) AS learners,
            sum(visits) AS visits,
@@ -41,16 +45,16 @@ LEFT JOIN
                                 total > 0 AND done >= total AND first_t > 0) AS median_seconds
     FROM
     (
-        SELECT lu.group_key AS group_key, lu.in_range AS in_range, lu.visits AS visits,
+        SELECT lu.g AS g, lu.in_range AS in_range, lu.visits AS visits,
                lu.first_t AS first_t, lu.done AS done, lu.last_done AS last_done,
                sizes.total AS total
         FROM
         (
-            SELECT group_key, user_id, act.in_range AS in_range, act.visits AS visits,
+            SELECT g, user_id, act.in_range AS in_range, act.visits AS visits,
                    act.first_t AS first_t, fin.done AS done, fin.last_done AS last_done
             FROM
             (
-                SELECT owners.group_key AS group_key, ev.user_id AS user_id,
+                SELECT owners.g AS g, ev.user_id AS user_id,
                        sum(ev.in_range) AS in_range,
                        sum(if(owners.is_head = 1, ev.navs, 0)) AS visits,
                        min(ev.first_time) AS first_t
@@ -58,17 +62,22 @@ LEFT JOIN
                 (
                     -- Per block and learner, from the block days (migration 0028): any
                     -- event in the range, the navigations to it there, the first event.
-                    SELECT block_id, user_id,
+                    SELECT b, user_id,
                            countIf(day >= toDate(toDateTime(?)) AND day < toDate(toDateTime(?))) AS in_range,
                            sumIf(navigations, day >= toDate(toDateTime(?)) AND day < toDate(toDateTime(?))) AS navs,
                            min(first_ts) AS first_time
-                    FROM {{block_days(course_id = ?)}} AS bd
-                    GROUP BY block_id, user_id
+                    FROM
+                    (
+                        SELECT {{block_index(block_id)}} AS b, user_id, day, navigations, first_ts
+                        FROM {{block_days(course_id = ?)}} AS bd
+                    ) AS indexed
+                    WHERE b != 0
+                    GROUP BY b, user_id
                 ) AS ev
                 INNER JOIN (
                     -- Every block of a subsection (the subsection, its units, their components) with its
-                    -- subsection and section: one row per group it counts in.
-                    SELECT block_id, group_key, is_head, is_comp
+                    -- subsection and section, as block indexes: one row per group it counts in.
+                    SELECT {{block_index(block_id)}} AS b, {{block_index(group_key)}} AS g, is_head, is_comp
                     FROM
                     (
                         SELECT comp.block_key AS block_id, units.sub_key AS sub_key, units.sec_key AS sec_key,
@@ -113,26 +122,26 @@ LEFT JOIN
                         WHERE course_id = ? AND block_type = 'sequential'
                     ) AS blocks
                     ARRAY JOIN [sub_key, sec_key] AS group_key
-                ) AS owners USING (block_id)
-                GROUP BY owners.group_key, ev.user_id
+                ) AS owners USING (b)
+                GROUP BY owners.g, ev.user_id
             ) AS act
             FULL OUTER JOIN
             (
-                SELECT owners.group_key AS group_key, toUInt64(c.user_id) AS user_id,
-                       uniqExact(c.block_key) AS done, max(toUInt32(c.modified)) AS last_done
+                SELECT owners.g AS g, toUInt64(c.user_id) AS user_id,
+                       uniqExact(c.b) AS done, max(toUInt32(c.modified)) AS last_done
                 FROM
                 (
                     -- MySQL-engine filters: see weekly_engagement.sql.
-                    SELECT user_id, block_key AS block_id, block_key, modified
+                    SELECT user_id, {{block_index(block_key)}} AS b, modified
                     FROM {{db}}.{{lms_block_completion}}
                     WHERE course_key = ? AND toFloat64(completion) >= 1
                 ) AS c
                 INNER JOIN
                 (
-                    SELECT block_id, group_key FROM (
+                    SELECT b, g FROM (
                         -- Every block of a subsection (the subsection, its units, their components) with its
-                        -- subsection and section: one row per group it counts in.
-                        SELECT block_id, group_key, is_head, is_comp
+                        -- subsection and section, as block indexes: one row per group it counts in.
+                        SELECT {{block_index(block_id)}} AS b, {{block_index(group_key)}} AS g, is_head, is_comp
                         FROM
                         (
                             SELECT comp.block_key AS block_id, units.sub_key AS sub_key, units.sec_key AS sec_key,
@@ -179,17 +188,17 @@ LEFT JOIN
                         ARRAY JOIN [sub_key, sec_key] AS group_key
                     ) AS all_owners
                     WHERE is_comp = 1
-                ) AS owners USING (block_id)
-                GROUP BY owners.group_key, c.user_id
-            ) AS fin USING (group_key, user_id)
+                ) AS owners USING (b)
+                GROUP BY owners.g, c.user_id
+            ) AS fin USING (g, user_id)
         ) AS lu
         INNER JOIN
         (
-            SELECT group_key, uniqExact(block_id) AS total
+            SELECT g, uniqExact(b) AS total
             FROM (
                 -- Every block of a subsection (the subsection, its units, their components) with its
-                -- subsection and section: one row per group it counts in.
-                SELECT block_id, group_key, is_head, is_comp
+                -- subsection and section, as block indexes: one row per group it counts in.
+                SELECT {{block_index(block_id)}} AS b, {{block_index(group_key)}} AS g, is_head, is_comp
                 FROM
                 (
                     SELECT comp.block_key AS block_id, units.sub_key AS sub_key, units.sec_key AS sec_key,
@@ -236,9 +245,9 @@ LEFT JOIN
                 ARRAY JOIN [sub_key, sec_key] AS group_key
             ) AS comp_owners
             WHERE is_comp = 1
-            GROUP BY group_key
-        ) AS sizes USING (group_key)
+            GROUP BY g
+        ) AS sizes USING (g)
     ) AS per_learner
-    GROUP BY group_key
-) AS per USING (group_key)
+    GROUP BY g
+) AS per USING (g)
 ORDER BY position

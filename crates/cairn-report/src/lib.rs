@@ -141,6 +141,17 @@ const DAY_CROSSINGS: &str = "arrayFilter(c -> tupleElement(c, 2) = 1 AND tupleEl
             tupleElement(nx, 4), tupleElement(nx, 3))), \
          arrayPopBack(ds), arrayPopFront(ds)))";
 
+/// A block's index among its course's blocks (`{{block_index(EXPR)}}`, EXPR a block key):
+/// 1 to n in the order of their keys, 0 for a key outside the course's structure (or
+/// `''`). Joins and groups on it compare numbers, not the keys' text. Its parameters:
+/// course_id twice.
+const BLOCK_INDEX: &str = "transform(EXPR, \
+     arrayPushFront((SELECT arraySort(groupUniqArray(block_key)) FROM {{db}}.course_blocks \
+         WHERE course_id = ?), ''), \
+     range(toUInt32(length((SELECT arraySort(groupUniqArray(block_key)) FROM {{db}}.course_blocks \
+         WHERE course_id = ?)) + 1)), \
+     toUInt32(0))";
+
 /// The watched segments of the video days that COND selects (on `video_id` and
 /// `user_id`) started in [from, to): those within a day, and those that span two of a
 /// viewer's active days with the video ([`DAY_CROSSINGS`]). Rows `(video_id, user_id, s,
@@ -170,7 +181,7 @@ const VIDEO_SEGMENTS: &str = "(
       AND tupleElement(c, 1) < toDate(toDateTime(?))
 )";
 
-/// `{{db}}` the quoted database; `{{video_segments(COND)}}` [`VIDEO_SEGMENTS`]; `{{learner_days(…)}}` and `{{video_days(…)}}` the
+/// `{{db}}` the quoted database; `{{video_segments(COND)}}` [`VIDEO_SEGMENTS`]; `{{block_index(EXPR)}}` [`BLOCK_INDEX`]; `{{learner_days(…)}}` and `{{video_days(…)}}` the
 /// pre-aggregated days ([`aggregate`]); `{{day_credits}}` [`DAY_CREDITS`];
 /// `{{day_crossings}}` [`DAY_CROSSINGS`]; `{{events}}` and `{{video_events}}` the stored tables or,
 /// for users' copies (`public`), the public views; `{{forum_events}}` the forum's copy of
@@ -197,6 +208,9 @@ fn render(template: &str, db: &str, public: bool, lms: lms::Source) -> String {
     };
     let template = aggregate::expand_placeholder(template, "{{video_segments(", |cond| {
         VIDEO_SEGMENTS.replace("COND", &format!("({cond})"))
+    });
+    let template = aggregate::expand_placeholder(&template, "{{block_index(", |expr| {
+        BLOCK_INDEX.replace("EXPR", expr)
     });
     lms::expand(&aggregate::expand(&template, public), lms)
         .replace("{{forum_events}}", &forum)
@@ -1199,15 +1213,20 @@ pub async fn answers(
 /// The parameters of navigation and completion per section and subsection.
 pub fn navigation_params(course_id: &str, range: Range) -> Vec<Param> {
     let (from, to) = range.bounds();
-    let mut p = vec![
-        course_id.into(),
+    // The heads' block indexes (2) and course; the block days' indexes (2), filter
+    // (`aggregate::COPIES`) and the structure's 3 × (4 indexes, 6 filters) and completions'
+    // (2 indexes, 1 filter).
+    let mut p = vec![Param::from(course_id); 3];
+    p.extend([
         Param::Str(from.clone()),
         Param::Str(to.clone()),
         Param::Str(from),
         Param::Str(to),
-    ];
-    p.extend(aggregate::repeat(&[course_id.into()]));
-    p.extend(std::iter::repeat_n(Param::from(course_id), 19));
+    ]);
+    let course = [Param::from(course_id)];
+    p.extend(std::iter::repeat_n(course[0].clone(), 2));
+    p.extend(aggregate::repeat(&course));
+    p.extend(std::iter::repeat_n(course[0].clone(), 3 * 10 + 3));
     p
 }
 
