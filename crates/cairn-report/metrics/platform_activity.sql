@@ -12,13 +12,16 @@ SELECT
     toUInt64(sum(n_enrollments)) AS enrollments
 FROM
 (
-    SELECT period, start, toUInt64(uniqExact(user_id)) AS n_active,
+    -- Each day's set of learners, once; a week's and a month's are their days' sets
+    -- merged (not every learner-day row repeated for the three periods).
+    SELECT period, start, toUInt64(uniqExactMerge(learners)) AS n_active,
            toUInt64(0) AS n_registrations, toUInt64(0) AS n_enrollments
     FROM
     (
-        SELECT day, user_id
+        SELECT day, uniqExactState(user_id) AS learners
         FROM {{learner_days(day >= toDate(toDateTime(?)) AND day < toDate(toDateTime(?)))}} AS ld
-    ) AS active
+        GROUP BY day
+    ) AS daily
     ARRAY JOIN ['day', 'week', 'month'] AS period,
                [day, toMonday(day), toStartOfMonth(day)] AS start
     GROUP BY period, start
