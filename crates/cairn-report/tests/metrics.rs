@@ -1732,6 +1732,77 @@ async fn the_newest_event_is_found_from_the_marked_days_or_among_all() {
     );
 }
 
+#[tokio::test]
+async fn the_median_time_spent_credits_a_gap_across_midnight_up_to_30_minutes() {
+    let ch = cairn_migrate::testing::data_lake_with("metrics_midnight", testing::config()).await;
+    let (a, b) = ("course-v1:M+N+O", "course-v1:P+Q+R");
+    // (course, learner, time). Seconds spent, by the sessionization rule:
+    // - 1 in a: 300 on the 5th, 600 for the gap across midnight (10 minutes, the cap), 120
+    //   on the 6th: 1,020;
+    // - 2 in a: 300;
+    // - 3 in a: 0 on the 5th, 600 for a 21-minute gap across midnight (capped), 60: 660;
+    // - 4 in b: a gap of 30 minutes and 1 second across midnight ends the session: 60;
+    // - 5 in b: its late day's next active day is two days later: 60.
+    let events = [
+        (a, 1, "2026-01-05 23:50:00"),
+        (a, 1, "2026-01-05 23:55:00"),
+        (a, 1, "2026-01-06 00:05:00"),
+        (a, 1, "2026-01-06 00:07:00"),
+        (a, 2, "2026-01-05 10:00:00"),
+        (a, 2, "2026-01-05 10:05:00"),
+        (a, 3, "2026-01-05 23:59:00"),
+        (a, 3, "2026-01-06 00:20:00"),
+        (a, 3, "2026-01-06 00:21:00"),
+        (b, 4, "2026-01-05 23:40:00"),
+        (b, 4, "2026-01-06 00:10:01"),
+        (b, 4, "2026-01-06 00:11:01"),
+        (b, 5, "2026-01-05 23:59:30"),
+        (b, 5, "2026-01-07 00:00:30"),
+        (b, 5, "2026-01-07 00:01:30"),
+    ];
+    for (course, user, time) in events {
+        ch.execute(&format!(
+            "INSERT INTO _events (time, name, family, course_id, user_id, message) VALUES \
+             (toDateTime({}), 'play_video', 'video', {}, {user}, {})",
+            cairn_core::sql::quote_str(time),
+            cairn_core::sql::quote_str(course),
+            cairn_core::sql::quote_str(&format!("{course} {user} {time}"))
+        ))
+        .await
+        .unwrap();
+    }
+    let courses = vec![a.to_owned(), b.to_owned()];
+    let range = Range {
+        from: NaiveDate::from_ymd_opt(2026, 1, 5).unwrap(),
+        to: NaiveDate::from_ymd_opt(2026, 1, 12).unwrap(),
+    };
+    let as_of = range.to.and_hms_opt(0, 0, 0).unwrap();
+    let medians = || {
+        let (ch, courses) = (&ch, &courses);
+        async move {
+            query(
+                ch,
+                COMPARE_SQL,
+                lms::Source::Live,
+                &compare_params(courses, as_of, range),
+            )
+            .fetch_all::<CompareActivity>()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.course_id, c.median_time_spent))
+            .collect::<Vec<_>>()
+        }
+    };
+    // a: 300, 660, 1,020 (the upper middle of an even count; here the middle): 660.
+    let expected = vec![(a.to_owned(), 660), (b.to_owned(), 60)];
+    // From the events (every day stale), then from the learner days.
+    assert_eq!(medians().await, expected);
+    let done = aggregate::refresh(&ch, None).await.unwrap();
+    assert_eq!((done.course_days, done.left), (5, 0), "{done:?}");
+    assert_eq!(medians().await, expected);
+}
+
 async fn courses_in(ch: &cairn_core::ClickHouse) -> Vec<String> {
     cairn_report::courses(ch).await.unwrap()
 }
