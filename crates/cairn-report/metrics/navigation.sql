@@ -13,8 +13,10 @@
 -- (migration 0028). Blocks and groups are joined and grouped by their index among the
 -- course's blocks (block_index, a number), not by their keys' text; a block outside the
 -- course's structure has none (0) and counts nowhere, as before.
+-- Every block of a subsection with its groups is the block_owners fragment (BLOCK_OWNERS
+-- in lib.rs).
 -- Parameters, in order: course_id 3 times, from, to, from, to, then course_id 41 times
--- (the block indexes', the block days' filter's and the structure's).
+-- (the block indexes', the block days' filter's and the structure's: 10 per block_owners).
 SELECT
     heads.level AS level,
     toUInt32(heads.position) AS position,
@@ -75,53 +77,7 @@ LEFT JOIN
                     GROUP BY b, user_id
                 ) AS ev
                 INNER JOIN (
-                    -- Every block of a subsection (the subsection, its units, their components) with its
-                    -- subsection and section, as block indexes: one row per group it counts in.
-                    SELECT {{block_index(block_id)}} AS b, {{block_index(group_key)}} AS g, is_head, is_comp
-                    FROM
-                    (
-                        SELECT comp.block_key AS block_id, units.sub_key AS sub_key, units.sec_key AS sec_key,
-                               0 AS is_head, 1 AS is_comp
-                        FROM
-                        (
-                            SELECT block_key, unit_key FROM {{db}}.course_components
-                            WHERE course_id = ? AND unit_key != ''
-                        ) AS comp
-                        INNER JOIN (
-                            SELECT u.unit_key AS unit_key, u.seq_key AS sub_key, s.sec_key AS sec_key
-                            FROM
-                            (
-                                SELECT block_key AS unit_key, parent AS seq_key FROM {{db}}.course_blocks
-                                WHERE course_id = ? AND block_type = 'vertical'
-                            ) AS u
-                            INNER JOIN
-                            (
-                                SELECT block_key AS seq_key, parent AS sec_key FROM {{db}}.course_blocks
-                                WHERE course_id = ? AND block_type = 'sequential'
-                            ) AS s USING (seq_key)
-                        ) AS units USING (unit_key)
-                        UNION ALL
-                        SELECT unit_key AS block_id, sub_key, sec_key, 0 AS is_head, 0 AS is_comp
-                        FROM (
-                            SELECT u.unit_key AS unit_key, u.seq_key AS sub_key, s.sec_key AS sec_key
-                            FROM
-                            (
-                                SELECT block_key AS unit_key, parent AS seq_key FROM {{db}}.course_blocks
-                                WHERE course_id = ? AND block_type = 'vertical'
-                            ) AS u
-                            INNER JOIN
-                            (
-                                SELECT block_key AS seq_key, parent AS sec_key FROM {{db}}.course_blocks
-                                WHERE course_id = ? AND block_type = 'sequential'
-                            ) AS s USING (seq_key)
-                        ) AS units_only
-                        UNION ALL
-                        SELECT block_key AS block_id, block_key AS sub_key, parent AS sec_key,
-                               1 AS is_head, 0 AS is_comp
-                        FROM {{db}}.course_blocks
-                        WHERE course_id = ? AND block_type = 'sequential'
-                    ) AS blocks
-                    ARRAY JOIN [sub_key, sec_key] AS group_key
+                    {{block_owners}}
                 ) AS owners USING (b)
                 GROUP BY owners.g, ev.user_id
             ) AS act
@@ -139,53 +95,7 @@ LEFT JOIN
                 INNER JOIN
                 (
                     SELECT b, g FROM (
-                        -- Every block of a subsection (the subsection, its units, their components) with its
-                        -- subsection and section, as block indexes: one row per group it counts in.
-                        SELECT {{block_index(block_id)}} AS b, {{block_index(group_key)}} AS g, is_head, is_comp
-                        FROM
-                        (
-                            SELECT comp.block_key AS block_id, units.sub_key AS sub_key, units.sec_key AS sec_key,
-                                   0 AS is_head, 1 AS is_comp
-                            FROM
-                            (
-                                SELECT block_key, unit_key FROM {{db}}.course_components
-                                WHERE course_id = ? AND unit_key != ''
-                            ) AS comp
-                            INNER JOIN (
-                                SELECT u.unit_key AS unit_key, u.seq_key AS sub_key, s.sec_key AS sec_key
-                                FROM
-                                (
-                                    SELECT block_key AS unit_key, parent AS seq_key FROM {{db}}.course_blocks
-                                    WHERE course_id = ? AND block_type = 'vertical'
-                                ) AS u
-                                INNER JOIN
-                                (
-                                    SELECT block_key AS seq_key, parent AS sec_key FROM {{db}}.course_blocks
-                                    WHERE course_id = ? AND block_type = 'sequential'
-                                ) AS s USING (seq_key)
-                            ) AS units USING (unit_key)
-                            UNION ALL
-                            SELECT unit_key AS block_id, sub_key, sec_key, 0 AS is_head, 0 AS is_comp
-                            FROM (
-                                SELECT u.unit_key AS unit_key, u.seq_key AS sub_key, s.sec_key AS sec_key
-                                FROM
-                                (
-                                    SELECT block_key AS unit_key, parent AS seq_key FROM {{db}}.course_blocks
-                                    WHERE course_id = ? AND block_type = 'vertical'
-                                ) AS u
-                                INNER JOIN
-                                (
-                                    SELECT block_key AS seq_key, parent AS sec_key FROM {{db}}.course_blocks
-                                    WHERE course_id = ? AND block_type = 'sequential'
-                                ) AS s USING (seq_key)
-                            ) AS units_only
-                            UNION ALL
-                            SELECT block_key AS block_id, block_key AS sub_key, parent AS sec_key,
-                                   1 AS is_head, 0 AS is_comp
-                            FROM {{db}}.course_blocks
-                            WHERE course_id = ? AND block_type = 'sequential'
-                        ) AS blocks
-                        ARRAY JOIN [sub_key, sec_key] AS group_key
+                        {{block_owners}}
                     ) AS all_owners
                     WHERE is_comp = 1
                 ) AS owners USING (b)
@@ -196,53 +106,7 @@ LEFT JOIN
         (
             SELECT g, uniqExact(b) AS total
             FROM (
-                -- Every block of a subsection (the subsection, its units, their components) with its
-                -- subsection and section, as block indexes: one row per group it counts in.
-                SELECT {{block_index(block_id)}} AS b, {{block_index(group_key)}} AS g, is_head, is_comp
-                FROM
-                (
-                    SELECT comp.block_key AS block_id, units.sub_key AS sub_key, units.sec_key AS sec_key,
-                           0 AS is_head, 1 AS is_comp
-                    FROM
-                    (
-                        SELECT block_key, unit_key FROM {{db}}.course_components
-                        WHERE course_id = ? AND unit_key != ''
-                    ) AS comp
-                    INNER JOIN (
-                        SELECT u.unit_key AS unit_key, u.seq_key AS sub_key, s.sec_key AS sec_key
-                        FROM
-                        (
-                            SELECT block_key AS unit_key, parent AS seq_key FROM {{db}}.course_blocks
-                            WHERE course_id = ? AND block_type = 'vertical'
-                        ) AS u
-                        INNER JOIN
-                        (
-                            SELECT block_key AS seq_key, parent AS sec_key FROM {{db}}.course_blocks
-                            WHERE course_id = ? AND block_type = 'sequential'
-                        ) AS s USING (seq_key)
-                    ) AS units USING (unit_key)
-                    UNION ALL
-                    SELECT unit_key AS block_id, sub_key, sec_key, 0 AS is_head, 0 AS is_comp
-                    FROM (
-                        SELECT u.unit_key AS unit_key, u.seq_key AS sub_key, s.sec_key AS sec_key
-                        FROM
-                        (
-                            SELECT block_key AS unit_key, parent AS seq_key FROM {{db}}.course_blocks
-                            WHERE course_id = ? AND block_type = 'vertical'
-                        ) AS u
-                        INNER JOIN
-                        (
-                            SELECT block_key AS seq_key, parent AS sec_key FROM {{db}}.course_blocks
-                            WHERE course_id = ? AND block_type = 'sequential'
-                        ) AS s USING (seq_key)
-                    ) AS units_only
-                    UNION ALL
-                    SELECT block_key AS block_id, block_key AS sub_key, parent AS sec_key,
-                           1 AS is_head, 0 AS is_comp
-                    FROM {{db}}.course_blocks
-                    WHERE course_id = ? AND block_type = 'sequential'
-                ) AS blocks
-                ARRAY JOIN [sub_key, sec_key] AS group_key
+                {{block_owners}}
             ) AS comp_owners
             WHERE is_comp = 1
             GROUP BY g

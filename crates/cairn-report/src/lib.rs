@@ -152,6 +152,59 @@ const BLOCK_INDEX: &str = "transform(EXPR, \
          WHERE course_id = ?)) + 1)), \
      toUInt32(0))";
 
+/// Every block of a subsection of a course (the subsection, its units, their components)
+/// with its subsection and section, as block indexes (`{{block_owners}}`): rows `(b, g,
+/// is_head, is_comp)`, one per group the block counts in. Its parameters: course_id 10
+/// times.
+const BLOCK_OWNERS: &str = "\
+-- Every block of a subsection (the subsection, its units, their components) with its
+-- subsection and section, as block indexes: one row per group it counts in.
+SELECT {{block_index(block_id)}} AS b, {{block_index(group_key)}} AS g, is_head, is_comp
+FROM
+(
+    SELECT comp.block_key AS block_id, units.sub_key AS sub_key, units.sec_key AS sec_key,
+           0 AS is_head, 1 AS is_comp
+    FROM
+    (
+        SELECT block_key, unit_key FROM {{db}}.course_components
+        WHERE course_id = ? AND unit_key != ''
+    ) AS comp
+    INNER JOIN (
+        SELECT u.unit_key AS unit_key, u.seq_key AS sub_key, s.sec_key AS sec_key
+        FROM
+        (
+            SELECT block_key AS unit_key, parent AS seq_key FROM {{db}}.course_blocks
+            WHERE course_id = ? AND block_type = 'vertical'
+        ) AS u
+        INNER JOIN
+        (
+            SELECT block_key AS seq_key, parent AS sec_key FROM {{db}}.course_blocks
+            WHERE course_id = ? AND block_type = 'sequential'
+        ) AS s USING (seq_key)
+    ) AS units USING (unit_key)
+    UNION ALL
+    SELECT unit_key AS block_id, sub_key, sec_key, 0 AS is_head, 0 AS is_comp
+    FROM (
+        SELECT u.unit_key AS unit_key, u.seq_key AS sub_key, s.sec_key AS sec_key
+        FROM
+        (
+            SELECT block_key AS unit_key, parent AS seq_key FROM {{db}}.course_blocks
+            WHERE course_id = ? AND block_type = 'vertical'
+        ) AS u
+        INNER JOIN
+        (
+            SELECT block_key AS seq_key, parent AS sec_key FROM {{db}}.course_blocks
+            WHERE course_id = ? AND block_type = 'sequential'
+        ) AS s USING (seq_key)
+    ) AS units_only
+    UNION ALL
+    SELECT block_key AS block_id, block_key AS sub_key, parent AS sec_key,
+           1 AS is_head, 0 AS is_comp
+    FROM {{db}}.course_blocks
+    WHERE course_id = ? AND block_type = 'sequential'
+) AS blocks
+ARRAY JOIN [sub_key, sec_key] AS group_key";
+
 /// The watched segments of the video days that COND selects (on `video_id` and
 /// `user_id`) started in [from, to): those within a day, and those that span two of a
 /// viewer's active days with the video ([`DAY_CROSSINGS`]). Rows `(video_id, user_id, s,
@@ -181,7 +234,7 @@ const VIDEO_SEGMENTS: &str = "(
       AND tupleElement(c, 1) < toDate(toDateTime(?))
 )";
 
-/// `{{db}}` the quoted database; `{{video_segments(COND)}}` [`VIDEO_SEGMENTS`]; `{{block_index(EXPR)}}` [`BLOCK_INDEX`]; `{{learner_days(…)}}` and `{{video_days(…)}}` the
+/// `{{db}}` the quoted database; `{{video_segments(COND)}}` [`VIDEO_SEGMENTS`]; `{{block_owners}}` [`BLOCK_OWNERS`]; `{{block_index(EXPR)}}` [`BLOCK_INDEX`]; `{{learner_days(…)}}` and `{{video_days(…)}}` the
 /// pre-aggregated days ([`aggregate`]); `{{day_credits}}` [`DAY_CREDITS`];
 /// `{{day_crossings}}` [`DAY_CROSSINGS`]; `{{events}}` and `{{video_events}}` the stored tables or,
 /// for users' copies (`public`), the public views; `{{forum_events}}` the forum's copy of
@@ -206,7 +259,8 @@ fn render(template: &str, db: &str, public: bool, lms: lms::Source) -> String {
             "{{db}}._forum_events".to_owned(),
         )
     };
-    let template = aggregate::expand_placeholder(template, "{{video_segments(", |cond| {
+    let template = template.replace("{{block_owners}}", BLOCK_OWNERS);
+    let template = aggregate::expand_placeholder(&template, "{{video_segments(", |cond| {
         VIDEO_SEGMENTS.replace("COND", &format!("({cond})"))
     });
     let template = aggregate::expand_placeholder(&template, "{{block_index(", |expr| {
