@@ -187,9 +187,12 @@ impl LogParser {
                 detail: format!("{} bytes, the cap is {}", bytes.len(), self.max_line),
             });
         }
-        let line = match std::str::from_utf8(bytes) {
+        // simdutf8's check (SIMD, chosen at run time) for the common valid line; std's for
+        // the message of an invalid one.
+        let line = match simdutf8::basic::from_utf8(bytes).map_err(|_| std::str::from_utf8(bytes)) {
             Ok(s) => s,
-            Err(e) => {
+            Err(Ok(s)) => s,
+            Err(Err(e)) => {
                 self.flush_head(sink);
                 return sink(Item::Rejected {
                     line: line_no,

@@ -328,7 +328,17 @@ fn long_and_non_utf8_lines_are_rejected_and_parsing_goes_on() {
         .parse_all(&log, &mut |item| {
             items.push(match item {
                 Item::Event { line, .. } => (line, "event".to_string()),
-                Item::Rejected { line, reason, .. } => (line, reason.to_string()),
+                Item::Rejected {
+                    line,
+                    reason,
+                    detail,
+                } => {
+                    if reason == Reject::InvalidUtf8 {
+                        // Where the bad bytes are, as the standard library says it.
+                        assert_eq!(detail, "invalid utf-8 sequence of 1 bytes from index 0");
+                    }
+                    (line, reason.to_string())
+                }
                 other => panic!("{other:?}"),
             })
         });
