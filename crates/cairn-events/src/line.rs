@@ -198,10 +198,12 @@ pub fn classify(text: &str) -> Message<'_> {
         return Message::Text;
     }
     // `asctime LEVEL PID [logger] … - message`: the logger is the first bracket.
-    let Some(open) = t.find('[') else {
+    // memchr for the ASCII brackets (both on character boundaries): `str::find` sets up a
+    // char searcher per call.
+    let Some(open) = memchr::memchr(b'[', t.as_bytes()) else {
         return Message::OtherLog;
     };
-    let Some(close) = t[open..].find(']').map(|c| open + c) else {
+    let Some(close) = memchr::memchr(b']', &t.as_bytes()[open..]).map(|c| open + c) else {
         return Message::OtherLog;
     };
     let logger = &t[open + 1..close];

@@ -132,8 +132,8 @@ fn set_usage_in(out: &mut String, course: &str, block_type: &str, id: &str) {
     out.clear();
     // Fast path for the common case; the general one below handles CCX and validation.
     if let Some(rest) = course.strip_prefix("course-v1:")
-        && rest.split('+').count() == 3
-        && !id.contains('+')
+        && memchr::memchr_iter(b'+', rest.as_bytes()).count() == 2
+        && memchr::memchr(b'+', id.as_bytes()).is_none()
     {
         for part in ["block-v1:", rest, "+type@", block_type, "+block@", id] {
             out.push_str(part);
