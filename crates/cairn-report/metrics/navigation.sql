@@ -15,8 +15,8 @@
 -- course's structure has none (0) and counts nowhere, as before.
 -- Every block of a subsection with its groups is the block_owners fragment (BLOCK_OWNERS
 -- in lib.rs).
--- Parameters, in order: course_id 3 times, from, to, from, to, then course_id 41 times
--- (the block indexes', the block days' filter's and the structure's: 10 per block_owners).
+-- Parameters, in order: course_id 3 times, from, to, from, to, then course_id 35 times
+-- (the block indexes', the block days' filter's and the structure's: 8 per block_owners).
 SELECT
     heads.level AS level,
     toUInt32(heads.position) AS position,

@@ -154,52 +154,46 @@ const BLOCK_INDEX: &str = "transform(EXPR, \
 
 /// Every block of a subsection of a course (the subsection, its units, their components)
 /// with its subsection and section, as block indexes (`{{block_owners}}`): rows `(b, g,
-/// is_head, is_comp)`, one per group the block counts in. Its parameters: course_id 10
+/// is_head, is_comp)`, one per group the block counts in. Its parameters: course_id 8
 /// times.
 const BLOCK_OWNERS: &str = "\
 -- Every block of a subsection (the subsection, its units, their components) with its
--- subsection and section, as block indexes: one row per group it counts in.
+-- subsection and section, as block indexes: one row per group it counts in. A unit and
+-- its components are one row of the units, spread by ARRAY JOIN (the unit first).
 SELECT {{block_index(block_id)}} AS b, {{block_index(group_key)}} AS g, is_head, is_comp
 FROM
 (
-    SELECT comp.block_key AS block_id, units.sub_key AS sub_key, units.sec_key AS sec_key,
-           0 AS is_head, 1 AS is_comp
+    SELECT block_id, sub_key, sec_key, 0 AS is_head, toUInt8(pos > 1) AS is_comp
     FROM
     (
-        SELECT block_key, unit_key FROM {{db}}.course_components
-        WHERE course_id = ? AND unit_key != ''
-    ) AS comp
-    INNER JOIN (
-        SELECT u.unit_key AS unit_key, u.seq_key AS sub_key, s.sec_key AS sec_key
+        SELECT unit_key, sub_key, sec_key, comps
         FROM
         (
-            SELECT block_key AS unit_key, parent AS seq_key FROM {{db}}.course_blocks
-            WHERE course_id = ? AND block_type = 'vertical'
-        ) AS u
-        INNER JOIN
+            SELECT u.unit_key AS unit_key, u.seq_key AS sub_key, s.sec_key AS sec_key
+            FROM
+            (
+                SELECT block_key AS unit_key, parent AS seq_key FROM {{db}}.course_blocks
+                WHERE course_id = ? AND block_type = 'vertical'
+            ) AS u
+            INNER JOIN
+            (
+                SELECT block_key AS seq_key, parent AS sec_key FROM {{db}}.course_blocks
+                WHERE course_id = ? AND block_type = 'sequential'
+            ) AS s USING (seq_key)
+        ) AS units
+        LEFT JOIN
         (
-            SELECT block_key AS seq_key, parent AS sec_key FROM {{db}}.course_blocks
-            WHERE course_id = ? AND block_type = 'sequential'
-        ) AS s USING (seq_key)
-    ) AS units USING (unit_key)
-    UNION ALL
-    SELECT unit_key AS block_id, sub_key, sec_key, 0 AS is_head, 0 AS is_comp
-    FROM (
-        SELECT u.unit_key AS unit_key, u.seq_key AS sub_key, s.sec_key AS sec_key
-        FROM
-        (
-            SELECT block_key AS unit_key, parent AS seq_key FROM {{db}}.course_blocks
-            WHERE course_id = ? AND block_type = 'vertical'
-        ) AS u
-        INNER JOIN
-        (
-            SELECT block_key AS seq_key, parent AS sec_key FROM {{db}}.course_blocks
-            WHERE course_id = ? AND block_type = 'sequential'
-        ) AS s USING (seq_key)
-    ) AS units_only
+            SELECT unit_key, groupArray(block_key) AS comps FROM {{db}}.course_components
+            WHERE course_id = ? AND unit_key != ''
+            GROUP BY unit_key
+        ) AS comp USING (unit_key)
+    ) AS units_comps
+    ARRAY JOIN
+        arrayConcat([unit_key], comps) AS block_id,
+        arrayEnumerate(arrayConcat([unit_key], comps)) AS pos
     UNION ALL
     SELECT block_key AS block_id, block_key AS sub_key, parent AS sec_key,
-           1 AS is_head, 0 AS is_comp
+           1 AS is_head, toUInt8(0) AS is_comp
     FROM {{db}}.course_blocks
     WHERE course_id = ? AND block_type = 'sequential'
 ) AS blocks
@@ -1268,7 +1262,7 @@ pub async fn answers(
 pub fn navigation_params(course_id: &str, range: Range) -> Vec<Param> {
     let (from, to) = range.bounds();
     // The heads' block indexes (2) and course; the block days' indexes (2), filter
-    // (`aggregate::COPIES`) and the structure's 3 × (4 indexes, 6 filters) and completions'
+    // (`aggregate::COPIES`) and the structure's 3 × (4 indexes, 4 filters) and completions'
     // (2 indexes, 1 filter).
     let mut p = vec![Param::from(course_id); 3];
     p.extend([
@@ -1280,7 +1274,7 @@ pub fn navigation_params(course_id: &str, range: Range) -> Vec<Param> {
     let course = [Param::from(course_id)];
     p.extend(std::iter::repeat_n(course[0].clone(), 2));
     p.extend(aggregate::repeat(&course));
-    p.extend(std::iter::repeat_n(course[0].clone(), 3 * 10 + 3));
+    p.extend(std::iter::repeat_n(course[0].clone(), 3 * 8 + 3));
     p
 }
 
