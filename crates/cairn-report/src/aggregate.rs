@@ -344,6 +344,8 @@ pub fn repeat(values: &[Param]) -> Vec<Param> {
 struct StaleDay {
     day: String,
     courses: Vec<String>,
+    /// Of those, the course-days computed before (whose rows this run replaces).
+    again: u64,
 }
 
 /// What one [`refresh`] did.
@@ -355,8 +357,15 @@ pub struct Refreshed {
     pub rows: u64,
     /// Course-days still stale afterwards (left by `max_days`, or made stale meanwhile).
     pub left: u64,
+    /// Months whose earlier rows were merged away ([`compact`]).
+    pub compacted: u64,
 }
 
+/// A month's earlier rows are merged away ([`compact`]) after a run that computed again at
+/// least this many of its days (days computed before; a first computation leaves no
+/// earlier rows). The background refresh computes today again, perhaps yesterday: the
+/// server's merges of small recent parts take those earlier rows away.
+const COMPACT_MIN_DAYS: usize = 7;
 /// The lock that one refresher holds at a time (two would write rows of one version).
 pub const AGGREGATE_LOCK: LockTable = LockTable {
     table: "_aggregate_lock",
@@ -447,8 +456,9 @@ async fn refresh_held(
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     };
     let stale_sql = crate::sql_for(
-        "SELECT toString(d) AS day, courses FROM \
-         (SELECT day AS d, groupArray(course_id) AS courses \
+        "SELECT toString(d) AS day, courses, again FROM \
+         (SELECT day AS d, groupArray(course_id) AS courses, \
+                 toUInt64(countIf(refreshed_at > toDateTime(0))) AS again \
           FROM {{db}}.learner_days_state WHERE stale = 1 GROUP BY d) AS stale ORDER BY day",
         db,
     );
@@ -493,7 +503,7 @@ async fn refresh_held(
          WHERE day = toDate(?) AND course_id IN (SELECT arrayJoin(?)) AND version = ?",
         db,
     );
-    for StaleDay { day, courses } in stale.iter().take(take) {
+    for StaleDay { day, courses, .. } in stale.iter().take(take) {
         // A long run keeps its claim alive.
         lock.refresh(ch).await?;
         for insert in &inserts {
@@ -528,6 +538,21 @@ async fn refresh_held(
         done.course_days += courses.len() as u64;
         done.rows += rows;
     }
+    // Per month, the days this run computed again.
+    let mut months: std::collections::BTreeMap<&str, usize> = Default::default();
+    for StaleDay { day, again, .. } in stale.iter().take(take) {
+        if *again > 0 {
+            *months.entry(day.get(..7).unwrap_or(day)).or_default() += 1;
+        }
+    }
+    for (month, days) in months {
+        if days >= COMPACT_MIN_DAYS {
+            lock.refresh(ch).await?;
+            if compact(ch, month).await {
+                done.compacted += 1;
+            }
+        }
+    }
     done.left = ch
         .client()
         .query(&crate::sql_for(
@@ -538,6 +563,75 @@ async fn refresh_held(
         .await
         .map_err(err("learner days: stale days"))?;
     Ok(done)
+}
+
+/// Merges away the earlier rows of a month (`YYYY-MM`) of every kind: the pages skip them
+/// by version, but read them, and the server's merges leave large old parts alone.
+/// `OPTIMIZE … PARTITION … FINAL` on each table (`ReplacingMergeTree(version)` keeps each
+/// key's newest row; only the refresher holding the lock writes these tables); on a
+/// cluster through one node, as these tables are replicated to every node. The server
+/// merges nothing when the parts are being merged meanwhile: a table left with more than
+/// one part is tried again; should it still have several, its rows stay (exact, only
+/// slower to read) and a warning says so. Whether every table was merged.
+async fn compact(ch: &ClickHouse, month: &str) -> bool {
+    let Ok(partition) = month.replace('-', "").parse::<u32>() else {
+        return false;
+    };
+    let parts = "SELECT count() FROM system.parts \
+                 WHERE database = ? AND table = ? AND active AND partition = ?";
+    let mut all = true;
+    for kind in &KINDS {
+        let optimize = crate::sql_for(
+            &format!("OPTIMIZE TABLE {{{{db}}}}.{} PARTITION ? FINAL", kind.table),
+            ch.database(),
+        );
+        let mut left = Ok(u64::MAX);
+        for _ in 0..3 {
+            left = async {
+                ch.client()
+                    .query(&optimize)
+                    .bind(partition)
+                    .execute()
+                    .await?;
+                ch.client()
+                    .query(parts)
+                    .bind(ch.database())
+                    .bind(kind.table)
+                    .bind(partition.to_string())
+                    .fetch_one::<u64>()
+                    .await
+            }
+            .await;
+            if matches!(left, Ok(n) if n <= 1) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+        match left {
+            Ok(n) if n <= 1 => {}
+            Ok(n) => {
+                tracing::warn!(
+                    month,
+                    table = kind.table,
+                    parts = n,
+                    "earlier rows not merged away"
+                );
+                all = false;
+            }
+            Err(e) => {
+                tracing::warn!(
+                    month,
+                    table = kind.table,
+                    "earlier rows not merged away: {e}"
+                );
+                all = false;
+            }
+        }
+    }
+    if all {
+        tracing::info!(month, "merged away the earlier rows of a month");
+    }
+    all
 }
 
 #[cfg(test)]

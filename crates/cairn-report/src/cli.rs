@@ -415,11 +415,15 @@ pub fn aggregate(args: &AggregateArgs, config: &Config) -> ExitCode {
         let ch = ClickHouse::connect(&config.clickhouse).await?;
         let done = crate::aggregate::refresh(&ch, args.max_days.map(|n| n as usize)).await?;
         println!(
-            "aggregated {} course-days ({} learner days) in {:.1} s; {} course-days left",
+            "aggregated {} course-days ({} learner days) in {:.1} s; {} course-days left{}",
             done.course_days,
             done.rows,
             started.elapsed().as_secs_f64(),
-            done.left
+            done.left,
+            match done.compacted {
+                0 => String::new(),
+                n => format!("; earlier rows merged away in {n} month(s)"),
+            }
         );
         if args.no_lms_copy {
             return Ok(());

@@ -1803,6 +1803,101 @@ async fn the_median_time_spent_credits_a_gap_across_midnight_up_to_30_minutes() 
     assert_eq!(medians().await, expected);
 }
 
+/// A month whose days are computed again (a migration marks every day stale, say) keeps
+/// one row per key afterwards: `cairn aggregate` merges its earlier rows away, which the
+/// pages would otherwise read and skip. A month with fewer days computed again is left to
+/// the server's merges, and a first computation merges nothing.
+#[tokio::test]
+async fn a_month_computed_again_keeps_one_row_per_key() {
+    use cairn_core::sql::quote_str;
+    let ch = cairn_migrate::testing::data_lake_with("metrics_compact", testing::config()).await;
+    let c = "course-v1:C+O+M";
+    let days: Vec<String> = (1..=8)
+        .map(|d| format!("2026-01-{d:02}"))
+        .chain(["2026-02-03".to_owned()])
+        .collect();
+    let mut rows = Vec::new();
+    for day in &days {
+        for user in [1, 2] {
+            for (at, name, family, video, block) in [
+                (
+                    "10:00:00",
+                    "play_video",
+                    "video",
+                    "v1",
+                    "block-v1:C+O+M+type@video+block@v1",
+                ),
+                (
+                    "10:05:00",
+                    "problem_check",
+                    "problem",
+                    "",
+                    "block-v1:C+O+M+type@problem+block@p1",
+                ),
+            ] {
+                rows.push(format!(
+                    "(toDateTime({}), {}, {}, {}, {user}, {}, {}, 'server', {})",
+                    quote_str(&format!("{day} {at}")),
+                    quote_str(name),
+                    quote_str(family),
+                    quote_str(c),
+                    quote_str(video),
+                    quote_str(block),
+                    quote_str(&format!("{day} {user} {name}")),
+                ));
+            }
+        }
+    }
+    ch.execute(&format!(
+        "INSERT INTO _events (time, name, family, course_id, user_id, video_id, block_id, event_source, message) VALUES {}",
+        rows.join(", ")
+    ))
+    .await
+    .unwrap();
+    let first = aggregate::refresh(&ch, None).await.unwrap();
+    assert_eq!(
+        (first.course_days, first.left, first.compacted),
+        (9, 0, 0),
+        "{first:?}"
+    );
+    // Every day stale again, a second after its computation.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    ch.execute(
+        "INSERT INTO _learner_days_dirty (course_id, day, dirty_at) \
+         SELECT course_id, day, now() FROM learner_days_state",
+    )
+    .await
+    .unwrap();
+    let again = aggregate::refresh(&ch, None).await.unwrap();
+    // January (8 days computed again) merged, February (1 day) not.
+    assert_eq!(
+        (again.course_days, again.left, again.compacted),
+        (9, 0, 1),
+        "{again:?}"
+    );
+    let count = |sql: String| {
+        let ch = &ch;
+        async move { ch.client().query(&sql).fetch_one::<u64>().await.unwrap() }
+    };
+    for (table, view) in [
+        ("_learner_days", "learner_days"),
+        ("_video_days", "video_days"),
+        ("_problem_days", "problem_days"),
+        ("_answer_days", "answer_days"),
+        ("_block_days", "block_days"),
+    ] {
+        let january = "day >= toDate('2026-01-01') AND day < toDate('2026-02-01')";
+        let stored = count(format!("SELECT count() FROM {table} WHERE {january}")).await;
+        let current = count(format!("SELECT count() FROM {view} WHERE {january}")).await;
+        assert_eq!(stored, current, "{table}: one row per key in January");
+        if table != "_answer_days" {
+            // Two learners on 8 days (the block days: the video's block and the problem's).
+            let per_day = if table == "_block_days" { 4 } else { 2 };
+            assert_eq!(current, 8 * per_day, "{table}");
+        }
+    }
+}
+
 async fn courses_in(ch: &cairn_core::ClickHouse) -> Vec<String> {
     cairn_report::courses(ch).await.unwrap()
 }
