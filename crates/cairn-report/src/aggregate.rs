@@ -366,6 +366,7 @@ pub struct Refreshed {
 /// earlier rows). The background refresh computes today again, perhaps yesterday: the
 /// server's merges of small recent parts take those earlier rows away.
 const COMPACT_MIN_DAYS: usize = 7;
+
 /// The lock that one refresher holds at a time (two would write rows of one version).
 pub const AGGREGATE_LOCK: LockTable = LockTable {
     table: "_aggregate_lock",
@@ -503,7 +504,17 @@ async fn refresh_held(
          WHERE day = toDate(?) AND course_id IN (SELECT arrayJoin(?)) AND version = ?",
         db,
     );
-    for StaleDay { day, courses, .. } in stale.iter().take(take) {
+    // Per month, the days this run computes again.
+    let mut months: std::collections::BTreeMap<&str, usize> = Default::default();
+    for StaleDay {
+        day,
+        courses,
+        again,
+    } in stale.iter().take(take)
+    {
+        if *again > 0 {
+            *months.entry(day.get(..7).unwrap_or(day)).or_default() += 1;
+        }
         // A long run keeps its claim alive.
         lock.refresh(ch).await?;
         for insert in &inserts {
@@ -537,13 +548,6 @@ async fn refresh_held(
             .map_err(err("learner days: count"))?;
         done.course_days += courses.len() as u64;
         done.rows += rows;
-    }
-    // Per month, the days this run computed again.
-    let mut months: std::collections::BTreeMap<&str, usize> = Default::default();
-    for StaleDay { day, again, .. } in stale.iter().take(take) {
-        if *again > 0 {
-            *months.entry(day.get(..7).unwrap_or(day)).or_default() += 1;
-        }
     }
     for (month, days) in months {
         if days >= COMPACT_MIN_DAYS {
