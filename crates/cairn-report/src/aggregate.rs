@@ -357,7 +357,8 @@ pub struct Refreshed {
     pub rows: u64,
     /// Course-days still stale afterwards (left by `max_days`, or made stale meanwhile).
     pub left: u64,
-    /// Months whose earlier rows were merged away ([`compact`]).
+    /// Months whose earlier rows were merged away (after 7 or more of their days were computed
+    /// again, `OPTIMIZE … PARTITION … FINAL` of each pre-aggregated table).
     pub compacted: u64,
 }
 
