@@ -2,9 +2,9 @@
 -- see, or an org's), over the learners enrolled (active enrollments), the % of the
 -- course's components they completed (LMS block completion 1.0; 0 without an imported
 -- structure), rounded half up to 0.1. By course key. The LMS side's other numbers are
--- compare_lms.sql, the activity compare.sql: the three run at once (the completions are
--- the largest MySQL read) and are joined on the course key.
--- Parameters, in order: courses 6 times (`courses`: an array of course keys).
+-- compare_lms.sql, the activity compare.sql: the three run at once and are joined on the
+-- course key.
+-- Parameters, in order: courses 10 times (`courses`: an array of course keys).
 SELECT
     course_id,
     toFloat64(if(sum(n_components) * sum(n_enrolled) = 0, 0,
@@ -31,12 +31,31 @@ FROM
 
     UNION ALL
 
-    -- Components completed by enrolled learners: a completion row is unique per course,
+    -- Components completed by enrolled learners. Counted per learner when the LMS tables
+    -- were copied (migration 0029), for the courses whose structure is still the one
+    -- counted: their learners' counts summed (none while the LMS is read live).
+    SELECT course_id, toUInt64(0), toUInt64(0), toUInt64(sum(done))
+    FROM {{lms_progress}} AS counted
+    WHERE course_id IN (SELECT arrayJoin(?))
+      AND (course_id, import_version) IN
+          (SELECT DISTINCT course_id, import_version FROM {{db}}.course_blocks
+           WHERE course_id IN (SELECT arrayJoin(?)))
+    GROUP BY course_id
+
+    UNION ALL
+
+    -- The other courses' from the completions: a completion row is unique per course,
     -- block and learner (the LMS's unique key), so rows are counted; sets rather than
     -- joins keep it to one pass over the MySQL rows.
     SELECT course_key AS course_id, toUInt64(0), toUInt64(0), toUInt64(count())
     FROM {{db}}.{{lms_block_completion}}
     WHERE course_key IN (SELECT arrayJoin(?)) AND toFloat64(completion) >= 1
+      AND course_key NOT IN
+          (SELECT course_id FROM {{lms_progress}} AS marks
+           WHERE user_id = 0 AND course_id IN (SELECT arrayJoin(?))
+             AND (course_id, import_version) IN
+                 (SELECT DISTINCT course_id, import_version FROM {{db}}.course_blocks
+                  WHERE course_id IN (SELECT arrayJoin(?))))
       AND (course_key, block_key) IN
           (SELECT course_id, block_key FROM {{db}}.course_components WHERE course_id IN (SELECT arrayJoin(?)))
       AND (course_key, toInt64(user_id)) IN

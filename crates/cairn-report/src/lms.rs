@@ -5,7 +5,9 @@
 //! `{{lms_course_grades}}` in their SQL), so that a page costs its course's rows, not a
 //! scan of the platform's in MySQL. Until the first copy they read the LMS live
 //! ([`Source`]). A copy is as of when it was taken: the pages' LMS numbers lag the LMS by
-//! at most `CAIRN_LMS_COPY_INTERVAL` (the events stay real time).
+//! at most `CAIRN_LMS_COPY_INTERVAL` (the events stay real time). Each copy ends by
+//! counting every learner's completed components per course from the copies ([`PROGRESS`],
+//! migration 0029, `{{lms_progress}}`), which the comparison of many courses sums.
 
 use std::time::Instant;
 
@@ -50,10 +52,20 @@ const TABLES: [Table; 3] = [
     },
 ];
 
+/// What `{{lms_progress}}` reads while the metrics read the LMS live (and in users' copies
+/// of the metrics, which may not read the copies): no counts, so every course is counted
+/// from the completions.
+const PROGRESS_NONE: &str = "(SELECT '' AS course_id, toUInt64(0) AS import_version, \
+     toInt32(0) AS user_id, toUInt32(0) AS done WHERE 0)";
+
 /// `template` with each LMS placeholder replaced by the table `source` names (unquoted,
 /// after `{{db}}.`).
 pub(crate) fn expand(template: &str, source: Source) -> String {
-    let mut out = template.to_owned();
+    let progress = match source {
+        Source::Live => PROGRESS_NONE.to_owned(),
+        Source::Copies => format!("{{{{db}}}}.{PROGRESS}"),
+    };
+    let mut out = template.replace("{{lms_progress}}", &progress);
     for t in &TABLES {
         let name = match source {
             Source::Live => t.live,
@@ -67,7 +79,9 @@ pub(crate) fn expand(template: &str, source: Source) -> String {
 /// Where the metric `template` reads the LMS from on `ch`: the copies once every table has
 /// been copied, else live (also for a template that reads no LMS table).
 pub async fn source(ch: &ClickHouse, template: &str) -> cairn_core::Result<Source> {
-    if !TABLES.iter().any(|t| template.contains(t.placeholder)) {
+    if !TABLES.iter().any(|t| template.contains(t.placeholder))
+        && !template.contains("{{lms_progress}}")
+    {
         return Ok(Source::Live);
     }
     Ok(match as_of(ch).await? {
@@ -142,11 +156,11 @@ pub async fn forget(ch: &ClickHouse) -> cairn_core::Result<bool> {
                     .execute()
                     .await
                     .map_err(err("dropping the LMS copies: their record"))?;
-                for t in &TABLES {
+                for table in TABLES.iter().map(|t| t.copy).chain([PROGRESS]) {
                     ch.client()
                         .query(&format!(
                             "ALTER TABLE {} DROP PARTITION tuple()",
-                            ch.alter_target(t.copy)
+                            ch.alter_target(table)
                         ))
                         .execute()
                         .await
@@ -185,128 +199,178 @@ pub async fn copy(ch: &ClickHouse) -> cairn_core::Result<Vec<Copied>> {
     )
 }
 
-/// Copies the LMS tables (each whole, but the learners recorded in `_retirements`) and
-/// swaps each copy in at once, holding `lock`, the aggregation lock
+/// Copies the LMS tables (each whole, but the learners recorded in `_retirements`), then
+/// counts each learner's completed components from the copies ([`PROGRESS`]), swapping
+/// each table in at once, holding `lock`, the aggregation lock
 /// ([`crate::aggregate::AGGREGATE_LOCK`]): two copies at once would share the staging
 /// tables.
 async fn copy_held(
     ch: &ClickHouse,
     lock: &cairn_core::lock::Lock,
 ) -> cairn_core::Result<Vec<Copied>> {
+    let mut done = Vec::with_capacity(TABLES.len() + 1);
+    for t in &TABLES {
+        let fill = format!(
+            "INSERT INTO {{{{db}}}}.{{staging}} ({columns}) SELECT {columns} FROM {{{{db}}}}.{live} \
+             WHERE toUInt64(user_id) NOT IN (SELECT user_id FROM {{{{db}}}}._retirements)",
+            columns = t.columns,
+            live = t.live,
+        );
+        done.push(refill(ch, lock, t.copy, &[fill]).await?);
+    }
+    done.push(refill(ch, lock, PROGRESS, &PROGRESS_FILL.map(str::to_owned)).await?);
+    Ok(done)
+}
+
+/// The learners' completed components per course (migration 0029), counted from the
+/// copies when they are taken.
+pub const PROGRESS: &str = "_lms_progress";
+
+/// The statements that fill [`PROGRESS`]'s staging twin (`{staging}`): first each course's
+/// mark (user 0) with its latest structure, then its actively enrolled learners' completed
+/// components of that structure (the components as `course_components` has them,
+/// migration 0012), both read from the marks just written, so that an import finishing
+/// meanwhile cannot mix two structures.
+const PROGRESS_FILL: [&str; 2] = [
+    "INSERT INTO {{db}}.{staging} (course_id, import_version, user_id, done) \
+     SELECT course_id, max(import_version), toInt32(0), toUInt32(0) \
+     FROM {{db}}._course_imports GROUP BY course_id",
+    "INSERT INTO {{db}}.{staging} (course_id, import_version, user_id, done) \
+     SELECT course_id, import_version, user_id, done \
+     FROM ( \
+         SELECT course_key AS course_id, user_id, toUInt32(count()) AS done \
+         FROM {{db}}._lms_block_completion \
+         WHERE toFloat64(completion) >= 1 \
+           AND (course_key, block_key) IN \
+               (SELECT course_id, block_key FROM {{db}}._course_blocks \
+                WHERE (course_id, import_version) IN \
+                      (SELECT course_id, import_version FROM {{db}}.{staging} WHERE user_id = 0) \
+                  AND NOT has(['course', 'chapter', 'sequential', 'vertical', 'library_content', \
+                      'split_test', 'conditional', 'unit', 'wrapper', 'itembank', 'discussion'], \
+                      block_type)) \
+           AND (course_key, toInt64(user_id)) IN \
+               (SELECT course_id, toInt64(user_id) FROM {{db}}._lms_course_enrollments \
+                WHERE toUInt8(is_active) = 1) \
+           AND toUInt64(user_id) NOT IN (SELECT user_id FROM {{db}}._retirements) \
+         GROUP BY course_key, user_id \
+     ) AS counted \
+     ALL INNER JOIN \
+     (SELECT course_id, import_version FROM {{db}}.{staging} WHERE user_id = 0) AS marks \
+     USING course_id",
+];
+
+/// Fills `table`'s staging twin by `fill` (statements with `{{db}}` and `{staging}`), swaps
+/// it in at once, deletes the learners retired meanwhile and records the copy in
+/// `_lms_copies`.
+async fn refill(
+    ch: &ClickHouse,
+    lock: &cairn_core::lock::Lock,
+    table: &'static str,
+    fill: &[String],
+) -> cairn_core::Result<Copied> {
     let db = ch.database();
     let err = |what: &'static str| move |e| cairn_core::Error::clickhouse(what, e);
-    let mut done = Vec::with_capacity(TABLES.len());
-    for t in &TABLES {
-        // A long copy keeps its claim alive.
-        lock.refresh(ch).await?;
-        let started = Instant::now();
-        let staging = format!("{}_staging", t.copy);
-        let at: u32 = ch
-            .client()
-            .query("SELECT toUInt32(now())")
-            .fetch_one()
-            .await
-            .map_err(err("LMS copy: clock"))?;
-        let empty = |table: &str| {
-            format!(
-                "ALTER TABLE {} DROP PARTITION tuple()",
-                ch.alter_target(table)
-            )
-        };
+    // A long copy keeps its claim alive.
+    lock.refresh(ch).await?;
+    let started = Instant::now();
+    let staging = format!("{table}_staging");
+    let at: u32 = ch
+        .client()
+        .query("SELECT toUInt32(now())")
+        .fetch_one()
+        .await
+        .map_err(err("LMS copy: clock"))?;
+    let empty = |table: &str| {
+        format!(
+            "ALTER TABLE {} DROP PARTITION tuple()",
+            ch.alter_target(table)
+        )
+    };
+    ch.client()
+        .query(&empty(&staging))
+        .execute()
+        .await
+        .map_err(err("LMS copy: emptying the staging table"))?;
+    for sql in fill {
         ch.client()
-            .query(&empty(&staging))
-            .execute()
-            .await
-            .map_err(err("LMS copy: emptying the staging table"))?;
-        let fill = crate::sql_for(
-            &format!(
-                "INSERT INTO {{{{db}}}}.{staging} ({columns}) SELECT {columns} FROM {{{{db}}}}.{live} \
-                 WHERE toUInt64(user_id) NOT IN (SELECT user_id FROM {{{{db}}}}._retirements)",
-                columns = t.columns,
-                live = t.live,
-            ),
-            db,
-        );
-        ch.client()
-            .query(&fill)
+            .query(&crate::sql_for(&sql.replace("{staging}", &staging), db))
             .execute()
             .await
             .map_err(err("LMS copy: reading the LMS"))?;
-        let rows: u64 = ch
-            .client()
-            .query(&crate::sql_for(
-                &format!("SELECT count() FROM {{{{db}}}}.{staging}"),
-                db,
-            ))
-            .fetch_one()
-            .await
-            .map_err(err("LMS copy: counting"))?;
-        // ClickHouse 24+ refuses to replace from an empty source: an empty LMS table
-        // empties the copy instead.
-        let swap = if rows == 0 {
-            empty(t.copy)
-        } else {
-            format!(
-                "ALTER TABLE {} REPLACE PARTITION tuple() FROM {}",
-                ch.alter_target(t.copy),
-                cairn_core::sql::quote_ident(&staging)
-            )
-        };
-        ch.client()
-            .query(&swap)
-            .execute()
-            .await
-            .map_err(err("LMS copy: swapping the copy in"))?;
-        ch.client()
-            .query(&empty(&staging))
-            .execute()
-            .await
-            .map_err(err("LMS copy: emptying the staging table"))?;
-        // A learner retired while the LMS was read may be in the copy: `cairn retire`
-        // deleted their rows from the copy before it was swapped in.
-        let retired: Vec<u64> = ch
-            .client()
-            .query(&crate::sql_for(
-                "SELECT DISTINCT user_id FROM {{db}}._retirements WHERE retired_at >= toDateTime(?)",
-                db,
-            ))
-            .bind(at)
-            .fetch_all()
-            .await
-            .map_err(err("LMS copy: retirements"))?;
-        if !retired.is_empty() {
-            let ids: Vec<String> = retired.iter().map(u64::to_string).collect();
-            ch.client()
-                .query(&format!(
-                    "ALTER TABLE {} DELETE WHERE toUInt64(user_id) IN ({})",
-                    ch.alter_target(t.copy),
-                    ids.join(", ")
-                ))
-                .execute()
-                .await
-                .map_err(err("LMS copy: deleting retired learners"))?;
-        }
-        let seconds = started.elapsed().as_secs_f64();
-        ch.client()
-            .query(&crate::sql_for(
-                "INSERT INTO {{db}}._lms_copies (table_name, copied_at, rows, seconds) \
-                 VALUES (?, toDateTime(?), ?, ?)",
-                db,
-            ))
-            .bind(t.copy)
-            .bind(at)
-            .bind(rows)
-            .bind(seconds)
-            .execute()
-            .await
-            .map_err(err("LMS copy: recording it"))?;
-        done.push(Copied {
-            table: t.copy,
-            rows,
-            seconds,
-        });
     }
-    Ok(done)
+    let rows: u64 = ch
+        .client()
+        .query(&crate::sql_for(
+            &format!("SELECT count() FROM {{{{db}}}}.{staging}"),
+            db,
+        ))
+        .fetch_one()
+        .await
+        .map_err(err("LMS copy: counting"))?;
+    // ClickHouse 24+ refuses to replace from an empty source: an empty LMS table
+    // empties the copy instead.
+    let swap = if rows == 0 {
+        empty(table)
+    } else {
+        format!(
+            "ALTER TABLE {} REPLACE PARTITION tuple() FROM {}",
+            ch.alter_target(table),
+            cairn_core::sql::quote_ident(&staging)
+        )
+    };
+    ch.client()
+        .query(&swap)
+        .execute()
+        .await
+        .map_err(err("LMS copy: swapping the copy in"))?;
+    ch.client()
+        .query(&empty(&staging))
+        .execute()
+        .await
+        .map_err(err("LMS copy: emptying the staging table"))?;
+    // A learner retired while the LMS was read may be in the copy: `cairn retire`
+    // deleted their rows from the copy before it was swapped in.
+    let retired: Vec<u64> = ch
+        .client()
+        .query(&crate::sql_for(
+            "SELECT DISTINCT user_id FROM {{db}}._retirements WHERE retired_at >= toDateTime(?)",
+            db,
+        ))
+        .bind(at)
+        .fetch_all()
+        .await
+        .map_err(err("LMS copy: retirements"))?;
+    if !retired.is_empty() {
+        let ids: Vec<String> = retired.iter().map(u64::to_string).collect();
+        ch.client()
+            .query(&format!(
+                "ALTER TABLE {} DELETE WHERE toUInt64(user_id) IN ({})",
+                ch.alter_target(table),
+                ids.join(", ")
+            ))
+            .execute()
+            .await
+            .map_err(err("LMS copy: deleting retired learners"))?;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    ch.client()
+        .query(&crate::sql_for(
+            "INSERT INTO {{db}}._lms_copies (table_name, copied_at, rows, seconds) \
+             VALUES (?, toDateTime(?), ?, ?)",
+            db,
+        ))
+        .bind(table)
+        .bind(at)
+        .bind(rows)
+        .bind(seconds)
+        .execute()
+        .await
+        .map_err(err("LMS copy: recording it"))?;
+    Ok(Copied {
+        table,
+        rows,
+        seconds,
+    })
 }
 
 #[cfg(test)]

@@ -589,8 +589,8 @@ async fn retire_batch(
         }
         // Their pre-aggregated days (cairn-report's `aggregate`, which computes none for a
         // learner recorded in `_retirements`, so none come back), and their rows in the
-        // copies of the LMS tables (migration 0023; cairn-report's `lms`, which copies none
-        // either).
+        // copies of the LMS tables and the counts made from them (migrations 0023 and 0029;
+        // cairn-report's `lms`, which copies and counts none either).
         let days = format!("user_id IN ({})", id_list(batch));
         for table in [
             "_learner_days",
@@ -601,6 +601,7 @@ async fn retire_batch(
             "_lms_block_completion",
             "_lms_course_enrollments",
             "_lms_course_grades",
+            "_lms_progress",
         ] {
             delete_where(ch, &ch.alter_target(table), std::slice::from_ref(&days)).await?;
         }

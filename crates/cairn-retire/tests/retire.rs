@@ -565,6 +565,16 @@ async fn delete_removes_the_learners_events() {
     .await
     .unwrap();
     conn.disconnect().await.ok();
+    // The course's structure holds the block she completed, so that the copy counts her
+    // progress (migration 0029).
+    for sql in [
+        "INSERT INTO _course_blocks (course_id, import_version, block_key, block_id, block_type, \
+         position, display_name, full_name, graded, parent) \
+         VALUES (?, 1, 'block-v1:x+type@html+block@rita', 'rita', 'html', 1, 'Rita', 'Rita', 0, '')",
+        "INSERT INTO _course_imports (course_id, import_version, blocks, source) VALUES (?, 1, 1, 'test')",
+    ] {
+        ch.client().query(sql).bind(C1).execute().await.unwrap();
+    }
     cairn_report::aggregate::refresh(&ch, None).await.unwrap();
     cairn_report::lms::copy(&ch).await.unwrap();
     let keyed = learner_keyed_tables(&ch).await;
@@ -572,6 +582,7 @@ async fn delete_removes_the_learners_events() {
         "_events",
         "_learner_days",
         "_lms_block_completion",
+        "_lms_progress",
         "_forum_events",
     ] {
         assert!(keyed.contains(&table.to_owned()), "{keyed:?}");
@@ -598,8 +609,13 @@ async fn delete_removes_the_learners_events() {
     let copied = "SELECT toUInt64(count()) FROM \
                   (SELECT user_id FROM _lms_block_completion WHERE user_id = 9001 \
                    UNION ALL SELECT user_id FROM _lms_course_enrollments WHERE user_id = 9001 \
-                   UNION ALL SELECT user_id FROM _lms_course_grades WHERE user_id = 9001) AS rows";
-    assert_eq!(count(&ch, copied).await, 3, "her LMS rows are copied");
+                   UNION ALL SELECT user_id FROM _lms_course_grades WHERE user_id = 9001 \
+                   UNION ALL SELECT user_id FROM _lms_progress WHERE user_id = 9001) AS rows";
+    assert_eq!(
+        count(&ch, copied).await,
+        4,
+        "her LMS rows are copied and her progress counted"
+    );
     let report = run(&ch, &config.mysql, &options(RetirementMode::Delete, false))
         .await
         .unwrap();
