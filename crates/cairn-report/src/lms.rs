@@ -122,8 +122,9 @@ pub struct Copied {
     pub seconds: f64,
 }
 
-/// [`copy_held`] holding [`crate::aggregate::AGGREGATE_LOCK`], waiting up to `wait` for
-/// another holder (`Ok(None)` if it still holds it).
+/// Copies the LMS tables and counts the learners' progress from them, holding
+/// [`crate::aggregate::AGGREGATE_LOCK`], waiting up to `wait` for another holder
+/// (`Ok(None)` if it still holds it).
 pub async fn copy_locked(
     ch: &ClickHouse,
     owner: &str,
