@@ -4,7 +4,8 @@
 -- structure), rounded half up to 0.1. By course key. The LMS side's other numbers are
 -- compare_lms.sql, the activity compare.sql: the three run at once and are joined on the
 -- course key.
--- Parameters, in order: courses 11 times (`courses`: an array of course keys).
+-- Parameters, in order: courses 11 times (`courses`: an array of course keys), twice in
+-- each of the three subqueries of the courses not counted.
 SELECT
     course_id,
     toFloat64(if(sum(n_components) * sum(n_enrolled) = 0, 0,
@@ -45,40 +46,23 @@ FROM
     UNION ALL
 
     -- The other courses' (all while the LMS is read live) from the completions, the
-    -- courses not counted written out at each of their three uses: a completion row is
-    -- unique per course, block and learner (the LMS's unique key), so rows are counted;
-    -- sets rather than joins keep it to one pass over the rows. With every course counted
-    -- the three sets are empty, and the primary key skips every completion row.
+    -- courses not counted at each of their three uses (the listed courses without a
+    -- count of their current structure, a subquery that binds the list twice): a
+    -- completion row is unique per course, block and learner (the LMS's unique key), so
+    -- rows are counted; sets rather than joins keep it to one pass over the rows. With
+    -- every course counted the three sets are empty, and the primary key skips every
+    -- completion row.
     SELECT course_key AS course_id, toUInt64(0), toUInt64(0), toUInt64(count())
     FROM {{db}}.{{lms_block_completion}}
-    WHERE course_key IN
-          (SELECT course_id FROM (SELECT arrayJoin(?) AS course_id) AS listed
-               WHERE course_id NOT IN
-                   (SELECT course_id FROM {{lms_progress}} AS marks
-                    WHERE user_id = 0 AND (course_id, import_version) IN
-                        (SELECT DISTINCT course_id, import_version FROM {{db}}.course_blocks
-                         WHERE course_id IN (SELECT arrayJoin(?)))))
+    WHERE course_key IN {{lms_uncounted}}
       AND toFloat64(completion) >= 1
       AND (course_key, block_key) IN
           (SELECT course_id, block_key FROM {{db}}.course_components
-           WHERE course_id IN
-               (SELECT course_id FROM (SELECT arrayJoin(?) AS course_id) AS listed
-                   WHERE course_id NOT IN
-                       (SELECT course_id FROM {{lms_progress}} AS marks
-                        WHERE user_id = 0 AND (course_id, import_version) IN
-                            (SELECT DISTINCT course_id, import_version FROM {{db}}.course_blocks
-                             WHERE course_id IN (SELECT arrayJoin(?))))))
+           WHERE course_id IN {{lms_uncounted}})
       AND (course_key, toInt64(user_id)) IN
           (SELECT course_id, toInt64(user_id)
            FROM {{db}}.{{lms_course_enrollments}}
-           WHERE course_id IN
-               (SELECT course_id FROM (SELECT arrayJoin(?) AS course_id) AS listed
-                   WHERE course_id NOT IN
-                       (SELECT course_id FROM {{lms_progress}} AS marks
-                        WHERE user_id = 0 AND (course_id, import_version) IN
-                            (SELECT DISTINCT course_id, import_version FROM {{db}}.course_blocks
-                             WHERE course_id IN (SELECT arrayJoin(?)))))
-             AND toUInt8(is_active) = 1)
+           WHERE course_id IN {{lms_uncounted}} AND toUInt8(is_active) = 1)
     GROUP BY course_key
 ) AS parts
 WHERE course_id IN (SELECT arrayJoin(?))

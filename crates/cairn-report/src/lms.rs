@@ -58,6 +58,16 @@ const TABLES: [Table; 3] = [
 const PROGRESS_NONE: &str = "(SELECT '' AS course_id, toUInt64(0) AS import_version, \
      toInt32(0) AS user_id, toUInt32(0) AS done WHERE 0)";
 
+/// What `{{lms_uncounted}}` reads: of a list of courses (bound twice), those without a
+/// count ([`PROGRESS`]) of their current structure, whose progress a metric counts from
+/// the completions.
+const UNCOUNTED: &str = "(SELECT course_id FROM (SELECT arrayJoin(?) AS course_id) AS listed \
+     WHERE course_id NOT IN \
+         (SELECT course_id FROM {{lms_progress}} AS marks \
+          WHERE user_id = 0 AND (course_id, import_version) IN \
+              (SELECT DISTINCT course_id, import_version FROM {{db}}.course_blocks \
+               WHERE course_id IN (SELECT arrayJoin(?)))))";
+
 /// `template` with each LMS placeholder replaced by the table `source` names (unquoted,
 /// after `{{db}}.`).
 pub(crate) fn expand(template: &str, source: Source) -> String {
@@ -65,7 +75,9 @@ pub(crate) fn expand(template: &str, source: Source) -> String {
         Source::Live => PROGRESS_NONE.to_owned(),
         Source::Copies => format!("{{{{db}}}}.{PROGRESS}"),
     };
-    let mut out = template.replace("{{lms_progress}}", &progress);
+    let mut out = template
+        .replace("{{lms_uncounted}}", UNCOUNTED)
+        .replace("{{lms_progress}}", &progress);
     for t in &TABLES {
         let name = match source {
             Source::Live => t.live,
@@ -81,6 +93,7 @@ pub(crate) fn expand(template: &str, source: Source) -> String {
 pub async fn source(ch: &ClickHouse, template: &str) -> cairn_core::Result<Source> {
     if !TABLES.iter().any(|t| template.contains(t.placeholder))
         && !template.contains("{{lms_progress}}")
+        && !template.contains("{{lms_uncounted}}")
     {
         return Ok(Source::Live);
     }
@@ -391,6 +404,21 @@ mod tests {
             expand(t, Source::Copies),
             "FROM {{db}}._lms_block_completion JOIN {{db}}._lms_course_grades \
              JOIN {{db}}._lms_course_enrollments"
+        );
+        // The counts are read from the copies only: live (and in users' copies of the
+        // metrics) every course is left to be counted from the completions.
+        let t = "SELECT sum(done) FROM {{lms_progress}} AS p WHERE course_id IN {{lms_uncounted}}";
+        let live = expand(t, Source::Live);
+        assert!(
+            !live.contains("_lms_progress") && !live.contains("{{lms_"),
+            "{live}"
+        );
+        assert_eq!(live.matches('?').count(), 2, "{live}");
+        let copies = expand(t, Source::Copies);
+        assert_eq!(
+            copies.matches("{{db}}._lms_progress").count(),
+            2,
+            "{copies}"
         );
     }
 }
