@@ -4,8 +4,8 @@
 -- structure), rounded half up to 0.1. By course key. The LMS side's other numbers are
 -- compare_lms.sql, the activity compare.sql: the three run at once and are joined on the
 -- course key.
--- Parameters, in order: courses 11 times (`courses`: an array of course keys), twice in
--- each of the three subqueries of the courses not counted.
+-- Parameters, in order: courses 13 times (`courses`: an array of course keys), twice in
+-- each of the four subqueries of the courses not counted.
 SELECT
     course_id,
     toFloat64(if(sum(n_components) * sum(n_enrolled) = 0, 0,
@@ -34,10 +34,12 @@ FROM
 
     -- Components completed by enrolled learners. Counted per learner when the LMS tables
     -- were copied (migration 0029), for the courses whose structure is still the one
-    -- counted: their learners' counts summed (none while the LMS is read live).
+    -- counted: their learners' counts summed (none while the LMS is read live). The
+    -- courses of the part below are left out here, so that none is counted twice.
     SELECT course_id, toUInt64(0), toUInt64(0), toUInt64(sum(done))
     FROM {{lms_progress}} AS counted
     WHERE course_id IN (SELECT arrayJoin(?))
+      AND course_id NOT IN {{lms_uncounted}}
       AND (course_id, import_version) IN
           (SELECT DISTINCT course_id, import_version FROM {{db}}.course_blocks
            WHERE course_id IN (SELECT arrayJoin(?)))

@@ -1298,7 +1298,7 @@ pub fn compare_lms_params(courses: &[String]) -> Vec<Param> {
 /// The parameters of the course comparison's average progress (`compare_progress.sql`).
 pub fn compare_progress_params(courses: &[String]) -> Vec<Param> {
     std::iter::repeat_with(|| Param::List(courses.to_vec()))
-        .take(11)
+        .take(13)
         .collect()
 }
 
