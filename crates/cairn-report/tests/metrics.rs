@@ -1747,7 +1747,11 @@ async fn counted_progress_is_read_while_the_structure_is_the_counted_one(
         .execute()
         .await
         .unwrap();
-    assert_eq!(progress().await, exact, "counted once, from the completions");
+    assert_eq!(
+        progress().await,
+        exact,
+        "counted once, from the completions"
+    );
     lms::copy(ch).await.unwrap();
     assert_eq!(progress().await, exact, "counted again");
     assert_eq!(sum(COUNTED).await, truth, "the skewed count is gone");
