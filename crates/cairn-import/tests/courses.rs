@@ -251,6 +251,162 @@ fn a_folder_link_out_of_the_export_is_refused() {
     }
 }
 
+/// A folder export of course `O/C/R` whose `course/R.xml` is `run` plus `files`
+/// (relative path, text).
+fn export(name: &str, run: &str, files: &[(String, String)]) -> std::path::PathBuf {
+    let dir = tmp(name);
+    std::fs::write(
+        dir.join("course.xml"),
+        r#"<course url_name="R" org="O" course="C"/>"#,
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.join("course")).unwrap();
+    std::fs::write(dir.join("course/R.xml"), run).unwrap();
+    for (rel, text) in files {
+        let path = dir.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    dir
+}
+
+/// The message of the `Invalid` error reading `dir` gives, naming `path`.
+fn invalid(dir: &Path, path: &str) -> String {
+    match read_course(open(dir, Limits::default()).unwrap().as_ref()) {
+        Err(OlxError::Invalid { path: p, message }) => {
+            assert_eq!(p, path, "{message}");
+            message
+        }
+        other => panic!("{:?}", other.map(|c| c.blocks.len())),
+    }
+}
+
+#[test]
+fn pointers_in_a_cycle_are_refused_not_followed() {
+    let f = |rel: &str, text: &str| (rel.to_owned(), text.to_owned());
+    // A subsection whose unit holds the subsection again (found by cargo fuzz: the walk
+    // followed it until the stack overflowed).
+    let dir = export(
+        "cycle",
+        r#"<course><chapter url_name="a"/></course>"#,
+        &[
+            f(
+                "chapter/a.xml",
+                r#"<chapter><sequential url_name="s"/></chapter>"#,
+            ),
+            f(
+                "sequential/s.xml",
+                r#"<sequential><vertical url_name="v"/></sequential>"#,
+            ),
+            f(
+                "vertical/v.xml",
+                r#"<vertical><sequential url_name="s"/></vertical>"#,
+            ),
+        ],
+    );
+    let m = invalid(&dir, "sequential/s.xml");
+    assert!(
+        m.contains("cycle: sequential/s.xml → vertical/v.xml → sequential/s.xml"),
+        "{m}"
+    );
+    // The same file used twice side by side is no cycle.
+    let dir = export(
+        "twice",
+        r#"<course><chapter url_name="a"/><chapter url_name="b"/></course>"#,
+        &[
+            f(
+                "chapter/a.xml",
+                r#"<chapter><sequential url_name="s"/></chapter>"#,
+            ),
+            f(
+                "chapter/b.xml",
+                r#"<chapter><sequential url_name="s"/></chapter>"#,
+            ),
+            f("sequential/s.xml", r#"<sequential display_name="S"/>"#),
+        ],
+    );
+    let course = read_course(open(&dir, Limits::default()).unwrap().as_ref()).unwrap();
+    assert_eq!(counts(&course.blocks)["sequential"], 2);
+}
+
+#[test]
+fn blocks_nested_too_deep_or_too_many_are_refused_and_content_is_not_walked() {
+    let f = |rel: String, text: String| (rel, text);
+    // 20,000 inline units, one inside the other (the fuzzer's stack overflow).
+    let deep = format!(
+        "<course>{}{}</course>",
+        "<vertical>".repeat(20_000),
+        "</vertical>".repeat(20_000)
+    );
+    let m = invalid(&export("deep", &deep, &[]), "course/R.xml");
+    assert!(m.contains("deeper than 64 levels"), "{m}");
+    // Through pointers: the course and 64 units, one inside the other, are a level too
+    // many; the course and 63 are not.
+    let files: Vec<_> = (0..64)
+        .map(|i| {
+            let inner = if i < 63 {
+                format!(r#"<vertical url_name="v{}"/>"#, i + 1)
+            } else {
+                String::new()
+            };
+            f(
+                format!("vertical/v{i}.xml"),
+                format!("<vertical>{inner}</vertical>"),
+            )
+        })
+        .collect();
+    let run = r#"<course><vertical url_name="v0"/></course>"#;
+    let m = invalid(&export("deep65", run, &files), "vertical/v63.xml");
+    assert!(m.contains("deeper than 64 levels"), "{m}");
+    let mut ok = files[..62].to_vec();
+    ok.push(f("vertical/v62.xml".into(), "<vertical/>".into()));
+    let course = read_course(
+        open(&export("deep64", run, &ok), Limits::default())
+            .unwrap()
+            .as_ref(),
+    )
+    .unwrap();
+    assert_eq!(course.blocks.len(), 64);
+    // 24 levels of units, each holding the next twice: 2^24 blocks, refused after 200,000.
+    let fan: Vec<_> = (0..24)
+        .map(|i| {
+            let next = format!(r#"<vertical url_name="w{}"/>"#, i + 1);
+            f(
+                format!("vertical/w{i}.xml"),
+                format!("<vertical>{next}{next}</vertical>"),
+            )
+        })
+        .chain([f("vertical/w24.xml".into(), "<vertical/>".into())])
+        .collect();
+    let dir = export("fan", r#"<course><vertical url_name="w0"/></course>"#, &fan);
+    match read_course(open(&dir, Limits::default()).unwrap().as_ref()) {
+        Err(OlxError::Invalid { message, .. }) => {
+            assert!(message.contains("over 200000 blocks"), "{message}")
+        }
+        other => panic!("{:?}", other.map(|c| c.blocks.len())),
+    }
+    // A problem's own XML 20,000 elements deep is its content: not walked, read as before.
+    let problem = format!(
+        "<problem display_name=\"P\">{}{}</problem>",
+        "<div>".repeat(20_000),
+        "</div>".repeat(20_000)
+    );
+    let dir = export(
+        "content",
+        r#"<course><vertical url_name="u"/></course>"#,
+        &[
+            f(
+                "vertical/u.xml".into(),
+                r#"<vertical><problem url_name="p"/></vertical>"#.into(),
+            ),
+            f("problem/p.xml".into(), problem),
+        ],
+    );
+    let course = read_course(open(&dir, Limits::default()).unwrap().as_ref()).unwrap();
+    assert_eq!(course.blocks.len(), 3);
+    assert_eq!(course.blocks[2].display_name, "P");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn import_then_reimport_replaces_and_never_duplicates() {
     let Some(shared) = testing::shared_dir() else {

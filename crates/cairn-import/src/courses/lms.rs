@@ -13,7 +13,7 @@ use std::time::Duration;
 use cairn_core::Secret;
 use serde::Deserialize;
 
-use super::{Block, Node, flatten};
+use super::{Block, MAX_BLOCKS, MAX_DEPTH, Node, flatten};
 
 /// Why the LMS could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -270,26 +270,36 @@ impl LmsClient {
             url: url.clone(),
             message: e.to_string(),
         })?;
-        let root = tree(&dict.blocks, &dict.root, 0).ok_or_else(|| LmsError::Malformed {
-            url: url.clone(),
-            message: format!(
-                "root {} or one of its children is missing from blocks, or the tree is too deep",
-                dict.root
-            ),
-        })?;
+        let root =
+            tree(&dict.blocks, &dict.root, 0, &mut 0).ok_or_else(|| LmsError::Malformed {
+                url: url.clone(),
+                message: format!(
+                    "root {} or one of its children is missing from blocks, or the tree is deeper \
+                 than {MAX_DEPTH} levels or has over {MAX_BLOCKS} blocks",
+                    dict.root
+                ),
+            })?;
         Ok(flatten(&root))
     }
 }
 
-fn tree(blocks: &HashMap<String, ApiBlock>, id: &str, depth: usize) -> Option<Node> {
-    if depth > 64 {
+/// The tree under `id`; `None` when a block is missing, the tree is deeper than
+/// [`MAX_DEPTH`] or it has more than [`MAX_BLOCKS`] blocks (`made` counts them).
+fn tree(
+    blocks: &HashMap<String, ApiBlock>,
+    id: &str,
+    depth: usize,
+    made: &mut usize,
+) -> Option<Node> {
+    *made += 1;
+    if depth >= MAX_DEPTH || *made > MAX_BLOCKS {
         return None;
     }
     let b = blocks.get(id)?;
     let children = b
         .children
         .iter()
-        .map(|c| tree(blocks, c, depth + 1))
+        .map(|c| tree(blocks, c, depth + 1, made))
         .collect::<Option<Vec<_>>>()?;
     let block_id = b
         .block_id
@@ -304,4 +314,80 @@ fn tree(blocks: &HashMap<String, ApiBlock>, id: &str, depth: usize) -> Option<No
         format: b.format.clone(),
         children,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Blocks from the Course Blocks API's `blocks` object: (id, type, children).
+    fn dict(blocks: &[(&str, &str, &[&str])]) -> HashMap<String, ApiBlock> {
+        blocks
+            .iter()
+            .map(|(id, t, children)| {
+                let b = ApiBlock {
+                    id: (*id).to_owned(),
+                    block_id: None,
+                    block_type: (*t).to_owned(),
+                    display_name: None,
+                    graded: None,
+                    format: None,
+                    children: children.iter().map(|c| (*c).to_owned()).collect(),
+                };
+                ((*id).to_owned(), b)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_tree_reads_and_a_cycle_or_a_fan_out_is_refused_at_once() {
+        let ok = dict(&[
+            ("c", "course", &["s"]),
+            ("s", "chapter", &["q"]),
+            ("q", "sequential", &[]),
+        ]);
+        let root = tree(&ok, "c", 0, &mut 0).unwrap();
+        assert_eq!(flatten(&root).len(), 3);
+        // A block that is its own grandchild.
+        let cycle = dict(&[("c", "course", &["s"]), ("s", "chapter", &["c"])]);
+        assert!(tree(&cycle, "c", 0, &mut 0).is_none());
+        // 40 levels, each block listing the next twice: 2^40 paths, refused after
+        // MAX_BLOCKS blocks (a walk of every path would not end).
+        let ids: Vec<String> = (0..=40).map(|i| format!("b{i}")).collect();
+        let levels: Vec<(&str, &str, Vec<&str>)> = (0..=40)
+            .map(|i| {
+                let next = ids.get(i + 1).map(String::as_str);
+                (
+                    ids[i].as_str(),
+                    "vertical",
+                    next.map(|n| vec![n, n]).unwrap_or_default(),
+                )
+            })
+            .collect();
+        let fan: Vec<(&str, &str, &[&str])> = levels
+            .iter()
+            .map(|(i, t, c)| (*i, *t, c.as_slice()))
+            .collect();
+        let mut made = 0;
+        assert!(tree(&dict(&fan), "b0", 0, &mut made).is_none());
+        assert_eq!(made, MAX_BLOCKS + 1);
+        // 40 levels listed once each: a deep but finite tree reads.
+        let chain: Vec<(&str, &str, Vec<&str>)> = (0..=40)
+            .map(|i| {
+                (
+                    ids[i].as_str(),
+                    "vertical",
+                    ids.get(i + 1).map(|n| vec![n.as_str()]).unwrap_or_default(),
+                )
+            })
+            .collect();
+        let chain: Vec<(&str, &str, &[&str])> = chain
+            .iter()
+            .map(|(i, t, c)| (*i, *t, c.as_slice()))
+            .collect();
+        assert_eq!(
+            flatten(&tree(&dict(&chain), "b0", 0, &mut 0).unwrap()).len(),
+            41
+        );
+    }
 }

@@ -17,6 +17,15 @@ use serde::Serialize;
 
 pub use olx::{Limits, OlxCourse, OlxError};
 
+/// How deep blocks may nest (course → section → subsection → unit → component is 5; split
+/// tests and library content add a few), an export's pointers followed included. Deeper is
+/// refused, not followed: it is no course, and the walk must not overflow the stack.
+pub const MAX_DEPTH: usize = 64;
+/// How many blocks one course may have, a block reached twice counted twice (real courses
+/// have thousands): past it the course is refused, so that blocks shared level after level
+/// (an export's pointers, the LMS's children lists) cannot make the walk run without end.
+pub const MAX_BLOCKS: usize = 200_000;
+
 /// A block as a source describes it, before flattening.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {

@@ -17,6 +17,8 @@ use std::path::{Component, Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use super::{MAX_BLOCKS, MAX_DEPTH};
+
 /// Caps on what an export may hold.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -257,6 +259,10 @@ const NOT_BLOCKS: &[&str] = &["wiki"];
 struct Walker<'a> {
     files: &'a dyn OlxFiles,
     course_prefix: String,
+    /// The pointer files being followed, outermost first (a file met again is a cycle).
+    followed: Vec<String>,
+    /// Blocks made so far.
+    blocks: usize,
 }
 
 fn invalid(path: &str, e: impl std::fmt::Display) -> OlxError {
@@ -266,26 +272,42 @@ fn invalid(path: &str, e: impl std::fmt::Display) -> OlxError {
     }
 }
 
-/// An owned element: tag, attributes and child elements (what the walk needs).
+/// An owned element: tag, attributes and, for a container, its child elements (what the
+/// walk needs).
 struct El {
     tag: String,
     attrs: HashMap<String, String>,
+    /// A container's child elements (a component's inner XML is its content: not kept).
     children: Vec<El>,
+    /// It has child elements (then it is no pointer).
+    has_children: bool,
 }
 
-fn own(node: roxmltree::Node<'_, '_>) -> El {
-    El {
-        tag: node.tag_name().name().to_owned(),
+/// Owns an element; `depth` containers above it in this file.
+fn own(node: roxmltree::Node<'_, '_>, depth: usize) -> Result<El, String> {
+    let tag = node.tag_name().name().to_owned();
+    let container = CONTAINERS.contains(&tag.as_str());
+    let mut children = Vec::new();
+    let mut has_children = false;
+    for c in node.children().filter(|c| c.is_element()) {
+        has_children = true;
+        if !container {
+            break;
+        }
+        if depth + 1 >= MAX_DEPTH {
+            return Err(format!("blocks nest deeper than {MAX_DEPTH} levels"));
+        }
+        children.push(own(c, depth + 1)?);
+    }
+    Ok(El {
+        tag,
         attrs: node
             .attributes()
             .map(|a| (a.name().to_owned(), a.value().to_owned()))
             .collect(),
-        children: node
-            .children()
-            .filter(|c| c.is_element())
-            .map(own)
-            .collect(),
-    }
+        children,
+        has_children,
+    })
 }
 
 fn parse_file(files: &dyn OlxFiles, rel: &str) -> Result<Option<El>, OlxError> {
@@ -293,23 +315,33 @@ fn parse_file(files: &dyn OlxFiles, rel: &str) -> Result<Option<El>, OlxError> {
         return Ok(None);
     };
     let doc = roxmltree::Document::parse(&text).map_err(|e| invalid(rel, e))?;
-    Ok(Some(own(doc.root_element())))
+    own(doc.root_element(), 0)
+        .map(Some)
+        .map_err(|e| invalid(rel, e))
 }
 
 impl Walker<'_> {
-    /// Resolves a pointer (`<tag url_name="x"/>`) to its definition.
-    fn resolve(&self, el: El) -> Result<El, OlxError> {
-        let is_pointer = el.children.is_empty()
+    /// Resolves a pointer (`<tag url_name="x"/>`) to its definition, and the file it came
+    /// from (`None`: not a pointer).
+    fn resolve(&self, el: El) -> Result<(El, Option<String>), OlxError> {
+        let is_pointer = !el.has_children
             && el.attrs.contains_key("url_name")
             && el
                 .attrs
                 .keys()
                 .all(|k| matches!(k.as_str(), "url_name" | "org" | "course"));
         if !is_pointer {
-            return Ok(el);
+            return Ok((el, None));
         }
         let url = &el.attrs["url_name"];
         let rel = format!("{}/{}.xml", el.tag, url);
+        if let Some(at) = self.followed.iter().position(|f| *f == rel) {
+            let cycle = self.followed[at..].join(" → ");
+            return Err(invalid(
+                &rel,
+                format!("pointers form a cycle: {cycle} → {rel}"),
+            ));
+        }
         match parse_file(self.files, &rel)? {
             Some(mut def) => {
                 def.attrs.insert("url_name".into(), url.clone());
@@ -319,14 +351,36 @@ impl Walker<'_> {
                         format!("expected <{}>, found <{}>", el.tag, def.tag),
                     ));
                 }
-                Ok(def)
+                Ok((def, Some(rel)))
             }
             None => Err(invalid(&rel, "missing file for a pointer tag")),
         }
     }
 
-    fn node(&self, el: El, parent_id: &str, index: usize) -> Result<Node, OlxError> {
-        let el = self.resolve(el)?;
+    /// The block `el` defines (its pointer followed) with its children; `depth` blocks
+    /// above it.
+    fn node(
+        &mut self,
+        el: El,
+        parent_id: &str,
+        index: usize,
+        depth: usize,
+    ) -> Result<Node, OlxError> {
+        let (el, file) = self.resolve(el)?;
+        let at = || file.as_deref().unwrap_or("course.xml").to_owned();
+        if depth >= MAX_DEPTH {
+            return Err(invalid(
+                &at(),
+                format!("blocks nest deeper than {MAX_DEPTH} levels"),
+            ));
+        }
+        self.blocks += 1;
+        if self.blocks > MAX_BLOCKS {
+            return Err(invalid(
+                &at(),
+                format!("the course has over {MAX_BLOCKS} blocks"),
+            ));
+        }
         let block_type = el.tag.clone();
         let block_id = match el.attrs.get("url_name") {
             Some(u) if !u.is_empty() => u.clone(),
@@ -346,10 +400,14 @@ impl Walker<'_> {
         };
         let mut children = Vec::new();
         if CONTAINERS.contains(&block_type.as_str()) {
+            self.followed.extend(file.clone());
             for (i, child) in el.children.into_iter().enumerate() {
                 if !NOT_BLOCKS.contains(&child.tag.as_str()) {
-                    children.push(self.node(child, &block_id, i)?);
+                    children.push(self.node(child, &block_id, i, depth + 1)?);
                 }
+            }
+            if file.is_some() {
+                self.followed.pop();
             }
         }
         Ok(Node {
@@ -386,16 +444,19 @@ pub fn read_course(files: &dyn OlxFiles) -> Result<OlxCourse, OlxError> {
     let (org, number, run) = (get("org")?, get("course")?, get("url_name")?);
     let course_id = format!("course-v1:{org}+{number}+{run}");
     cairn_core::CourseKey::parse(&course_id).map_err(|e| invalid("course.xml", e))?;
-    let w = Walker {
+    let mut w = Walker {
         files,
         course_prefix: format!("{org}+{number}+{run}"),
+        followed: Vec::new(),
+        blocks: 0,
     };
     let course_el = El {
         tag: "course".into(),
         attrs: [("url_name".to_owned(), run.clone())].into(),
         children: vec![],
+        has_children: false,
     };
-    let blocks = super::flatten(&w.node(course_el, "", 0)?);
+    let blocks = super::flatten(&w.node(course_el, "", 0, 0)?);
     let display_name = blocks
         .first()
         .map(|b| b.display_name.clone())
