@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 
-use cairn_import::courses::olx::{OlxFiles, read_course};
 use cairn_import::courses::OlxError;
+use cairn_import::courses::olx::{OlxFiles, read_course};
 use libfuzzer_sys::fuzz_target;
 
 struct Files(HashMap<String, String>);

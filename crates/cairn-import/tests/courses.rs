@@ -358,6 +358,14 @@ fn blocks_nested_too_deep_or_too_many_are_refused_and_content_is_not_walked() {
     let run = r#"<course><vertical url_name="v0"/></course>"#;
     let m = invalid(&export("deep65", run, &files), "vertical/v63.xml");
     assert!(m.contains("deeper than 64 levels"), "{m}");
+    // Inline blocks in the deepest file: the error names the file they are in.
+    let mut inline = files[..61].to_vec();
+    inline.push(f(
+        "vertical/v61.xml".into(),
+        "<vertical><vertical><vertical/></vertical></vertical>".into(),
+    ));
+    let m = invalid(&export("deepinline", run, &inline), "vertical/v61.xml");
+    assert!(m.contains("deeper than 64 levels"), "{m}");
     let mut ok = files[..62].to_vec();
     ok.push(f("vertical/v62.xml".into(), "<vertical/>".into()));
     let course = read_course(

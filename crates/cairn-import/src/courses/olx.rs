@@ -367,7 +367,13 @@ impl Walker<'_> {
         depth: usize,
     ) -> Result<Node, OlxError> {
         let (el, file) = self.resolve(el)?;
-        let at = || file.as_deref().unwrap_or("course.xml").to_owned();
+        // The file that defines it: its own, else the one it is inline in.
+        let at = || {
+            file.as_deref()
+                .or(self.followed.last().map(String::as_str))
+                .unwrap_or("course.xml")
+                .to_owned()
+        };
         if depth >= MAX_DEPTH {
             return Err(invalid(
                 &at(),
