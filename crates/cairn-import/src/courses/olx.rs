@@ -133,12 +133,21 @@ impl Archive {
     /// `..`, within the caps. The course is the folder holding `course.xml` (the root or
     /// one folder deep, as Studio writes `course/course.xml`).
     pub fn open(path: &Path, limits: Limits) -> Result<Self, OlxError> {
-        let io = |e: std::io::Error| OlxError::Io {
+        let f = std::fs::File::open(path).map_err(|e| OlxError::Io {
             path: path.display().to_string(),
             message: e.to_string(),
+        })?;
+        Archive::from_reader(f, &path.display().to_string(), limits)
+    }
+
+    /// Reads and checks an archive's gzip-compressed bytes from `r`, as [`Archive::open`]
+    /// does; `label` names it in errors.
+    pub fn from_reader(r: impl Read, label: &str, limits: Limits) -> Result<Self, OlxError> {
+        let io = |e: std::io::Error| OlxError::Io {
+            path: label.to_owned(),
+            message: e.to_string(),
         };
-        let f = std::fs::File::open(path).map_err(io)?;
-        let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(f));
+        let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(r));
         let mut files = HashMap::new();
         let mut total = 0u64;
         for (n, entry) in ar.entries().map_err(io)?.enumerate() {
@@ -196,13 +205,13 @@ impl Archive {
                 [one] => format!("{one}/"),
                 [] => {
                     return Err(OlxError::Invalid {
-                        path: path.display().to_string(),
+                        path: label.to_owned(),
                         message: "no course.xml".into(),
                     });
                 }
                 _ => {
                     return Err(OlxError::Invalid {
-                        path: path.display().to_string(),
+                        path: label.to_owned(),
                         message: "several course.xml".into(),
                     });
                 }
