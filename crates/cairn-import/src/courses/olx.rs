@@ -9,7 +9,9 @@
 //! default name such as "Text" or "Blank Advanced Problem", else the `url_name` with `_`
 //! as spaces); `graded` and `format` are set on subsections and
 //! inherited by everything below them. (`org`/`course` beside `url_name` still make a
-//! pointer, as old exports write them.)
+//! pointer, as old exports write them.) A course whose pointers form a cycle, whose blocks
+//! nest deeper than [`MAX_DEPTH`] or which holds over [`MAX_BLOCKS`] blocks is refused
+//! ([`OlxError::Invalid`], naming the file), never walked without end.
 
 use std::collections::HashMap;
 use std::io::Read;
