@@ -1,6 +1,6 @@
 //! Reading sources and parsing them into batches, on a thread of its own.
 //!
-//! Sources are read in order; in follow mode all at once (see [`tail`]). Each is identified by a fingerprint of its first line, so a
+//! Sources are read in order; in follow mode all at once (see its `tail` module). Each is identified by a fingerprint of its first line, so a
 //! file renamed by rotation, compressed later, or given twice is the same source; reading
 //! starts from the resume point that ClickHouse holds for it. In follow mode a file is
 //! polled for growth, rename-and-create rotation and copytruncate; a line without its
