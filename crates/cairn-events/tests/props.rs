@@ -1,6 +1,11 @@
-//! Property tests: no input makes the parser panic; rows survive serialization.
+//! Property tests: no input makes the parser panic; every event's offset is where its line
+//! starts and no line starts two items; a reader in small pieces gives the same items as
+//! the whole buffer; rows survive serialization.
 
-use cairn_events::{EventRow, Item, LineFormat, LogParser};
+use std::collections::HashSet;
+use std::io::BufReader;
+
+use cairn_events::{EventRow, Item, LineFormat, LogParser, for_each_line, lines};
 use proptest::prelude::*;
 
 /// Real lines: the Tutor sample when the shared corpus is there, plus lines of each format.
@@ -103,8 +108,60 @@ fn parse_everything(buf: &[u8], format: LineFormat) -> Vec<EventRow> {
     rows
 }
 
+/// What an item says, for comparing two reads: (line, kind, offset).
+fn summary(item: &Item<'_>) -> (u64, String, u64) {
+    match item {
+        Item::Event { line, offset, .. } => (*line, "event".into(), *offset),
+        Item::CoursePublished { line, course_id } => (*line, format!("publish {course_id}"), 0),
+        Item::Skipped { line, reason } => (*line, format!("skipped {reason}"), 0),
+        Item::Rejected { line, reason, .. } => (*line, format!("rejected {reason}"), 0),
+    }
+}
+
+/// Mutated real lines, one log.
+fn mutated_log(picks: Vec<(proptest::sample::Index, Vec<Mutation>)>) -> Vec<u8> {
+    let lines = real_lines();
+    let mut buf = Vec::new();
+    for (idx, muts) in picks {
+        buf.extend(apply(lines[idx.index(lines.len())].clone(), &muts));
+        buf.push(b'\n');
+    }
+    buf
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// What `cargo fuzz run events` checks (fuzz/), here on every test run: offsets are
+    /// what checkpoints record, and no line is counted twice or read differently in pieces.
+    #[test]
+    fn offsets_are_line_starts_and_a_reader_in_pieces_reads_the_same(
+        picks in proptest::collection::vec((any::<proptest::sample::Index>(), proptest::collection::vec(mutation(), 0..4)), 1..8),
+        format in formats(),
+        piece in 1usize..24,
+        max in prop_oneof![Just(1usize << 16), 64usize..600],
+    ) {
+        let buf = mutated_log(picks);
+        let starts: Vec<u64> = lines(&buf).map(|(_, offset, _)| offset).collect();
+        let mut whole = Vec::new();
+        let mut started = HashSet::new();
+        LogParser::new(format).with_max_line(max).parse_all(&buf, &mut |item| {
+            let s = summary(&item);
+            assert!(started.insert(s.0), "line {} starts two items", s.0);
+            if let Item::Event { line, offset, .. } = item {
+                assert_eq!(starts.get(line as usize - 1), Some(&offset), "line {line}");
+            }
+            whole.push(s);
+        });
+        let mut parser = LogParser::new(format).with_max_line(max);
+        let mut pieces = Vec::new();
+        for_each_line(BufReader::with_capacity(piece, buf.as_slice()), max, 0, |n, offset, line| {
+            parser.feed(n, offset, line, &mut |item| pieces.push(summary(&item)));
+        })
+        .unwrap();
+        parser.finish(&mut |item| pieces.push(summary(&item)));
+        prop_assert_eq!(whole, pieces);
+    }
 
     #[test]
     fn arbitrary_bytes_never_panic(buf in proptest::collection::vec(any::<u8>(), 0..2048), format in formats()) {
@@ -116,13 +173,7 @@ proptest! {
         picks in proptest::collection::vec((any::<proptest::sample::Index>(), proptest::collection::vec(mutation(), 0..4)), 1..6),
         format in formats(),
     ) {
-        let lines = real_lines();
-        let mut buf = Vec::new();
-        for (idx, muts) in picks {
-            buf.extend(apply(lines[idx.index(lines.len())].clone(), &muts));
-            buf.push(b'\n');
-        }
-        parse_everything(&buf, format);
+        parse_everything(&mutated_log(picks), format);
     }
 
     #[test]
