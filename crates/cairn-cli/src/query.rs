@@ -157,7 +157,7 @@ async fn run_one(
             stdout.write_all(&csv.finish()).map_err(|e| e.to_string())?;
         }
         Output::Json | Output::Table => {
-            let table = read_table(resp, started, rows)
+            let table = read_table(resp, started, rows, usize::MAX)
                 .await
                 .map_err(|e| e.to_string())?;
             let text = if format == Output::Json {

@@ -73,7 +73,8 @@ async function run() {
   el("status").dataset.ms = String(Math.round(performance.now() - started));
   if (body.truncated) {
     const t = el("truncated");
-    t.textContent = "Truncated: the first " + body.rows.length.toLocaleString() + " rows are shown. Download CSV for the whole result.";
+    const why = body.cut === "bytes" ? ", as much of the result as the page reads (" + document.body.dataset.pageMib + " MiB)" : "";
+    t.textContent = "Truncated: the first " + body.rows.length.toLocaleString() + " rows are shown" + why + ". Download CSV for the whole result.";
     t.hidden = false;
   }
   render();

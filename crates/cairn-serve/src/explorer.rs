@@ -30,6 +30,10 @@ use crate::{App, Refused, Session};
 
 /// Rows the page shows of a result (the CSV download has them all).
 pub const PAGE_ROWS: usize = 10_000;
+/// Bytes of a result (as ClickHouse sends it, names and types included) the page reads at
+/// most: rows of long text stop there, so that a query cannot make the dashboard hold
+/// hundreds of megabytes per request (the CSV download streams the whole result).
+pub const PAGE_BYTES: usize = 8 << 20;
 /// Bytes of a ClickHouse error message kept.
 const ERROR_BYTES: usize = 64 * 1024;
 /// The format results are read in: on every supported server, streamable, typed.
@@ -345,6 +349,9 @@ pub struct Table {
     pub rows: Vec<Vec<Value>>,
     /// Whether the result had more rows than these.
     pub truncated: bool,
+    /// What the rows stopped at, when they stop short: `"rows"` ([`PAGE_ROWS`]) or
+    /// `"bytes"` ([`PAGE_BYTES`]).
+    pub cut: Option<&'static str>,
     /// Milliseconds from sending the query to reading these rows.
     pub elapsed_ms: u64,
     /// Rows ClickHouse read (when the server tells).
@@ -415,12 +422,13 @@ fn fields(line: &[u8]) -> impl Iterator<Item = &[u8]> {
     line.split(|b| *b == b'\t')
 }
 
-/// Reads a [`TSV`] result: names, types, then at most `max_rows`
-/// rows (the rest is not read: the connection is dropped).
+/// Reads a [`TSV`] result: names, types, then at most `max_rows` rows and `max_bytes`
+/// bytes of it (the rest is not read: the connection is dropped).
 pub async fn read_table(
     mut resp: reqwest::Response,
     started: Instant,
     max_rows: usize,
+    max_bytes: usize,
 ) -> Result<Table, Fail> {
     if let Some(f) = resp.headers().get("x-clickhouse-format")
         && f.as_bytes() != TSV.as_bytes()
@@ -438,73 +446,144 @@ pub async fn read_table(
         .get("x-clickhouse-summary")
         .and_then(|v| serde_json::from_slice::<Value>(v.as_bytes()).ok())
         .and_then(|v| v["read_rows"].as_str()?.parse().ok());
-    let mut names: Option<Vec<String>> = None;
-    let mut types: Option<Vec<String>> = None;
-    let mut rows = Vec::new();
-    let mut truncated = false;
-    let mut buf: Vec<u8> = Vec::new();
-    let mut done = false;
-    while !done {
+    let mut reader = TsvReader::new(max_rows, max_bytes);
+    while reader.cut.is_none() {
         let chunk = resp.chunk().await.map_err(|e| {
             Fail::new(
                 StatusCode::BAD_GATEWAY,
                 format!("reading the result failed: {e}"),
             )
         })?;
-        match chunk {
-            Some(c) => buf.extend_from_slice(&c),
-            None => {
-                done = true;
-                if !buf.is_empty() && !buf.ends_with(b"\n") {
-                    buf.push(b'\n');
-                }
-            }
+        let end = chunk.is_none();
+        reader.feed(chunk.as_deref().unwrap_or_default(), end);
+        if end {
+            break;
+        }
+    }
+    reader.table(started, rows_read)
+}
+
+/// A [`TSV`] result read chunk by chunk, up to its row and byte limits.
+struct TsvReader {
+    names: Option<Vec<String>>,
+    types: Option<Vec<String>>,
+    rows: Vec<Vec<Value>>,
+    /// The bytes not yet read as lines (at most one line's start).
+    buf: Vec<u8>,
+    /// Bytes of the result read as lines so far.
+    taken: usize,
+    max_rows: usize,
+    max_bytes: usize,
+    /// What the rows stopped at ("rows" or "bytes"), once they stop short.
+    cut: Option<&'static str>,
+}
+
+impl TsvReader {
+    fn new(max_rows: usize, max_bytes: usize) -> Self {
+        TsvReader {
+            names: None,
+            types: None,
+            rows: Vec::new(),
+            buf: Vec::new(),
+            taken: 0,
+            max_rows,
+            max_bytes,
+            cut: None,
+        }
+    }
+
+    /// Reads the lines `chunk` completes (`end`: the result ends after it).
+    fn feed(&mut self, chunk: &[u8], end: bool) {
+        if self.cut.is_some() {
+            return;
+        }
+        self.buf.extend_from_slice(chunk);
+        if end && !self.buf.is_empty() && !self.buf.ends_with(b"\n") {
+            self.buf.push(b'\n');
         }
         let mut start = 0;
-        while let Some(end) = buf[start..].iter().position(|b| *b == b'\n') {
-            let line = &buf[start..start + end];
-            start += end + 1;
-            if names.is_none() {
-                names = Some(
-                    fields(line)
-                        .map(|f| unescape(f).unwrap_or_default())
-                        .collect(),
-                );
-            } else if types.is_none() {
-                types = Some(
-                    fields(line)
-                        .map(|f| unescape(f).unwrap_or_default())
-                        .collect(),
-                );
-            } else if rows.len() == max_rows {
-                truncated = true;
-                done = true;
+        while let Some(len) = self.buf[start..].iter().position(|b| *b == b'\n') {
+            let line = &self.buf[start..start + len];
+            if self.taken + len + 1 > self.max_bytes {
+                self.cut = Some("bytes");
                 break;
-            } else {
-                let tys = types.as_deref().unwrap_or_default();
-                rows.push(
+            }
+            if self.names.is_some() && self.types.is_some() && self.rows.len() == self.max_rows {
+                self.cut = Some("rows");
+                break;
+            }
+            self.taken += len + 1;
+            start += len + 1;
+            if self.names.is_none() {
+                self.names = Some(
                     fields(line)
-                        .enumerate()
-                        .map(|(i, f)| value(tys.get(i).map_or("", String::as_str), f))
+                        .map(|f| unescape(f).unwrap_or_default())
                         .collect(),
                 );
+            } else if self.types.is_none() {
+                self.types = Some(
+                    fields(line)
+                        .map(|f| unescape(f).unwrap_or_default())
+                        .collect(),
+                );
+            } else {
+                let tys = self.types.as_deref().unwrap_or_default();
+                let row = fields(line)
+                    .enumerate()
+                    .map(|(i, f)| value(tys.get(i).map_or("", String::as_str), f))
+                    .collect();
+                self.rows.push(row);
             }
         }
-        buf.drain(..start);
+        self.buf.drain(..start);
+        // A line not yet whole that already passes the limit is not waited for.
+        if self.cut.is_none() && self.taken + self.buf.len() > self.max_bytes {
+            self.cut = Some("bytes");
+        }
+        if self.cut.is_some() {
+            self.buf = Vec::new();
+        }
     }
-    let names = names.unwrap_or_default();
-    let types = types.unwrap_or_default();
-    Ok(Table {
-        columns: names
-            .into_iter()
-            .zip(types)
-            .map(|(name, ty)| Column { name, ty })
-            .collect(),
-        rows,
-        truncated,
-        elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        rows_read,
-    })
+
+    /// The table read (an error when even the column names and types pass the limit).
+    fn table(self, started: Instant, rows_read: Option<u64>) -> Result<Table, Fail> {
+        let (Some(names), Some(types)) = (self.names, self.types) else {
+            if self.cut.is_some() {
+                return Err(Fail::new(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "the result's column names and types pass the {} MiB the page reads of a result: shorten them",
+                        self.max_bytes >> 20
+                    ),
+                ));
+            }
+            // An empty answer (no header at all): no columns.
+            return Ok(Table {
+                columns: Vec::new(),
+                rows: self.rows,
+                truncated: false,
+                cut: None,
+                elapsed_ms: elapsed_ms(started),
+                rows_read,
+            });
+        };
+        Ok(Table {
+            columns: names
+                .into_iter()
+                .zip(types)
+                .map(|(name, ty)| Column { name, ty })
+                .collect(),
+            rows: self.rows,
+            truncated: self.cut.is_some(),
+            cut: self.cut,
+            elapsed_ms: elapsed_ms(started),
+            rows_read,
+        })
+    }
+}
+
+fn elapsed_ms(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Runs `sql` as the viewer (their own ClickHouse user, or admins' read-only one): the
@@ -518,7 +597,7 @@ pub(crate) async fn run_as(
     let id = identity(app, s).await?;
     let started = Instant::now();
     let resp = send(&target(app), &id, sql, params, TSV).await?;
-    read_table(resp, started, PAGE_ROWS).await
+    read_table(resp, started, PAGE_ROWS, PAGE_BYTES).await
 }
 
 /// The signed-in viewer, or 401.
@@ -611,7 +690,7 @@ pub(crate) async fn api_schema(
     let id = identity(&app, &s).await?;
     let sql = "SELECT table, name, type FROM system.columns WHERE database = currentDatabase()";
     let resp = send(&target(&app), &id, sql, &BTreeMap::new(), TSV).await?;
-    let t = read_table(resp, Instant::now(), usize::MAX).await?;
+    let t = read_table(resp, Instant::now(), usize::MAX, PAGE_BYTES).await?;
     let dict = &app.0.options.explorer.dictionary;
     let mut tables: BTreeMap<(bool, String), SchemaTable> = BTreeMap::new();
     for row in t.rows {
@@ -679,6 +758,7 @@ pub(crate) async fn page(State(app): State<App>, headers: HeaderMap) -> Result<R
             csrf => s.csrf,
             closed => closed,
             page_rows => PAGE_ROWS,
+            page_mib => PAGE_BYTES >> 20,
             limits => limits_text(&app.0.options.explorer.limits),
         })
     });
@@ -717,6 +797,76 @@ mod tests {
         assert_eq!(value("Float64", b"nan"), Value::from("nan"));
         assert_eq!(value("String", b"42"), Value::from("42"));
         assert_eq!(value("LowCardinality(String)", b"x"), Value::from("x"));
+    }
+
+    /// The rows and the cut of `text` read in chunks of `piece` bytes.
+    fn read(text: &[u8], piece: usize, max_rows: usize, max_bytes: usize) -> Table {
+        let mut r = TsvReader::new(max_rows, max_bytes);
+        for c in text.chunks(piece) {
+            r.feed(c, false);
+        }
+        r.feed(b"", true);
+        r.table(Instant::now(), None).unwrap()
+    }
+
+    #[test]
+    fn a_result_is_read_up_to_its_row_and_byte_limits_in_any_chunks() {
+        let head = "n\ts\nUInt64\tString\n";
+        let line = |i: usize| format!("{i}\t{}\n", "x".repeat(i * 10));
+        let body: String = (0..20).map(line).collect();
+        let text = format!("{head}{body}");
+        let whole = read(text.as_bytes(), text.len(), usize::MAX, usize::MAX);
+        assert_eq!(whole.rows.len(), 20);
+        assert_eq!(
+            whole.rows[19],
+            vec![Value::from(19), Value::from("x".repeat(190))]
+        );
+        assert_eq!((whole.truncated, whole.cut), (false, None));
+        for limit in [
+            head.len(),
+            head.len() + 3,
+            head.len() + 500,
+            text.len() - 1,
+            text.len(),
+        ] {
+            // The rows whose lines fit within the limit, whole, and no more.
+            let mut fit = 0;
+            let mut used = head.len();
+            while fit < 20 && used + line(fit).len() <= limit {
+                used += line(fit).len();
+                fit += 1;
+            }
+            for piece in [1, 2, 7, 64, 4096] {
+                let t = read(text.as_bytes(), piece, usize::MAX, limit);
+                assert_eq!(
+                    t.rows,
+                    whole.rows[..fit],
+                    "limit {limit}, pieces of {piece}"
+                );
+                let cut = (fit < 20).then_some("bytes");
+                assert_eq!((t.truncated, t.cut), (cut.is_some(), cut), "limit {limit}");
+                assert_eq!(t.columns, whole.columns);
+            }
+        }
+        let t = read(text.as_bytes(), 5, 3, usize::MAX);
+        assert_eq!((t.rows.len(), t.cut), (3, Some("rows")));
+        let t = read(text.as_bytes(), 5, 20, usize::MAX);
+        assert_eq!((t.rows.len(), t.cut), (20, None));
+        // A line that is not whole yet and already passes the limit is not waited for.
+        let mut r = TsvReader::new(usize::MAX, 100);
+        r.feed(head.as_bytes(), false);
+        r.feed(&[b'x'; 200], false);
+        assert_eq!(r.cut, Some("bytes"));
+        assert!(r.buf.is_empty(), "nothing kept once cut");
+        // Names and types that pass the limit are an error, not an empty table.
+        let mut r = TsvReader::new(usize::MAX, 10);
+        r.feed(text.as_bytes(), true);
+        let e = r.table(Instant::now(), None).unwrap_err();
+        assert!(
+            e.message.contains("column names and types"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]

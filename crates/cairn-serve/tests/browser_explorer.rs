@@ -123,6 +123,20 @@ async fn query_chart_dashboard_share_and_errors_in_chromium() {
         .await
         .unwrap();
 
+    // A result of long rows stops at what the page reads, and the page says so.
+    run_in_explorer(
+        &c,
+        "SELECT arrayJoin(range(200)) AS n, \
+         arrayStringConcat(arrayResize(emptyArrayString(), 100000, 'x')) AS s",
+    )
+    .await;
+    let notice = wait_for(&c, "#truncated:not([hidden])").await;
+    let text = notice.text().await.unwrap();
+    assert!(
+        text.starts_with("Truncated: the first 83 rows are shown, as much of the result as the page reads (8 MiB)."),
+        "{text}"
+    );
+
     // A new dashboard with it, shared with the other user.
     c.goto(&format!("{}/dashboards", f.base)).await.unwrap();
     wait_for(&c, "body[data-ready='1']").await;

@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 
 use cairn_acl::render::TABLES;
 use cairn_core::{Secret, testing};
-use cairn_serve::explorer::ExplorerOptions;
+use cairn_serve::explorer::{ExplorerOptions, PAGE_BYTES};
 use common::{PASSWORD, Setup, client, dashboard_with, sign_in};
 use reqwest::StatusCode;
 use reqwest::header::COOKIE;
@@ -268,7 +268,10 @@ async fn explorer_runs_each_query_as_the_users_own_clickhouse_user() {
     )
     .await;
     assert_eq!(big["rows"].as_array().unwrap().len(), 10_000);
-    assert_eq!(big["truncated"], true);
+    assert_eq!(
+        (&big["truncated"], &big["cut"]),
+        (&json!(true), &json!("rows"))
+    );
     assert_eq!(
         big["columns"],
         json!([{"name": "number", "type": "UInt64"}, {"name": "s", "type": "String"}])
@@ -370,9 +373,10 @@ async fn explorer_runs_each_query_as_the_users_own_clickhouse_user() {
     )
     .await
     .unwrap();
-    let t = cairn_serve::explorer::read_table(resp, std::time::Instant::now(), usize::MAX)
-        .await
-        .unwrap();
+    let t =
+        cairn_serve::explorer::read_table(resp, std::time::Instant::now(), usize::MAX, usize::MAX)
+            .await
+            .unwrap();
     assert_eq!(t.rows, counts(&b));
 
     // A dashboard whose key is not the one the users file was written with says so.
@@ -477,6 +481,57 @@ async fn without_per_user_identities_the_explorer_is_for_admins_only() {
             "{body}"
         );
     }
+    // Rows of long text: the page reads at most PAGE_BYTES of a result, whole rows, and
+    // says so; the answer stays that small however large the result. (system.numbers:
+    // 18.16 refuses table functions to read-only users.)
+    let long = |n: u64, len: u64| {
+        format!(
+            "SELECT number, arrayStringConcat(arrayResize(emptyArrayString(), {len}, 'x')) AS s \
+             FROM system.numbers LIMIT {n}"
+        )
+    };
+    let r = client()
+        .post(format!("{base}/api/query"))
+        .header(COOKIE, &boss)
+        .json(&json!({ "sql": long(400, 100_000) }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let text = r.text().await.unwrap();
+    assert!(
+        text.len() <= PAGE_BYTES + 64 * 1024,
+        "an answer of {} bytes",
+        text.len()
+    );
+    let big: Value = serde_json::from_str(&text).unwrap();
+    let got = big["rows"].as_array().unwrap();
+    // Each line is the number, a tab, 100,000 x and a newline; the names and types first.
+    let fit = (PAGE_BYTES - "number\ts\nUInt64\tString\n".len()) / 100_009;
+    assert_eq!(got.len(), fit, "the rows that fit, and no more");
+    for (i, row) in got.iter().enumerate() {
+        assert_eq!(row[0], json!(i));
+        assert_eq!(
+            row[1].as_str().map(str::len),
+            Some(100_000),
+            "row {i} whole"
+        );
+    }
+    assert_eq!(
+        (&big["truncated"], &big["cut"]),
+        (&json!(true), &json!("bytes"))
+    );
+    let (s, one) = query(base, &boss, &long(1, PAGE_BYTES as u64), json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{one}");
+    assert_eq!(one["rows"], json!([]));
+    assert_eq!(one["cut"], "bytes");
+    assert_eq!(one["columns"][1]["name"], "s");
+    let (_, small) = query(base, &boss, &long(3, 10), json!({})).await;
+    assert_eq!(small["rows"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        (&small["truncated"], &small["cut"]),
+        (&json!(false), &json!(null))
+    );
     let (s, body) = get_json(base, &boss, "/api/explorer/connection").await;
     assert_eq!(s, StatusCode::NOT_FOUND, "{body}");
     let (s, schema) = get_json(base, &boss, "/api/schema").await;
