@@ -223,39 +223,41 @@ impl Retired {
     /// configured) has the events dropped.
     pub fn guard<L: std::borrow::BorrowMut<Located>>(&self, rows: &mut Vec<L>) -> Guarded {
         let mut g = Guarded::default();
+        rows.retain_mut(|r| self.check(r.borrow_mut(), &mut g));
+        g
+    }
+
+    /// [`Retired::guard`] for one row: scrubs it as need be, counts what it did in `g`;
+    /// false when the row is to be dropped.
+    pub fn check(&self, r: &mut Located, g: &mut Guarded) -> bool {
         if self.modes.is_empty() {
-            return g;
+            return true;
         }
-        rows.retain_mut(|r| {
-            let r = r.borrow_mut();
-            let retired = match r.row.user_id {
-                Some(id) => self.modes.contains_key(&id).then_some(id),
-                None if r.row.username.is_empty() => None,
-                None => self.names.get(&self.hasher.hash(&r.row.username)).copied(),
-            };
-            let Some(id) = retired else {
-                if !self.names.is_empty() {
-                    let names = self.names_in(&r.row.message);
-                    if !names.is_empty() && cairn_events::scrub::scrub_mentions(&mut r.row, &names)
-                    {
-                        g.mentions += 1;
-                    }
-                }
-                return true;
-            };
-            match (self.modes.get(&id), &self.key) {
-                (Some(RetirementMode::Scrub), Some(key)) => {
-                    cairn_events::scrub::scrub_own(&mut r.row, pseudonym(key, id));
-                    g.scrubbed += 1;
-                    true
-                }
-                _ => {
-                    g.dropped += 1;
-                    false
+        let retired = match r.row.user_id {
+            Some(id) => self.modes.contains_key(&id).then_some(id),
+            None if r.row.username.is_empty() => None,
+            None => self.names.get(&self.hasher.hash(&r.row.username)).copied(),
+        };
+        let Some(id) = retired else {
+            if !self.names.is_empty() {
+                let names = self.names_in(&r.row.message);
+                if !names.is_empty() && cairn_events::scrub::scrub_mentions(&mut r.row, &names) {
+                    g.mentions += 1;
                 }
             }
-        });
-        g
+            return true;
+        };
+        match (self.modes.get(&id), &self.key) {
+            (Some(RetirementMode::Scrub), Some(key)) => {
+                cairn_events::scrub::scrub_own(&mut r.row, pseudonym(key, id));
+                g.scrubbed += 1;
+                true
+            }
+            _ => {
+                g.dropped += 1;
+                false
+            }
+        }
     }
 }
 

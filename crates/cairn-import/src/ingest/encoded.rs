@@ -189,6 +189,63 @@ impl Encoded {
     }
 }
 
+/// Rows of one source encoded as they are read (RowBinary, not yet compressed): the row
+/// is written while it is still in the CPU's cache, and [`Encoder::push_rows`] compresses
+/// them together.
+#[derive(Default)]
+pub struct RawRows {
+    raw: Vec<u8>,
+    offsets: Vec<u64>,
+    ends: Vec<u32>,
+}
+
+impl RawRows {
+    /// Appends a row read from `source`.
+    pub fn push(&mut self, source: &str, r: &Located) {
+        encode_row(&mut self.raw, r, source);
+        self.offsets.push(r.offset);
+        // Far below 4 GiB: a chunk is sent past 2 MiB, and a line is at most a few MiB.
+        self.ends
+            .push(u32::try_from(self.raw.len()).unwrap_or(u32::MAX));
+    }
+
+    /// The rows held.
+    pub fn len(&self) -> usize {
+        self.offsets.len()
+    }
+
+    /// Whether no row is held.
+    pub fn is_empty(&self) -> bool {
+        self.offsets.is_empty()
+    }
+
+    /// Bytes the rows take, encoded.
+    pub fn bytes(&self) -> usize {
+        self.raw.len()
+    }
+
+    /// Gives up the buffer's memory (rows are held no more), for another to reuse.
+    pub fn release(&mut self) -> Vec<u8> {
+        self.offsets = Vec::new();
+        self.ends = Vec::new();
+        let mut raw = std::mem::take(&mut self.raw);
+        raw.clear();
+        raw
+    }
+
+    /// Whether a buffer is held (the rows' memory, once allocated).
+    pub fn has_buffer(&self) -> bool {
+        self.raw.capacity() > 0
+    }
+
+    /// Uses `buf` (emptied) as the buffer, in place of the one held.
+    pub fn reuse(&mut self, mut buf: Vec<u8>) {
+        buf.clear();
+        buf.extend_from_slice(&self.raw);
+        self.raw = buf;
+    }
+}
+
 /// Builds [`Encoded`] rows.
 #[derive(Default)]
 pub struct Encoder {
@@ -206,6 +263,23 @@ impl Encoder {
         self.start_row(source);
         encode_row(&mut self.raw, r, source);
         self.end_row(r.offset);
+    }
+
+    /// Appends `rows`, read from `source`, as one frame; `rows` is left empty (keeping its
+    /// buffer).
+    pub fn push_rows(&mut self, source: &Arc<str>, rows: &mut RawRows) {
+        if rows.is_empty() {
+            return;
+        }
+        self.finish_frame();
+        self.source = Some(source.clone());
+        std::mem::swap(&mut self.raw, &mut rows.raw);
+        std::mem::swap(&mut self.offsets, &mut rows.offsets);
+        std::mem::swap(&mut self.ends, &mut rows.ends);
+        self.finish_frame();
+        std::mem::swap(&mut self.raw, &mut rows.raw);
+        rows.offsets.clear();
+        rows.ends.clear();
     }
 
     fn push_raw(&mut self, source: &Arc<str>, offset: u64, row: &[u8]) {
@@ -461,6 +535,54 @@ mod tests {
             let sum = cityhash_rs::cityhash_102_128(&frame[CHECKSUM..]).rotate_right(64);
             assert_eq!(frame[..CHECKSUM], sum.to_le_bytes());
         }
+    }
+
+    #[test]
+    fn rows_encoded_as_read_make_the_frames_rows_pushed_one_by_one_make() {
+        let a: Arc<str> = "a".into();
+        let b: Arc<str> = "b".into();
+        let mut one_by_one = Encoder::default();
+        let mut chunked = Encoder::default();
+        let mut rows = RawRows::default();
+        assert!(!rows.has_buffer());
+        // Chunks of 700 rows of a, then 5 of b (a frame per chunk either way: the one by
+        // one encoder is taken at the same points).
+        let mut taken = (Encoded::default(), Encoded::default());
+        for (source, range) in [(&a, 0..700), (&a, 700..1400), (&b, 0..5)] {
+            for i in range {
+                one_by_one.push(source, &located(i));
+                rows.push(source, &located(i));
+            }
+            assert_eq!(rows.len(), rows.offsets.len());
+            assert!(rows.bytes() > 0);
+            chunked.push_rows(source, &mut rows);
+            assert!(
+                rows.is_empty() && rows.has_buffer(),
+                "empty, its buffer kept"
+            );
+            taken.0.append(one_by_one.take());
+            taken.1.append(chunked.take());
+        }
+        let (want, got) = taken;
+        assert_eq!(got.rows(), 1405);
+        assert_eq!(got.frames.len(), want.frames.len());
+        for (g, w) in got.frames.iter().zip(&want.frames) {
+            assert_eq!(
+                (&g.source, &g.offsets, &g.ends),
+                (&w.source, &w.offsets, &w.ends)
+            );
+            assert_eq!(decompress(&g.data).unwrap(), decompress(&w.data).unwrap());
+        }
+        // A released buffer is reused by another source's rows, emptied.
+        rows.push(&a, &located(1));
+        let buf = rows.release();
+        assert!(buf.is_empty() && buf.capacity() > 0 && !rows.has_buffer() && rows.is_empty());
+        let mut other = RawRows::default();
+        other.push(&b, &located(2));
+        let before = other.raw.clone();
+        other.reuse(buf);
+        assert_eq!(other.raw, before, "its own rows kept");
+        assert_eq!(other.len(), 1);
     }
 
     #[test]

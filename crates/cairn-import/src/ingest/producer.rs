@@ -18,7 +18,7 @@ use cairn_events::{DEFAULT_MAX_LINE, EventRow, Item, LogParser};
 use flate2::read::MultiGzDecoder;
 use sha2::{Digest, Sha256};
 
-use super::encoded::{Encoded, Encoder};
+use super::encoded::{Encoded, Encoder, RawRows};
 use super::store::{Located, Resume, storable};
 use super::{IngestOptions, PublishHook, RETIRED_REFRESH};
 use crate::retired::{Guarded, Retired};
@@ -98,13 +98,13 @@ pub(crate) struct Producer {
     load_retired: Option<RetiredFn>,
     retired: Retired,
     retired_at: Option<Instant>,
-    /// Encodes the rows read for the inserter.
+    /// Compresses the rows read for the inserter.
     encoder: Encoder,
-    /// Rows already sent, refilled by the next events (their strings keep their memory).
-    // Boxed on purpose: a row is ~1 KB, and moving it from list to list per event cost 7%
-    // of the parse (clippy's `vec_box` assumes small items).
-    #[allow(clippy::vec_box)]
-    spare: Vec<Box<Located>>,
+    /// The row every event is read into, then encoded at once (its strings keep their
+    /// memory; one row, so that it stays in the CPU's cache).
+    row: Box<Located>,
+    /// Buffers of sources' rows sent, for the next chunk of any source to reuse.
+    raw_pool: Vec<Vec<u8>>,
     /// Fingerprint → end offset already sent in this run.
     seen: HashMap<String, u64>,
     bytes_read: u64,
@@ -126,8 +126,10 @@ struct SourceRun {
     pending: Vec<u8>,
     /// Offset where the pending (incomplete) line starts.
     pending_start: u64,
-    #[allow(clippy::vec_box)]
-    batch: Vec<Box<Located>>,
+    /// The rows read since the last batch was sent, encoded (none in a dry run).
+    batch: RawRows,
+    /// How many rows (also counted in a dry run).
+    batch_rows: usize,
     batch_bytes: usize,
     batch_started: Instant,
     /// Lines rejected since the last batch was sent.
@@ -146,13 +148,15 @@ struct SourceRun {
 /// two chunks.
 const BEHIND_CHUNKS: u32 = 4;
 
-/// Keeps a sent row to be refilled, unless it held an unusually long event (its memory is
-/// given back rather than kept for every later event).
-#[allow(clippy::vec_box)]
-fn keep_spare(spare: &mut Vec<Box<Located>>, r: Box<Located>) {
-    if r.row.message.capacity() <= 64 << 10 {
-        spare.push(r);
-    }
+/// Buffers kept for reuse once their rows are sent (more only when several sources fill
+/// chunks at once).
+const RAW_POOL: usize = 2;
+
+fn empty_row() -> Box<Located> {
+    Box::new(Located {
+        row: EventRow::default(),
+        offset: 0,
+    })
 }
 
 fn fingerprint(first_line: &[u8]) -> String {
@@ -245,7 +249,8 @@ impl Producer {
             retired: Retired::default(),
             retired_at: None,
             encoder: Encoder::default(),
-            spare: Vec::new(),
+            row: empty_row(),
+            raw_pool: Vec::new(),
             seen: HashMap::new(),
             bytes_read: 0,
             consumer_gone: false,
@@ -308,7 +313,8 @@ impl Producer {
             line_no: 0,
             pending: Vec::new(),
             pending_start: 0,
-            batch: Vec::new(),
+            batch: RawRows::default(),
+            batch_rows: 0,
             batch_bytes: 0,
             batch_started: Instant::now(),
             batch_rejected: 0,
@@ -432,9 +438,15 @@ impl Producer {
         run.line_no += 1;
         self.stats.lines += 1;
         let line_no = run.line_no;
+        if run.batch_rows == 0 {
+            self.chunk_starts(&mut run.batch);
+        }
+        let encode = self.load_retired.is_some();
         let SourceRun {
+            fp,
             parser,
             batch,
+            batch_rows,
             batch_bytes,
             present,
             path,
@@ -442,9 +454,10 @@ impl Producer {
             ..
         } = run;
         let stats = &mut self.stats;
-        let spare = &mut self.spare;
         let rejects = &mut self.rejects;
         let hook = &mut self.hook;
+        let retired = &self.retired;
+        let r = &mut self.row;
         let mut reject = |line: u64, reason: &str, detail: &str| {
             *batch_rejected += 1;
             let raw = (line == line_no).then_some(bytes);
@@ -461,33 +474,34 @@ impl Producer {
         let mut publishes = Vec::new();
         let mut events = 0u64;
         let mut already = 0u64;
+        let mut guarded = Guarded::default();
         parser.feed(line_no, offset, bytes, &mut |item| match item {
             Item::Event {
                 line,
                 offset,
                 event,
             } => {
-                // Boxed: a row (~1 KB) is refilled in place, not moved from list to list.
-                let mut r = spare.pop().unwrap_or_else(|| {
-                    Box::new(Located {
-                        row: EventRow::default(),
-                        offset,
-                    })
-                });
                 r.row.set_from_event(&event);
                 r.offset = offset;
                 if !storable(&r.row) {
                     reject(line, "time out of range", &r.row.time.to_rfc3339());
-                    spare.push(r);
                 } else if present.contains(&offset) {
                     already += 1;
-                    spare.push(r);
                 } else {
                     events += 1;
                     // Rough size in memory: the raw message dominates; the rest ~1 KiB.
                     let row = &r.row;
                     *batch_bytes += row.message.len() + row.agent.len() + row.referer.len() + 1024;
-                    batch.push(r);
+                    // Guarded against retired learners' late events, then encoded.
+                    if encode && retired.check(r, &mut guarded) {
+                        batch.push(fp, r);
+                    }
+                    *batch_rows += 1;
+                }
+                // An unusually long event's memory is given back, not kept for every
+                // later event.
+                if r.row.message.capacity() > 64 << 10 {
+                    *r = empty_row();
                 }
             }
             Item::CoursePublished { course_id, .. } => publishes.push(course_id.to_owned()),
@@ -500,11 +514,32 @@ impl Producer {
                 detail,
             } => reject(line, &reason.to_string(), &detail),
         });
+        self.stats.retired.scrubbed += guarded.scrubbed;
+        self.stats.retired.dropped += guarded.dropped;
+        self.stats.retired.mentions += guarded.mentions;
         self.stats.events += events;
         self.stats.already_stored += already;
         for c in publishes {
             self.stats.publishes += 1;
             hook.course_published(&c);
+        }
+    }
+
+    /// A source's next chunk begins: the retired learners are read again when due (the
+    /// rows are checked against them as they are read), and a spare buffer is reused.
+    fn chunk_starts(&mut self, batch: &mut RawRows) {
+        if let Some(load) = self.load_retired.as_mut()
+            && self
+                .retired_at
+                .is_none_or(|t| t.elapsed() >= RETIRED_REFRESH)
+        {
+            self.retired = load();
+            self.retired_at = Some(Instant::now());
+        }
+        if !batch.has_buffer()
+            && let Some(buf) = self.raw_pool.pop()
+        {
+            batch.reuse(buf);
         }
     }
 
@@ -523,7 +558,7 @@ impl Producer {
     /// soon as it is sent, until it falls [`BEHIND_CHUNKS`] behind (otherwise, full batches
     /// are gathered into larger inserts).
     fn maybe_flush(&mut self, run: &mut SourceRun, idle: bool) {
-        let full = run.batch.len() >= self.opts.batch_rows.min(CHUNK_ROWS)
+        let full = run.batch_rows >= self.opts.batch_rows.min(CHUNK_ROWS)
             || run.batch_bytes >= CHUNK_BYTES;
         if idle {
             run.live = true;
@@ -537,7 +572,7 @@ impl Producer {
         } else {
             self.opts.flush_interval
         };
-        let due = !run.batch.is_empty() && run.batch_started.elapsed() >= wait;
+        let due = run.batch_rows > 0 && run.batch_started.elapsed() >= wait;
         if full || due {
             self.send(run, !full || run.live);
         }
@@ -572,29 +607,13 @@ impl Producer {
         }
     }
 
-    /// The rows read: guarded against retired learners' late events, encoded, and kept to
-    /// be refilled.
+    /// The rows read, compressed; their buffer is kept for the next chunk.
     fn encode(&mut self, run: &mut SourceRun) -> Encoded {
-        let Some(load) = self.load_retired.as_mut() else {
-            for r in run.batch.drain(..) {
-                keep_spare(&mut self.spare, r);
-            }
-            return Encoded::default();
-        };
-        if self
-            .retired_at
-            .is_none_or(|t| t.elapsed() >= RETIRED_REFRESH)
-        {
-            self.retired = load();
-            self.retired_at = Some(Instant::now());
-        }
-        let g = self.retired.guard(&mut run.batch);
-        self.stats.retired.scrubbed += g.scrubbed;
-        self.stats.retired.dropped += g.dropped;
-        self.stats.retired.mentions += g.mentions;
-        for r in run.batch.drain(..) {
-            self.encoder.push(&run.fp, &r);
-            keep_spare(&mut self.spare, r);
+        run.batch_rows = 0;
+        self.encoder.push_rows(&run.fp, &mut run.batch);
+        let buf = run.batch.release();
+        if self.raw_pool.len() < RAW_POOL && buf.capacity() > 0 {
+            self.raw_pool.push(buf);
         }
         self.encoder.take()
     }
