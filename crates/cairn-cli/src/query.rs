@@ -150,11 +150,11 @@ async fn run_one(
             let mut resp = resp;
             let mut csv = cairn_report::NeutralCsv::new();
             while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
-                stdout
-                    .write_all(&csv.feed(&chunk))
-                    .map_err(|e| e.to_string())?;
+                let out = csv.feed(&chunk).map_err(|e| e.to_string())?;
+                stdout.write_all(&out).map_err(|e| e.to_string())?;
             }
-            stdout.write_all(&csv.finish()).map_err(|e| e.to_string())?;
+            let out = csv.finish().map_err(|e| e.to_string())?;
+            stdout.write_all(&out).map_err(|e| e.to_string())?;
         }
         Output::Json | Output::Table => {
             let table = read_table(resp, started, rows, usize::MAX)

@@ -119,15 +119,37 @@ fn neutralize_bytes(cell: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     }
 }
 
+/// The bytes of cells a row [`NeutralCsv`] rewrites stays under (16 MiB; a spreadsheet
+/// cell holds at most 32,767 characters): a row that reaches it ends the stream with
+/// [`RowTooLong`] rather than be held in memory however long it is.
+pub const MAX_ROW: usize = 16 << 20;
+
+/// A row of [`MAX_ROW`] bytes or more: the rewritten stream stops before it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowTooLong;
+
+impl std::fmt::Display for RowTooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "a row of the result is {} MiB or longer: the CSV stops before it",
+            MAX_ROW >> 20
+        )
+    }
+}
+
+impl std::error::Error for RowTooLong {}
+
 /// Rewrites a CSV stream (such as ClickHouse's `CSVWithNames`) chunk by chunk so that no
-/// cell is a spreadsheet formula ([`neutralize`]), in memory bounded by the longest cell.
+/// cell is a spreadsheet formula ([`neutralize`]), in memory bounded by the longest row
+/// (at most [`MAX_ROW`]) and in time linear in the stream.
 /// Cells that are not numbers come out quoted, as ClickHouse writes text.
 ///
 /// ```
 /// let mut csv = cairn_report::NeutralCsv::new();
-/// let mut out = csv.feed(b"\"name\",\"n\"\n\"=1+1\",-2\n\"@SUM(A1:A2)");
-/// out.extend(csv.feed(b"\",3\n"));
-/// out.extend(csv.finish());
+/// let mut out = csv.feed(b"\"name\",\"n\"\n\"=1+1\",-2\n\"@SUM(A1:A2)").unwrap();
+/// out.extend(csv.feed(b"\",3\n").unwrap());
+/// out.extend(csv.finish().unwrap());
 /// assert_eq!(out, b"\"name\",\"n\"\n\"'=1+1\",-2\n\"'@SUM(A1:A2)\",3\n");
 /// ```
 pub struct NeutralCsv {
@@ -136,6 +158,10 @@ pub struct NeutralCsv {
     len: usize,
     /// The cells of the record being read, neutralised.
     record: Vec<Vec<u8>>,
+    /// Their bytes.
+    record_bytes: usize,
+    /// A row was too long: the stream has stopped.
+    stopped: bool,
 }
 
 impl Default for NeutralCsv {
@@ -152,32 +178,36 @@ impl NeutralCsv {
             field: vec![0; 256],
             len: 0,
             record: Vec::new(),
+            record_bytes: 0,
+            stopped: false,
         }
     }
 
     /// Takes the next chunk of the stream; returns the records it completed.
-    pub fn feed(&mut self, input: &[u8]) -> Vec<u8> {
+    pub fn feed(&mut self, input: &[u8]) -> Result<Vec<u8>, RowTooLong> {
         self.read(input)
     }
 
     /// The stream ended: returns the rest (the last record, when the stream does not end
     /// with a newline).
-    pub fn finish(mut self) -> Vec<u8> {
+    pub fn finish(mut self) -> Result<Vec<u8>, RowTooLong> {
         self.read(&[])
     }
 
     /// Reads `input` (empty: the end of the stream) and writes the records it completes.
-    fn read(&mut self, mut input: &[u8]) -> Vec<u8> {
+    fn read(&mut self, mut input: &[u8]) -> Result<Vec<u8>, RowTooLong> {
         // csv-core takes empty input for the end of the stream.
         let at_end = input.is_empty();
+        if self.stopped {
+            return Err(RowTooLong);
+        }
         let mut out = Vec::new();
-        let mut w = csv::WriterBuilder::new()
-            .quote_style(csv::QuoteStyle::NonNumeric)
-            .flexible(true)
-            .from_writer(&mut out);
         while at_end || !input.is_empty() {
+            if self.record_bytes + self.len >= MAX_ROW {
+                return Err(self.too_long());
+            }
             if self.len == self.field.len() {
-                self.field.resize(self.field.len() * 2, 0);
+                self.field.resize((self.field.len() * 2).min(MAX_ROW), 0);
             }
             let (res, nin, nout) = self.reader.read_field(input, &mut self.field[self.len..]);
             input = &input[nin..];
@@ -187,20 +217,47 @@ impl NeutralCsv {
                 csv_core::ReadFieldResult::Field { record_end } => {
                     self.record
                         .push(neutralize_bytes(&self.field[..self.len]).into_owned());
+                    self.record_bytes += self.len;
                     self.len = 0;
+                    if self.record_bytes >= MAX_ROW {
+                        return Err(self.too_long());
+                    }
                     if record_end {
-                        let _ = w.write_record(&self.record);
+                        write_record(&mut out, &self.record);
                         self.record.clear();
+                        self.record_bytes = 0;
                     }
                 }
                 // All of the input is read (empty input: the stream's end is read).
                 csv_core::ReadFieldResult::InputEmpty | csv_core::ReadFieldResult::End => break,
             }
         }
-        let _ = w.flush();
-        drop(w);
-        out
+        Ok(out)
     }
+
+    /// The row is too long: its memory is given back.
+    fn too_long(&mut self) -> RowTooLong {
+        self.field = Vec::new();
+        self.len = 0;
+        self.record = Vec::new();
+        self.record_bytes = 0;
+        self.stopped = true;
+        RowTooLong
+    }
+}
+
+/// Appends `record` to `out`, text quoted. The writer's buffer holds the whole record
+/// quoted (every quote doubled), so each cell is quoted in one pass: with a smaller one,
+/// csv-core scans the rest of a long cell again for every bufferful.
+fn write_record(out: &mut Vec<u8>, record: &[Vec<u8>]) {
+    let quoted: usize = record.iter().map(|c| 2 * c.len() + 3).sum();
+    let mut w = csv::WriterBuilder::new()
+        .quote_style(csv::QuoteStyle::NonNumeric)
+        .flexible(true)
+        .buffer_capacity(quoted + 2)
+        .from_writer(out);
+    let _ = w.write_record(record);
+    let _ = w.flush();
 }
 
 fn to_csv(cells: &[Vec<String>]) -> String {
@@ -438,9 +495,9 @@ mod tests {
         let mut n = NeutralCsv::new();
         let mut out = Vec::new();
         for c in input.chunks(chunk.max(1)) {
-            out.extend(n.feed(c));
+            out.extend(n.feed(c).unwrap());
         }
-        out.extend(n.finish());
+        out.extend(n.finish().unwrap());
         out
     }
 
@@ -495,6 +552,48 @@ mod tests {
         );
         // Not UTF-8.
         assert_eq!(rewrite(b"\"=\xff\"\n", 1), b"\"'=\xff\"\n");
+    }
+
+    #[test]
+    fn a_row_of_max_row_bytes_stops_the_stream_and_a_long_cell_is_quoted_whole() {
+        // A long cell with quotes in it, in small chunks: quoted whole, quotes doubled.
+        let cell = "ab\"c".repeat(500_000);
+        let input = format!("\"s\"\n\"{}\"\n", cell.replace('"', "\"\""));
+        let out = rewrite(input.as_bytes(), 16 << 10);
+        assert_eq!(parse(&out), vec![vec!["s".to_owned()], vec![cell]]);
+        // One cell, or many, of MAX_ROW bytes in all: an error, and the records before it.
+        let feed_all = |cells: usize, each: usize| {
+            let mut n = NeutralCsv::new();
+            let mut out = n.feed(b"a,b\n1,2\n").unwrap();
+            let row: Vec<String> = (0..cells).map(|_| "y".repeat(each)).collect();
+            let row = row.join(",") + "\n";
+            let mut result = Ok(());
+            for c in row.as_bytes().chunks(1 << 20) {
+                match n.feed(c) {
+                    Ok(o) => out.extend(o),
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
+                }
+            }
+            let last = n.finish();
+            (out, result, last)
+        };
+        let (out, result, last) = feed_all(1, MAX_ROW);
+        assert_eq!((result, last), (Err(RowTooLong), Err(RowTooLong)));
+        assert_eq!(out, b"\"a\",\"b\"\n1,2\n", "the rows before it, whole");
+        let (_, result, _) = feed_all(64, MAX_ROW / 64);
+        assert_eq!(result, Err(RowTooLong), "many cells");
+        let (out, result, last) = feed_all(2, MAX_ROW / 2 - 10);
+        assert_eq!(result, Ok(()));
+        assert_eq!(last.map(|l| l.len()), Ok(0));
+        assert_eq!(
+            out.len(),
+            12 + 2 * (MAX_ROW / 2 - 10 + 2) + 2,
+            "a row under it"
+        );
+        assert!(RowTooLong.to_string().contains("16 MiB"));
     }
 
     proptest::proptest! {

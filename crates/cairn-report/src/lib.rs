@@ -19,8 +19,8 @@ use clickhouse::Row;
 use serde::{Deserialize, Serialize};
 
 pub use format::{
-    Columns, Format, NeutralCsv, cells, format_learner, format_overview, format_platform,
-    format_rows, neutralize,
+    Columns, Format, MAX_ROW, NeutralCsv, RowTooLong, cells, format_learner, format_overview,
+    format_platform, format_rows, neutralize,
 };
 
 /// The weekly engagement metric's SQL (`{{db}}` is the data-lake database).

@@ -617,19 +617,28 @@ pub(crate) async fn api_query(
     Ok(Json(run_as(&app, &s, &q.sql, &q.params).await?))
 }
 
-/// ClickHouse's CSV, streamed on with no cell a spreadsheet formula.
+/// ClickHouse's CSV, streamed on with no cell a spreadsheet formula. A row of
+/// [`cairn_report::MAX_ROW`] bytes or more ends the stream with an error (the download
+/// fails rather than the dashboard hold the row in memory).
 fn neutral_csv(
     resp: reqwest::Response,
-) -> impl futures_util::Stream<Item = Result<Vec<u8>, reqwest::Error>> + Send {
+) -> impl futures_util::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send {
     futures_util::stream::unfold(
         Some((resp, cairn_report::NeutralCsv::new())),
         |state| async move {
             let (mut resp, mut csv) = state?;
-            match resp.chunk().await {
-                Ok(Some(chunk)) => Some((Ok(csv.feed(&chunk)), Some((resp, csv)))),
-                Ok(None) => Some((Ok(csv.finish()), None)),
-                Err(e) => Some((Err(e), None)),
-            }
+            let next = match resp.chunk().await {
+                Ok(Some(chunk)) => csv.feed(&chunk).map(|out| (out, Some((resp, csv)))),
+                Ok(None) => csv.finish().map(|out| (out, None)),
+                Err(e) => return Some((Err(std::io::Error::other(e)), None)),
+            };
+            Some(match next {
+                Ok((out, state)) => (Ok(out), state),
+                Err(e) => {
+                    tracing::warn!("explorer: a CSV download stopped: {e}");
+                    (Err(std::io::Error::other(e)), None)
+                }
+            })
         },
     )
 }
