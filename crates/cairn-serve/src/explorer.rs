@@ -470,6 +470,9 @@ struct TsvReader {
     rows: Vec<Vec<Value>>,
     /// The bytes not yet read as lines (at most one line's start).
     buf: Vec<u8>,
+    /// How many bytes of `buf` are known to hold no newline (a long line comes in many
+    /// chunks: each is searched once).
+    scanned: usize,
     /// Bytes of the result read as lines so far.
     taken: usize,
     max_rows: usize,
@@ -485,6 +488,7 @@ impl TsvReader {
             types: None,
             rows: Vec::new(),
             buf: Vec::new(),
+            scanned: 0,
             taken: 0,
             max_rows,
             max_bytes,
@@ -502,7 +506,9 @@ impl TsvReader {
             self.buf.push(b'\n');
         }
         let mut start = 0;
-        while let Some(len) = self.buf[start..].iter().position(|b| *b == b'\n') {
+        while let Some(len) = memchr::memchr(b'\n', &self.buf[start.max(self.scanned)..])
+            .map(|i| i + start.max(self.scanned) - start)
+        {
             let line = &self.buf[start..start + len];
             if self.taken + len + 1 > self.max_bytes {
                 self.cut = Some("bytes");
@@ -536,6 +542,7 @@ impl TsvReader {
             }
         }
         self.buf.drain(..start);
+        self.scanned = self.buf.len();
         // A line not yet whole that already passes the limit is not waited for.
         if self.cut.is_none() && self.taken + self.buf.len() > self.max_bytes {
             self.cut = Some("bytes");

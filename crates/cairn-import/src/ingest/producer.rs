@@ -607,7 +607,7 @@ impl Producer {
         }
     }
 
-    /// The rows read, compressed; their buffer is kept for the next chunk.
+    /// The rows read, compressed; their buffer goes to the pool, for the next chunk.
     fn encode(&mut self, run: &mut SourceRun) -> Encoded {
         run.batch_rows = 0;
         self.encoder.push_rows(&run.fp, &mut run.batch);
