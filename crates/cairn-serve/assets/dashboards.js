@@ -95,6 +95,11 @@ async function drawAll() {
       tile.dataset.rows = String(result.rows.length);
       tile._result = result;
       window.CairnCharts.draw(body, c, result);
+      // A chart drawn from part of its result says so.
+      if (result.truncated) {
+        const why = result.cut === "bytes" ? "as much of the result as a page reads" : "a page holds at most that many";
+        tile.appendChild(make("p", "Drawn from the first " + result.rows.length.toLocaleString() + " rows of the result (" + why + ").", "muted truncated"));
+      }
     } catch (err) {
       body.appendChild(make("pre", err.message, "error"));
     }

@@ -223,6 +223,67 @@ async fn query_chart_dashboard_share_and_errors_in_chromium() {
         .await;
         assert!(msg.as_str().unwrap().contains("admins only"), "{msg}");
     }
+
+    // A chart of more rows than a page holds is drawn from the first ones, and says so;
+    // one of fewer says nothing.
+    let session = common::sign_in(&f.base, author, common::PASSWORD)
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for (name, n) in [("Many rows", 10_005), ("Few rows", 5)] {
+        let chart = serde_json::json!({ "chart": {
+            "name": name, "sql": format!("SELECT arrayJoin(range({n})) AS n, n * 2 AS v"),
+            "type": "line", "x": "n", "y": ["v"] } });
+        let r: serde_json::Value = common::client()
+            .post(format!("{}/api/charts", f.base))
+            .header(reqwest::header::COOKIE, &session)
+            .json(&chart)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        ids.push(r["id"].as_str().expect("a chart saved").to_owned());
+    }
+    let dash = serde_json::json!({ "dashboard": { "name": "Long", "charts": ids } });
+    let r: serde_json::Value = common::client()
+        .post(format!("{}/api/dashboards", f.base))
+        .header(reqwest::header::COOKIE, &session)
+        .json(&dash)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let long = r["id"].as_str().expect("a dashboard saved");
+    // A page load of its own (from another dashboard only the fragment would change).
+    c.goto("about:blank").await.unwrap();
+    c.goto(&format!("{}/dashboards#{long}", f.base))
+        .await
+        .unwrap();
+    wait_for(
+        &c,
+        "body[data-drawn='1'] .tile[data-rows] + .tile[data-rows]",
+    )
+    .await;
+    let notes = js(
+        &c,
+        "return Array.from(document.querySelectorAll('.tile')).map(t => [t.dataset.rows, (t.querySelector('p.truncated') || {}).textContent || ''])",
+    )
+    .await;
+    assert_eq!(
+        notes,
+        serde_json::json!([
+            [
+                "10000",
+                "Drawn from the first 10,000 rows of the result (a page holds at most that many)."
+            ],
+            ["5", ""]
+        ])
+    );
+
     c.close().await.unwrap();
     other.close().await.unwrap();
     f.drop_all().await;
