@@ -234,29 +234,11 @@ async fn query_chart_dashboard_share_and_errors_in_chromium() {
         let chart = serde_json::json!({ "chart": {
             "name": name, "sql": format!("SELECT arrayJoin(range({n})) AS n, n * 2 AS v"),
             "type": "line", "x": "n", "y": ["v"] } });
-        let r: serde_json::Value = common::client()
-            .post(format!("{}/api/charts", f.base))
-            .header(reqwest::header::COOKIE, &session)
-            .json(&chart)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let (_, r) = common::post_json(&f.base, &session, "/api/charts", chart).await;
         ids.push(r["id"].as_str().expect("a chart saved").to_owned());
     }
     let dash = serde_json::json!({ "dashboard": { "name": "Long", "charts": ids } });
-    let r: serde_json::Value = common::client()
-        .post(format!("{}/api/dashboards", f.base))
-        .header(reqwest::header::COOKIE, &session)
-        .json(&dash)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, r) = common::post_json(&f.base, &session, "/api/dashboards", dash).await;
     let long = r["id"].as_str().expect("a dashboard saved");
     // A page load of its own (from another dashboard only the fragment would change).
     c.goto("about:blank").await.unwrap();

@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use cairn_acl::render::TABLES;
 use cairn_core::{Secret, testing};
 use cairn_serve::explorer::{ExplorerOptions, PAGE_BYTES};
-use common::{PASSWORD, Setup, client, dashboard_with, sign_in};
+use common::{PASSWORD, Setup, client, dashboard_with, post_json, sign_in};
 use reqwest::StatusCode;
 use reqwest::header::COOKIE;
 use serde_json::{Value, json};
@@ -580,18 +580,6 @@ async fn without_per_user_identities_the_explorer_is_for_admins_only() {
             .any(|t| t["name"] == "video_view_segments")
     );
     f.drop_all().await;
-}
-
-async fn post_json(base: &str, session: &str, path: &str, body: Value) -> (StatusCode, Value) {
-    let r = client()
-        .post(format!("{base}{path}"))
-        .header(COOKIE, session)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status();
-    (status, r.json().await.unwrap())
 }
 
 async fn delete(base: &str, session: &str, path: &str) -> StatusCode {

@@ -119,6 +119,24 @@ pub fn hidden_csrf(html: &str) -> String {
 }
 
 /// Signs in with a password; returns the session cookie (`cairn_session=…`).
+/// POSTs `body` as JSON to `path` with the session cookie; the status and the JSON answer.
+pub async fn post_json(
+    base: &str,
+    session: &str,
+    path: &str,
+    body: serde_json::Value,
+) -> (reqwest::StatusCode, serde_json::Value) {
+    let r = client()
+        .post(format!("{base}{path}"))
+        .header(reqwest::header::COOKIE, session)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    (status, r.json().await.unwrap())
+}
+
 pub async fn sign_in(
     base: &str,
     user: &str,
