@@ -183,15 +183,21 @@ impl NeutralCsv {
         }
     }
 
-    /// Takes the next chunk of the stream; returns the records it completed.
+    /// Takes the next chunk of the stream; returns the records it completed. A row of
+    /// [`MAX_ROW`] bytes or more stops the stream: the records before it are returned, and
+    /// every later call returns [`RowTooLong`].
     pub fn feed(&mut self, input: &[u8]) -> Result<Vec<u8>, RowTooLong> {
         self.read(input)
     }
 
     /// The stream ended: returns the rest (the last record, when the stream does not end
-    /// with a newline).
+    /// with a newline), or [`RowTooLong`] if the stream stopped.
     pub fn finish(mut self) -> Result<Vec<u8>, RowTooLong> {
-        self.read(&[])
+        let out = self.read(&[])?;
+        if self.stopped {
+            return Err(RowTooLong);
+        }
+        Ok(out)
     }
 
     /// Reads `input` (empty: the end of the stream) and writes the records it completes.
@@ -204,7 +210,8 @@ impl NeutralCsv {
         let mut out = Vec::new();
         while at_end || !input.is_empty() {
             if self.record_bytes + self.len >= MAX_ROW {
-                return Err(self.too_long());
+                self.too_long();
+                break;
             }
             if self.len == self.field.len() {
                 self.field.resize((self.field.len() * 2).min(MAX_ROW), 0);
@@ -220,7 +227,8 @@ impl NeutralCsv {
                     self.record_bytes += self.len;
                     self.len = 0;
                     if self.record_bytes >= MAX_ROW {
-                        return Err(self.too_long());
+                        self.too_long();
+                        break;
                     }
                     if record_end {
                         write_record(&mut out, &self.record);
@@ -235,14 +243,13 @@ impl NeutralCsv {
         Ok(out)
     }
 
-    /// The row is too long: its memory is given back.
-    fn too_long(&mut self) -> RowTooLong {
+    /// The row is too long: the stream stops, and its memory is given back.
+    fn too_long(&mut self) {
         self.field = Vec::new();
         self.len = 0;
         self.record = Vec::new();
         self.record_bytes = 0;
         self.stopped = true;
-        RowTooLong
     }
 }
 
@@ -562,31 +569,43 @@ mod tests {
         let out = rewrite(input.as_bytes(), 16 << 10);
         assert_eq!(parse(&out), vec![vec!["s".to_owned()], vec![cell]]);
         // One cell, or many, of MAX_ROW bytes in all: an error, and the records before it.
-        let feed_all = |cells: usize, each: usize| {
+        // The rows out, whether a feed failed, and what finish gave; `chunk` bytes at a time.
+        let feed_all = |cells: usize, each: usize, chunk: usize| {
             let mut n = NeutralCsv::new();
-            let mut out = n.feed(b"a,b\n1,2\n").unwrap();
+            let mut out = n.feed(b"a,b\n").unwrap();
             let row: Vec<String> = (0..cells).map(|_| "y".repeat(each)).collect();
-            let row = row.join(",") + "\n";
-            let mut result = Ok(());
-            for c in row.as_bytes().chunks(1 << 20) {
+            // The row before the long one comes in the same chunk as its start.
+            let row = "1,2\n".to_owned() + &row.join(",") + "\n";
+            let mut failed = false;
+            for c in row.as_bytes().chunks(chunk) {
                 match n.feed(c) {
                     Ok(o) => out.extend(o),
-                    Err(e) => {
-                        result = Err(e);
+                    Err(RowTooLong) => {
+                        failed = true;
                         break;
                     }
                 }
             }
-            let last = n.finish();
-            (out, result, last)
+            (out, failed, n.finish())
         };
-        let (out, result, last) = feed_all(1, MAX_ROW);
-        assert_eq!((result, last), (Err(RowTooLong), Err(RowTooLong)));
-        assert_eq!(out, b"\"a\",\"b\"\n1,2\n", "the rows before it, whole");
-        let (_, result, _) = feed_all(64, MAX_ROW / 64);
-        assert_eq!(result, Err(RowTooLong), "many cells");
-        let (out, result, last) = feed_all(2, MAX_ROW / 2 - 10);
-        assert_eq!(result, Ok(()));
+        let before = b"\"a\",\"b\"\n1,2\n".to_vec();
+        for chunk in [1 << 20, usize::MAX] {
+            // One cell of MAX_ROW bytes: the rows before it come out whole, then the error
+            // (at the latest from finish).
+            let (out, _, last) = feed_all(1, MAX_ROW, chunk);
+            assert_eq!(
+                (out, last),
+                (before.clone(), Err(RowTooLong)),
+                "chunks of {chunk}"
+            );
+            let (out, _, last) = feed_all(64, MAX_ROW / 64, chunk);
+            assert_eq!((out, last), (before.clone(), Err(RowTooLong)), "many cells");
+        }
+        // Once stopped, every call is the error.
+        let (_, failed, _) = feed_all(1, MAX_ROW + (2 << 20), 1 << 20);
+        assert!(failed, "a feed after the row passed the limit");
+        let (out, failed, last) = feed_all(2, MAX_ROW / 2 - 10, 1 << 20);
+        assert!(!failed);
         assert_eq!(last.map(|l| l.len()), Ok(0));
         assert_eq!(
             out.len(),
