@@ -9,8 +9,8 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use cairn_core::ClickHouse;
 use cairn_core::testing::{ClusterNode, cluster};
+use cairn_core::{ClickHouse, Config};
 use cairn_migrate::{MigrateError, Migrator, UpOptions, source};
 
 fn opts(owner: &str) -> UpOptions {
@@ -330,6 +330,27 @@ impl Drop for Paused {
 }
 
 /// Resumes `paused` after `after`, from another thread (the test's runtime waits meanwhile).
+/// Waits (up to 30 s) until a resumed node reads ZooKeeper again: a request renews its
+/// session, so the next pause starts from a fresh one. Two pauses in a row with no request
+/// between them outlived the session's 6 s once, in CI. On 18.16, a replica whose session
+/// expires during a replicated `ALTER … ON CLUSTER` leaves the task unfinished on its shard
+/// for good: the other replica holds the shard's lock and never executes it (reproduced
+/// with one 10 s pause), and the test hung until its 300 s timeout.
+async fn awake(config: &Config, node: &ClusterNode) {
+    let on = node.clickhouse(config, "system").await;
+    for _ in 0..300 {
+        let sql = "SELECT count() FROM system.zookeeper WHERE path = '/'";
+        if on.client().query(sql).fetch_one::<u64>().await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "node {} does not read ZooKeeper 30 s after it was resumed",
+        node.name
+    );
+}
+
 fn resume_after(paused: Paused, after: Duration) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         std::thread::sleep(after);
@@ -381,6 +402,7 @@ async fn a_statement_outliving_the_ddl_timeout_is_waited_for() {
         "{raw}"
     );
     paused.join().unwrap();
+    awake(&config, slow).await;
 
     // Cairn waits: an ALTER of the events' replicated local tables returns once the stopped
     // replica has applied it too.
@@ -393,6 +415,7 @@ async fn a_statement_outliving_the_ddl_timeout_is_waited_for() {
     .unwrap_or_else(|e| panic!("waited for: {e}"));
     let waited = started.elapsed();
     paused.join().unwrap();
+    awake(&config, slow).await;
     assert!(waited >= Duration::from_millis(2500), "{waited:?}");
     for node in &nodes {
         let on = node.clickhouse(&config, &db).await;
@@ -424,6 +447,7 @@ async fn a_statement_outliving_the_ddl_timeout_is_waited_for() {
         .expect_err("the view fails where the table is missing")
         .to_string();
     paused.join().unwrap();
+    awake(&config, slow).await;
     assert!(err.contains("failed on"), "{err}");
     for node in &nodes[1..] {
         assert!(
