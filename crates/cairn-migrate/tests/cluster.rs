@@ -329,7 +329,6 @@ impl Drop for Paused {
     }
 }
 
-/// Resumes `paused` after `after`, from another thread (the test's runtime waits meanwhile).
 /// Waits (up to 30 s) until a resumed node reads ZooKeeper again: a request renews its
 /// session, so the next pause starts from a fresh one. Two pauses in a row with no request
 /// between them outlived the session's 6 s once, in CI. On 18.16, a replica whose session
@@ -351,6 +350,7 @@ async fn awake(config: &Config, node: &ClusterNode) {
     );
 }
 
+/// Resumes `paused` after `after`, from another thread (the test's runtime waits meanwhile).
 fn resume_after(paused: Paused, after: Duration) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         std::thread::sleep(after);
