@@ -118,7 +118,6 @@ pub fn hidden_csrf(html: &str) -> String {
     html[at..at + 64].to_owned()
 }
 
-/// Signs in with a password; returns the session cookie (`cairn_session=…`).
 /// POSTs `body` as JSON to `path` with the session cookie; the status and the JSON answer.
 pub async fn post_json(
     base: &str,
@@ -137,6 +136,7 @@ pub async fn post_json(
     (status, r.json().await.unwrap())
 }
 
+/// Signs in with a password; returns the session cookie (`cairn_session=…`).
 pub async fn sign_in(
     base: &str,
     user: &str,
