@@ -87,6 +87,11 @@ pub struct Report {
     pub mutations: usize,
     /// ClickHouse users dropped.
     pub users_dropped: usize,
+    /// Data parts the mutations replaced that are still on disk (read by no query) when the
+    /// run ends: ClickHouse removes them after `old_parts_lifetime`.
+    pub replaced_parts: u64,
+    /// The server's `old_parts_lifetime`, in seconds (none when no mutation ran).
+    pub old_parts_lifetime: Option<u64>,
 }
 
 impl std::fmt::Display for Report {
@@ -128,6 +133,16 @@ impl std::fmt::Display for Report {
                 "{} mutations applied by ClickHouse, {} ClickHouse users dropped",
                 self.mutations, self.users_dropped
             ));
+        }
+        if let Some(lifetime) = self.old_parts_lifetime {
+            lines.push(if self.replaced_parts == 0 {
+                "the data parts the mutations replaced are removed from disk".to_owned()
+            } else {
+                format!(
+                    "{} data parts the mutations replaced stay on disk, read by no query, until ClickHouse removes them (old_parts_lifetime: {lifetime} s)",
+                    self.replaced_parts
+                )
+            });
         }
         f.write_str(&lines.join("\n"))
     }
@@ -281,7 +296,7 @@ async fn wait_for_mutations(
     ch: &ClickHouse,
     before: &HashSet<(String, String, String)>,
     timeout: Duration,
-) -> cairn_core::Result<usize> {
+) -> cairn_core::Result<Vec<MutationState>> {
     let started = Instant::now();
     let mut delay = Duration::from_millis(50);
     let nodes = ch.cluster_nodes().await?;
@@ -307,7 +322,7 @@ async fn wait_for_mutations(
             .map(MutationState::describe)
             .collect();
         if pending.is_empty() {
-            return Ok(ours.len());
+            return Ok(ours);
         }
         if started.elapsed() >= timeout {
             return Err(cairn_core::Error::Other(format!(
@@ -412,15 +427,61 @@ pub async fn run(ch: &ClickHouse, lms: &MysqlConfig, opts: &Options) -> cairn_co
         ));
     }
     let before = mutation_ids(ch).await?;
+    let mut applied = Vec::new();
     for batch in todo.chunks(BATCH_LEARNERS) {
         let (learners, hashes) = retire_batch(ch, opts, batch, &ready, &again, &mut report).await?;
         if !opts.dry_run {
-            report.mutations = wait_for_mutations(ch, &before, opts.mutation_timeout).await?;
+            applied = wait_for_mutations(ch, &before, opts.mutation_timeout).await?;
+            report.mutations = applied.len();
             record(ch, opts.mode, &learners, &hashes, true).await?;
         }
         report.learners.extend(learners);
     }
+    if !applied.is_empty() {
+        report.replaced_parts = replaced_parts(ch, &applied).await?;
+        report.old_parts_lifetime = old_parts_lifetime(ch).await?;
+    }
     Ok(report)
+}
+
+/// The inactive data parts of the tables `applied` mutated, on the nodes they ran on: the
+/// parts the mutations (and merges) replaced, kept on disk until `old_parts_lifetime` ends.
+async fn replaced_parts(ch: &ClickHouse, applied: &[MutationState]) -> cairn_core::Result<u64> {
+    let mut tables: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for m in applied {
+        tables.entry(&m.node).or_default().insert(&m.table);
+    }
+    let mut parts = 0;
+    for (node, tables) in tables {
+        let tables: Vec<&str> = tables.into_iter().collect();
+        let (client, source) = if node.is_empty() {
+            (ch.server_client(), "system.parts".to_owned())
+        } else {
+            ch.on_node(node, "parts")
+        };
+        let n: u64 = client
+            .query(&format!(
+                "SELECT count() FROM {source} WHERE database = ? AND has(?, table) AND NOT active"
+            ))
+            .bind(ch.database())
+            .bind(tables)
+            .fetch_one()
+            .await
+            .map_err(ch_err("reading system.parts"))?;
+        parts += n;
+    }
+    Ok(parts)
+}
+
+/// The server's `old_parts_lifetime` (seconds), when it reports one.
+async fn old_parts_lifetime(ch: &ClickHouse) -> cairn_core::Result<Option<u64>> {
+    let values: Vec<String> = ch
+        .server_client()
+        .query("SELECT value FROM system.merge_tree_settings WHERE name = 'old_parts_lifetime'")
+        .fetch_all()
+        .await
+        .map_err(ch_err("reading system.merge_tree_settings"))?;
+    Ok(values.first().and_then(|v| v.trim().parse().ok()))
 }
 
 async fn retire_batch(

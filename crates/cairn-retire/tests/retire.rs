@@ -447,6 +447,31 @@ async fn scrub_keeps_the_statistics_and_no_trace_of_the_learner() {
         .unwrap();
     assert_eq!(rita(&report), &l, "the run does what the dry run counted");
     assert!(report.mutations >= 3, "{report}");
+    // The parts the mutations replaced are reported while they are still on disk (none of
+    // them is removed before `old_parts_lifetime`, 8 minutes by default; a server set to
+    // 0 may have removed them already).
+    let lifetime = report
+        .old_parts_lifetime
+        .expect("the server reports old_parts_lifetime");
+    if lifetime >= 60 {
+        let inactive = count(
+            &ch,
+            "SELECT count() FROM system.parts WHERE database = currentDatabase() AND NOT active",
+        )
+        .await;
+        assert!(report.replaced_parts >= 1, "{report}");
+        assert!(
+            report.replaced_parts <= inactive,
+            "{report}; {inactive} inactive parts"
+        );
+        assert!(
+            report.to_string().contains(&format!(
+                "{} data parts the mutations replaced stay on disk",
+                report.replaced_parts
+            )),
+            "{report}"
+        );
+    }
 
     assert_eq!(hits(&ch, &all_ids).await, Vec::<String>::new());
     assert_eq!(
@@ -808,6 +833,10 @@ async fn on_a_cluster_no_replica_keeps_a_trace() {
     // Every node: her events' mutation on both replicas of each shard, the bookkeeping
     // tables' on all four.
     assert!(report.mutations >= 4 * 3, "{report}");
+    // The replaced parts are counted on every node the mutations ran on (18.16 keeps them
+    // for old_parts_lifetime, 480 s): at least one per node.
+    assert_eq!(report.old_parts_lifetime, Some(480), "{report}");
+    assert!(report.replaced_parts >= 4, "{report}");
     for n in &nodes {
         let node = n.clickhouse(&config, ch.database()).await;
         assert_eq!(
