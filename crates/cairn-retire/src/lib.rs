@@ -139,7 +139,7 @@ impl std::fmt::Display for Report {
                 "the data parts the mutations replaced are removed from disk".to_owned()
             } else {
                 format!(
-                    "{} data parts the mutations replaced stay on disk, read by no query, until ClickHouse removes them (old_parts_lifetime: {lifetime} s)",
+                    "{} data parts the mutations replaced stay on disk, read by no query, until ClickHouse removes them: old_parts_lifetime ({lifetime} s) after each was replaced",
                     self.replaced_parts
                 )
             });
