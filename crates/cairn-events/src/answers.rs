@@ -78,24 +78,84 @@ pub fn answers_of(e: &Event<'_>) -> Vec<Answer> {
     ) {
         return Vec::new();
     }
-    // Each part read on its own, borrowing its text; a part that is not an object is
-    // empty, and a repeated key keeps its last value (as a JSON object read whole would).
-    fn object<'a, V: Deserialize<'a>>(part: &'a Option<Cow<'a, str>>) -> BTreeMap<Key<'a>, V> {
-        part.as_deref()
-            .and_then(|raw| serde_json::from_str(raw).ok())
-            .unwrap_or_default()
-    }
     let c = &e.check;
-    from_server(
-        &object(&c.answers),
-        &object(&c.submission),
-        &object(&c.correct_map),
-    )
+    from_server(&c.answers, &c.submission, &c.correct_map)
+}
+
+/// A server `problem_check`'s `answers`, `submission` and `correct_map`, read in the
+/// message's one pass with the rest of the payload (what [`answers_of`] reads, without a
+/// second pass over the message). A part that is not an object is empty, and a repeated
+/// key keeps its last value, as in a JSON object read whole.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CheckParts<'a> {
+    answers: BTreeMap<Key<'a>, Strings<'a>>,
+    submission: BTreeMap<Key<'a>, Obj<Submitted<'a>>>,
+    correct_map: BTreeMap<Key<'a>, Obj<Correctness<'a>>>,
+}
+
+/// The parts as the payload's fields read them: each an object, or anything else.
+pub(crate) type Part<'a, V> = Obj<BTreeMap<Key<'a>, V>>;
+
+impl<'a> CheckParts<'a> {
+    /// The parts from the payload's fields.
+    pub(crate) fn new(
+        answers: Part<'a, Strings<'a>>,
+        submission: Part<'a, Obj<Submitted<'a>>>,
+        correct_map: Part<'a, Obj<Correctness<'a>>>,
+    ) -> CheckParts<'a> {
+        CheckParts {
+            answers: answers.0.unwrap_or_default(),
+            submission: submission.0.unwrap_or_default(),
+            correct_map: correct_map.0.unwrap_or_default(),
+        }
+    }
+
+    /// Whether no part names an input.
+    pub fn is_empty(&self) -> bool {
+        self.answers.is_empty() && self.submission.is_empty() && self.correct_map.is_empty()
+    }
+}
+
+/// Owned copy of a borrowed text.
+fn own(c: Cow<'_, str>) -> Cow<'static, str> {
+    Cow::Owned(c.into_owned())
+}
+
+/// Owned copy of a part (for payloads decoded from a JSON string).
+pub(crate) fn own_part<V, W>(part: Part<'_, V>, f: impl Fn(V) -> W) -> Part<'static, W> {
+    Obj(part
+        .0
+        .map(|m| m.into_iter().map(|(k, v)| (Key(own(k.0)), f(v))).collect()))
+}
+
+impl Strings<'_> {
+    /// Owned copy.
+    pub(crate) fn into_owned(self) -> Strings<'static> {
+        Strings(self.0.into_iter().map(own).collect())
+    }
+}
+
+impl Submitted<'_> {
+    /// Owned copy.
+    pub(crate) fn into_owned(self) -> Submitted<'static> {
+        Submitted {
+            answer: self.answer.map(Strings::into_owned),
+            correct: self.correct,
+            input_type: self.input_type.map(own),
+        }
+    }
+}
+
+impl Correctness<'_> {
+    /// Owned copy.
+    pub(crate) fn into_owned(self) -> Correctness<'static> {
+        Correctness(self.0.map(own))
+    }
 }
 
 /// An object key, borrowed from the message unless it had escapes.
-#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Key<'a>(Cow<'a, str>);
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Key<'a>(Cow<'a, str>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -105,8 +165,8 @@ impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
 
 /// A JSON value as a list of strings: a string, the strings of a list (nested lists
 /// flattened), any other value as its JSON text; `null` is none.
-#[derive(Debug, Default)]
-struct Strings<'a>(Vec<Cow<'a, str>>);
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Strings<'a>(Vec<Cow<'a, str>>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for Strings<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -239,8 +299,8 @@ impl<'de: 'a, 'a> Deserialize<'de> for Scalar<'a> {
 /// One input's `submission` entry (an object): what the learner saw, whether it was
 /// right (a JSON bool), the input type (a JSON string). A repeated key's last value wins,
 /// as in a JSON object read whole.
-#[derive(Default)]
-struct Submitted<'a> {
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Submitted<'a> {
     answer: Option<Strings<'a>>,
     correct: Option<bool>,
     input_type: Option<Cow<'a, str>>,
@@ -284,8 +344,8 @@ impl<'de: 'a, 'a> Deserialize<'de> for Submitted<'a> {
 }
 
 /// One input's `correct_map` entry (an object): its `correctness`, when a string.
-#[derive(Default)]
-struct Correctness<'a>(Option<Cow<'a, str>>);
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Correctness<'a>(Option<Cow<'a, str>>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for Correctness<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -465,6 +525,32 @@ mod tests {
     }
 
     #[test]
+    fn a_server_checks_parts_are_read_with_the_payload_borrowing_the_message() {
+        let msg = r#"{"name": "problem_check", "event_source": "server", "time": "2024-01-02T10:00:00Z",
+            "event": {"answers": {"p_2_1": "choice_1"}, "state": {"big": [1, 2, 3]}, "correct_map": null}}"#;
+        let e = parse_event(msg, None).unwrap();
+        let (key, values) = e.check.answers.iter().next().expect("one input");
+        assert!(matches!(key.0, Cow::Borrowed("p_2_1")));
+        assert!(matches!(values.0[..], [Cow::Borrowed("choice_1")]));
+        assert!(e.check.submission.is_empty() && e.check.correct_map.is_empty());
+        // Encoded in a string, they are decoded (owned).
+        let enc = r#"{"name": "problem_check", "time": "2024-01-02T10:00:00Z",
+            "event": "{\"answers\": {\"p_2_1\": \"x\"}}"}"#;
+        let e = parse_event(enc, None).unwrap();
+        assert_eq!(e.payload_form, PayloadForm::EncodedObject);
+        assert!(matches!(e.check.answers.keys().next(), Some(Key(Cow::Owned(k))) if k == "p_2_1"));
+        assert_eq!(answers_of(&e)[0].values, ["x"]);
+        // Parts that are not objects are empty; the rest of the payload is kept.
+        let odd = r#"{"name": "problem_check", "time": "2024-01-02T10:00:00Z",
+            "event": {"answers": [1], "submission": "x", "correct_map": 3, "problem_id": "p"}}"#;
+        let e = parse_event(odd, None).unwrap();
+        assert!(e.check.is_empty());
+        assert!(
+            matches!(&e.payload, crate::Payload::Problem { problem_id, .. } if problem_id == "p")
+        );
+    }
+
+    #[test]
     fn other_events_and_empty_payloads_have_no_answers() {
         for msg in [
             r#"{"name": "problem_check", "time": "2024-01-02T10:00:00Z"}"#,
@@ -530,6 +616,19 @@ mod tests {
         of(&msg)
     }
 
+    /// The same check with its payload encoded in a JSON string (browser-style), so the
+    /// parts are read from the decoded text and owned.
+    fn server_check_encoded(answers: &str, submission: &str, correct_map: &str) -> Vec<Answer> {
+        let payload = format!(
+            r#"{{"answers": {answers}, "submission": {submission}, "correct_map": {correct_map}}}"#
+        );
+        let msg = format!(
+            r#"{{"name": "problem_check", "event_source": "server", "time": "2024-01-02T10:00:00Z", "event": {}}}"#,
+            Value::from(payload)
+        );
+        of(&msg)
+    }
+
     #[test]
     fn repeated_keys_keep_their_last_value_as_before() {
         let (a, s, c) = (
@@ -587,6 +686,7 @@ mod tests {
         fn typed_reading_equals_reading_through_values(a in part(), s in part(), c in part()) {
             let (a, s, c) = (a.to_string(), s.to_string(), c.to_string());
             proptest::prop_assert_eq!(server_check(&a, &s, &c), reference(&a, &s, &c));
+            proptest::prop_assert_eq!(server_check_encoded(&a, &s, &c), reference(&a, &s, &c));
         }
     }
 }

@@ -10,7 +10,9 @@ use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::lenient::{Flag, Id, Num, Obj, PayloadValue, RawJson, Text};
+pub use crate::answers::CheckParts;
+use crate::answers::{Correctness, Part, Strings, Submitted, own_part};
+use crate::lenient::{Flag, Id, Num, Obj, PayloadValue, Text};
 
 /// The event family, from the event name (or `event_type` when the name is missing).
 #[derive(
@@ -358,11 +360,11 @@ struct Fields<'a> {
     #[serde(default)]
     correct: Flag,
     #[serde(borrow, default)]
-    answers: RawJson<'a>,
+    answers: Part<'a, Strings<'a>>,
     #[serde(borrow, default)]
-    submission: RawJson<'a>,
+    submission: Part<'a, Obj<Submitted<'a>>>,
     #[serde(borrow, default)]
-    correct_map: RawJson<'a>,
+    correct_map: Part<'a, Obj<Correctness<'a>>>,
 }
 
 /// Owned copy of a borrowed text (for payloads decoded from a JSON string).
@@ -413,16 +415,11 @@ impl Fields<'_> {
             commentable_id: own(self.commentable_id),
             discussion: Obj(self.discussion.0.map(|d| Discussion { id: own(d.id) })),
             correct: self.correct,
-            answers: own_raw(self.answers),
-            submission: own_raw(self.submission),
-            correct_map: own_raw(self.correct_map),
+            answers: own_part(self.answers, Strings::into_owned),
+            submission: own_part(self.submission, |s| Obj(s.0.map(Submitted::into_owned))),
+            correct_map: own_part(self.correct_map, |c| Obj(c.0.map(Correctness::into_owned))),
         }
     }
-}
-
-/// Owned copy of borrowed raw JSON.
-fn own_raw(r: RawJson<'_>) -> RawJson<'static> {
-    RawJson(r.0.map(|c| Cow::Owned(c.into_owned())))
 }
 
 /// Typed payload of an event, by family. Text fields are `""` when absent.
@@ -650,7 +647,7 @@ pub struct Event<'a> {
     pub payload_form: PayloadForm,
     /// The url-encoded form payload (browser `problem_check`), if that is what it was.
     pub form: Option<Cow<'a, str>>,
-    /// A server `problem_check`'s answer parts, as raw JSON: what
+    /// A server `problem_check`'s answer parts, read with the payload: what
     /// [`crate::answers::answers_of`] reads, without parsing the message again.
     pub check: CheckParts<'a>,
     /// User id from the payload (`event.user_id`), which may differ from the context's.
@@ -661,18 +658,6 @@ pub struct Event<'a> {
     pub payload: Payload<'a>,
     /// The JSON message as it was in the log.
     pub raw: &'a str,
-}
-
-/// The payload's `answers`, `submission` and `correct_map` (a server `problem_check`'s),
-/// each as raw JSON when present.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CheckParts<'a> {
-    /// `answers`: the raw values per input.
-    pub answers: Option<Cow<'a, str>>,
-    /// `submission`: per input, what the learner saw.
-    pub submission: Option<Cow<'a, str>>,
-    /// `correct_map`: per input, its correctness.
-    pub correct_map: Option<Cow<'a, str>>,
 }
 
 /// Where an event's time came from.
@@ -868,11 +853,11 @@ pub fn parse_event<'a>(
             &mut empty
         }
     };
-    let check = CheckParts {
-        answers: fields.answers.0.take(),
-        submission: fields.submission.0.take(),
-        correct_map: fields.correct_map.0.take(),
-    };
+    let check = CheckParts::new(
+        take(&mut fields.answers),
+        take(&mut fields.submission),
+        take(&mut fields.correct_map),
+    );
     let payload_user_id = fields.user_id.0;
     let payload_course_id = fields.course_id.0.clone().unwrap_or(Cow::Borrowed(""));
     let mut payload = Payload::build(family, fields);
@@ -942,23 +927,5 @@ mod tests {
             ),
             "{bad:?}"
         );
-    }
-
-    #[test]
-    fn a_server_checks_answer_parts_are_borrowed_from_the_message() {
-        let msg = r#"{"name": "problem_check", "event_source": "server", "time": "2024-01-02T10:00:00Z",
-            "event": {"answers": {"p_2_1": "choice_1"}, "state": {"big": [1, 2, 3]}, "correct_map": null}}"#;
-        let e = parse_event(msg, None).unwrap();
-        assert!(matches!(
-            e.check.answers,
-            Some(Cow::Borrowed(r#"{"p_2_1": "choice_1"}"#))
-        ));
-        assert_eq!((e.check.submission, e.check.correct_map), (None, None));
-        // Encoded in a string, they are decoded (owned).
-        let enc = r#"{"name": "problem_check", "time": "2024-01-02T10:00:00Z",
-            "event": "{\"answers\": {\"p_2_1\": \"x\"}}"}"#;
-        let e = parse_event(enc, None).unwrap();
-        assert_eq!(e.payload_form, PayloadForm::EncodedObject);
-        assert_eq!(e.check.answers.as_deref(), Some(r#"{"p_2_1": "x"}"#));
     }
 }

@@ -230,18 +230,6 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Obj<T> {
     }
 }
 
-/// A JSON value kept as its text, unparsed (`None` for null); owned when the value came
-/// from a decoded string.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct RawJson<'a>(pub Option<Cow<'a, str>>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for RawJson<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = <Option<&'de serde_json::value::RawValue>>::deserialize(d)?;
-        Ok(RawJson(raw.map(|r| Cow::Borrowed(r.get()))))
-    }
-}
-
 /// An event's payload (`event` or `data`) in one pass over the message: an object's
 /// fields as `T` (typed, lenient), or what else it was.
 #[derive(Debug, Clone, Default, PartialEq)]
