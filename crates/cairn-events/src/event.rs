@@ -277,8 +277,10 @@ struct Discussion<'a> {
 }
 
 /// Every payload field Cairn reads, across families; one lenient pass over the payload.
+/// A server `problem_check`'s answer parts are read typed ([`Fields`]), or kept as raw
+/// JSON ([`RawFields`]) when that read fails on them.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-struct Fields<'a> {
+struct FieldsOf<'a, A, S, C> {
     #[serde(borrow, default)]
     id: Text<'a>,
     #[serde(borrow, default)]
@@ -359,12 +361,84 @@ struct Fields<'a> {
     discussion: Obj<Discussion<'a>>,
     #[serde(default)]
     correct: Flag,
-    #[serde(borrow, default)]
-    answers: Part<'a, Strings<'a>>,
-    #[serde(borrow, default)]
-    submission: Part<'a, Obj<Submitted<'a>>>,
-    #[serde(borrow, default)]
-    correct_map: Part<'a, Obj<Correctness<'a>>>,
+    #[serde(default)]
+    answers: A,
+    #[serde(default)]
+    submission: S,
+    #[serde(default)]
+    correct_map: C,
+}
+
+/// The payload's fields, the answer parts typed.
+type Fields<'a> = FieldsOf<
+    'a,
+    Part<'a, Strings<'a>>,
+    Part<'a, Obj<Submitted<'a>>>,
+    Part<'a, Obj<Correctness<'a>>>,
+>;
+
+/// The payload's fields, the answer parts as raw JSON (each read on its own afterwards).
+type RawFields<'a> = FieldsOf<'a, Option<&'a RawValue>, Option<&'a RawValue>, Option<&'a RawValue>>;
+
+/// A part read from its raw JSON on its own: empty when it does not read.
+fn part_of<'a, V: Deserialize<'a>>(raw: Option<&'a RawValue>) -> Part<'a, V> {
+    raw.and_then(|r| serde_json::from_str(r.get()).ok())
+        .unwrap_or(Obj(None))
+}
+
+/// Reads a payload object's fields. Should the answer parts make the one read fail (a
+/// value nested deeper than serde_json's recursion limit), the rest is read with the
+/// parts skipped, and each part on its own: the other fields are kept.
+fn read_fields(text: &str) -> Option<Fields<'_>> {
+    if let Ok(f) = serde_json::from_str::<Fields<'_>>(text) {
+        return Some(f);
+    }
+    let r = serde_json::from_str::<RawFields<'_>>(text).ok()?;
+    Some(FieldsOf {
+        id: r.id,
+        code: r.code,
+        current_time_camel: r.current_time_camel,
+        current_time: r.current_time,
+        old_time: r.old_time,
+        new_time: r.new_time,
+        duration: r.duration,
+        old_speed: r.old_speed,
+        new_speed: r.new_speed,
+        problem_id: r.problem_id,
+        attempts: r.attempts,
+        grade: r.grade,
+        max_grade: r.max_grade,
+        success: r.success,
+        weighted_earned: r.weighted_earned,
+        weighted_possible: r.weighted_possible,
+        weighted_graded_earned: r.weighted_graded_earned,
+        weighted_graded_possible: r.weighted_graded_possible,
+        user_id: r.user_id,
+        course_id: r.course_id,
+        mode: r.mode,
+        percent_grade: r.percent_grade,
+        letter_grade: r.letter_grade,
+        block_id: r.block_id,
+        completion: r.completion,
+        old: r.old,
+        new: r.new,
+        current_tab: r.current_tab,
+        tab_count: r.tab_count,
+        target_name: r.target_name,
+        target_url: r.target_url,
+        current_url: r.current_url,
+        exam_id: r.exam_id,
+        exam_content_id: r.exam_content_id,
+        attempt_id: r.attempt_id,
+        attempt_status: r.attempt_status,
+        certificate_id: r.certificate_id,
+        commentable_id: r.commentable_id,
+        discussion: r.discussion,
+        correct: r.correct,
+        answers: part_of(r.answers),
+        submission: part_of(r.submission),
+        correct_map: part_of(r.correct_map),
+    })
 }
 
 /// Owned copy of a borrowed text (for payloads decoded from a JSON string).
@@ -374,7 +448,7 @@ fn own(t: Text<'_>) -> Text<'static> {
 
 impl Fields<'_> {
     fn into_owned(self) -> Fields<'static> {
-        Fields {
+        FieldsOf {
             id: own(self.id),
             code: own(self.code),
             current_time_camel: self.current_time_camel,
@@ -729,7 +803,7 @@ fn from_raw(raw: Option<&RawValue>) -> PayloadValue<'_, Box<Fields<'_>>> {
     };
     let text = raw.get();
     match text.as_bytes().first() {
-        Some(b'{') => PayloadValue::Object(serde_json::from_str(text).unwrap_or_default()),
+        Some(b'{') => PayloadValue::Object(Box::new(read_fields(text).unwrap_or_default())),
         Some(b'[') => PayloadValue::List,
         Some(b'n') => PayloadValue::Absent,
         Some(b'"') => match serde_json::from_str::<Cow<'_, str>>(text) {
@@ -754,9 +828,7 @@ fn decode_payload<'a>(payload: PayloadValue<'a, Box<Fields<'a>>>) -> Decoded<'a>
     loop {
         let t = s.trim_start();
         if t.starts_with('{') {
-            let fields = serde_json::from_str::<Fields<'_>>(t)
-                .map(|f| Box::new(f.into_owned()))
-                .ok();
+            let fields = read_fields(t).map(|f| Box::new(f.into_owned()));
             let form = if depth == 0 {
                 PayloadForm::EncodedObject
             } else {
@@ -902,6 +974,37 @@ pub fn parse_event<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn answers_nested_past_the_recursion_limit_cost_only_their_part() {
+        // serde_json reads at most 128 levels in one pass; a value nested deeper in a
+        // check's answers must not cost the payload's other fields, in either form.
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let payload = format!(
+            r#"{{"problem_id": "block-v1:o+c+r+type@problem+block@p1", "attempts": 2,
+               "answers": {{"p1_2_1": {deep}, "p1_3_1": "x"}},
+               "submission": {{"p1_2_1": {{"answer": "a", "correct": true}}}}}}"#
+        );
+        let encoded = serde_json::Value::from(payload.clone()).to_string();
+        for event in [payload, encoded] {
+            let msg = format!(
+                r#"{{"name": "problem_check", "event_source": "server", "time": "2024-01-02T10:00:00Z", "event": {event}}}"#
+            );
+            let e = parse_event(&msg, None).expect("the event is kept");
+            assert!(
+                matches!(&e.payload, Payload::Problem { problem_id, attempts: Some(2.0), .. }
+                    if problem_id == "block-v1:o+c+r+type@problem+block@p1"),
+                "{:?}",
+                e.payload
+            );
+            // The answers part is empty (it does not read); the submission still gives
+            // the input, as it did when every part was read on its own.
+            let a = crate::answers::answers_of(&e);
+            assert_eq!(a.len(), 1, "{a:?}");
+            assert_eq!((a[0].input.as_str(), a[0].correct), ("p1_2_1", 1));
+            assert_eq!(a[0].values, ["a"]);
+        }
+    }
 
     #[test]
     fn a_payload_whose_fields_do_not_read_keeps_the_event() {
