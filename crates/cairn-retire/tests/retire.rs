@@ -568,6 +568,7 @@ async fn scrub_keeps_the_statistics_and_no_trace_of_the_learner() {
     assert_eq!(hits(&ch, &all_ids).await, Vec::<String>::new());
     // The late copies are the same events.
     kept_under_her_pseudonym(&ch, &before).await;
+    ch.drop_database().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -694,6 +695,7 @@ async fn delete_removes_the_learners_events() {
     );
     assert_eq!(hits(&ch, RITA_IDS).await, Vec::<String>::new());
     assert_eq!(count(&ch, "SELECT count() FROM events").await, total - 8);
+    ch.drop_database().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -709,6 +711,7 @@ async fn scrub_mode_without_a_key_refuses_before_changing_anything() {
     assert!(e.contains("CAIRN_RETIREMENT_KEY"), "{e}");
     assert_eq!(count(&ch, "SELECT count() FROM _events").await, stored);
     assert_eq!(count(&ch, "SELECT count() FROM _retirements").await, 0);
+    ch.drop_database().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -776,6 +779,7 @@ async fn an_unapplied_mutation_is_reported_and_the_next_run_finishes() {
         "{s}"
     );
     assert_eq!(hits(&ch, RITA_IDS).await, Vec::<String>::new());
+    ch.drop_database().await.unwrap();
 }
 
 /// Retirement on the local cluster (`scripts/cluster start`: 2 shards × 2 replicas of
