@@ -281,6 +281,7 @@ async fn dry_run_inserts_nothing_and_rejects_are_written() {
     assert!(text.contains("t.log:4: no timestamp"), "{text}");
     assert!(text.contains("t.log:6: malformed JSON"), "{text}");
     assert_eq!(s.skipped.get("not a tracking line"), Some(&1));
+    ch.drop_database().await.unwrap();
 }
 
 async fn wait_for(ch: &ClickHouse, n: u64, within: Duration) -> Option<Duration> {
