@@ -158,6 +158,19 @@ pub async fn mysql_openedx(test: &str) -> MysqlConfig {
     admin
 }
 
+/// Drops the MariaDB database `db` (one that [`mysql_openedx`] made, its name from
+/// [`db_name`]), if it is there.
+pub async fn drop_mysql(db: &str) {
+    use mysql_async::prelude::Queryable;
+    let mut conn = crate::mysql::connect(&mysql_admin("mysql"))
+        .await
+        .unwrap_or_else(|e| panic!("MariaDB is not reachable ({e})"));
+    conn.query_drop(format!("DROP DATABASE IF EXISTS `{db}`"))
+        .await
+        .unwrap_or_else(|e| panic!("dropping {db}: {e}"));
+    conn.disconnect().await.ok();
+}
+
 /// The shared folder beside the checkout (`$CAIRN_SHARED_DIR`, else `../shared`). When it
 /// is missing: under CI a panic, otherwise a loud warning and `None` (the caller returns).
 pub fn shared_dir() -> Option<PathBuf> {
@@ -242,6 +255,45 @@ pub async fn assert_insert_columns<T: clickhouse::Row>(ch: &ClickHouse, table: &
         "{}: columns of {table} without a default are not fields: {missing:?}",
         T::NAME
     );
+}
+
+/// A test's scratch folder, `cairn-<name>-<pid>` in the system's temporary folder: made
+/// empty, and removed when dropped, unless the test is failing (then it is kept, and
+/// named on stderr, to be looked at).
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    /// Makes the empty folder `cairn-<name>-<pid>`.
+    pub fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("cairn-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)
+            .unwrap_or_else(|e| panic!("cannot make {}: {e}", dir.display()));
+        Scratch(dir)
+    }
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("the failing test's files are kept in {}", self.0.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
 }
 
 /// A free TCP port on 127.0.0.1 (free when asked; a test binds it soon after).
@@ -371,4 +423,30 @@ pub fn cluster() -> (Config, Vec<ClusterNode>) {
         })
         .collect();
     (config, nodes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Scratch;
+
+    #[test]
+    fn a_scratch_folder_goes_with_its_test_unless_the_test_fails() {
+        let passing = Scratch::new("scratch-pass");
+        std::fs::write(passing.join("f"), "x").unwrap();
+        let path = passing.to_path_buf();
+        drop(passing);
+        assert!(!path.exists(), "removed when the test ends");
+
+        let failing = std::thread::spawn(|| {
+            let s = Scratch::new("scratch-fail");
+            std::fs::write(s.join("f"), "x").unwrap();
+            let path = s.to_path_buf();
+            std::panic::panic_any(path);
+        })
+        .join()
+        .unwrap_err();
+        let path = failing.downcast::<std::path::PathBuf>().unwrap();
+        assert!(path.join("f").exists(), "kept when the test fails");
+        std::fs::remove_dir_all(*path).unwrap();
+    }
 }

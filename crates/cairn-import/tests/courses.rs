@@ -122,11 +122,8 @@ fn tarball(src: &Path, out: &Path, prefix: &str) {
     b.into_inner().unwrap().finish().unwrap();
 }
 
-fn tmp(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("cairn-courses-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+fn tmp(name: &str) -> testing::Scratch {
+    testing::Scratch::new(&format!("courses-{name}"))
 }
 
 #[test]
@@ -145,7 +142,7 @@ fn a_studio_tarball_reads_the_same() {
 fn hostile(
     name: &str,
     build: impl FnOnce(&mut tar::Builder<flate2::write::GzEncoder<std::fs::File>>),
-) -> std::path::PathBuf {
+) -> (testing::Scratch, std::path::PathBuf) {
     let dir = tmp(name);
     let p = dir.join("evil.tar.gz");
     let enc = flate2::write::GzEncoder::new(
@@ -161,7 +158,7 @@ fn hostile(
         .unwrap();
     build(&mut b);
     b.into_inner().unwrap().finish().unwrap();
-    p
+    (dir, p)
 }
 
 fn refused(p: &Path, limits: Limits) -> String {
@@ -175,7 +172,7 @@ fn refused(p: &Path, limits: Limits) -> String {
 #[test]
 fn hostile_archives_are_refused() {
     // A `../` entry (written raw: the tar crate refuses to build one).
-    let p = hostile("dotdot", |b| {
+    let (_dir, p) = hostile("dotdot", |b| {
         let mut h = tar::Header::new_gnu();
         h.as_gnu_mut().unwrap().name[..13].copy_from_slice(b"../evil.xml\0\0");
         h.set_size(5);
@@ -185,7 +182,7 @@ fn hostile_archives_are_refused() {
     });
     assert!(refused(&p, Limits::default()).contains("leaves the export"));
     // A symlink out of the archive.
-    let p = hostile("symlink", |b| {
+    let (_dir, p) = hostile("symlink", |b| {
         let mut h = tar::Header::new_gnu();
         h.set_entry_type(tar::EntryType::Symlink);
         h.set_size(0);
@@ -195,7 +192,7 @@ fn hostile_archives_are_refused() {
     });
     assert!(refused(&p, Limits::default()).contains("link"));
     // Over the size caps.
-    let p = hostile("big", |b| {
+    let (_dir, p) = hostile("big", |b| {
         let mut h = tar::Header::new_gnu();
         h.set_size(4096);
         h.set_mode(0o644);
@@ -253,7 +250,7 @@ fn a_folder_link_out_of_the_export_is_refused() {
 
 /// A folder export of course `O/C/R` whose `course/R.xml` is `run` plus `files`
 /// (relative path, text).
-fn export(name: &str, run: &str, files: &[(String, String)]) -> std::path::PathBuf {
+fn export(name: &str, run: &str, files: &[(String, String)]) -> testing::Scratch {
     let dir = tmp(name);
     std::fs::write(
         dir.join("course.xml"),

@@ -42,11 +42,8 @@ async fn identities(ch: &ClickHouse) -> Vec<(String, String)> {
     v
 }
 
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("cairn-ingest-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+fn tmp(name: &str) -> testing::Scratch {
+    testing::Scratch::new(&format!("ingest-{name}"))
 }
 
 /// The manifest's good events as (name, time) — the expected content of `events`.
@@ -328,24 +325,27 @@ fn follow(
     (stop, task)
 }
 
-/// A lake and a `tracking.log` of 10 lines followed (`follow`), once they are stored.
+/// A lake and a `tracking.log` of 10 lines (in the scratch folder returned) followed
+/// (`follow`), once they are stored.
 async fn following(
     test: &str,
 ) -> (
     ClickHouse,
+    testing::Scratch,
     PathBuf,
     std::sync::Arc<std::sync::atomic::AtomicBool>,
     tokio::task::JoinHandle<Summary>,
 ) {
     let ch = data_lake(&format!("ingest_{test}")).await;
-    let f = tmp(test).join("tracking.log");
+    let dir = tmp(test);
+    let f = dir.join("tracking.log");
     std::fs::write(&f, lines(0..10)).unwrap();
     let (stop, task) = follow(&ch, vec![Input::Path(f.clone())]);
     assert!(
         wait_for(&ch, 10, Duration::from_secs(5)).await.is_some(),
         "initial content"
     );
-    (ch, f, stop, task)
+    (ch, dir, f, stop, task)
 }
 
 /// Appends lines `range` to `f` and asserts they are all visible within a second.
@@ -363,8 +363,7 @@ async fn visible_within_a_second(ch: &ClickHouse, f: &Path, range: std::ops::Ran
 
 #[tokio::test(flavor = "multi_thread")]
 async fn follow_sees_appends_within_a_second_and_survives_rotations() {
-    let (ch, f, stop, task) = following("follow").await;
-    let dir = f.parent().unwrap().to_path_buf();
+    let (ch, dir, f, stop, task) = following("follow").await;
     // Appended lines are visible within a second.
     visible_within_a_second(&ch, &f, 10..15).await;
 
@@ -439,7 +438,7 @@ async fn follow_sees_appends_within_a_second_and_survives_rotations() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_burst_after_catching_up_is_gathered_into_few_inserts() {
-    let (ch, f, stop, task) = following("burst").await;
+    let (ch, _dir, f, stop, task) = following("burst").await;
     // Caught up, the source is live; 30,000 lines appended at once are a backlog again:
     // 30 chunks of 1,024, gathered (not 30 inserts).
     append(&f, &lines(10..30_010));
@@ -559,5 +558,4 @@ async fn follow_a_pattern_reads_every_matching_file_at_once_and_those_that_appea
     assert_eq!(s.inserted, 0, "{s}");
     assert_eq!(s.sources, 4, "{s}");
     ch.drop_database().await.unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
 }

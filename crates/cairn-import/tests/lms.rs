@@ -236,8 +236,7 @@ async fn publishes_seen_while_ingesting_reimport_the_course_once() {
     use cairn_import::ingest::{IngestOptions, Input, ingest};
     let lms = serve().await;
     let ch = cairn_migrate::testing::data_lake("courses_publish").await;
-    let dir = std::env::temp_dir().join(format!("cairn-publish-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = cairn_core::testing::Scratch::new("publish");
     let log = dir.join("cms.log");
     let line = |s: u32| {
         format!(

@@ -33,11 +33,8 @@ async fn count(sql: &str) -> u64 {
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("cairn-migrate-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+fn tmpdir(name: &str) -> testing::Scratch {
+    testing::Scratch::new(&format!("migrate-{name}"))
 }
 
 #[tokio::test]
@@ -95,7 +92,7 @@ async fn user_folder_migrations_interleave_by_name() {
         "CREATE VIEW IF NOT EXISTS {{ db }}.mine_view AS SELECT x FROM {{ db }}.mine;",
     )
     .unwrap();
-    let all = source::load(std::slice::from_ref(&dir)).unwrap();
+    let all = source::load(&[dir.to_path_buf()]).unwrap();
     let names: Vec<String> = all.iter().map(|m| m.name.clone()).collect();
     // The user's files fall between the built-in ones by name.
     let mut expected: Vec<String> = source::builtin().into_iter().map(|m| m.name).collect();
@@ -118,7 +115,7 @@ async fn user_folder_migrations_interleave_by_name() {
     // Same name in two places: an error naming both.
     let dir2 = tmpdir("interleave2");
     std::fs::write(dir2.join("0003a_mine.sql"), "SELECT 1").unwrap();
-    let err = source::load(&[dir.clone(), dir2.clone()])
+    let err = source::load(&[dir.to_path_buf(), dir2.to_path_buf()])
         .unwrap_err()
         .to_string();
     assert!(

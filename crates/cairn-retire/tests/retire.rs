@@ -569,6 +569,7 @@ async fn scrub_keeps_the_statistics_and_no_trace_of_the_learner() {
     // The late copies are the same events.
     kept_under_her_pseudonym(&ch, &before).await;
     ch.drop_database().await.unwrap();
+    testing::drop_mysql(&config.mysql.database).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -696,6 +697,7 @@ async fn delete_removes_the_learners_events() {
     assert_eq!(hits(&ch, RITA_IDS).await, Vec::<String>::new());
     assert_eq!(count(&ch, "SELECT count() FROM events").await, total - 8);
     ch.drop_database().await.unwrap();
+    testing::drop_mysql(&config.mysql.database).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -712,6 +714,7 @@ async fn scrub_mode_without_a_key_refuses_before_changing_anything() {
     assert_eq!(count(&ch, "SELECT count() FROM _events").await, stored);
     assert_eq!(count(&ch, "SELECT count() FROM _retirements").await, 0);
     ch.drop_database().await.unwrap();
+    testing::drop_mysql(&config.mysql.database).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -780,6 +783,7 @@ async fn an_unapplied_mutation_is_reported_and_the_next_run_finishes() {
     );
     assert_eq!(hits(&ch, RITA_IDS).await, Vec::<String>::new());
     ch.drop_database().await.unwrap();
+    testing::drop_mysql(&config.mysql.database).await;
 }
 
 /// Retirement on the local cluster (`scripts/cluster start`: 2 shards × 2 replicas of
@@ -891,4 +895,5 @@ async fn on_a_cluster_no_replica_keeps_a_trace() {
         );
     }
     ch.drop_database().await.unwrap();
+    testing::drop_mysql(&config.mysql.database).await;
 }

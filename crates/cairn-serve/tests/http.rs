@@ -511,6 +511,7 @@ async fn liveness_and_readiness_follow_clickhouse() {
     own.services("start-clickhouse");
     let r = get(base, "/readyz", None).await;
     assert_eq!(r.status(), StatusCode::OK);
+    f.drop_all().await;
 }
 
 /// The cells of a CSV download.
