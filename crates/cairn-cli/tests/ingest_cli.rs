@@ -104,13 +104,15 @@ async fn report_course_overview_as_csv() {
         String::from_utf8_lossy(&out.stderr)
     );
     // No enrollments in the LMS database for this course: enrolled 0. The events are a
-    // day or more apart: no time spent.
+    // day or more apart: no time spent. The range's second week, without activity, is a
+    // row of zeros.
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
         text.starts_with(
             "# Weekly engagement (time in seconds)\n\
              week,enrolled,active,watched_video,tried_problem,time_spent,avg_time_spent\n\
-             2026-01-05,0,2,2,0,0,0.0\n\n# Progress per unit\n"
+             2026-01-05,0,2,2,0,0,0.0\n\
+             2026-01-12,0,0,0,0,0,0.0\n\n# Progress per unit\n"
         ),
         "{text}"
     );

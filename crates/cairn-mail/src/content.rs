@@ -23,12 +23,12 @@ pub struct Section {
     pub course_id: String,
     /// The past week: its Monday and the Monday after.
     pub week: (NaiveDate, NaiveDate),
-    /// The weekly engagement of the last [`CHART_WEEKS`] weeks (weeks without activity
-    /// are absent, as in `cairn report course-overview`).
+    /// The weekly engagement of the last [`CHART_WEEKS`] weeks (each week a row, zeros
+    /// for one without activity, as in `cairn report course-overview`).
     pub weeks: Vec<Week>,
-    /// The past week, if it had activity.
+    /// The past week (its learners enrolled and zeros, when it had no activity).
     pub this: Option<Week>,
-    /// The week before, if it had activity.
+    /// The week before, the same way.
     pub before: Option<Week>,
     /// Progress per unit.
     pub progress: Vec<UnitProgress>,
@@ -147,7 +147,7 @@ fn lines(s: &Section) -> Vec<Line> {
         .map(|(name, f, unit)| {
             let (a, b) = (get(&s.this, *f), get(&s.before, *f));
             let show = |v: Option<f64>| match v {
-                None => "no activity".to_owned(),
+                None => "–".to_owned(),
                 Some(v) if unit.is_empty() => format!("{v:.0}"),
                 Some(v) => format!("{v:.1}"),
             };

@@ -8,13 +8,14 @@
 -- earlier event, capped at 10 minutes (600 s) per event; a gap over 30 minutes (1800 s)
 -- ends the session and credits nothing, nor does the last event of the range. time_spent
 -- is the week's credited seconds, avg_time_spent those seconds per active learner.
--- Weeks without activity are absent.
+-- Every ISO week of the range is a row, from the one holding its first day to the one
+-- holding its last: a week without activity has its learners enrolled and zeros.
 -- Read from the learner days (migration 0021), which credit the gaps within a day. The
 -- gap from a day's last event to the next active day's first is credited here: it is at
 -- most 30 minutes only across one midnight, so each day b is grouped with the previous
 -- day's last event when that is within 30 minutes of midnight (no per-learner arrays).
--- Parameters, in order: course_id, then course_id, from, to (the learner days' filter)
--- 6 times.
+-- Parameters, in order: course_id, then from, to, from (the range's weeks), then
+-- course_id, from, to (the learner days' filter) 6 times.
 WITH
 (
     SELECT groupArray(toUInt32(created))
@@ -26,16 +27,23 @@ WITH
     WHERE course_id = ? AND toUInt8(is_active) = 1 AND isNotNull(created)
 ) AS enrolled_at
 SELECT
-    toString(weekly.monday) AS week,
-    toUInt64(arrayCount(t -> t < toUInt32(toDateTime(weekly.monday + 7)), enrolled_at)) AS enrolled,
-    toUInt64(weekly.active) AS active,
-    toUInt64(weekly.watched_video) AS watched_video,
-    toUInt64(weekly.tried_problem) AS tried_problem,
-    toUInt64(weekly.credited) AS time_spent,
-    -- Rounded half up to 0.1 in integers (round() differs between versions on ties).
-    toFloat64(intDiv(20 * toUInt64(weekly.credited) + weekly.active, 2 * weekly.active) / 10)
-        AS avg_time_spent
+    toString(weeks.monday) AS week,
+    toUInt64(arrayCount(t -> t < toUInt32(toDateTime(weeks.monday + 7)), enrolled_at)) AS enrolled,
+    toUInt64(ifNull(weekly.active, 0)) AS active,
+    toUInt64(ifNull(weekly.watched_video, 0)) AS watched_video,
+    toUInt64(ifNull(weekly.tried_problem, 0)) AS tried_problem,
+    toUInt64(ifNull(weekly.credited, 0)) AS time_spent,
+    -- Rounded half up to 0.1 in integers (round() differs between versions on ties); 0
+    -- for a week without activity.
+    toFloat64(intDiv(20 * toUInt64(ifNull(weekly.credited, 0)) + toUInt64(ifNull(weekly.active, 0)),
+        greatest(2 * toUInt64(ifNull(weekly.active, 0)), 1)) / 10) AS avg_time_spent
 FROM
+(
+    SELECT arrayJoin(arrayMap(i -> toMonday(toDate(toDateTime(?))) + 7 * i, range(toUInt64(
+        toRelativeWeekNum(toDate(toDateTime(?)) - 1) - toRelativeWeekNum(toDate(toDateTime(?))) + 1
+    )))) AS monday
+) AS weeks
+LEFT JOIN
 (
     SELECT
         toMonday(tupleElement(r, 1)) AS monday,
@@ -76,5 +84,5 @@ FROM
          (b - 1, toUInt8(0), toUInt8(0), across, toUInt8(across > 0))] AS r
     WHERE tupleElement(r, 5) = 1
     GROUP BY monday
-) AS weekly
-ORDER BY weekly.monday
+) AS weekly ON weeks.monday = weekly.monday
+ORDER BY weeks.monday

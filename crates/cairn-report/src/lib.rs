@@ -1080,7 +1080,12 @@ where
 /// The parameters of the weekly engagement metric.
 pub fn weekly_engagement_params(course_id: &str, range: Range) -> Vec<Param> {
     let (from, to) = range.bounds();
-    let mut p = vec![course_id.into()];
+    let mut p = vec![
+        course_id.into(),
+        Param::Str(from.clone()),
+        Param::Str(to.clone()),
+        Param::Str(from.clone()),
+    ];
     p.extend(aggregate::repeat(&[
         course_id.into(),
         Param::Str(from),

@@ -246,13 +246,40 @@ async fn every_metric_matches_the_ground_truth() {
     for c in &generated {
         let course = c.id.as_str();
 
-        // Weekly engagement, time spent included.
+        // Weekly engagement, time spent included: every week of the range, those without
+        // activity (the range's last) with their learners enrolled and zeros.
         let got = weekly_engagement(&ch, course, range).await.unwrap();
-        let weeks = &truth.weekly[course];
+        let mut weeks = truth.weekly[course].clone();
+        assert!(weeks.len() >= 3, "{course}: {weeks:?}");
+        let mut monday =
+            range.from - Duration::days(i64::from(range.from.weekday().num_days_from_monday()));
+        while monday < range.to {
+            let end = monday.and_hms_opt(0, 0, 0).unwrap().and_utc() + Duration::days(7);
+            let enrolled = truth
+                .enrollments
+                .iter()
+                .filter(|(_, c, t)| c == course && *t < end)
+                .count() as u64;
+            weeks
+                .entry(monday.format("%Y-%m-%d").to_string())
+                .or_insert(cairn_fixtures::WeekTruth {
+                    active: 0,
+                    watched_video: 0,
+                    tried_problem: 0,
+                    enrolled,
+                });
+            monday += Duration::weeks(1);
+        }
+        assert!(
+            weeks.len() > truth.weekly[course].len(),
+            "a week without activity"
+        );
         assert_eq!(got.len(), weeks.len(), "{course}");
-        assert!(got.len() >= 3, "{course}: {got:?}");
-        for (g, (week, t)) in got.iter().zip(weeks) {
-            let total = spent[&(course.to_owned(), week.clone())];
+        for (g, (week, t)) in got.iter().zip(&weeks) {
+            let total = spent
+                .get(&(course.to_owned(), week.clone()))
+                .copied()
+                .unwrap_or(0);
             let expected = (
                 week.as_str(),
                 t.enrolled,
@@ -273,9 +300,12 @@ async fn every_metric_matches_the_ground_truth() {
                 expected,
                 "{course}"
             );
-            assert!(total > 0);
+            assert_eq!(total > 0, t.active > 0, "{course} {week}");
             assert!(
-                close(g.avg_time_spent, round1(total as f64 / t.active as f64)),
+                close(
+                    g.avg_time_spent,
+                    round1(total as f64 / t.active.max(1) as f64)
+                ),
                 "{course} {week}: {} vs {total}/{}",
                 g.avg_time_spent,
                 t.active

@@ -4,7 +4,7 @@
 "use strict";
 
 const charts = {};
-const state = { course: null, video: null, problem: null, loads: 0 };
+const state = { course: null, video: null, problem: null, loads: 0, range: null };
 const palette = ["#2680c2", "#e12d39", "#3ebd93", "#f0b429", "#8662c7", "#f35627", "#0fb5ba", "#9aa5b1"];
 
 // The range inputs show the range in use; they are sent only once the viewer sets them
@@ -122,13 +122,18 @@ async function loadNavigation() {
 
 async function loadForums() {
   const f = await getJson("/api/forums");
-  const weeks = f.weeks.map((w) => w.week);
-  draw("chart-forums", "bar", weeks, [
-    { label: "Threads", data: f.weeks.map((w) => w.threads) },
-    { label: "Responses", data: f.weeks.map((w) => w.responses) },
-    { label: "Comments", data: f.weeks.map((w) => w.comments) },
-    { label: "Votes", data: f.weeks.map((w) => w.votes) },
-    { label: "Learners who posted", data: f.weeks.map((w) => w.posters), type: "line" },
+  // Every week of the range in use: the server leaves out weeks without forum activity,
+  // drawn here as zeros.
+  const got = new Map(f.weeks.map((w) => [w.week, w]));
+  const zero = { threads: 0, responses: 0, comments: 0, votes: 0, posters: 0 };
+  const weeks = periodStarts(...state.range).week
+    .map((week) => got.get(week) || Object.assign({ week }, zero));
+  draw("chart-forums", "bar", weeks.map((w) => w.week), [
+    { label: "Threads", data: weeks.map((w) => w.threads) },
+    { label: "Responses", data: weeks.map((w) => w.responses) },
+    { label: "Comments", data: weeks.map((w) => w.comments) },
+    { label: "Votes", data: weeks.map((w) => w.votes) },
+    { label: "Learners who posted", data: weeks.map((w) => w.posters), type: "line" },
   ], { plugins: { title: { display: true, text: "Forum per week" } } });
   table("table-threads", [["title", "Thread"], ["responses", "Responses"], ["comments", "Comments"],
     ["votes", "Votes"], ["learners", "Learners"]], f.threads);
@@ -210,6 +215,7 @@ async function load() {
   const o = await getJson("/api/overview");
   if (gen !== state.loads) return;
   showRange(o);
+  state.range = [o.from, o.to];
   render(o);
   await Promise.all([loadCurve(), loadNavigation(), loadForums(), loadProblems(), loadCompare(), loadAtRisk()]);
   if (gen !== state.loads) return;

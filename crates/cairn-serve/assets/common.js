@@ -3,6 +3,24 @@
 
 const $ = (id) => document.getElementById(id);
 
+// The first days of every day, ISO week (its Monday) and month of the range [from, to]
+// (YYYY-MM-DD, both included), each list in order.
+function periodStarts(from, to) {
+  const iso = (d) => d.toISOString().slice(0, 10);
+  const starts = { day: [], week: [], month: [] };
+  const last = new Date(to + "T00:00:00Z");
+  for (let d = new Date(from + "T00:00:00Z"); d <= last; d.setUTCDate(d.getUTCDate() + 1)) {
+    const monday = new Date(d);
+    monday.setUTCDate(d.getUTCDate() - ((d.getUTCDay() + 6) % 7));
+    const first = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1));
+    for (const [period, start] of [["day", iso(d)], ["week", iso(monday)], ["month", iso(first)]]) {
+      const list = starts[period];
+      if (list[list.length - 1] !== start) list.push(start);
+    }
+  }
+  return starts;
+}
+
 function table(id, columns, rows) {
   const t = $(id);
   t.replaceChildren();

@@ -2,14 +2,33 @@
 // in with textContent.
 "use strict";
 
+// How long ago, in the unit that reads best.
+function lag(seconds) {
+  if (seconds < 120) return Math.round(seconds) + " s";
+  if (seconds < 120 * 60) return Math.round(seconds / 60) + " min";
+  if (seconds < 48 * 3600) return (seconds / 3600).toFixed(1) + " h";
+  return (seconds / 86400).toFixed(1) + " days";
+}
+
+// Every day, ISO week and month of the range [from, to], in that order: the server leaves
+// out a period without any activity, registration or enrollment, shown here as zeros (a
+// chart's axis keeps its days evenly spaced).
+function everyPeriod(from, to, rows) {
+  const got = new Map(rows.map((r) => [r.period + " " + r.start, r]));
+  const starts = periodStarts(from, to);
+  return ["day", "week", "month"].flatMap((period) => starts[period].map((start) =>
+    got.get(period + " " + start) || { period, start, active: 0, registrations: 0, enrollments: 0 }));
+}
+
 async function start() {
   const r = await fetch("/api/platform" + location.search, { credentials: "same-origin" });
   if (r.status === 401) { window.location = "/login"; return; }
   const p = await r.json();
   if (!r.ok) { $("updated").textContent = p.error || r.statusText; document.body.dataset.ready = "1"; return; }
   table("table-freshness", [["newest_event", "Newest event (UTC)"], ["lag", "Lag"], ["last_ingest", "Last ingestion (UTC)"]],
-    [Object.assign({ lag: Math.round(p.freshness.lag_seconds / 60) + " min" }, p.freshness)]);
-  const days = p.activity.filter((a) => a.period === "day");
+    [Object.assign({ lag: lag(p.freshness.lag_seconds) }, p.freshness)]);
+  const activity = everyPeriod(p.from, p.to, p.activity);
+  const days = activity.filter((a) => a.period === "day");
   Chart.defaults.scales.linear.ticks.precision = 0;
   new Chart($("chart-days"), {
     type: "line",
@@ -21,7 +40,7 @@ async function start() {
     options: { responsive: true, maintainAspectRatio: false, animation: false },
   });
   table("table-periods", [["period", "Period"], ["start", "Starting"], ["active", "Active learners"],
-    ["registrations", "Registrations"], ["enrollments", "Enrollments"]], p.activity.filter((a) => a.period !== "day"));
+    ["registrations", "Registrations"], ["enrollments", "Enrollments"]], activity.filter((a) => a.period !== "day"));
   table("table-courses", [["course_id", "Course"], ["learners", "Active learners"], ["events", "Events"]], p.courses);
   table("table-ingest", [["hour", "Hour (UTC)"], ["path", "Source"], ["events", "Events"], ["rejected", "Rejected lines"]], p.ingest);
   $("updated").textContent = "updated " + new Date().toLocaleTimeString();

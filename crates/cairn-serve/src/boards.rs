@@ -40,8 +40,10 @@ fn builtin_charts(db: &str) -> Vec<Saved<Chart>> {
     let course = "{course_id:String}";
     let from = "toString({from:Date})";
     let to = "toString({to:Date} + 1)";
-    // The course, then the learner days' filter (course, from, to) repeated.
-    let weekly: Vec<&str> = std::iter::once(course)
+    // The course, the range's weeks (from, to, from), then the learner days' filter
+    // (course, from, to) repeated.
+    let weekly: Vec<&str> = [course, from, to, from]
+        .into_iter()
         .chain([course, from, to].repeat(cairn_report::aggregate::COPIES))
         .collect();
     let spec = [
