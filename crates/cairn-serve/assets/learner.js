@@ -21,11 +21,15 @@ async function start() {
   [Object.assign({}, s, { enrolled: yes(s.enrolled), passed: yes(s.passed),
     grade: Math.round(s.percent_grade * 1000) / 10 })]);
   Chart.defaults.scales.linear.ticks.precision = 0;
+  // Every day of the range, those without activity (left out by the server) as zeros: the
+  // gaps between visits, and since the last one, show.
+  const got = new Map(v.days.map((d) => [d.day, d]));
+  const days = periodStarts(v.from, v.to).day.map((day) => got.get(day) || { day, events: 0, time_spent: 0 });
   new Chart($("chart-days"), {
     type: "bar",
-    data: { labels: v.days.map((d) => d.day), datasets: [
-      { label: "Events", data: v.days.map((d) => d.events), backgroundColor: "#2680c2" },
-      { label: "Minutes spent", data: v.days.map((d) => Math.round(d.time_spent / 6) / 10), backgroundColor: "#3ebd93" },
+    data: { labels: days.map((d) => d.day), datasets: [
+      { label: "Events", data: days.map((d) => d.events), backgroundColor: "#2680c2" },
+      { label: "Minutes spent", data: days.map((d) => Math.round(d.time_spent / 6) / 10), backgroundColor: "#3ebd93" },
     ] },
     options: { responsive: true, maintainAspectRatio: false, animation: false },
   });

@@ -189,9 +189,12 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
     ready(&c).await;
     let page = c
         .execute(
-            "return [document.getElementById('who').textContent,
-                     Chart.getChart('chart-days').data.labels.length,
-                     document.querySelectorAll('#table-units tbody tr').length]",
+            "const days = Chart.getChart('chart-days').data;
+             return [document.getElementById('who').textContent,
+                     days.labels.length,
+                     document.querySelectorAll('#table-units tbody tr').length,
+                     days.datasets[0].data.filter((n) => n > 0).length,
+                     days.datasets[0].data.slice(-6)]",
             vec![],
         )
         .await
@@ -200,10 +203,12 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
         page[0].as_str().unwrap().contains(f.courses[0].as_str()),
         "{page}"
     );
-    assert!(
-        page[1].as_u64().unwrap() > 0 && page[2].as_u64() == Some(8),
-        "{page}"
-    );
+    assert_eq!(page[2].as_u64(), Some(8), "{page}");
+    // Every day of the range (the last 8 weeks), the days without activity as zeros: the
+    // active ones, and the last 6 (after the fixture's events) empty.
+    assert_eq!(page[1].as_u64(), Some(56), "{page}");
+    assert!(page[3].as_u64().unwrap() > 0, "{page}");
+    assert_eq!(page[4], serde_json::json!([0, 0, 0, 0, 0, 0]), "{page}");
     let png = c.screenshot().await.unwrap();
     let dir = cairn_core::testing::workspace_dir().join("target/e2e");
     std::fs::create_dir_all(&dir).unwrap();
