@@ -158,10 +158,12 @@ async function route() {
 document.addEventListener("DOMContentLoaded", async () => {
   const me = await api("GET", "/api/courses");
   el("course").replaceChildren(...me.courses.map((c) => new Option(c, c)));
-  const today = new Date();
-  const from = new Date(today.getTime() - 56 * 86400000);
-  el("from").value = from.toISOString().slice(0, 10);
-  el("to").value = today.toISOString().slice(0, 10);
+  // The course overview's default range: the last 8 ISO weeks, this one included (UTC).
+  const day = 86400000;
+  const today = new Date(new Date().toISOString().slice(0, 10) + "T00:00:00Z");
+  const monday = today.getTime() - ((today.getUTCDay() + 6) % 7) * day;
+  el("from").value = new Date(monday - 49 * day).toISOString().slice(0, 10);
+  el("to").value = new Date(monday + 6 * day).toISOString().slice(0, 10);
   for (const id of ["course", "from", "to"]) el(id).addEventListener("change", drawAll);
   await loadList();
   el("new").addEventListener("click", () => { state.current = null; openEditor(null); });
