@@ -65,7 +65,15 @@ impl ClickHouse {
             .query("SELECT version()")
             .fetch_one()
             .await
-            .map_err(|e| Error::clickhouse(format!("connecting to {}", cfg.url()), e))?;
+            .map_err(|e| {
+                let hint = if matches!(e, ::clickhouse::error::Error::Network(_)) {
+                    " (nothing answers there: is the server up, and are \
+                     CAIRN_CLICKHOUSE_HOST and CAIRN_CLICKHOUSE_HTTP_PORT right?)"
+                } else {
+                    ""
+                };
+                Error::clickhouse(format!("connecting to {}{hint}", cfg.url()), e)
+            })?;
         let version: ServerVersion = raw
             .parse()
             .map_err(|e: crate::version::VersionError| Error::Other(e.to_string()))?;

@@ -79,6 +79,15 @@ async fn unreachable_clickhouse_is_a_clear_error() {
     cfg.http_port = 1; // nothing listens there
     let err = ClickHouse::connect(&cfg).await.unwrap_err().to_string();
     assert!(err.contains("127.0.0.1:1"), "{err}");
+    assert!(
+        err.contains("is the server up") && err.contains("CAIRN_CLICKHOUSE_HTTP_PORT"),
+        "what to check: {err}"
+    );
+    // A server that answers but refuses the credentials gets no such hint.
+    let mut cfg = testing::config().clickhouse;
+    cfg.password = cairn_core::Secret::new("not-the-password");
+    let err = ClickHouse::connect(&cfg).await.unwrap_err().to_string();
+    assert!(!err.contains("is the server up"), "{err}");
 }
 
 #[tokio::test]
