@@ -113,10 +113,12 @@ async function loadNavigation() {
     { label: "Learners who completed it", data: subs.map((r) => r.completed) },
   ], { plugins: { title: { display: true, text: "Subsections (course order)" } } });
   table("table-navigation", [["name", "Section / subsection"], ["learners", "Learners"], ["visits", "Visits"],
-    ["components", "Components"], ["completed", "Completed"], ["median_minutes", "Median minutes to complete"]],
+    ["components", "Components"], ["completed", "Completed"], ["median", "Median time to complete", "n"]],
   rows.map((r) => Object.assign({
     name: r.level === "section" ? r.section : "\u2003" + r.subsection,
-    median_minutes: minutes(r.median_seconds),
+    // From the first visit to the last component completed: a section's spans its
+    // subsections, often days.
+    median: r.completed > 0 ? duration(r.median_seconds) : "",
   }, r)));
 }
 

@@ -21,6 +21,16 @@ function periodStarts(from, to) {
   return starts;
 }
 
+// A duration in the unit that reads best: seconds, minutes, hours or days.
+function duration(seconds) {
+  if (seconds < 120) return Math.round(seconds) + " s";
+  if (seconds < 120 * 60) return (seconds / 60).toFixed(1) + " min";
+  if (seconds < 48 * 3600) return (seconds / 3600).toFixed(1) + " h";
+  return (seconds / 86400).toFixed(1) + " days";
+}
+
+// Fills table `id`: `columns` are [key, title] pairs (a third element "n" aligns a column
+// of text as numbers), `rows` objects.
 function table(id, columns, rows) {
   const t = $(id);
   t.replaceChildren();
@@ -33,11 +43,11 @@ function table(id, columns, rows) {
   const body = t.createTBody();
   for (const row of rows) {
     const tr = body.insertRow();
-    for (const [key] of columns) {
+    for (const [key, , align] of columns) {
       const td = tr.insertCell();
       const v = row[key];
       td.textContent = v === null || v === undefined ? "" : String(v);
-      if (typeof v === "number") td.className = "n";
+      if (typeof v === "number" || align === "n") td.className = "n";
     }
   }
 }

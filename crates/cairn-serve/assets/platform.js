@@ -2,14 +2,6 @@
 // in with textContent.
 "use strict";
 
-// How long ago, in the unit that reads best.
-function lag(seconds) {
-  if (seconds < 120) return Math.round(seconds) + " s";
-  if (seconds < 120 * 60) return Math.round(seconds / 60) + " min";
-  if (seconds < 48 * 3600) return (seconds / 3600).toFixed(1) + " h";
-  return (seconds / 86400).toFixed(1) + " days";
-}
-
 // Every day, ISO week and month of the range [from, to], in that order: the server leaves
 // out a period without any activity, registration or enrollment, shown here as zeros (a
 // chart's axis keeps its days evenly spaced).
@@ -25,8 +17,8 @@ async function start() {
   if (r.status === 401) { window.location = "/login"; return; }
   const p = await r.json();
   if (!r.ok) { $("updated").textContent = p.error || r.statusText; document.body.dataset.ready = "1"; return; }
-  table("table-freshness", [["newest_event", "Newest event (UTC)"], ["lag", "Lag"], ["last_ingest", "Last ingestion (UTC)"]],
-    [Object.assign({ lag: lag(p.freshness.lag_seconds) }, p.freshness)]);
+  table("table-freshness", [["newest_event", "Newest event (UTC)"], ["lag", "Lag", "n"], ["last_ingest", "Last ingestion (UTC)"]],
+    [Object.assign({ lag: duration(p.freshness.lag_seconds) }, p.freshness)]);
   const activity = everyPeriod(p.from, p.to, p.activity);
   const days = activity.filter((a) => a.period === "day");
   Chart.defaults.scales.linear.ticks.precision = 0;

@@ -115,6 +115,30 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
             .unwrap()
             .starts_with("Lesson: Unit 1")
     );
+    // The median time to complete reads in its unit (s, min, h or days), right-aligned.
+    let medians = c
+        .execute(
+            "return Array.from(document.querySelectorAll('#table-navigation tbody tr'),
+                               (r) => [r.cells[5].textContent, r.cells[5].className])",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let medians = medians.as_array().unwrap();
+    assert_eq!(
+        medians.len(),
+        12,
+        "4 sections and their 8 subsections: {medians:?}"
+    );
+    for m in medians {
+        let (text, class) = (m[0].as_str().unwrap(), m[1].as_str().unwrap());
+        let (number, unit) = text.split_once(' ').unwrap_or(("", ""));
+        assert!(
+            number.parse::<f64>().is_ok() && ["s", "min", "h", "days"].contains(&unit),
+            "{text:?}"
+        );
+        assert_eq!(class, "n", "{text:?}");
+    }
     let problems = c
         .execute(
             "return [Chart.getChart('chart-problems').data.labels,
