@@ -17,6 +17,16 @@ async function start() {
   if (r.status === 401) { window.location = "/login"; return; }
   const p = await r.json();
   if (!r.ok) { $("updated").textContent = p.error || r.statusText; document.body.dataset.ready = "1"; return; }
+  // The range in use (the server's default: the last 8 ISO weeks); another one chosen
+  // loads the page for it ("To" is the last day, included).
+  $("from").value = p.from;
+  $("to").value = p.to;
+  for (const id of ["from", "to"]) {
+    $(id).addEventListener("change", () => {
+      if (!$("from").value || !$("to").value) return;
+      location.search = "?" + new URLSearchParams({ from: $("from").value, to: $("to").value });
+    });
+  }
   table("table-freshness", [["newest_event", "Newest event (UTC)"], ["lag", "Lag", "n"], ["last_ingest", "Last ingestion (UTC)"]],
     [Object.assign({ lag: duration(p.freshness.lag_seconds) }, p.freshness)]);
   const activity = everyPeriod(p.from, p.to, p.activity);

@@ -387,6 +387,47 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
     }
     assert!(page[5].as_u64().unwrap() > 0, "{page}");
     assert_eq!(page[6].as_u64(), Some(8), "{page}");
+    // The range inputs show it; another range chosen there loads the page for it.
+    let shown = c
+        .execute(
+            "return [document.getElementById('from').value, document.getElementById('to').value]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        shown,
+        serde_json::json!([
+            (monday - chrono::Duration::weeks(7)).to_string(),
+            (monday + chrono::Duration::days(6)).to_string()
+        ])
+    );
+    let (from, to) = (
+        monday - chrono::Duration::weeks(2),
+        monday - chrono::Duration::days(8),
+    );
+    c.execute(
+        "document.body.dataset.ready = '0';
+         document.getElementById('from').value = arguments[0];
+         const t = document.getElementById('to');
+         t.value = arguments[1];
+         t.dispatchEvent(new Event('change'));",
+        vec![
+            serde_json::json!(from.to_string()),
+            serde_json::json!(to.to_string()),
+        ],
+    )
+    .await
+    .unwrap();
+    ready(&c).await;
+    let labels = c
+        .execute("return Chart.getChart('chart-days').data.labels", vec![])
+        .await
+        .unwrap();
+    let want: Vec<String> = (0..7)
+        .map(|i| (from + chrono::Duration::days(i)).to_string())
+        .collect();
+    assert_eq!(labels, serde_json::json!(want));
     let png = c.screenshot().await.unwrap();
     std::fs::write(dir.join("platform.png"), &png).unwrap();
     c.close().await.unwrap();
