@@ -3,8 +3,8 @@
 
 const $ = (id) => document.getElementById(id);
 
-// The first days of every day, ISO week (its Monday) and month of the range [from, to]
-// (YYYY-MM-DD, both included), each list in order.
+// The start of every day, ISO week (its Monday) and month (its first day) of the range
+// [from, to] (YYYY-MM-DD, both included), each list in order.
 function periodStarts(from, to) {
   const iso = (d) => d.toISOString().slice(0, 10);
   const starts = { day: [], week: [], month: [] };
