@@ -240,26 +240,9 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
     c.goto(&format!("{}/", f.base)).await.unwrap();
     ready(&c).await;
 
-    let monday = {
-        use chrono::Datelike;
-        let d = chrono::Utc::now().date_naive();
-        d - chrono::Duration::days(i64::from(d.weekday().num_days_from_monday()))
-    };
+    let monday = common::this_monday();
     // The range inputs show the default range, the last 8 ISO weeks (the last day inclusive).
-    let range = c
-        .execute(
-            "return [document.getElementById('from').value, document.getElementById('to').value]",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        range,
-        serde_json::json!([
-            (monday - chrono::Duration::weeks(7)).to_string(),
-            (monday + chrono::Duration::days(6)).to_string()
-        ])
-    );
+    common::assert_default_range(&c).await;
     // Counts are drawn on whole-number axes.
     let ticks = c
         .execute(
@@ -325,19 +308,7 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
     let week = monday - chrono::Duration::weeks(2);
     let next = week + chrono::Duration::weeks(1);
     let expected = vec![week.to_string(), next.to_string()];
-    c.execute(
-        "document.body.dataset.ready = '0';
-         const [f, t] = [document.getElementById('from'), document.getElementById('to')];
-         f.value = arguments[0]; t.value = arguments[1];
-         t.dispatchEvent(new Event('change'));",
-        vec![
-            serde_json::json!(week.to_string()),
-            serde_json::json!(next.to_string()),
-        ],
-    )
-    .await
-    .unwrap();
-    ready(&c).await;
+    common::choose_range(&c, week, next).await;
     let weeks = weekly_labels(&c).await;
     assert_eq!(weeks, serde_json::json!(expected));
     // The platform page: refused to course staff, shown to global staff.
@@ -388,38 +359,12 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
     assert!(page[5].as_u64().unwrap() > 0, "{page}");
     assert_eq!(page[6].as_u64(), Some(8), "{page}");
     // The range inputs show it; another range chosen there loads the page for it.
-    let shown = c
-        .execute(
-            "return [document.getElementById('from').value, document.getElementById('to').value]",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        shown,
-        serde_json::json!([
-            (monday - chrono::Duration::weeks(7)).to_string(),
-            (monday + chrono::Duration::days(6)).to_string()
-        ])
-    );
+    common::assert_default_range(&c).await;
     let (from, to) = (
         monday - chrono::Duration::weeks(2),
         monday - chrono::Duration::days(8),
     );
-    c.execute(
-        "document.body.dataset.ready = '0';
-         document.getElementById('from').value = arguments[0];
-         const t = document.getElementById('to');
-         t.value = arguments[1];
-         t.dispatchEvent(new Event('change'));",
-        vec![
-            serde_json::json!(from.to_string()),
-            serde_json::json!(to.to_string()),
-        ],
-    )
-    .await
-    .unwrap();
-    ready(&c).await;
+    common::choose_range(&c, from, to).await;
     let labels = c
         .execute("return Chart.getChart('chart-days').data.labels", vec![])
         .await

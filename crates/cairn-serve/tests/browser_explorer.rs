@@ -188,22 +188,7 @@ async fn query_chart_dashboard_share_and_errors_in_chromium() {
     .unwrap();
 
     // The range shown by default is the course overview's: the last 8 ISO weeks.
-    let monday = {
-        use chrono::Datelike;
-        let d = chrono::Utc::now().date_naive();
-        d - chrono::Duration::days(i64::from(d.weekday().num_days_from_monday()))
-    };
-    assert_eq!(
-        js(
-            &c,
-            "return [document.getElementById('from').value, document.getElementById('to').value]"
-        )
-        .await,
-        serde_json::json!([
-            (monday - chrono::Duration::weeks(7)).to_string(),
-            (monday + chrono::Duration::days(6)).to_string()
-        ])
-    );
+    common::assert_default_range(&c).await;
 
     // The other user opens it: their own rows (or, on 18.16, why not).
     let (_d2, other) = common::chromium().await;

@@ -413,6 +413,52 @@ pub async fn chromium() -> (Driver, fantoccini::Client) {
     panic!("chromedriver does not answer");
 }
 
+/// Sets the page's `#from` and `#to` inputs to `from` and `to` as a viewer does (the
+/// change event), and waits for the page to have loaded that range.
+pub async fn choose_range(c: &fantoccini::Client, from: chrono::NaiveDate, to: chrono::NaiveDate) {
+    c.execute(
+        "document.body.dataset.ready = '0';
+         const [f, t] = [document.getElementById('from'), document.getElementById('to')];
+         f.value = arguments[0]; t.value = arguments[1];
+         t.dispatchEvent(new Event('change'));",
+        vec![
+            serde_json::json!(from.to_string()),
+            serde_json::json!(to.to_string()),
+        ],
+    )
+    .await
+    .unwrap();
+    ready(c).await;
+}
+
+/// This week's Monday (UTC).
+pub fn this_monday() -> chrono::NaiveDate {
+    use chrono::Datelike;
+    let d = chrono::Utc::now().date_naive();
+    d - chrono::Duration::days(i64::from(d.weekday().num_days_from_monday()))
+}
+
+/// Asserts that the page's `#from` and `#to` inputs show the default range of the
+/// dashboard's pages: the last 8 ISO weeks, this one included (the last day inclusive).
+pub async fn assert_default_range(c: &fantoccini::Client) {
+    let monday = this_monday();
+    let shown = c
+        .execute(
+            "return [document.getElementById('from').value, document.getElementById('to').value]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        shown,
+        serde_json::json!([
+            (monday - chrono::Duration::weeks(7)).to_string(),
+            (monday + chrono::Duration::days(6)).to_string()
+        ]),
+        "the default range"
+    );
+}
+
 /// Waits until the page has finished loading the overview.
 pub async fn ready(c: &fantoccini::Client) {
     c.wait()
