@@ -204,7 +204,8 @@ async function loadAtRisk() {
   rows.forEach((r, i) => {
     const a = document.createElement("a");
     a.textContent = r.username;
-    a.href = "/learner?" + new URLSearchParams({ course_id: state.course, user_id: String(r.user_id) });
+    // The learner's page for the range chosen here, if one was.
+    a.href = "/learner?" + params({ user_id: String(r.user_id) });
     cells[i].cells[0].replaceChildren(a);
   });
 }

@@ -13,6 +13,17 @@ async function start() {
   if (r.status === 401) { window.location = "/login"; return; }
   const v = await r.json();
   if (!r.ok) { $("who").textContent = v.error || r.statusText; document.body.dataset.ready = "1"; return; }
+  // The range in use; another one chosen loads the page for it ("To" is the last day).
+  $("from").value = v.from;
+  $("to").value = v.to;
+  for (const id of ["from", "to"]) {
+    $(id).addEventListener("change", () => {
+      if (!$("from").value || !$("to").value) return;
+      q.set("from", $("from").value);
+      q.set("to", $("to").value);
+      location.search = "?" + q;
+    });
+  }
   const s = v.summary;
   $("who").textContent = s.username + " in " + v.course_id;
   table("table-summary", [["username", "Username"], ["email", "Email"], ["enrollment_mode", "Mode"],

@@ -237,6 +237,24 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
     let dir = cairn_core::testing::workspace_dir().join("target/e2e");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("learner.png"), &png).unwrap();
+    // Its range inputs show the range in use; another range chosen there loads it.
+    common::assert_default_range(&c).await;
+    let monday = common::this_monday();
+    let (from, to) = (
+        monday - chrono::Duration::weeks(3),
+        monday - chrono::Duration::days(15),
+    );
+    common::choose_range(&c, from, to).await;
+    let labels = c
+        .execute("return Chart.getChart('chart-days').data.labels", vec![])
+        .await
+        .unwrap();
+    let want: Vec<String> = (0..7)
+        .map(|i| (from + chrono::Duration::days(i)).to_string())
+        .collect();
+    assert_eq!(labels, serde_json::json!(want));
+    let url = c.current_url().await.unwrap();
+    assert!(url.as_str().contains("user_id="), "{url}");
     c.goto(&format!("{}/", f.base)).await.unwrap();
     ready(&c).await;
 
@@ -311,6 +329,19 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
     common::choose_range(&c, week, next).await;
     let weeks = weekly_labels(&c).await;
     assert_eq!(weeks, serde_json::json!(expected));
+    // A learner's page opened from the at-risk list shows the range chosen.
+    let href = c
+        .execute(
+            "return document.querySelector('#table-at-risk tbody tr a').href",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let href = href.as_str().unwrap();
+    assert!(
+        href.contains(&format!("from={week}")) && href.contains(&format!("to={next}")),
+        "{href}"
+    );
     // The platform page: refused to course staff, shown to global staff.
     c.goto(&format!("{}/platform", f.base)).await.unwrap();
     ready(&c).await;
