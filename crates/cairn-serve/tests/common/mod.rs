@@ -360,6 +360,12 @@ pub struct Driver(std::process::Child, std::path::PathBuf);
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        // chromedriver leads a process group of its own, which its browser joins: the whole
+        // group goes, so a test that fails before closing its session leaves no browser
+        // running (killing chromedriver alone left Chromium behind).
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.0.id())])
+            .status();
         let _ = self.0.kill();
         let _ = self.0.wait();
         let _ = std::fs::remove_dir_all(&self.1);
@@ -369,6 +375,7 @@ impl Drop for Driver {
 /// Headless Chromium (Debian's `chromium` and `chromium-driver`, installed by
 /// scripts/test) with a profile of its own: each call is another browser.
 pub async fn chromium() -> (Driver, fantoccini::Client) {
+    use std::os::unix::process::CommandExt;
     for bin in [CHROMIUM, CHROMEDRIVER] {
         assert!(
             std::path::Path::new(bin).exists(),
@@ -380,6 +387,7 @@ pub async fn chromium() -> (Driver, fantoccini::Client) {
         std::env::temp_dir().join(format!("cairn-chromium-{}-{port}", std::process::id()));
     let driver = Driver(
         std::process::Command::new(CHROMEDRIVER)
+            .process_group(0)
             .arg(format!("--port={port}"))
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
