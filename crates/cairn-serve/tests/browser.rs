@@ -15,6 +15,20 @@ async fn weekly_labels(c: &fantoccini::Client) -> serde_json::Value {
         .unwrap()
 }
 
+/// Chooses the 7 days from `from` in the page's range inputs, and asserts that its
+/// `chart-days` then shows those days.
+async fn days_of_a_chosen_week(c: &fantoccini::Client, from: chrono::NaiveDate) {
+    common::choose_range(c, from, from + chrono::Duration::days(6)).await;
+    let labels = c
+        .execute("return Chart.getChart('chart-days').data.labels", vec![])
+        .await
+        .unwrap();
+    let want: Vec<String> = (0..7)
+        .map(|i| (from + chrono::Duration::days(i)).to_string())
+        .collect();
+    assert_eq!(labels, serde_json::json!(want));
+}
+
 /// The active learners the weekly engagement chart shows for the week of `monday`.
 async fn weekly_active(c: &fantoccini::Client, monday: &str) -> Option<u64> {
     c.execute(
@@ -240,19 +254,7 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
     // Its range inputs show the range in use; another range chosen there loads it.
     common::assert_default_range(&c).await;
     let monday = common::this_monday();
-    let (from, to) = (
-        monday - chrono::Duration::weeks(3),
-        monday - chrono::Duration::days(15),
-    );
-    common::choose_range(&c, from, to).await;
-    let labels = c
-        .execute("return Chart.getChart('chart-days').data.labels", vec![])
-        .await
-        .unwrap();
-    let want: Vec<String> = (0..7)
-        .map(|i| (from + chrono::Duration::days(i)).to_string())
-        .collect();
-    assert_eq!(labels, serde_json::json!(want));
+    days_of_a_chosen_week(&c, monday - chrono::Duration::weeks(3)).await;
     let url = c.current_url().await.unwrap();
     assert!(url.as_str().contains("user_id="), "{url}");
     c.goto(&format!("{}/", f.base)).await.unwrap();
@@ -391,19 +393,7 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
     assert_eq!(page[6].as_u64(), Some(8), "{page}");
     // The range inputs show it; another range chosen there loads the page for it.
     common::assert_default_range(&c).await;
-    let (from, to) = (
-        monday - chrono::Duration::weeks(2),
-        monday - chrono::Duration::days(8),
-    );
-    common::choose_range(&c, from, to).await;
-    let labels = c
-        .execute("return Chart.getChart('chart-days').data.labels", vec![])
-        .await
-        .unwrap();
-    let want: Vec<String> = (0..7)
-        .map(|i| (from + chrono::Duration::days(i)).to_string())
-        .collect();
-    assert_eq!(labels, serde_json::json!(want));
+    days_of_a_chosen_week(&c, monday - chrono::Duration::weeks(2)).await;
     let png = c.screenshot().await.unwrap();
     std::fs::write(dir.join("platform.png"), &png).unwrap();
     c.close().await.unwrap();
