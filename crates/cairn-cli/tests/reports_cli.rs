@@ -524,6 +524,7 @@ async fn run_due_sends_each_recipient_their_courses_once_per_period() {
     assert_eq!(of(&boss)["last_states"]["sent"], 1);
     assert_eq!(of(&boss)["last_states"]["skipped"], 2);
     lake.ch.drop_database().await.unwrap();
+    testing::drop_mysql(&lake.lms).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -557,6 +558,7 @@ async fn two_concurrent_senders_send_once() {
     assert_eq!(to.len(), 2, "{to:?}\n{}\n{}", text(&a), text(&b));
     assert!(to.contains(&"teacher1@example.org".into()) && to.contains(&"boss@example.org".into()));
     lake.ch.drop_database().await.unwrap();
+    testing::drop_mysql(&lake.lms).await;
 }
 
 /// Killed between the SMTP server's acceptance and the record of it: the next run sends
@@ -609,6 +611,7 @@ async fn a_sender_killed_between_send_and_record_resends_with_the_same_message_i
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(smtp.messages().len(), 2);
     lake.ch.drop_database().await.unwrap();
+    testing::drop_mysql(&lake.lms).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -742,6 +745,7 @@ async fn refusals_and_bad_input_are_clear_and_half_record_nothing() {
     assert!(!o.status.success(), "{}", text(&o));
     assert!(smtp.messages().is_empty());
     lake.ch.drop_database().await.unwrap();
+    testing::drop_mysql(&lake.lms).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -804,6 +808,7 @@ async fn send_now_and_implicit_tls() {
     let listed = lake.run(&smtp, &["reports", "list"]);
     assert!(!text(&listed).contains(&id));
     lake.ch.drop_database().await.unwrap();
+    testing::drop_mysql(&lake.lms).await;
 }
 
 /// `cairn serve` sends due reports itself (CAIRN_REPORTS_INTERVAL), once per period, also
@@ -859,6 +864,7 @@ async fn cairn_serve_sends_due_reports_itself_once() {
         parse(&got[0]).subject
     );
     lake.ch.drop_database().await.unwrap();
+    testing::drop_mysql(&lake.lms).await;
 }
 
 /// Every cell of a CSV text that a spreadsheet would run (none is expected), and the cells
@@ -1071,4 +1077,5 @@ async fn report_csv_and_mail_attachments_with_hostile_names_hold_no_formula() {
         "attachments: {all_seen:?}"
     );
     lake.ch.drop_database().await.unwrap();
+    testing::drop_mysql(&lake.lms).await;
 }

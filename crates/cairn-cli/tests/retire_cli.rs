@@ -230,4 +230,7 @@ async fn retire_by_hand_and_on_schedule() {
     for c in [&ch, &follow_db, &serve_db] {
         c.drop_database().await.unwrap();
     }
+    for lms in [&lms_db, &follow_lms, &serve_lms] {
+        testing::drop_mysql(lms).await;
+    }
 }

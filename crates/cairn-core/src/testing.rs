@@ -118,6 +118,16 @@ pub async fn clickhouse_existing(db: &str) -> ClickHouse {
     connect().await.with_database(db)
 }
 
+/// Drops the test database `db` (one that [`clickhouse`] made) on the local ClickHouse, at
+/// the end of a test that passed: a failed test's database stays, to be looked at.
+pub async fn drop_clickhouse(db: &str) {
+    clickhouse_existing(db)
+        .await
+        .drop_database()
+        .await
+        .unwrap_or_else(|e| panic!("dropping {db}: {e}"));
+}
+
 /// Read-write MySQL settings for seeding a test's own MariaDB database: the local admin
 /// user (`.cairn/secrets/mysql-cairn_admin`) and the database `db`.
 pub fn mysql_admin(db: &str) -> MysqlConfig {

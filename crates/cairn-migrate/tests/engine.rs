@@ -77,6 +77,7 @@ async fn up_creates_the_data_lake_then_does_nothing() {
             .all(|r| r.state == State::Applied && r.applied_at.is_some()),
         "{status:?}"
     );
+    testing::drop_clickhouse(&testing::db_name("migrate_builtin")).await;
 }
 
 #[tokio::test]
@@ -124,6 +125,7 @@ async fn user_folder_migrations_interleave_by_name() {
             && err.contains(&dir2.display().to_string()),
         "{err}"
     );
+    testing::drop_clickhouse(&testing::db_name("migrate_interleave")).await;
 }
 
 #[tokio::test]
@@ -172,6 +174,7 @@ async fn a_failing_statement_stops_and_the_fixed_file_resumes_after_it() {
         6
     );
     assert_eq!(m.status().await.unwrap()[0].state, State::Applied);
+    testing::drop_clickhouse(&testing::db_name("migrate_resume")).await;
 }
 
 #[tokio::test]
@@ -219,6 +222,7 @@ async fn drift_is_reported_and_refused_unless_allowed() {
         .await
         .unwrap();
     assert_eq!(report.applied, vec![("0002_u.sql".to_string(), 1)]);
+    testing::drop_clickhouse(&testing::db_name("migrate_drift")).await;
 }
 
 #[tokio::test]
@@ -231,6 +235,7 @@ async fn the_checksum_is_of_the_template_not_the_rendered_secrets() {
     config.mysql.password = cairn_core::Secret::new("a-new-password");
     let m = Migrator::with(testing::clickhouse_existing(&db).await, config, vec![mig]);
     assert_eq!(m.status().await.unwrap()[0].state, State::Applied);
+    testing::drop_clickhouse(&testing::db_name("migrate_secret")).await;
 }
 
 #[tokio::test]
@@ -282,6 +287,7 @@ async fn two_concurrent_ups_apply_each_migration_once() {
             "the waiting run says who holds the lock: {waited:?}"
         );
     }
+    testing::drop_clickhouse(&testing::db_name("migrate_concurrent")).await;
 }
 
 #[tokio::test]
@@ -307,6 +313,7 @@ async fn a_held_lock_names_its_holder_when_waiting_runs_out() {
     assert_eq!(err.exit_code(), 4);
     held.release(&ch).await.unwrap();
     m.up(&opts(), |_| {}).await.unwrap();
+    testing::drop_clickhouse(&testing::db_name("migrate_locked")).await;
 }
 
 #[tokio::test]
@@ -336,6 +343,7 @@ async fn template_errors_name_file_line_and_variable_and_apply_nothing() {
         .await,
         0
     );
+    testing::drop_clickhouse(&testing::db_name("migrate_template")).await;
 }
 
 #[tokio::test]
@@ -352,6 +360,7 @@ async fn templates_branch_on_the_server_version_as_numbers() {
         count(&format!("SELECT toUInt64(max(x)) FROM {db}.v")).await,
         expected
     );
+    testing::drop_clickhouse(&testing::db_name("migrate_version")).await;
 }
 
 #[tokio::test]
@@ -392,6 +401,7 @@ async fn dry_run_applies_nothing_and_fake_records_without_running() {
         .await,
         0
     );
+    testing::drop_clickhouse(&testing::db_name("migrate_fake")).await;
 }
 
 #[tokio::test]
@@ -424,6 +434,7 @@ async fn tutor_cairn_history_is_honoured() {
     assert_eq!(status[0].state, State::AppliedByCairn);
     let report = m.up(&opts(), |_| {}).await.unwrap();
     assert_eq!(report.applied, vec![("0002_new.sql".to_string(), 1)]);
+    testing::drop_clickhouse(&testing::db_name("migrate_cairn")).await;
 }
 
 /// Migration 0024: an insert's parts of `_events` are compact below 256 MiB (servers since
@@ -443,6 +454,7 @@ async fn event_inserts_write_compact_parts_where_the_server_has_them() {
         .unwrap();
     if !ch.version().at_least(20, 3) {
         assert!(!engine.contains("min_bytes_for_wide_part"), "{engine}");
+        ch.drop_database().await.unwrap();
         return;
     }
     assert!(
@@ -475,4 +487,5 @@ async fn event_inserts_write_compact_parts_where_the_server_has_them() {
         "the part must be over the default threshold: {parts:?}"
     );
     assert_eq!(parts[0].0, "Compact", "{parts:?}");
+    testing::drop_clickhouse(&testing::db_name("migrate_compact_parts")).await;
 }

@@ -1702,6 +1702,9 @@ async fn the_lms_copies_answer_as_the_lms_until_it_changes_and_leave_retired_lea
         .await
         .unwrap();
     assert!(kept > 0, "the others' rows are copied");
+    conn.disconnect().await.ok();
+    testing::drop_mysql(&lms.database).await;
+    ch.drop_database().await.unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -1855,6 +1858,7 @@ async fn the_newest_event_is_found_from_the_marked_days_or_among_all() {
         newest("2026-02-20 23:00:00").await.newest_event,
         "2026-02-03 12:00:00"
     );
+    ch.drop_database().await.unwrap();
 }
 
 #[tokio::test]
@@ -1926,6 +1930,7 @@ async fn the_median_time_spent_credits_a_gap_across_midnight_up_to_30_minutes() 
     let done = aggregate::refresh(&ch, None).await.unwrap();
     assert_eq!((done.course_days, done.left), (5, 0), "{done:?}");
     assert_eq!(medians().await, expected);
+    ch.drop_database().await.unwrap();
 }
 
 /// A month whose days are computed again (a migration marks every day stale, say) keeps
@@ -2021,6 +2026,7 @@ async fn a_month_computed_again_keeps_one_row_per_key() {
             assert_eq!(current, 8 * per_day, "{table}");
         }
     }
+    ch.drop_database().await.unwrap();
 }
 
 async fn courses_in(ch: &cairn_core::ClickHouse) -> Vec<String> {
