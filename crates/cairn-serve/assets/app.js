@@ -87,8 +87,10 @@ function render(o) {
       { indexAxis: "y", plugins: { title: { display: true, text: title }, legend: { display: false } } });
   }
 
-  table("table-videos", [["video", "Video"], ["viewers", "Unique viewers"], ["watch_time", "Watched (s)"],
-    ["avg_watch_time", "Per viewer (s)"], ["duration", "Length (s)"]], o.videos);
+  table("table-videos", [["video", "Video"], ["viewers", "Unique viewers"], ["watch_time", "Watched", "n"],
+    ["avg_watch_time", "Per viewer", "n"], ["duration", "Length", "n"]],
+  o.videos.map((v) => ({ ...v, watch_time: duration(v.watch_time), avg_watch_time: duration(v.avg_watch_time),
+    duration: clock(v.duration) })));
   const sel = $("video");
   const keep = state.video;
   sel.replaceChildren(...o.videos.map((v) => new Option(v.video, v.video_id)));
@@ -99,10 +101,10 @@ function render(o) {
 async function loadCurve() {
   if (!state.video) { draw("chart-curve", "line", [], []); return; }
   const rows = await getJson("/api/video-curve", { video_id: state.video });
-  draw("chart-curve", "line", rows.map((r) => r.second), [
+  draw("chart-curve", "line", rows.map((r) => clock(r.second)), [
     { label: "Unique viewers", data: rows.map((r) => r.viewers), pointRadius: 0 },
     { label: "Views", data: rows.map((r) => r.views), pointRadius: 0 },
-  ], { scales: { x: { title: { display: true, text: "second of the video" } } } });
+  ], { scales: { x: { title: { display: true, text: "time in the video (m:ss)" } } } });
 }
 
 async function loadNavigation() {
@@ -185,8 +187,8 @@ async function loadCompare() {
     { label: "Pass rate %", data: rows.map((c) => c.pass_rate) },
   ], { plugins: { title: { display: true, text: "Courses" } }, scales: { y: { min: 0, max: 100 } } });
   table("table-compare", [["name", "Course"], ["enrolled", "Enrolled"], ["active_7d", "Active (7 days)"],
-    ["avg_progress", "Avg. progress %"], ["pass_rate", "Pass rate %"], ["median_minutes", "Median minutes spent"]],
-  rows.map((c) => Object.assign({ median_minutes: minutes(c.median_time_spent) }, c)));
+    ["avg_progress", "Avg. progress %"], ["pass_rate", "Pass rate %"], ["median_time_spent", "Median time spent", "n"]],
+  rows.map((c) => ({ ...c, median_time_spent: duration(c.median_time_spent) })));
   $("compare-csv").href = "/export/compare.csv?" + p;
 }
 

@@ -29,6 +29,14 @@ function duration(seconds) {
   return (seconds / 86400).toFixed(1) + " days";
 }
 
+// A position in a video, or its length, as a clock: m:ss, or h:mm:ss from an hour.
+function clock(seconds) {
+  const s = Math.round(seconds);
+  const ss = String(s % 60).padStart(2, "0");
+  if (s < 3600) return Math.floor(s / 60) + ":" + ss;
+  return Math.floor(s / 3600) + ":" + String(Math.floor(s / 60) % 60).padStart(2, "0") + ":" + ss;
+}
+
 // Fills table `id`: `columns` are [key, title] pairs (a third element "n" aligns a column
 // of text as numbers), `rows` objects.
 function table(id, columns, rows) {

@@ -45,8 +45,9 @@ async function start() {
     options: { responsive: true, maintainAspectRatio: false, animation: false },
   });
   table("table-units", [["unit", "Unit"], ["components", "Components"], ["completed", "Completed"]], v.units);
-  table("table-videos", [["video", "Video"], ["watched", "Watched (s)"], ["covered", "Seconds covered"],
-    ["duration", "Length (s)"], ["share", "Share %"]], v.videos);
+  table("table-videos", [["video", "Video"], ["watched", "Watched", "n"], ["covered", "Part seen", "n"],
+    ["duration", "Length", "n"], ["share", "Part seen %"]],
+  v.videos.map((w) => ({ ...w, watched: duration(w.watched), covered: duration(w.covered), duration: clock(w.duration) })));
   table("table-problems", [["problem", "Problem"], ["submissions", "Submissions"], ["first", "Right first"],
     ["last", "Right last"], ["last_score", "Last score %"]],
   v.problems.map((p) => Object.assign({ first: yes(p.first_correct), last: yes(p.last_correct) }, p)));

@@ -42,6 +42,43 @@ async fn weekly_active(c: &fantoccini::Client, monday: &str) -> Option<u64> {
     .as_u64()
 }
 
+/// Asserts that `text`, a time as the dashboard shows it (`42 s`, `8.1 min`, `40.4 h`,
+/// `3.4 days`), is `seconds` in the unit that reads best, rounded as shown.
+fn assert_duration(text: &str, seconds: f64) {
+    let (number, unit) = text
+        .split_once(' ')
+        .unwrap_or_else(|| panic!("{text:?} is not a number and a unit"));
+    let n: f64 = number
+        .parse()
+        .unwrap_or_else(|_| panic!("{text:?} is not a number and a unit"));
+    let (want, size, step) = match seconds {
+        s if s < 120.0 => ("s", 1.0, 1.0),
+        s if s < 7_200.0 => ("min", 60.0, 0.1),
+        s if s < 172_800.0 => ("h", 3_600.0, 0.1),
+        _ => ("days", 86_400.0, 0.1),
+    };
+    assert_eq!(unit, want, "{text:?} for {seconds} s");
+    assert!(
+        (n - seconds / size).abs() <= step / 2.0 + 1e-9,
+        "{text:?} for {seconds} s"
+    );
+}
+
+/// The seconds of `text`, a clock as the dashboard shows one (`m:ss`, `h:mm:ss`).
+fn clock_seconds(text: &str) -> u64 {
+    let parts: Vec<&str> = text.split(':').collect();
+    let number = |p: &str| p.parse::<u64>().unwrap_or_else(|_| panic!("{text:?}"));
+    let two = |p: &str| {
+        assert!(p.len() == 2 && number(p) < 60, "{text:?}");
+        number(p)
+    };
+    match parts[..] {
+        [m, s] => number(m) * 60 + two(s),
+        [h, m, s] => number(h) * 3_600 + two(m) * 60 + two(s),
+        _ => panic!("{text:?} is not a clock"),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn sign_in_and_see_the_course_overview_in_chromium() {
     let f = dashboard("serve_browser").await;
@@ -114,6 +151,53 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
         .await
         .unwrap();
     assert_eq!(compared, serde_json::json!(["Cairn Course 01"]));
+    // Times read in their unit and lengths as clocks, each the server's seconds: the
+    // videos' watch time, per viewer and length, the curve's seconds, the comparison's
+    // median time spent.
+    let shown = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             const cells = (id) => Array.from(document.querySelectorAll('#' + id + ' tbody tr'),
+                                              (r) => Array.from(r.cells, (td) => td.textContent));
+             Promise.all([getJson('/api/overview'), getJson('/api/video-curve', { video_id: state.video }),
+                          fetch('/api/compare?sort=course').then((r) => r.json())])
+               .then(([o, curve, compare]) => done({ videos: o.videos, video_cells: cells('table-videos'),
+                 curve, curve_labels: Chart.getChart('chart-curve').data.labels,
+                 compare, compare_cells: cells('table-compare') }))",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let videos = shown["videos"].as_array().unwrap();
+    let cells = shown["video_cells"].as_array().unwrap();
+    assert!(!videos.is_empty() && videos.len() == cells.len(), "{shown}");
+    for (v, row) in videos.iter().zip(cells) {
+        assert_eq!(row[1], v["viewers"].to_string(), "{row}");
+        assert_duration(row[2].as_str().unwrap(), v["watch_time"].as_f64().unwrap());
+        assert_duration(
+            row[3].as_str().unwrap(),
+            v["avg_watch_time"].as_f64().unwrap(),
+        );
+        assert_eq!(
+            clock_seconds(row[4].as_str().unwrap()) as f64,
+            v["duration"].as_f64().unwrap().round(),
+            "{row}"
+        );
+    }
+    let curve = shown["curve"].as_array().unwrap();
+    let labels = shown["curve_labels"].as_array().unwrap();
+    assert!(!curve.is_empty() && curve.len() == labels.len(), "{shown}");
+    for (point, label) in curve.iter().zip(labels) {
+        assert_eq!(
+            clock_seconds(label.as_str().unwrap()),
+            point["second"].as_u64().unwrap()
+        );
+    }
+    let (compare, compare_cells) = (&shown["compare"][0], &shown["compare_cells"][0]);
+    assert_duration(
+        compare_cells[5].as_str().unwrap(),
+        compare["median_time_spent"].as_f64().unwrap(),
+    );
     // Subsections in course order, then problems, and the answers to the one picked.
     let subsections = c
         .execute(
@@ -247,6 +331,30 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
     assert_eq!(page[1].as_u64(), Some(56), "{page}");
     assert!(page[3].as_u64().unwrap() > 0, "{page}");
     assert_eq!(page[4], serde_json::json!([0, 0, 0, 0, 0, 0]), "{page}");
+    // Its videos' times read in their unit and their lengths as clocks, each the server's.
+    let shown = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             const q = new URLSearchParams(location.search);
+             fetch('/api/learner?' + new URLSearchParams({ course_id: q.get('course_id'), user_id: q.get('user_id') }))
+               .then((r) => r.json())
+               .then((v) => done([v.videos, Array.from(document.querySelectorAll('#table-videos tbody tr'),
+                                  (r) => Array.from(r.cells, (td) => td.textContent))]))",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let (videos, cells) = (shown[0].as_array().unwrap(), shown[1].as_array().unwrap());
+    assert!(!videos.is_empty() && videos.len() == cells.len(), "{shown}");
+    for (v, row) in videos.iter().zip(cells) {
+        assert_duration(row[1].as_str().unwrap(), v["watched"].as_f64().unwrap());
+        assert_duration(row[2].as_str().unwrap(), v["covered"].as_f64().unwrap());
+        assert_eq!(
+            clock_seconds(row[3].as_str().unwrap()) as f64,
+            v["duration"].as_f64().unwrap().round(),
+            "{row}"
+        );
+    }
     let png = c.screenshot().await.unwrap();
     let dir = cairn_core::testing::workspace_dir().join("target/e2e");
     std::fs::create_dir_all(&dir).unwrap();
