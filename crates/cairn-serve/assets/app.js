@@ -162,17 +162,30 @@ async function loadProblems() {
   await loadAnswers();
 }
 
+// Where an input sits in its problem, from the id the LMS gives it (`<block>_<part + 1>_<n>`):
+// "Part 2", or "Part 2, input 3" when part 2 has more than one input among `inputs`; any
+// other id as it is.
+function inputLabel(input, inputs) {
+  const m = /_(\d+)_(\d+)$/.exec(input);
+  if (!m) return input;
+  const part = "Part " + (Number(m[1]) - 1);
+  const prefix = input.slice(0, input.length - m[2].length);
+  const several = inputs.some((other) => other !== input && other.startsWith(prefix) && /^\d+$/.test(other.slice(prefix.length)));
+  return several ? part + ", input " + m[2] : part;
+}
+
 async function loadAnswers() {
   const rows = state.problem ? await getJson("/api/answers", { problem_id: state.problem }) : [];
   const right = (a) => (a.correct === 1 ? "yes" : a.correct === 0 ? "no" : "");
-  const label = (a) => (rows.some((b) => b.input !== a.input) ? a.input + ": " : "") + a.answer;
+  const inputs = [...new Set(rows.map((a) => a.input))];
+  const label = (a) => (inputs.length > 1 ? inputLabel(a.input, inputs) + ": " : "") + a.answer;
   draw("chart-answers", "bar", rows.map(label), [
     { label: "Learners, first submission", data: rows.map((a) => a.first_learners) },
     { label: "Learners, last submission", data: rows.map((a) => a.last_learners) },
   ], { indexAxis: "y", plugins: { title: { display: true, text: "Answer distribution" } } });
-  table("table-answers", [["input", "Input"], ["answer", "Answer"], ["right", "Right"],
+  table("table-answers", [["input", "Part"], ["answer", "Answer"], ["right", "Right"],
     ["learners", "Learners"], ["first_learners", "First"], ["last_learners", "Last"],
-    ["submissions", "Submissions"]], rows.map((a) => Object.assign({ right: right(a) }, a)));
+    ["submissions", "Submissions"]], rows.map((a) => ({ ...a, right: right(a), input: inputLabel(a.input, inputs) })));
 }
 
 async function loadCompare() {

@@ -265,6 +265,29 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
     };
     let first = answers(c.clone()).await;
     assert!(!first.as_array().unwrap().is_empty(), "answers are shown");
+    // Each answer's input reads as its part of the problem, not as the LMS's id of it; an
+    // input is named only in a part that has several.
+    let parts = c
+        .execute(
+            "const all = ['0123abcd_2_1', '0123abcd_3_1', '0123abcd_3_2'];
+             return [Array.from(document.querySelectorAll('#table-answers tbody tr'), (r) => r.cells[0].textContent),
+                     inputLabel(all[2], all), inputLabel(all[0], all), inputLabel('free text', ['free text'])]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        parts[0]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p.as_str().unwrap() == "Part 1"),
+        "{parts}"
+    );
+    assert_eq!(
+        parts.as_array().unwrap()[1..],
+        ["Part 2, input 2", "Part 1", "free text"]
+    );
     c.execute(
         "document.getElementById('table-answers').replaceChildren();
          const s = document.getElementById('problem');
