@@ -104,6 +104,18 @@
     container._chart = new window.Chart(canvas, { type, data, options });
   }
 
-  // Shared with the pages' scripts: an element with text and a class.
-  window.CairnCharts = { draw, make };
+  // The course overview's default range: the last 8 ISO weeks, this one included (UTC);
+  // `to` is the last day, inclusive.
+  function defaultRange() {
+    const day = 86400000;
+    const today = new Date(new Date().toISOString().slice(0, 10) + "T00:00:00Z");
+    const monday = today.getTime() - ((today.getUTCDay() + 6) % 7) * day;
+    return {
+      from: new Date(monday - 49 * day).toISOString().slice(0, 10),
+      to: new Date(monday + 6 * day).toISOString().slice(0, 10),
+    };
+  }
+
+  // Shared with the pages' scripts: an element with text and a class, the default range.
+  window.CairnCharts = { draw, make, defaultRange };
 })();

@@ -158,12 +158,9 @@ async function route() {
 document.addEventListener("DOMContentLoaded", async () => {
   const me = await api("GET", "/api/courses");
   el("course").replaceChildren(...me.courses.map((c) => new Option(c, c)));
-  // The course overview's default range: the last 8 ISO weeks, this one included (UTC).
-  const day = 86400000;
-  const today = new Date(new Date().toISOString().slice(0, 10) + "T00:00:00Z");
-  const monday = today.getTime() - ((today.getUTCDay() + 6) % 7) * day;
-  el("from").value = new Date(monday - 49 * day).toISOString().slice(0, 10);
-  el("to").value = new Date(monday + 6 * day).toISOString().slice(0, 10);
+  const range = window.CairnCharts.defaultRange();
+  el("from").value = range.from;
+  el("to").value = range.to;
   for (const id of ["course", "from", "to"]) el(id).addEventListener("change", drawAll);
   await loadList();
   el("new").addEventListener("click", () => { state.current = null; openEditor(null); });

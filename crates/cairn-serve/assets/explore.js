@@ -244,8 +244,22 @@ async function showConnection() {
   box.hidden = false;
 }
 
+// The parameters start as the dashboards' do: the viewer's first course (the others
+// offered as they type), the last 8 ISO weeks.
+async function paramDefaults() {
+  const range = window.CairnCharts.defaultRange();
+  el("param-from").value = range.from;
+  el("param-to").value = range.to;
+  const r = await fetch("/api/courses", { credentials: "same-origin" });
+  if (!r.ok) return;
+  const courses = (await r.json()).courses || [];
+  el("param-courses").replaceChildren(...courses.map((c) => new Option(c)));
+  if (!el("param-course_id").value && courses.length) el("param-course_id").value = courses[0];
+}
+
 document.addEventListener("DOMContentLoaded", async () => {
   const start = "SELECT name, count() AS events\nFROM events\nGROUP BY name\nORDER BY events DESC\nLIMIT 20";
+  paramDefaults().catch(() => {});
   let completion = {};
   try { completion = await loadSchema(); } catch (err) { el("schema-status").textContent = String(err); }
   editor = window.CairnEditor.create(el("editor"), start, completion, run, document.body.dataset.nonce);

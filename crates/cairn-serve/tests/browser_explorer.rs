@@ -62,6 +62,62 @@ async fn query_chart_dashboard_share_and_errors_in_chromium() {
         "the editor's own styles pass the page's Content-Security-Policy (nonce)"
     );
 
+    // The parameters start as the dashboards' do: the author's first course (the others
+    // offered as they type) and the last 8 ISO weeks; a query naming them reads them.
+    wait_for(&c, "#param-courses option").await;
+    let params = js(
+        &c,
+        "return [document.getElementById('param-course_id').value,
+                 Array.from(document.querySelectorAll('#param-courses option'), (o) => o.value),
+                 document.getElementById('param-from').value, document.getElementById('param-to').value]",
+    )
+    .await;
+    let monday = common::this_monday();
+    let (from, to) = (
+        (monday - chrono::Duration::weeks(7)).to_string(),
+        (monday + chrono::Duration::days(6)).to_string(),
+    );
+    let seen: Vec<&str> = if modern {
+        vec![&f.courses[0]]
+    } else {
+        f.courses.iter().map(String::as_str).collect()
+    };
+    assert_eq!(params, serde_json::json!([seen[0], seen, from, to]));
+    if modern {
+        run_in_explorer(
+            &c,
+            "SELECT count() AS n FROM events WHERE course_id = {course_id:String} \
+             AND toDate(time) BETWEEN {from:Date} AND {to:Date}",
+        )
+        .await;
+        wait_for(&c, "#result tr + tr").await;
+        let shown = js(
+            &c,
+            "const n = document.querySelector('#result tr + tr').cells[0].textContent;
+             document.getElementById('result').replaceChildren();
+             return n",
+        )
+        .await;
+        let want: u64 = f
+            .ch
+            .client()
+            .query(
+                "SELECT count() FROM events WHERE course_id = ? AND toDate(time) BETWEEN ? AND ?",
+            )
+            .bind(&f.courses[0])
+            .bind(&from)
+            .bind(&to)
+            .fetch_one()
+            .await
+            .unwrap();
+        assert!(want > 0, "the course has events in the range");
+        assert_eq!(
+            shown,
+            want.to_string(),
+            "the query read the parameters shown"
+        );
+    }
+
     // ClickHouse's own message, as it is.
     run_in_explorer(&c, "SELECT nope FROM events").await;
     let error = wait_for(&c, "#error:not([hidden])").await;
