@@ -401,10 +401,21 @@ async fn run_due_sends_each_recipient_their_courses_once_per_period() {
 
     // A course-staff recipient gets only their course.
     let t1 = by("teacher1@example.org");
+    assert!(!t1.html.contains(C2) && !t1.text.contains(C2));
+    // The course by its name (from the imported structure), and its key beside it.
+    assert_eq!(
+        t1.subject,
+        "Weekly report: Cairn Course 01 (week of 2026-01-19)"
+    );
     assert!(
-        t1.subject.contains(C1) && !t1.html.contains(C2) && !t1.text.contains(C2),
+        t1.text.contains(&format!("== Cairn Course 01 ({C1}) ==")),
         "{}",
-        t1.subject
+        t1.text
+    );
+    assert!(
+        t1.html.contains(&format!(">Cairn Course 01 ({C1})</h2>")),
+        "{}",
+        t1.html
     );
     let t2 = by("teacher2@example.org");
     assert!(t2.html.contains(C2) && !t2.html.contains(C1) && !t2.text.contains(C1));

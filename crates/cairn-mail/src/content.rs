@@ -21,6 +21,8 @@ pub const AT_RISK_DAYS: u32 = 7;
 pub struct Section {
     /// The course key.
     pub course_id: String,
+    /// The course's name (its key when the course structure is not imported).
+    pub name: String,
     /// The past week: its Monday and the Monday after.
     pub week: (NaiveDate, NaiveDate),
     /// The weekly engagement of the last [`CHART_WEEKS`] weeks (each week a row, zeros
@@ -68,16 +70,21 @@ pub async fn section(
         to: past.to,
     };
     let as_of = past.to.and_hms_opt(0, 0, 0).unwrap_or_default();
-    let (weeks, progress, grades, at_risk) = tokio::try_join!(
+    let course = [course_id.to_owned()];
+    let (weeks, progress, grades, at_risk, mut names) = tokio::try_join!(
         cairn_report::weekly_engagement(ch, course_id, range),
         cairn_report::course_progress(ch, course_id),
         cairn_report::grade_distribution(ch, course_id),
         cairn_report::at_risk(ch, course_id, as_of, AT_RISK_DAYS),
+        cairn_report::course_names(ch, &course),
     )?;
     let key = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
     let find = |d: NaiveDate| weeks.iter().find(|w| w.week == key(d)).cloned();
     Ok(Section {
         course_id: course_id.to_owned(),
+        name: names
+            .remove(course_id)
+            .unwrap_or_else(|| course_id.to_owned()),
         week: (past.from, past.to),
         this: find(past.from),
         before: find(past.from - Duration::weeks(1)),
@@ -280,6 +287,8 @@ fn templates() -> minijinja::Environment<'static> {
 #[derive(Serialize)]
 struct CourseView<'a> {
     course_id: &'a str,
+    /// "Name (key)", or the key alone when the course has no name.
+    heading: String,
     link: &'a str,
     lines: Vec<Line>,
     highlights: Highlights,
@@ -321,6 +330,11 @@ pub fn render(
         courses.push(minijinja::Value::from(minijinja::value::Serde(
             CourseView {
                 course_id: &s.course_id,
+                heading: if s.name == s.course_id {
+                    s.course_id.clone()
+                } else {
+                    format!("{} ({})", s.name, s.course_id)
+                },
                 link: &s.link,
                 lines: lines(s),
                 highlights: highlights(s),
@@ -332,7 +346,7 @@ pub fn render(
     }
     let week = sections.first().map(|s| s.week).unwrap_or_default();
     let subject = match sections {
-        [one] => format!("Weekly report: {} (week of {})", one.course_id, week.0),
+        [one] => format!("Weekly report: {} (week of {})", one.name, week.0),
         many => format!("Weekly report: {} courses (week of {})", many.len(), week.0),
     };
     let ctx = minijinja::context! {
@@ -426,6 +440,49 @@ mod tests {
         assert_eq!(change(5.0, 10.0, ""), "-5 (-50%)");
         assert_eq!(change(3.0, 0.0, ""), "+3");
         assert_eq!(change(1.5, 1.0, " h"), "+0.5 h (+50%)");
+    }
+
+    #[test]
+    fn a_course_is_named_by_its_name_and_key_or_its_key_alone() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let section = |name: &str| Section {
+            course_id: "course-v1:A+B+C".into(),
+            name: name.into(),
+            week: (d("2026-01-05"), d("2026-01-12")),
+            weeks: Vec::new(),
+            this: None,
+            before: None,
+            progress: Vec::new(),
+            grades: Vec::new(),
+            newly_at_risk: Vec::new(),
+            link: "https://dash.example/#course-v1:A+B+C".into(),
+        };
+        let named = section("Data & Society");
+        let r = render(&[&named], true, "s1").unwrap();
+        assert_eq!(
+            r.subject,
+            "Weekly report: Data & Society (week of 2026-01-05)"
+        );
+        assert!(
+            r.text.contains("== Data & Society (course-v1:A+B+C) =="),
+            "{}",
+            r.text
+        );
+        assert!(
+            r.html
+                .contains(">Data &amp; Society (course-v1:A+B+C)</h2>"),
+            "{}",
+            r.html
+        );
+        let unnamed = section("course-v1:A+B+C");
+        let r = render(&[&unnamed], true, "s1").unwrap();
+        assert_eq!(
+            r.subject,
+            "Weekly report: course-v1:A+B+C (week of 2026-01-05)"
+        );
+        assert!(r.text.contains("== course-v1:A+B+C =="), "{}", r.text);
+        let r = render(&[&named, &unnamed], true, "s1").unwrap();
+        assert_eq!(r.subject, "Weekly report: 2 courses (week of 2026-01-05)");
     }
 
     #[test]

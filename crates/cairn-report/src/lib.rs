@@ -1605,6 +1605,30 @@ pub async fn courses(ch: &ClickHouse) -> cairn_core::Result<Vec<String>> {
         .map_err(|e| cairn_core::Error::clickhouse("list courses", e))
 }
 
+/// The names of `courses` (each one's course block, from the imported structure), by
+/// course key; a course whose structure is not imported, or has no name, is absent.
+pub async fn course_names(
+    ch: &ClickHouse,
+    courses: &[String],
+) -> cairn_core::Result<std::collections::BTreeMap<String, String>> {
+    if courses.is_empty() {
+        return Ok(Default::default());
+    }
+    let db = quote_ident(ch.database());
+    let sql = format!(
+        "SELECT course_id, max(display_name) FROM {db}.course_blocks \
+         WHERE block_type = 'course' AND course_id IN (SELECT arrayJoin(?)) GROUP BY course_id"
+    );
+    let rows: Vec<(String, String)> = ch
+        .client()
+        .query(&sql)
+        .bind(courses)
+        .fetch_all()
+        .await
+        .map_err(|e| cairn_core::Error::clickhouse("course names", e))?;
+    Ok(rows.into_iter().filter(|(_, n)| !n.is_empty()).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1480,6 +1480,21 @@ async fn the_lms_copies_answer_as_the_lms_until_it_changes_and_leave_retired_lea
     cairn_fixtures::import_courses(&ch, &dir, &generated)
         .await
         .unwrap();
+    // The courses' names, from their imported structure; a course not imported has none.
+    let mut keys: Vec<String> = generated.iter().map(|c| c.id.clone()).collect();
+    keys.push("course-v1:Not+Imported+Run".into());
+    let names = cairn_report::course_names(&ch, &keys).await.unwrap();
+    let want: std::collections::BTreeMap<String, String> = generated
+        .iter()
+        .map(|c| (c.id.clone(), c.name.clone()))
+        .collect();
+    assert_eq!(names, want);
+    assert!(
+        cairn_report::course_names(&ch, &[])
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let course_ids: Vec<String> = generated.iter().map(|c| c.id.clone()).collect();
     let c0 = course_ids[0].as_str();
     let range = Range {

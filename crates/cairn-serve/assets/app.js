@@ -255,7 +255,8 @@ async function start() {
   Chart.defaults.scales.linear.ticks.precision = 0; // counts: whole numbers on the axes
   const me = await (await fetch("/api/courses", { credentials: "same-origin" })).json();
   const sel = $("course");
-  sel.replaceChildren(...me.courses.map((c) => new Option(c, c)));
+  // Each course by its name and key (the key alone when its structure is not imported).
+  sel.replaceChildren(...me.courses.map((c) => new Option(me.names[c] ? me.names[c] + " · " + c : c, c)));
   if (!me.courses.length) { $("empty").hidden = false; document.body.dataset.ready = "1"; return; }
   const wanted = decodeURIComponent(location.hash.slice(1));
   state.course = me.courses.includes(wanted) ? wanted : me.courses[0];

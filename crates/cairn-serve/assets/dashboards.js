@@ -157,7 +157,7 @@ async function route() {
 
 document.addEventListener("DOMContentLoaded", async () => {
   const me = await api("GET", "/api/courses");
-  el("course").replaceChildren(...me.courses.map((c) => new Option(c, c)));
+  el("course").replaceChildren(...me.courses.map((c) => new Option(me.names[c] ? me.names[c] + " · " + c : c, c)));
   const range = window.CairnCharts.defaultRange();
   el("from").value = range.from;
   el("to").value = range.to;

@@ -252,8 +252,9 @@ async function paramDefaults() {
   el("param-to").value = range.to;
   const r = await fetch("/api/courses", { credentials: "same-origin" });
   if (!r.ok) return;
-  const courses = (await r.json()).courses || [];
-  el("param-courses").replaceChildren(...courses.map((c) => new Option(c)));
+  const me = await r.json();
+  const courses = me.courses || [];
+  el("param-courses").replaceChildren(...courses.map((c) => new Option((me.names || {})[c] || "", c)));
   if (!el("param-course_id").value && courses.length) el("param-course_id").value = courses[0];
 }
 

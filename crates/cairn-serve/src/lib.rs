@@ -665,10 +665,14 @@ async fn api_courses(State(app): State<App>, headers: HeaderMap) -> Result<Respo
     let scope = app.scope(&v.username).await?;
     let all = cairn_report::courses(&app.0.ch).await.map_err(internal)?;
     let mine: Vec<String> = all.into_iter().filter(|c| scope.allows(c)).collect();
+    let names = cairn_report::course_names(&app.0.ch, &mine)
+        .await
+        .map_err(internal)?;
     Ok(axum::Json(serde_json::json!({
         "username": v.username,
         "identities": v.identities,
         "courses": mine,
+        "names": names,
     }))
     .into_response())
 }

@@ -96,15 +96,15 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
     assert_eq!(n.as_u64(), Some(12), "charts drawn");
     let courses = c
         .execute(
-            "return Array.from(document.querySelectorAll('#course option')).map(o => o.value)",
+            "return Array.from(document.querySelectorAll('#course option')).map(o => [o.value, o.text])",
             vec![],
         )
         .await
         .unwrap();
     assert_eq!(
         courses,
-        serde_json::json!([f.courses[0]]),
-        "only the user's course"
+        serde_json::json!([[f.courses[0], format!("Cairn Course 01 · {}", f.courses[0])]]),
+        "only the user's course, by its name and key"
     );
     let units = c
         .execute(

@@ -97,6 +97,8 @@ async fn sign_in_sessions_and_per_course_restriction() {
         .await
         .unwrap();
     assert_eq!(me["courses"], serde_json::json!([a]));
+    // Each with its name, from the imported structure; none of another course.
+    assert_eq!(me["names"], serde_json::json!({ a: "Cairn Course 01" }));
     let o = get(base, &format!("/api/overview?{}", q(a)), Some(&teach)).await;
     assert_eq!(o.status(), StatusCode::OK);
     let o: serde_json::Value = o.json().await.unwrap();
@@ -366,6 +368,7 @@ async fn sign_in_sessions_and_per_course_restriction() {
         .await
         .unwrap();
     assert_eq!(me["courses"], serde_json::json!([b]));
+    assert_eq!(me["names"], serde_json::json!({ b: "Cairn Course 02" }));
     assert_eq!(
         get(base, &format!("/api/overview?{}", q(a)), Some(&inst))
             .await
@@ -380,6 +383,10 @@ async fn sign_in_sessions_and_per_course_restriction() {
         .await
         .unwrap();
     assert_eq!(me["courses"], serde_json::json!([a, b]));
+    assert_eq!(
+        me["names"],
+        serde_json::json!({ a: "Cairn Course 01", b: "Cairn Course 02" })
+    );
 
     // Sign-out needs the session's CSRF token, then the session is gone.
     let r = client()
