@@ -718,6 +718,8 @@ pub struct Platform {
     pub activity: Vec<PlatformPeriod>,
     /// The most active courses.
     pub courses: Vec<PlatformCourse>,
+    /// Their names, by course key (see [`course_names`]).
+    pub names: std::collections::BTreeMap<String, String>,
     /// Ingestion per source and hour, over the 24 hours before the as-of time.
     pub ingest: Vec<IngestHour>,
     /// Freshness as of the as-of time.
@@ -1507,11 +1509,17 @@ pub async fn platform(
         run(ch, "ingestion per hour", PLATFORM_INGEST_SQL, &pi),
         run::<Freshness>(ch, "data freshness", PLATFORM_FRESHNESS_SQL, &pf),
     )?;
+    let keys: Vec<String> = courses
+        .iter()
+        .map(|c: &PlatformCourse| c.course_id.clone())
+        .collect();
+    let names = course_names(ch, &keys).await?;
     Ok(Platform {
         from: range.from,
         to: range.last(),
         activity,
         courses,
+        names,
         ingest,
         freshness: freshness.into_iter().next().unwrap_or(Freshness {
             newest_event: String::new(),

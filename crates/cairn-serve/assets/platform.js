@@ -43,7 +43,8 @@ async function start() {
   });
   table("table-periods", [["period", "Period"], ["start", "Starting"], ["active", "Active learners"],
     ["registrations", "Registrations"], ["enrollments", "Enrollments"]], activity.filter((a) => a.period !== "day"));
-  table("table-courses", [["course_id", "Course"], ["learners", "Active learners"], ["events", "Events"]], p.courses);
+  table("table-courses", [["course", "Course"], ["learners", "Active learners"], ["events", "Events"]],
+    p.courses.map((c) => ({ ...c, course: p.names[c.course_id] ? p.names[c.course_id] + " · " + c.course_id : c.course_id })));
   table("table-ingest", [["hour", "Hour (UTC)"], ["path", "Source"], ["events", "Events"], ["rejected", "Rejected lines"]], p.ingest);
   $("updated").textContent = "updated " + new Date().toLocaleTimeString();
   document.body.dataset.ready = "1";

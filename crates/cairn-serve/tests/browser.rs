@@ -509,6 +509,25 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
         .unwrap();
     assert_eq!(page[0].as_u64(), Some(2), "{page}");
     assert!(page[2].as_u64().unwrap() > 0, "{page}");
+    // The most active courses by name and key.
+    let mut courses = c
+        .execute(
+            "return Array.from(document.querySelectorAll('#table-courses tbody tr'), (r) => r.cells[0].textContent)",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone();
+    courses.sort_by_key(|c| c.to_string());
+    assert_eq!(
+        courses,
+        [
+            format!("Cairn Course 01 · {}", f.courses[0]),
+            format!("Cairn Course 02 · {}", f.courses[1])
+        ]
+    );
     // Every day of the default range (the last 8 weeks) evenly spaced, the days without
     // activity drawn as zeros (the fixture's events end 7 days ago; today has the event
     // added above); every week listed.
