@@ -25,7 +25,10 @@ async function start() {
     });
   }
   const s = v.summary;
-  $("who").textContent = s.username + " in " + v.course_id;
+  // The course by its name too, when its structure is imported.
+  const me = await (await fetch("/api/courses", { credentials: "same-origin" })).json();
+  const name = (me.names || {})[v.course_id];
+  $("who").textContent = s.username + " in " + (name ? name + " (" + v.course_id + ")" : v.course_id);
   table("table-summary", [["username", "Username"], ["email", "Email"], ["enrollment_mode", "Mode"],
     ["enrolled", "Enrolled"], ["grade", "Grade %"], ["letter_grade", "Letter"], ["passed", "Passed"],
     ["last_seen", "Last seen (UTC)"]],

@@ -345,8 +345,11 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
         .await
         .unwrap();
     assert!(
-        page[0].as_str().unwrap().contains(f.courses[0].as_str()),
-        "{page}"
+        page[0]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!(" in Cairn Course 01 ({})", f.courses[0])),
+        "the learner, in the course by its name and key: {page}"
     );
     assert_eq!(page[2].as_u64(), Some(8), "{page}");
     // Every day of the range (the last 8 weeks), the days without activity as zeros: the
