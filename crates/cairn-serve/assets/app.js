@@ -87,10 +87,8 @@ function render(o) {
       { indexAxis: "y", plugins: { title: { display: true, text: title }, legend: { display: false } } });
   }
 
-  table("table-videos", [["video", "Video"], ["viewers", "Unique viewers"], ["watch_time", "Watched", "n"],
-    ["avg_watch_time", "Per viewer", "n"], ["duration", "Length", "n"]],
-  o.videos.map((v) => ({ ...v, watch_time: duration(v.watch_time), avg_watch_time: duration(v.avg_watch_time),
-    duration: clock(v.duration) })));
+  table("table-videos", [["video", "Video"], ["viewers", "Unique viewers"], ["watch_time", "Watched", duration],
+    ["avg_watch_time", "Per viewer", duration], ["duration", "Length", clock]], o.videos);
   const sel = $("video");
   const keep = state.video;
   sel.replaceChildren(...o.videos.map((v) => new Option(v.video, v.video_id)));
@@ -114,14 +112,13 @@ async function loadNavigation() {
     { label: "Learners who visited", data: subs.map((r) => r.learners) },
     { label: "Learners who completed it", data: subs.map((r) => r.completed) },
   ], { plugins: { title: { display: true, text: "Subsections (course order)" } } });
+  // In course order, each section before its subsections (so not sortable). The median
+  // time runs from the first visit to the last component completed: a section's spans its
+  // subsections, often days.
   table("table-navigation", [["name", "Section / subsection"], ["learners", "Learners"], ["visits", "Visits"],
-    ["components", "Components"], ["completed", "Completed"], ["median", "Median time to complete", "n"]],
-  rows.map((r) => Object.assign({
-    name: r.level === "section" ? r.section : "\u2003" + r.subsection,
-    // From the first visit to the last component completed: a section's spans its
-    // subsections, often days.
-    median: r.completed > 0 ? duration(r.median_seconds) : "",
-  }, r)));
+    ["components", "Components"], ["completed", "Completed"],
+    ["median_seconds", "Median time to complete", (v, r) => (r.completed > 0 ? duration(v) : "")]],
+  rows.map((r) => ({ ...r, name: r.level === "section" ? r.section : "\u2003" + r.subsection })), false);
 }
 
 async function loadForums() {
@@ -200,8 +197,8 @@ async function loadCompare() {
     { label: "Pass rate %", data: rows.map((c) => c.pass_rate) },
   ], { plugins: { title: { display: true, text: "Courses" } }, scales: { y: { min: 0, max: 100 } } });
   table("table-compare", [["name", "Course"], ["enrolled", "Enrolled"], ["active_7d", "Active (7 days)"],
-    ["avg_progress", "Avg. progress %"], ["pass_rate", "Pass rate %"], ["median_time_spent", "Median time spent", "n"]],
-  rows.map((c) => ({ ...c, median_time_spent: duration(c.median_time_spent) })));
+    ["avg_progress", "Avg. progress %"], ["pass_rate", "Pass rate %"], ["median_time_spent", "Median time spent", duration]],
+  rows);
   $("compare-csv").href = "/export/compare.csv?" + p;
 }
 
@@ -212,17 +209,15 @@ async function loadAtRisk() {
     return;
   }
   const rows = await getJson("/api/at-risk", { days: $("days").value || "7" });
-  table("table-at-risk", [["username", "Username"], ["email", "Email"], ["last_activity", "Last activity (UTC)"],
-    ["days_inactive", "Days inactive"], ["progress", "Progress %"]], rows);
-  // Each learner's own page, from their username.
-  const cells = $("table-at-risk").querySelectorAll("tbody tr");
-  rows.forEach((r, i) => {
+  // Each learner's own page, from their username, for the range chosen here if one was.
+  const page = (username, r) => {
     const a = document.createElement("a");
-    a.textContent = r.username;
-    // The learner's page for the range chosen here, if one was.
+    a.textContent = username;
     a.href = "/learner?" + params({ user_id: String(r.user_id) });
-    cells[i].cells[0].replaceChildren(a);
-  });
+    return a;
+  };
+  table("table-at-risk", [["username", "Username", page], ["email", "Email"], ["last_activity", "Last activity (UTC)"],
+    ["days_inactive", "Days inactive"], ["progress", "Progress %"]], rows);
 }
 
 async function load() {

@@ -37,25 +37,57 @@ function clock(seconds) {
   return Math.floor(s / 3600) + ":" + String(Math.floor(s / 60) % 60).padStart(2, "0") + ":" + ss;
 }
 
-// Fills table `id`: `columns` are [key, title] pairs (a third element "n" aligns a column
-// of text as numbers), `rows` objects.
-function table(id, columns, rows) {
+// Rows ordered by their `key` values (numbers as numbers, text with its numbers read as
+// such), "desc" the other way; rows without a value last either way.
+function sortRows(rows, key, dir) {
+  const sign = dir === "desc" ? -1 : 1;
+  const empty = (v) => (v === null || v === undefined || v === "" ? 1 : 0);
+  return [...rows].sort((a, b) => {
+    const [x, y] = [a[key], b[key]];
+    if (empty(x) || empty(y)) return empty(x) - empty(y);
+    const c = typeof x === "number" && typeof y === "number"
+      ? x - y
+      : String(x).localeCompare(String(y), undefined, { numeric: true });
+    return sign * c;
+  });
+}
+
+// Fills table `id` with `rows` (objects), a column per [key, title, shown] of `columns`:
+// `shown`, if a function, makes the cell's text or element from (value, row); "n" aligns
+// a column of text as numbers (numbers are). Unless `sortable` is false, a click on a
+// column's title orders the rows by its values (not as shown), a second the other way; the
+// order stays when the table is filled again (the page's refresh, another course).
+function table(id, columns, rows, sortable = true) {
   const t = $(id);
+  const { sortKey, sortDir } = t.dataset;
+  const ordered = sortable && columns.some(([key]) => key === sortKey) ? sortRows(rows, sortKey, sortDir) : rows;
   t.replaceChildren();
   const head = t.createTHead().insertRow();
-  for (const [, title] of columns) {
+  for (const [key, title] of columns) {
     const th = document.createElement("th");
     th.textContent = title;
+    if (sortable && title) {
+      th.className = "sortable";
+      th.title = "Sort by " + title;
+      if (key === sortKey) th.setAttribute("aria-sort", sortDir === "desc" ? "descending" : "ascending");
+      th.addEventListener("click", () => {
+        t.dataset.sortDir = key === t.dataset.sortKey && t.dataset.sortDir !== "desc" ? "desc" : "asc";
+        t.dataset.sortKey = key;
+        table(id, columns, rows, sortable);
+      });
+    }
     head.appendChild(th);
   }
   const body = t.createTBody();
-  for (const row of rows) {
+  for (const row of ordered) {
     const tr = body.insertRow();
-    for (const [key, , align] of columns) {
+    for (const [key, , shown] of columns) {
       const td = tr.insertCell();
       const v = row[key];
-      td.textContent = v === null || v === undefined ? "" : String(v);
-      if (typeof v === "number" || align === "n") td.className = "n";
+      const out = typeof shown === "function" ? shown(v, row) : v;
+      if (out instanceof Node) td.replaceChildren(out);
+      else td.textContent = out === null || out === undefined ? "" : String(out);
+      if (typeof v === "number" || shown === "n") td.className = "n";
     }
   }
 }

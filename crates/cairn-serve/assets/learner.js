@@ -33,7 +33,7 @@ async function start() {
     ["enrolled", "Enrolled"], ["grade", "Grade %"], ["letter_grade", "Letter"], ["passed", "Passed"],
     ["last_seen", "Last seen (UTC)"]],
   [Object.assign({}, s, { enrolled: yes(s.enrolled), passed: yes(s.passed),
-    grade: Math.round(s.percent_grade * 1000) / 10 })]);
+    grade: Math.round(s.percent_grade * 1000) / 10 })], false);
   Chart.defaults.scales.linear.ticks.precision = 0;
   // Every day of the range, those without activity (left out by the server) as zeros: the
   // gaps between visits, and since the last one, show.
@@ -48,9 +48,8 @@ async function start() {
     options: { responsive: true, maintainAspectRatio: false, animation: false },
   });
   table("table-units", [["unit", "Unit"], ["components", "Components"], ["completed", "Completed"]], v.units);
-  table("table-videos", [["video", "Video"], ["watched", "Watched", "n"], ["covered", "Part seen", "n"],
-    ["duration", "Length", "n"], ["share", "Part seen %"]],
-  v.videos.map((w) => ({ ...w, watched: duration(w.watched), covered: duration(w.covered), duration: clock(w.duration) })));
+  table("table-videos", [["video", "Video"], ["watched", "Watched", duration], ["covered", "Part seen", duration],
+    ["duration", "Length", clock], ["share", "Part seen %"]], v.videos);
   table("table-problems", [["problem", "Problem"], ["submissions", "Submissions"], ["first", "Right first"],
     ["last", "Right last"], ["last_score", "Last score %"]],
   v.problems.map((p) => Object.assign({ first: yes(p.first_correct), last: yes(p.last_correct) }, p)));

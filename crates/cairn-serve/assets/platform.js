@@ -27,8 +27,8 @@ async function start() {
       location.search = "?" + new URLSearchParams({ from: $("from").value, to: $("to").value });
     });
   }
-  table("table-freshness", [["newest_event", "Newest event (UTC)"], ["lag", "Lag", "n"], ["last_ingest", "Last ingestion (UTC)"]],
-    [Object.assign({ lag: duration(p.freshness.lag_seconds) }, p.freshness)]);
+  table("table-freshness", [["newest_event", "Newest event (UTC)"], ["lag_seconds", "Lag", duration],
+    ["last_ingest", "Last ingestion (UTC)"]], [p.freshness], false);
   const activity = everyPeriod(p.from, p.to, p.activity);
   const days = activity.filter((a) => a.period === "day");
   Chart.defaults.scales.linear.ticks.precision = 0;
@@ -43,8 +43,8 @@ async function start() {
   });
   table("table-periods", [["period", "Period"], ["start", "Starting"], ["active", "Active learners"],
     ["registrations", "Registrations"], ["enrollments", "Enrollments"]], activity.filter((a) => a.period !== "day"));
-  table("table-courses", [["course", "Course"], ["learners", "Active learners"], ["events", "Events"]],
-    p.courses.map((c) => ({ ...c, course: p.names[c.course_id] ? p.names[c.course_id] + " · " + c.course_id : c.course_id })));
+  table("table-courses", [["course_id", "Course", (c) => (p.names[c] ? p.names[c] + " · " + c : c)],
+    ["learners", "Active learners"], ["events", "Events"]], p.courses);
   table("table-ingest", [["hour", "Hour (UTC)"], ["path", "Source"], ["events", "Events"], ["rejected", "Rejected lines"]], p.ingest);
   $("updated").textContent = "updated " + new Date().toLocaleTimeString();
   document.body.dataset.ready = "1";

@@ -129,6 +129,87 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
         "learners with their emails: {risk:?}"
     );
 
+    // A click on a column's title orders the rows by its values, a second the other way,
+    // the order stays when the list is read again (the page's refresh), and each learner
+    // keeps the link to their page.
+    let progress_th = "//table[@id='table-at-risk']//th[.='Progress %']";
+    let at_risk = |c: fantoccini::Client| async move {
+        c.execute(
+            "return Array.from(document.querySelectorAll('#table-at-risk tbody tr'),
+                               (r) => [Number(r.cells[4].textContent), r.cells[0].querySelector('a') !== null])",
+            vec![],
+        )
+        .await
+        .unwrap()
+    };
+    let progress_of = |rows: &serde_json::Value| -> Vec<f64> {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                assert_eq!(r[1], true, "the learner's link: {rows}");
+                r[0].as_f64().unwrap()
+            })
+            .collect()
+    };
+    let before = progress_of(&at_risk(c.clone()).await);
+    let mut ascending = before.clone();
+    ascending.sort_by(f64::total_cmp);
+    let descending: Vec<f64> = ascending.iter().rev().copied().collect();
+    assert_ne!(
+        ascending, descending,
+        "learners of different progress: {before:?}"
+    );
+    for want in [&ascending, &descending] {
+        c.find(fantoccini::Locator::XPath(progress_th))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        assert_eq!(&progress_of(&at_risk(c.clone()).await), want);
+    }
+    c.execute_async("loadAtRisk().then(arguments[arguments.length - 1])", vec![])
+        .await
+        .unwrap();
+    assert_eq!(progress_of(&at_risk(c.clone()).await), descending);
+    let sort = c
+        .execute(
+            "return document.evaluate(arguments[0], document, null, 9, null).singleNodeValue.getAttribute('aria-sort')",
+            vec![serde_json::json!(progress_th)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(sort, "descending");
+    // Values sort as values: durations by their seconds, text with its numbers read as
+    // numbers, rows without a value last either way.
+    let sorted = c
+        .execute(
+            "const rows = [{ d: 7200, t: 'Unit 10' }, { d: 90, t: 'Unit 9' }, { d: null, t: '' }, { d: 600, t: 'Unit 2' }];
+             const by = (key, dir) => sortRows(rows, key, dir).map((r) => r[key]);
+             return [by('d', 'asc'), by('d', 'desc'), by('t', 'asc')]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        sorted,
+        serde_json::json!([
+            [90, 600, 7200, null],
+            [7200, 600, 90, null],
+            ["Unit 2", "Unit 9", "Unit 10", ""]
+        ])
+    );
+    // Back to the server's order (the most inactive first) for what follows.
+    c.execute_async(
+        "delete document.getElementById('table-at-risk').dataset.sortKey;
+         loadAtRisk().then(arguments[arguments.length - 1])",
+        vec![],
+    )
+    .await
+    .unwrap();
+    assert_eq!(progress_of(&at_risk(c.clone()).await), before);
+
     // The forum's weeks and threads.
     let forum = c
         .execute(
