@@ -218,6 +218,7 @@ async function loadAtRisk() {
   };
   table("table-at-risk", [["username", "Username", page], ["email", "Email"], ["last_activity", "Last activity (UTC)"],
     ["days_inactive", "Days inactive"], ["progress", "Progress %"]], rows);
+  $("at-risk-count").textContent = rows.length === 1 ? "1 learner." : rows.length + " learners.";
 }
 
 async function load() {

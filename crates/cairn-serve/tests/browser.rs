@@ -153,6 +153,18 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
             .collect()
     };
     let before = progress_of(&at_risk(c.clone()).await);
+    let count = c
+        .execute(
+            "return document.getElementById('at-risk-count').textContent",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        count,
+        format!("{} learners.", before.len()),
+        "the list's size"
+    );
     let mut ascending = before.clone();
     ascending.sort_by(f64::total_cmp);
     let descending: Vec<f64> = ascending.iter().rev().copied().collect();
