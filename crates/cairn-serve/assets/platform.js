@@ -2,6 +2,9 @@
 // in with textContent.
 "use strict";
 
+// A source as the ingester names it: its path, or "-" for standard input.
+const sourceLabel = (path) => (path === "-" ? "standard input" : path);
+
 // Every day, ISO week and month of the range [from, to], in that order: the server leaves
 // out a period without any activity, registration or enrollment, shown here as zeros (a
 // chart's axis keeps its days evenly spaced).
@@ -45,7 +48,7 @@ async function start() {
     ["registrations", "Registrations"], ["enrollments", "Enrollments"]], activity.filter((a) => a.period !== "day"));
   table("table-courses", [["course_id", "Course", (c) => (p.names[c] ? p.names[c] + " · " + c : c)],
     ["learners", "Active learners"], ["events", "Events"]], p.courses);
-  table("table-ingest", [["hour", "Hour (UTC)"], ["path", "Source"], ["events", "Events"], ["rejected", "Rejected lines"]], p.ingest);
+  table("table-ingest", [["hour", "Hour (UTC)"], ["path", "Source", sourceLabel], ["events", "Events"], ["rejected", "Rejected lines"]], p.ingest);
   $("updated").textContent = "updated " + new Date().toLocaleTimeString();
   document.body.dataset.ready = "1";
 }

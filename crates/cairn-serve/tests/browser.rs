@@ -605,6 +605,37 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
         .unwrap();
     assert_eq!(page[0].as_u64(), Some(2), "{page}");
     assert!(page[2].as_u64().unwrap() > 0, "{page}");
+    // Each source of the last 24 hours as the server names it, standard input by name.
+    let sources = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             fetch('/api/platform').then((r) => r.json()).then((p) => done([p.ingest.map((h) => h.path),
+               Array.from(document.querySelectorAll('#table-ingest tbody tr'), (r) => r.cells[1].textContent)]))",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let want: Vec<&str> = sources[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| match p.as_str().unwrap() {
+            "-" => "standard input",
+            path => path,
+        })
+        .collect();
+    assert_eq!(sources[1], serde_json::json!(want), "{sources}");
+    let labels = c
+        .execute(
+            "return [sourceLabel('-'), sourceLabel('/var/log/tracking.log')]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        labels,
+        serde_json::json!(["standard input", "/var/log/tracking.log"])
+    );
     // The most active courses by name and key.
     let mut courses = c
         .execute(
