@@ -51,18 +51,30 @@ function draw(id, type, labels, datasets, options) {
 
 const minutes = (s) => Math.round(s / 6) / 10;
 
+// This ISO week's Monday (UTC): the week under way, whose numbers are so far.
+function currentMonday() {
+  const d = new Date(new Date().toISOString().slice(0, 10) + "T00:00:00Z");
+  d.setUTCDate(d.getUTCDate() - ((d.getUTCDay() + 6) % 7));
+  return d.toISOString().slice(0, 10);
+}
+
 function render(o) {
   const weeks = o.weekly.map((w) => w.week);
+  // The week under way, if shown, is drawn dashed and marked "so far" in the table.
+  const partial = weeks.indexOf(currentMonday());
+  const dashed = { segment: { borderDash: (ctx) => (ctx.p1DataIndex === partial ? [6, 4] : undefined) } };
   draw("chart-weekly", "line", weeks, [
-    { label: "Enrolled", data: o.weekly.map((w) => w.enrolled) },
-    { label: "Active", data: o.weekly.map((w) => w.active) },
-    { label: "Watched a video", data: o.weekly.map((w) => w.watched_video) },
-    { label: "Tried a problem", data: o.weekly.map((w) => w.tried_problem) },
-  ], { plugins: { title: { display: true, text: "Learners per week" } } });
+    { label: "Enrolled", data: o.weekly.map((w) => w.enrolled), ...dashed },
+    { label: "Active", data: o.weekly.map((w) => w.active), ...dashed },
+    { label: "Watched a video", data: o.weekly.map((w) => w.watched_video), ...dashed },
+    { label: "Tried a problem", data: o.weekly.map((w) => w.tried_problem), ...dashed },
+  ], { plugins: { title: { display: true,
+    text: partial < 0 ? "Learners per week" : "Learners per week (dashed: this week so far)" } } });
   draw("chart-time", "bar", weeks, [
     { label: "Average minutes per active learner", data: o.weekly.map((w) => minutes(w.avg_time_spent)) },
   ], { plugins: { title: { display: true, text: "Time spent" } } });
-  table("table-weekly", [["week", "Week"], ["enrolled", "Enrolled"], ["active", "Active"],
+  table("table-weekly", [["week", "Week", (w) => (w === weeks[partial] ? w + " (so far)" : w)],
+    ["enrolled", "Enrolled"], ["active", "Active"],
     ["watched_video", "Watched video"], ["tried_problem", "Tried problem"],
     ["hours", "Time spent (h)"], ["avg_minutes", "Avg. minutes"]],
   o.weekly.map((w) => Object.assign({ hours: Math.round(w.time_spent / 360) / 10,

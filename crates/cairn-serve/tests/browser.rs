@@ -516,6 +516,27 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
         .unwrap();
     assert_eq!(forum[0], weeks, "{forum}");
     assert_eq!(forum[1][7], serde_json::json!(0), "{forum}");
+    // This week, under way, is drawn dashed and marked "so far" in the table; no other.
+    let so_far = |c: fantoccini::Client| async move {
+        c.execute(
+            "const d = Chart.getChart('chart-weekly').data;
+             return [Array.from(document.querySelectorAll('#table-weekly tbody tr'), (r) => r.cells[0].textContent),
+                     d.labels.map((_, i) => d.datasets.every((s) => s.segment.borderDash({ p1DataIndex: i })))]",
+            vec![],
+        )
+        .await
+        .unwrap()
+    };
+    let mut rows: Vec<String> = weeks
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap().to_owned())
+        .collect();
+    rows[7] = format!("{this_week} (so far)");
+    let mut dashed = vec![false; 8];
+    dashed[7] = true;
+    assert_eq!(so_far(c.clone()).await, serde_json::json!([rows, dashed]));
     assert_eq!(weekly_active(&c, &this_week).await, Some(0));
     f.ch.client()
         .query(&format!(
@@ -558,6 +579,11 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
     common::choose_range(&c, week, next).await;
     let weeks = weekly_labels(&c).await;
     assert_eq!(weeks, serde_json::json!(expected));
+    // Past weeks only: none is "so far".
+    assert_eq!(
+        so_far(c.clone()).await,
+        serde_json::json!([expected, [false, false]])
+    );
     // A learner's page opened from the at-risk list shows the range chosen.
     let href = c
         .execute(
