@@ -63,4 +63,5 @@ async fn sync_reads_roles_plans_and_refuses_sql_where_access_is_not_writable() {
         assert!(err.contains("18.16") && err.contains("21.8"), "{err}");
     }
     ch.drop_database().await.unwrap();
+    testing::drop_mysql(&lms.database).await;
 }

@@ -7,12 +7,20 @@ use std::process::{Command, Output, Stdio};
 
 use cairn_core::testing;
 
-fn cairn(db: &str, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
+/// Runs the binary on database `db`, with `home` as its `HOME` (where `cairn client` keeps
+/// its history).
+fn cairn(
+    home: &std::path::Path,
+    db: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: Option<&str>,
+) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cairn"));
     cmd.args(args)
         .env("CAIRN_CONFIG", testing::config_path().unwrap())
         .env("CAIRN_CLICKHOUSE_DATABASE", db)
-        .env("HOME", std::env::temp_dir())
+        .env("HOME", home)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -40,6 +48,7 @@ fn err(o: &Output) -> String {
 async fn query_and_client_run_sql_from_the_terminal() {
     let ch = cairn_migrate::testing::data_lake("query_cli").await;
     let db = ch.database().to_owned();
+    let home = testing::Scratch::new("query-cli-home");
     ch.execute(&format!(
         "INSERT INTO {db}._events (time, name, course_id, user_id, message) VALUES \
          ('2026-01-05 10:00:00', 'play_video', 'course-v1:A+B+C', 7, 'm1'), \
@@ -50,7 +59,7 @@ async fn query_and_client_run_sql_from_the_terminal() {
     .unwrap();
     let sql = "SELECT name, count() AS n FROM events GROUP BY name ORDER BY name";
 
-    let o = cairn(&db, &["query", sql], &[], None);
+    let o = cairn(&home, &db, &["query", sql], &[], None);
     assert!(o.status.success(), "{}", err(&o));
     assert_eq!(
         out(&o).lines().take(4).collect::<Vec<_>>(),
@@ -63,7 +72,7 @@ async fn query_and_client_run_sql_from_the_terminal() {
     );
     assert!(out(&o).contains("(2 rows, "));
 
-    let o = cairn(&db, &["query", sql, "--format", "json"], &[], None);
+    let o = cairn(&home, &db, &["query", sql, "--format", "json"], &[], None);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(
         v["rows"],
@@ -74,7 +83,7 @@ async fn query_and_client_run_sql_from_the_terminal() {
         serde_json::json!({"name": "n", "type": "UInt64"})
     );
 
-    let o = cairn(&db, &["query", sql, "--format", "csv"], &[], None);
+    let o = cairn(&home, &db, &["query", sql, "--format", "csv"], &[], None);
     assert_eq!(
         out(&o),
         "\"name\",\"n\"\n\"play_video\",2\n\"problem_check\",1\n"
@@ -82,6 +91,7 @@ async fn query_and_client_run_sql_from_the_terminal() {
 
     // No cell is a spreadsheet formula.
     let o = cairn(
+        &home,
         &db,
         &[
             "query",
@@ -101,6 +111,7 @@ async fn query_and_client_run_sql_from_the_terminal() {
 
     let suite = ch.version();
     let o = cairn(
+        &home,
         &db,
         &[
             "query",
@@ -123,18 +134,25 @@ async fn query_and_client_run_sql_from_the_terminal() {
         );
     }
 
-    let o = cairn(&db, &["query", "SELECT nope FROM events"], &[], None);
+    let o = cairn(&home, &db, &["query", "SELECT nope FROM events"], &[], None);
     assert!(!o.status.success());
     assert!(
         err(&o).contains("Code: 47") && err(&o).contains("nope"),
         "{}",
         err(&o)
     );
-    let o = cairn(&db, &["query", "SELECT 1", "--param", "novalue"], &[], None);
+    let o = cairn(
+        &home,
+        &db,
+        &["query", "SELECT 1", "--param", "novalue"],
+        &[],
+        None,
+    );
     assert!(err(&o).contains("expected NAME=VALUE"), "{}", err(&o));
 
     // The prompt: statements end with ';', span lines, errors do not end it.
     let o = cairn(
+        &home,
         &db,
         &["client"],
         &[],
@@ -147,12 +165,19 @@ async fn query_and_client_run_sql_from_the_terminal() {
     assert!(err(&o).contains("error: Code: 47"), "{}", err(&o));
 
     // --as: the user's own ClickHouse user, or why not.
-    let o = cairn(&db, &["query", "SELECT 1", "--as", "teach"], &[], None);
+    let o = cairn(
+        &home,
+        &db,
+        &["query", "SELECT 1", "--as", "teach"],
+        &[],
+        None,
+    );
     assert!(!o.status.success());
     let why = err(&o);
     if suite.at_least(23, 8) {
         assert!(why.contains("CAIRN_EXPLORER_KEY is not set"), "{why}");
         let o = cairn(
+            &home,
             &db,
             &["query", "SELECT 1", "--as", "nobody-here"],
             &[("CAIRN_EXPLORER_KEY", "k")],
