@@ -192,9 +192,9 @@ async function loadAnswers() {
     { label: "Learners, first submission", data: rows.map((a) => a.first_learners) },
     { label: "Learners, last submission", data: rows.map((a) => a.last_learners) },
   ], { indexAxis: "y", plugins: { title: { display: true, text: "Answer distribution" } } });
-  table("table-answers", [["input", "Part"], ["answer", "Answer"], ["right", "Right"],
-    ["learners", "Learners"], ["first_learners", "First"], ["last_learners", "Last"],
-    ["submissions", "Submissions"]], rows.map((a) => ({ ...a, right: right(a), input: inputLabel(a.input, inputs) })));
+  table("table-answers", [["input", "Part", (input) => inputLabel(input, inputs)], ["answer", "Answer"],
+    ["right", "Right"], ["learners", "Learners"], ["first_learners", "First"], ["last_learners", "Last"],
+    ["submissions", "Submissions"]], rows.map((a) => ({ ...a, right: right(a) })));
 }
 
 async function loadCompare() {

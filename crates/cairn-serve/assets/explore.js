@@ -260,7 +260,7 @@ async function paramDefaults() {
 
 document.addEventListener("DOMContentLoaded", async () => {
   const start = "SELECT name, count() AS events\nFROM events\nGROUP BY name\nORDER BY events DESC\nLIMIT 20";
-  paramDefaults().catch(() => {});
+  paramDefaults().catch((err) => { el("status").textContent = "course list: " + err.message; });
   let completion = {};
   try { completion = await loadSchema(); } catch (err) { el("schema-status").textContent = String(err); }
   editor = window.CairnEditor.create(el("editor"), start, completion, run, document.body.dataset.nonce);

@@ -26,7 +26,10 @@ async function start() {
   }
   const s = v.summary;
   // The course by its name too, when its structure is imported.
-  const me = await (await fetch("/api/courses", { credentials: "same-origin" })).json();
+  // (Without it, the key alone: the page stands on /api/learner.)
+  const me = await fetch("/api/courses", { credentials: "same-origin" })
+    .then((r) => (r.ok ? r.json() : {}))
+    .catch(() => ({}));
   const name = (me.names || {})[v.course_id];
   $("who").textContent = s.username + " in " + (name ? name + " (" + v.course_id + ")" : v.course_id);
   table("table-summary", [["username", "Username"], ["email", "Email"], ["enrollment_mode", "Mode"],
