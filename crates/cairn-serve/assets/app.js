@@ -58,21 +58,32 @@ function currentMonday() {
   return d.toISOString().slice(0, 10);
 }
 
+// Options marking the week under way (index `partial` of `labels`; its numbers are so
+// far) on the dataset drawn in palette color `k`: a line dashed into it, a bar paler.
+function underWay(partial, labels, k, line) {
+  if (line) return { segment: { borderDash: (ctx) => (ctx.p1DataIndex === partial ? [6, 4] : undefined) } };
+  const color = palette[k % palette.length];
+  return { backgroundColor: labels.map((_, i) => (i === partial ? color + "66" : color)) };
+}
+
+// A weekly chart's title, saying how the week under way is drawn when it is shown.
+const weeklyTitle = (text, partial, how) => (partial < 0 ? text : text + " (" + how + ": this week so far)");
+
 function render(o) {
   const weeks = o.weekly.map((w) => w.week);
-  // The week under way, if shown, is drawn dashed and marked "so far" in the table.
+  // The week under way, if shown, is marked on the charts and "so far" in the table.
   const partial = weeks.indexOf(currentMonday());
-  const dashed = { segment: { borderDash: (ctx) => (ctx.p1DataIndex === partial ? [6, 4] : undefined) } };
   draw("chart-weekly", "line", weeks, [
-    { label: "Enrolled", data: o.weekly.map((w) => w.enrolled), ...dashed },
-    { label: "Active", data: o.weekly.map((w) => w.active), ...dashed },
-    { label: "Watched a video", data: o.weekly.map((w) => w.watched_video), ...dashed },
-    { label: "Tried a problem", data: o.weekly.map((w) => w.tried_problem), ...dashed },
-  ], { plugins: { title: { display: true,
-    text: partial < 0 ? "Learners per week" : "Learners per week (dashed: this week so far)" } } });
+    { label: "Enrolled", data: o.weekly.map((w) => w.enrolled) },
+    { label: "Active", data: o.weekly.map((w) => w.active) },
+    { label: "Watched a video", data: o.weekly.map((w) => w.watched_video) },
+    { label: "Tried a problem", data: o.weekly.map((w) => w.tried_problem) },
+  ].map((d, k) => ({ ...d, ...underWay(partial, weeks, k, true) })),
+  { plugins: { title: { display: true, text: weeklyTitle("Learners per week", partial, "dashed") } } });
   draw("chart-time", "bar", weeks, [
-    { label: "Average minutes per active learner", data: o.weekly.map((w) => minutes(w.avg_time_spent)) },
-  ], { plugins: { title: { display: true, text: "Time spent" } } });
+    { label: "Average minutes per active learner", data: o.weekly.map((w) => minutes(w.avg_time_spent)),
+      ...underWay(partial, weeks, 0, false) },
+  ], { plugins: { title: { display: true, text: weeklyTitle("Time spent", partial, "pale") } } });
   table("table-weekly", [["week", "Week", (w) => (w === weeks[partial] ? w + " (so far)" : w)],
     ["enrolled", "Enrolled"], ["active", "Active"],
     ["watched_video", "Watched video"], ["tried_problem", "Tried problem"],
@@ -141,13 +152,16 @@ async function loadForums() {
   const zero = { threads: 0, responses: 0, comments: 0, votes: 0, posters: 0 };
   const weeks = periodStarts(...state.range).week
     .map((week) => got.get(week) || Object.assign({ week }, zero));
-  draw("chart-forums", "bar", weeks.map((w) => w.week), [
+  const labels = weeks.map((w) => w.week);
+  const partial = labels.indexOf(currentMonday());
+  draw("chart-forums", "bar", labels, [
     { label: "Threads", data: weeks.map((w) => w.threads) },
     { label: "Responses", data: weeks.map((w) => w.responses) },
     { label: "Comments", data: weeks.map((w) => w.comments) },
     { label: "Votes", data: weeks.map((w) => w.votes) },
     { label: "Learners who posted", data: weeks.map((w) => w.posters), type: "line" },
-  ], { plugins: { title: { display: true, text: "Forum per week" } } });
+  ].map((d, k) => ({ ...d, ...underWay(partial, labels, k, d.type === "line") })),
+  { plugins: { title: { display: true, text: weeklyTitle("Forum per week", partial, "pale, dashed") } } });
   table("table-threads", [["title", "Thread"], ["responses", "Responses"], ["comments", "Comments"],
     ["votes", "Votes"], ["learners", "Learners"]], f.threads);
 }

@@ -516,12 +516,18 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
         .unwrap();
     assert_eq!(forum[0], weeks, "{forum}");
     assert_eq!(forum[1][7], serde_json::json!(0), "{forum}");
-    // This week, under way, is drawn dashed and marked "so far" in the table; no other.
+    // This week, under way, is marked on the weekly charts (a line dashed into it, its bars
+    // paler) and "so far" in the table; no other week is.
     let so_far = |c: fantoccini::Client| async move {
         c.execute(
-            "const d = Chart.getChart('chart-weekly').data;
+            "const marked = (id) => {
+               const d = Chart.getChart(id).data;
+               return d.labels.map((_, i) => d.datasets.every((s) => s.segment
+                 ? s.segment.borderDash({ p1DataIndex: i }) !== undefined
+                 : s.backgroundColor[i] === s.backgroundColor[i === 0 ? 1 : 0] + '66'));
+             };
              return [Array.from(document.querySelectorAll('#table-weekly tbody tr'), (r) => r.cells[0].textContent),
-                     d.labels.map((_, i) => d.datasets.every((s) => s.segment.borderDash({ p1DataIndex: i })))]",
+                     marked('chart-weekly'), marked('chart-time'), marked('chart-forums')]",
             vec![],
         )
         .await
@@ -534,9 +540,12 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
         .map(|w| w.as_str().unwrap().to_owned())
         .collect();
     rows[7] = format!("{this_week} (so far)");
-    let mut dashed = vec![false; 8];
-    dashed[7] = true;
-    assert_eq!(so_far(c.clone()).await, serde_json::json!([rows, dashed]));
+    let mut marked = vec![false; 8];
+    marked[7] = true;
+    assert_eq!(
+        so_far(c.clone()).await,
+        serde_json::json!([rows, marked, marked, marked])
+    );
     assert_eq!(weekly_active(&c, &this_week).await, Some(0));
     f.ch.client()
         .query(&format!(
@@ -582,7 +591,7 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
     // Past weeks only: none is "so far".
     assert_eq!(
         so_far(c.clone()).await,
-        serde_json::json!([expected, [false, false]])
+        serde_json::json!([expected, [false, false], [false, false], [false, false]])
     );
     // A learner's page opened from the at-risk list shows the range chosen.
     let href = c
