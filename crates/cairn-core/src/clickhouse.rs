@@ -56,6 +56,14 @@ fn base_client(cfg: &ClickHouseConfig) -> Client {
         .with_validation(false)
 }
 
+/// Whether a server's answer says it refused the user or password: `Code: 192` (unknown
+/// user), 193 (wrong password), 194 (password required) or 516 (authentication failed).
+fn refused_credentials(message: &str) -> bool {
+    ["Code: 192", "Code: 193", "Code: 194", "Code: 516"]
+        .iter()
+        .any(|code| message.contains(code))
+}
+
 impl ClickHouse {
     /// Connects: pings the server, reads `version()`, and prepares a client for the
     /// configured database (which need not exist yet; see [`ClickHouse::create_database`]).
@@ -66,11 +74,16 @@ impl ClickHouse {
             .fetch_one()
             .await
             .map_err(|e| {
-                let hint = if matches!(e, ::clickhouse::error::Error::Network(_)) {
-                    " (nothing answers there: is the server up, and are \
-                     CAIRN_CLICKHOUSE_HOST and CAIRN_CLICKHOUSE_HTTP_PORT right?)"
-                } else {
-                    ""
+                let hint = match &e {
+                    ::clickhouse::error::Error::Network(_) => {
+                        " (nothing answers there: is the server up, and are \
+                         CAIRN_CLICKHOUSE_HOST and CAIRN_CLICKHOUSE_HTTP_PORT right?)"
+                    }
+                    ::clickhouse::error::Error::BadResponse(m) if refused_credentials(m) => {
+                        " (the server refused the user or password: check \
+                         CAIRN_CLICKHOUSE_USERNAME and CAIRN_CLICKHOUSE_PASSWORD)"
+                    }
+                    _ => "",
                 };
                 Error::clickhouse(format!("connecting to {}{hint}", cfg.url()), e)
             })?;

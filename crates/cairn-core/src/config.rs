@@ -756,6 +756,7 @@ impl Config {
     /// The effective configuration as `NAME = value  # origin` lines, secrets masked.
     pub fn show(&self) -> String {
         let mut out = String::new();
+        let width = SETTINGS.iter().map(|s| s.name.len()).max().unwrap_or(0);
         for s in SETTINGS {
             let value = match s.name {
                 "CAIRN_CLICKHOUSE_HOST" => self.clickhouse.host.clone(),
@@ -821,7 +822,7 @@ impl Config {
                 .map(ToString::to_string)
                 .unwrap_or_default();
             out.push_str(&format!(
-                "{:<30} = {:<40} # {} ({})\n",
+                "{:<width$} = {:<40} # {} ({})\n",
                 s.name, value, origin, s.help
             ));
         }
@@ -1348,6 +1349,14 @@ mod tests {
         );
         assert!(shown.contains("CAIRN_CLICKHOUSE_PASSWORD") && shown.contains("********"));
         assert!(!format!("{c:?}").contains("s3cr3t-pw"));
+    }
+
+    #[test]
+    fn show_lines_up_every_setting() {
+        let shown = Config::from_sources(None, env_of(&[])).unwrap().show();
+        let columns: Vec<usize> = shown.lines().map(|l| l.find(" = ").unwrap()).collect();
+        assert_eq!(columns.len(), SETTINGS.len());
+        assert!(columns.iter().all(|&c| c == columns[0]), "{shown}");
     }
 
     #[test]

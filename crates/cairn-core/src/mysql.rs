@@ -20,9 +20,32 @@ pub fn opts(cfg: &MysqlConfig) -> mysql_async::Opts {
 /// Opens one connection to the LMS database, with the host and database as error context.
 pub async fn connect(cfg: &MysqlConfig) -> Result<mysql_async::Conn> {
     mysql_async::Conn::new(opts(cfg)).await.map_err(|e| {
+        let hint = match &e {
+            mysql_async::Error::Io(mysql_async::IoError::Io(io))
+                if matches!(
+                    io.kind(),
+                    std::io::ErrorKind::ConnectionRefused
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::NotFound
+                ) =>
+            {
+                " (nothing answers there: is the server up, and are MYSQL_HOST and \
+                 MYSQL_PORT right?)"
+            }
+            // 1045: access denied (user or password); 1044: no rights on the database;
+            // 1049: no such database.
+            mysql_async::Error::Server(s) if s.code == 1045 => {
+                " (the server refused the user or password: check \
+                 OPENEDX_MYSQL_USERNAME and OPENEDX_MYSQL_PASSWORD)"
+            }
+            mysql_async::Error::Server(s) if s.code == 1044 || s.code == 1049 => {
+                " (check OPENEDX_MYSQL_DATABASE, and that the user may read it)"
+            }
+            _ => "",
+        };
         Error::mysql(
             format!(
-                "connecting to {}@{}:{}/{}",
+                "connecting to {}@{}:{}/{}{hint}",
                 cfg.username, cfg.host, cfg.port, cfg.database
             ),
             e,

@@ -88,6 +88,65 @@ async fn unreachable_clickhouse_is_a_clear_error() {
     cfg.password = cairn_core::Secret::new("not-the-password");
     let err = ClickHouse::connect(&cfg).await.unwrap_err().to_string();
     assert!(!err.contains("is the server up"), "{err}");
+    assert!(
+        err.contains("check CAIRN_CLICKHOUSE_USERNAME and CAIRN_CLICKHOUSE_PASSWORD"),
+        "what to check: {err}"
+    );
+    assert!(
+        !err.contains("not-the-password"),
+        "the password is not printed: {err}"
+    );
+    // So does an unknown user.
+    let mut cfg = testing::config().clickhouse;
+    cfg.username = "no_such_cairn_user".into();
+    let err = ClickHouse::connect(&cfg).await.unwrap_err().to_string();
+    assert!(err.contains("CAIRN_CLICKHOUSE_PASSWORD"), "{err}");
+    // A server error that is not about credentials gets neither hint.
+    let ch = testing::clickhouse("core_hint").await;
+    let err = ch
+        .execute("SELECT no_such_column")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(!err.contains("CAIRN_CLICKHOUSE"), "{err}");
+    ch.drop_database().await.unwrap();
+}
+
+#[tokio::test]
+async fn unreachable_or_refusing_mysql_is_a_clear_error() {
+    let good = testing::config().mysql;
+    let mut cfg = good.clone();
+    cfg.port = 1; // nothing listens there
+    let err = cairn_core::mysql::connect(&cfg)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("is the server up") && err.contains("MYSQL_PORT"),
+        "what to check: {err}"
+    );
+    let mut cfg = good.clone();
+    cfg.password = cairn_core::Secret::new("not-the-password");
+    let err = cairn_core::mysql::connect(&cfg)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("check OPENEDX_MYSQL_USERNAME and OPENEDX_MYSQL_PASSWORD"),
+        "what to check: {err}"
+    );
+    assert!(!err.contains("is the server up"), "{err}");
+    assert!(
+        !err.contains("not-the-password"),
+        "the password is not printed: {err}"
+    );
+    let mut cfg = good;
+    cfg.database = "no_such_cairn_database".into();
+    let err = cairn_core::mysql::connect(&cfg)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("check OPENEDX_MYSQL_DATABASE"), "{err}");
 }
 
 #[tokio::test]
