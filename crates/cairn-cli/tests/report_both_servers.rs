@@ -113,8 +113,42 @@ async fn every_report_gives_the_same_json_on_18_16_and_26_9() {
         }
         let mut outs: Vec<String> = reports
             .iter()
-            .map(|args| ok(run(args), &args.join(" ")))
+            .map(|args| {
+                let o = run(args);
+                let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+                assert!(
+                    !stderr.contains("note:"),
+                    "{version}: a known course: {stderr}"
+                );
+                ok(o, &args.join(" "))
+            })
             .collect();
+        // A course key the lake does not know (here mistyped in case) still gets its
+        // (empty) report, and a note on stderr naming the course it resembles.
+        let typo = "course-v1:cairnx+C01+2026_T1";
+        let o = run(&["report", "at-risk", "--course-id", typo, "--format", "json"]);
+        let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_eq!(ok(o, "at-risk of a mistyped course"), "[]");
+        assert!(
+            stderr.contains(&format!(
+                "has no events and no imported structure for {typo}"
+            )) && stderr.contains(&format!("did you mean {course}?")),
+            "{version}: {stderr}"
+        );
+        let o = run(&[
+            "report",
+            "navigation",
+            "--course-id",
+            "course-v1:No+Such+Course",
+        ]);
+        let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+        ok(o, "navigation of an unknown course");
+        assert!(
+            stderr.contains(&format!(
+                "its courses: {course}, course-v1:CairnX+C02+2026_T1"
+            )),
+            "{version}: {stderr}"
+        );
         // The video curve of the course's first video, named by the overview.
         let overview: serde_json::Value = serde_json::from_str(&outs[0]).unwrap();
         let video = overview["videos"][0]["video_id"]

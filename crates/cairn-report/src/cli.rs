@@ -195,6 +195,49 @@ fn course(id: &str) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
+impl ReportCommand {
+    /// The course a one-course report is about.
+    fn course_id(&self) -> Option<&str> {
+        match self {
+            ReportCommand::CourseOverview { course_id, .. }
+            | ReportCommand::AtRisk { course_id, .. }
+            | ReportCommand::Problems { course_id, .. }
+            | ReportCommand::Navigation { course_id, .. }
+            | ReportCommand::Learner { course_id, .. }
+            | ReportCommand::Forums { course_id, .. }
+            | ReportCommand::VideoCurve { course_id, .. } => Some(course_id),
+            ReportCommand::Compare { .. } | ReportCommand::Platform { .. } => None,
+        }
+    }
+}
+
+/// A note for a course the data lake knows nothing of (no events, no imported
+/// structure), whose report is all zeros: most often a mistyped key. Names a known course
+/// that differs only in case, else a few known courses.
+async fn unknown_course_note(ch: &ClickHouse, course_id: &str) -> Result<Option<String>, String> {
+    let known = crate::courses(ch).await.map_err(|e| e.to_string())?;
+    if known.iter().any(|c| c == course_id) {
+        return Ok(None);
+    }
+    let head = format!(
+        "note: the data lake (database {}) has no events and no imported structure for {course_id}",
+        ch.database()
+    );
+    let tail = if let Some(c) = known.iter().find(|c| c.eq_ignore_ascii_case(course_id)) {
+        format!("; did you mean {c}? (course keys are case-sensitive)")
+    } else if known.is_empty() {
+        ": it holds no course yet (`cairn ingest` and `cairn import courses` fill it)".to_owned()
+    } else {
+        let shown: Vec<&str> = known.iter().take(5).map(String::as_str).collect();
+        let more = match known.len() - shown.len() {
+            0 => String::new(),
+            n => format!(" and {n} more (`cairn report compare` lists them)"),
+        };
+        format!("; its courses: {}{more}", shown.join(", "))
+    };
+    Ok(Some(head + &tail))
+}
+
 /// Runs `cairn report …`.
 pub fn run(cmd: &ReportCommand, config: &Config) -> ExitCode {
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -214,7 +257,7 @@ pub fn run(cmd: &ReportCommand, config: &Config) -> ExitCode {
                 .await
                 .map_err(|e| e.to_string())
         };
-        match cmd {
+        let text: Result<String, String> = match cmd {
             ReportCommand::CourseOverview {
                 course_id,
                 range,
@@ -371,7 +414,14 @@ pub fn run(cmd: &ReportCommand, config: &Config) -> ExitCode {
                     .map_err(|e| e.to_string())?;
                 Ok(crate::format_rows(&rows, *format))
             }
+        };
+        let text = text?;
+        if let Some(c) = cmd.course_id()
+            && let Some(note) = unknown_course_note(&connect().await?, c).await?
+        {
+            eprintln!("cairn: {note}");
         }
+        Ok(text)
     });
     match r {
         Ok(s) => {
