@@ -173,7 +173,7 @@ pub struct CoursesArgs {
 
 /// Imports course structure into `course_blocks`.
 pub fn import_courses(args: &CoursesArgs, config: &Config) -> ExitCode {
-    use crate::courses::olx::{Limits, open, read_course};
+    use crate::courses::olx::{Limits, OlxError, open, read_course};
     // Read (and check) everything first: a bad export imports nothing.
     let mut courses = Vec::new();
     for path in &args.olx {
@@ -187,7 +187,11 @@ pub fn import_courses(args: &CoursesArgs, config: &Config) -> ExitCode {
                 c.course_id
             ),
             Err(e) => {
-                eprintln!("cairn import courses: {}: {e}", path.display());
+                // An I/O error names its file already; the others name the export.
+                match e {
+                    OlxError::Io { .. } => eprintln!("cairn import courses: {e}"),
+                    _ => eprintln!("cairn import courses: {}: {e}", path.display()),
+                }
                 return ExitCode::FAILURE;
             }
         }

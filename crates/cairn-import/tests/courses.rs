@@ -449,3 +449,48 @@ async fn import_then_reimport_replaces_and_never_duplicates() {
     assert_eq!(graded, 3);
     ch.drop_database().await.unwrap();
 }
+
+#[test]
+fn what_is_not_an_export_is_named_with_what_to_give() {
+    let dir = std::env::temp_dir().join(format!("cairn-olx-not-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("empty")).unwrap();
+    let text = dir.join("course.xml");
+    std::fs::write(&text, r#"<course url_name="R" org="O" course="C"/>"#).unwrap();
+    // A file that is not gzip (here a course.xml given instead of its folder).
+    assert!(matches!(
+        open(&text, Limits::default()),
+        Err(OlxError::NotAnExport)
+    ));
+    let run = |path: &Path| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_cairn-import"))
+            .args(["courses", "--olx"])
+            .arg(path)
+            .output()
+            .unwrap();
+        assert!(!o.status.success());
+        String::from_utf8(o.stderr).unwrap()
+    };
+    let err = run(&text);
+    assert_eq!(
+        err.trim_end(),
+        format!(
+            "cairn import courses: {}: not a course export: give the folder holding \
+             course.xml, or Studio's .tar.gz export",
+            text.display()
+        )
+    );
+    // A folder without course.xml: the export and the file it lacks, once each.
+    let empty = dir.join("empty");
+    let err = run(&empty);
+    assert_eq!(
+        err.trim_end(),
+        format!(
+            "cairn import courses: {}: course.xml: missing (give the folder holding course.xml)",
+            empty.display()
+        )
+    );
+    // A path that does not exist: named once.
+    let err = run(&dir.join("nothing-here"));
+    assert_eq!(err.matches("nothing-here").count(), 1, "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -56,6 +56,9 @@ pub enum OlxError {
     /// The archive or folder is unsafe or too big.
     #[error("refused: {0}")]
     Refused(String),
+    /// A file that is neither a folder nor a gzip archive.
+    #[error("not a course export: give the folder holding course.xml, or Studio's .tar.gz export")]
+    NotAnExport,
     /// The XML is not valid or not OLX.
     #[error("{path}: {message}")]
     Invalid {
@@ -135,11 +138,21 @@ impl Archive {
     /// `..`, within the caps. The course is the folder holding `course.xml` (the root or
     /// one folder deep, as Studio writes `course/course.xml`).
     pub fn open(path: &Path, limits: Limits) -> Result<Self, OlxError> {
-        let f = std::fs::File::open(path).map_err(|e| OlxError::Io {
-            path: path.display().to_string(),
+        let label = path.display().to_string();
+        let io = |e: std::io::Error| OlxError::Io {
+            path: label.clone(),
             message: e.to_string(),
-        })?;
-        Archive::from_reader(f, &path.display().to_string(), limits)
+        };
+        let mut f = std::io::BufReader::new(std::fs::File::open(path).map_err(io)?);
+        // gzip's magic number: anything else is not a Studio export (a course.xml given
+        // instead of its folder, a README…), said so rather than as a gzip error.
+        if !std::io::BufRead::fill_buf(&mut f)
+            .map_err(io)?
+            .starts_with(&[0x1f, 0x8b])
+        {
+            return Err(OlxError::NotAnExport);
+        }
+        Archive::from_reader(f, &label, limits)
     }
 
     /// Reads and checks an archive's gzip-compressed bytes from `r`, as [`Archive::open`]
@@ -445,7 +458,8 @@ impl Walker<'_> {
 
 /// Reads a course's blocks from an export.
 pub fn read_course(files: &dyn OlxFiles) -> Result<OlxCourse, OlxError> {
-    let root = parse_file(files, "course.xml")?.ok_or_else(|| invalid("course.xml", "missing"))?;
+    let root = parse_file(files, "course.xml")?
+        .ok_or_else(|| invalid("course.xml", "missing (give the folder holding course.xml)"))?;
     if root.tag != "course" {
         return Err(invalid(
             "course.xml",
