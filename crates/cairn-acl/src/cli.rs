@@ -23,8 +23,12 @@ pub enum AclCommand {
         #[arg(long, value_name = "PATH")]
         users_xml: Option<PathBuf>,
     },
-    /// Prints the rights computed from the LMS (and manual grants).
-    Show,
+    /// Prints the rights computed from the LMS (and manual grants): one user per line.
+    Show {
+        /// One JSON object instead: user → "all", or their orgs and courses.
+        #[arg(long)]
+        json: bool,
+    },
     /// Sets the ClickHouse password of a user (recorded as its SHA-256; used by the next
     /// `sync --users-xml`). Reads $CAIRN_USER_PASSWORD, else prompts without echo.
     Password {
@@ -113,9 +117,12 @@ pub fn acl(cmd: &AclCommand, config: &Config) -> ExitCode {
                 );
                 Ok(())
             }
-            AclCommand::Show => {
-                for (u, s) in &desired().await? {
-                    println!("{u}\t{}", serde_json::to_string(s).unwrap_or_default());
+            AclCommand::Show { json } => {
+                let desired = desired().await?;
+                if *json {
+                    println!("{}", show_json(&desired));
+                } else {
+                    print!("{}", show_text(&desired));
                 }
                 Ok(())
             }
@@ -250,4 +257,83 @@ pub fn create_user(a: &CreateUserArgs, config: &Config) -> ExitCode {
         );
         Ok(())
     }))
+}
+
+/// `cairn acl show`'s lines: each user, padded, then what they may see.
+fn show_text(desired: &std::collections::BTreeMap<String, Scope>) -> String {
+    let width = desired.keys().map(|u| u.chars().count()).max().unwrap_or(0);
+    let mut out = String::new();
+    for (user, scope) in desired {
+        let what = match scope {
+            Scope::All => "everything (every course)".to_owned(),
+            Scope::Some { orgs, courses } => {
+                let mut parts = Vec::new();
+                let list = |set: &std::collections::BTreeSet<String>| {
+                    set.iter()
+                        .map(String::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                if !orgs.is_empty() {
+                    parts.push(format!("the courses of orgs {}", list(orgs)));
+                }
+                if !courses.is_empty() {
+                    parts.push(format!("courses {}", list(courses)));
+                }
+                if parts.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    parts.join("; ")
+                }
+            }
+        };
+        out.push_str(&format!("{user:<width$}  {what}\n"));
+    }
+    out
+}
+
+/// `cairn acl show --json`: user → `"all"`, or `{"orgs": […], "courses": […]}`.
+fn show_json(desired: &std::collections::BTreeMap<String, Scope>) -> serde_json::Value {
+    desired
+        .iter()
+        .map(|(user, scope)| {
+            let v = match scope {
+                Scope::All => serde_json::json!("all"),
+                Scope::Some { orgs, courses } => {
+                    serde_json::json!({ "orgs": orgs, "courses": courses })
+                }
+            };
+            (user.clone(), v)
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn show_reads_as_sentences_and_json() {
+        let mut d = std::collections::BTreeMap::new();
+        d.insert("admin".to_owned(), Scope::All);
+        d.insert(
+            "ada".to_owned(),
+            Scope::Some {
+                orgs: ["mitx".to_owned()].into(),
+                courses: ["course-v1:A+B+C".to_owned(), "course-v1:A+B+D".to_owned()].into(),
+            },
+        );
+        d.insert("nobody".to_owned(), Scope::none());
+        assert_eq!(
+            show_text(&d),
+            "ada     the courses of orgs mitx; courses course-v1:A+B+C, course-v1:A+B+D\n\
+             admin   everything (every course)\n\
+             nobody  nothing\n"
+        );
+        assert_eq!(
+            show_json(&d).to_string(),
+            r#"{"ada":{"courses":["course-v1:A+B+C","course-v1:A+B+D"],"orgs":["mitx"]},"admin":"all","nobody":{"courses":[],"orgs":[]}}"#
+        );
+    }
 }

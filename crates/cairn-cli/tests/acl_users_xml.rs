@@ -244,6 +244,33 @@ async fn users_xml_rights_are_enforced_by_a_live_26_9_server() {
         ),
         "createuser",
     );
+    // Who may see what, as `cairn acl show` says it: the LMS roles and the manual grant.
+    let show = ok(run(&["acl", "show"], &[]), "acl show");
+    for (user, what) in [
+        ("ada", format!("courses {M}")),
+        ("admin", "everything (every course)".to_owned()),
+        ("ccx.coach", format!("courses {CCX}")),
+        ("orgstaff", "the courses of orgs cairnx".to_owned()),
+        ("teach", format!("courses {A}")),
+    ] {
+        let line = show
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(user))
+            .unwrap_or_else(|| panic!("{user} is not in:\n{show}"));
+        assert_eq!(line.split_once(' ').unwrap().1.trim_start(), what, "{show}");
+    }
+    for user in ["gone", "beta"] {
+        assert!(!show.contains(user), "{user} may see nothing: {show}");
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(run(&["acl", "show", "--json"], &[]), "acl show --json")).unwrap();
+    assert_eq!(json["admin"], "all");
+    assert_eq!(json["teach"]["courses"], serde_json::json!([A]));
+    assert_eq!(
+        json.as_object().unwrap().len(),
+        show.lines().count(),
+        "{json}"
+    );
     for u in ["teach", "orgstaff", "ccx.coach", "admin", "gone", "beta"] {
         let pw = format!("{u}-pw");
         ok(
