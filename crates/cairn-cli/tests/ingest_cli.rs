@@ -39,13 +39,16 @@ async fn ingest_from_stdin_twice_stores_each_event_once() {
             "{{\"log\":\"2024-01-01 00:00:{i:02},000 INFO 7 [tracking] [user 1] [ip 1.2.3.4] logger.py:41 - {{\\\"name\\\": \\\"seq_goto\\\", \\\"context\\\": {{\\\"user_id\\\": 1, \\\"course_id\\\": \\\"course-v1:A+B+C\\\"}}, \\\"time\\\": \\\"2024-01-01T00:00:{i:02}.5+00:00\\\"}}\\n\",\"stream\":\"stderr\",\"time\":\"2024-01-01T00:00:{i:02}.6Z\"}}\n"
         ));
     }
-    for _ in 0..2 {
+    for run in 0..2 {
         let out = cairn(&["ingest", "-", "--json"], &db, Some(log.as_bytes()));
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        // The second run says that it goes on where the first one stopped.
+        let said = format!(
+            "standard input: its first {} bytes were stored by an earlier run",
+            log.len()
         );
+        assert_eq!(stderr.contains(&said), run == 1, "run {run}: {stderr}");
     }
     let n: u64 = ch
         .client()

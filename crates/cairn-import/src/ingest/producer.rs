@@ -299,6 +299,14 @@ impl Producer {
 
     fn begin(&mut self, fp: String, path: &str) -> Result<SourceRun, String> {
         let resume = (self.resume)(&fp)?;
+        if resume.checkpoint > 0 && !self.seen.contains_key(&fp) {
+            // Said once per source and run: a log given again is not read again.
+            tracing::info!(
+                "ingest: {}: its first {} bytes were stored by an earlier run; going on from there",
+                if path == "-" { "standard input" } else { path },
+                resume.checkpoint
+            );
+        }
         let start = resume
             .checkpoint
             .max(self.seen.get(&fp).copied().unwrap_or(0));
