@@ -30,6 +30,50 @@ fn a_bad_log_setting_is_a_clear_error() {
     );
 }
 
+/// Starts `cairn serve` on `db` (logging JSON to a pipe) and waits until it answers.
+async fn start_serve(db: &str, port: u16) -> std::process::Child {
+    let child = cairn()
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("CAIRN_CLICKHOUSE_DATABASE", db)
+        .env("CAIRN_LOG_FORMAT", "json")
+        .env_remove("CAIRN_LOG")
+        .env_remove("RUST_LOG")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    while http
+        .get(format!("http://127.0.0.1:{port}/login"))
+        .send()
+        .await
+        .is_err()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "serve did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    child
+}
+
+/// Lets the log lines out, stops the server, and returns its log.
+async fn stop_serve(mut child: std::process::Child) -> String {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    child.kill().unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    child.wait().unwrap();
+    err
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn serve_logs_each_refused_request_without_its_query_string() {
     let ch = cairn_core::testing::clickhouse("cli_serve_log").await;
@@ -49,26 +93,9 @@ async fn serve_logs_each_refused_request_without_its_query_string() {
         .local_addr()
         .unwrap()
         .port();
-    let mut child = cairn()
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .env("CAIRN_CLICKHOUSE_DATABASE", &db)
-        .env("CAIRN_LOG_FORMAT", "json")
-        .env_remove("CAIRN_LOG")
-        .env_remove("RUST_LOG")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = start_serve(&db, port).await;
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
-    let started = Instant::now();
-    while http.get(format!("{base}/login")).send().await.is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "serve did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     let r = http
         .get(format!(
             "{base}/api/overview?course_id=course-v1:A+B+C&secret=s3cr3t"
@@ -83,17 +110,7 @@ async fn serve_logs_each_refused_request_without_its_query_string() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
-    // Let the log lines out, then stop the server.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    child.kill().unwrap();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    child.wait().unwrap();
+    let err = stop_serve(child).await;
     let lines: Vec<serde_json::Value> = err
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
@@ -109,5 +126,32 @@ async fn serve_logs_each_refused_request_without_its_query_string() {
     assert_eq!(refused[0]["fields"]["reason"], "sign in first");
     assert_eq!(refused[1]["fields"]["path"], "/api/courses");
     assert!(!err.contains("s3cr3t"), "no query string in the log: {err}");
+    // No account yet, and no sign-in with the LMS: serve says how to make one.
+    let nobody = |l: &&serde_json::Value| {
+        l["fields"]["message"].as_str().is_some_and(|m| {
+            m.starts_with("nobody can sign in yet: make an account with `cairn createuser")
+        })
+    };
+    assert_eq!(lines.iter().filter(nobody).count(), 1, "{err}");
+    // Once there is one, it does not.
+    let made = cairn()
+        .args([
+            "createuser",
+            "ada",
+            "ada@example.org",
+            "--admin",
+            "--dashboard-only",
+        ])
+        .env("CAIRN_CLICKHOUSE_DATABASE", &db)
+        .env("CAIRN_USER_PASSWORD", "ada-pw")
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let err = stop_serve(start_serve(&db, port).await).await;
+    assert!(!err.contains("nobody can sign in"), "{err}");
     ch.drop_database().await.unwrap();
 }

@@ -85,6 +85,18 @@ pub fn run_with(
                 .then(|| "with a `cairn createuser` password".to_owned()),
         ];
         let ways: Vec<String> = ways.into_iter().flatten().collect();
+        if sso.is_none()
+            && cairn_acl::logins::login_versions(&ch)
+                .await
+                .map_err(|e| e.to_string())?
+                .is_empty()
+        {
+            tracing::warn!(
+                "nobody can sign in yet: make an account with `cairn createuser USERNAME \
+                 EMAIL --admin` (or --course-id KEY), or set up sign-in with the LMS \
+                 (CAIRN_SSO_CLIENT_SECRET)"
+            );
+        }
         if sso.is_some() {
             println!(
                 "cairn serve: sign-in with the LMS: redirect URI {}",
