@@ -279,7 +279,14 @@ async function start() {
   const sel = $("course");
   // Each course by its name and key (the key alone when its structure is not imported).
   sel.replaceChildren(...me.courses.map((c) => new Option(me.names[c] ? me.names[c] + " · " + c : c, c)));
-  if (!me.courses.length) { $("empty").hidden = false; document.body.dataset.ready = "1"; return; }
+  if (!me.courses.length) {
+    // Say why, and leave out the course's sections and pickers: they would stay empty.
+    $(me.empty === "lake" ? "empty-lake" : "empty-yours").hidden = false;
+    for (const s of document.querySelectorAll("main > section")) s.hidden = true;
+    for (const id of ["course", "from", "to"]) $(id).parentElement.hidden = true;
+    document.body.dataset.ready = "1";
+    return;
+  }
   const wanted = decodeURIComponent(location.hash.slice(1));
   state.course = me.courses.includes(wanted) ? wanted : me.courses[0];
   sel.value = state.course;

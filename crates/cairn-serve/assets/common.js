@@ -90,4 +90,11 @@ function table(id, columns, rows, sortable = true) {
       if (typeof v === "number" || shown === "n") td.className = "n";
     }
   }
+  if (!rows.length) {
+    // Said below the titles (not a body row: the body holds the data only).
+    const td = t.createTFoot().insertRow().insertCell();
+    td.colSpan = columns.length;
+    td.className = "muted";
+    td.textContent = "None.";
+  }
 }

@@ -30,8 +30,10 @@ async function start() {
       location.search = "?" + new URLSearchParams({ from: $("from").value, to: $("to").value });
     });
   }
-  table("table-freshness", [["newest_event", "Newest event (UTC)"], ["lag_seconds", "Lag", duration],
-    ["last_ingest", "Last ingestion (UTC)"]], [p.freshness], false);
+  // An empty lake has no newest event, so no lag, and may never have been ingested into.
+  table("table-freshness", [["newest_event", "Newest event (UTC)", (v) => v || "none yet"],
+    ["lag_seconds", "Lag", (v, r) => (r.newest_event ? duration(v) : "")],
+    ["last_ingest", "Last ingestion (UTC)", (v) => v || "never"]], [p.freshness], false);
   const activity = everyPeriod(p.from, p.to, p.activity);
   const days = activity.filter((a) => a.period === "day");
   Chart.defaults.scales.linear.ticks.precision = 0;

@@ -664,15 +664,24 @@ async fn api_courses(State(app): State<App>, headers: HeaderMap) -> Result<Respo
     let v = viewer(&app, &headers).await?;
     let scope = app.scope(&v.username).await?;
     let all = cairn_report::courses(&app.0.ch).await.map_err(internal)?;
+    let lake_empty = all.is_empty();
     let mine: Vec<String> = all.into_iter().filter(|c| scope.allows(c)).collect();
     let names = cairn_report::course_names(&app.0.ch, &mine)
         .await
         .map_err(internal)?;
+    // Why the list is empty, for the page to say: the data lake holds no course (said to
+    // those who may see every course only), or none of the user's courses is in it yet.
+    let empty = match (mine.is_empty(), lake_empty && matches!(scope, Scope::All)) {
+        (false, _) => None,
+        (true, true) => Some("lake"),
+        (true, false) => Some("yours"),
+    };
     Ok(axum::Json(serde_json::json!({
         "username": v.username,
         "identities": v.identities,
         "courses": mine,
         "names": names,
+        "empty": empty,
     }))
     .into_response())
 }

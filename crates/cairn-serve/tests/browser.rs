@@ -711,3 +711,106 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
     c.close().await.unwrap();
     f.drop_all().await;
 }
+
+/// The overview on a data lake without courses says why there is nothing to show, in
+/// Chromium: to whoever may see every course, that the lake is empty and how to fill it;
+/// to a user whose courses are not in it yet, just that; neither sees the empty sections.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_overview_says_why_in_chromium() {
+    use cairn_acl::rights::Scope;
+    use fantoccini::Locator;
+    let lms = cairn_core::testing::mysql_openedx("serve_empty_lms").await;
+    let mut config = cairn_core::testing::config();
+    config.mysql = lms.clone();
+    let ch = cairn_migrate::testing::data_lake_with("serve_empty", config).await;
+    let hash = cairn_acl::logins::hash_password(PASSWORD).unwrap();
+    let later = Scope::Some {
+        orgs: Default::default(),
+        courses: ["course-v1:CairnX+Later+2027".to_owned()].into(),
+    };
+    for (user, scope) in [("boss", Scope::All), ("newbie", later)] {
+        cairn_acl::sync::record_grant(&ch, user, &format!("{user}@example.org"), &scope)
+            .await
+            .unwrap();
+        cairn_acl::logins::record_login(&ch, user, &hash, true)
+            .await
+            .unwrap();
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = cairn_serve::App::new(
+        ch.clone(),
+        cairn_serve::RightsSource::Lms(lms.clone()),
+        cairn_serve::Options::default(),
+    );
+    tokio::spawn(async move { axum::serve(listener, app.router()).await });
+    let (_driver, c) = common::chromium().await;
+    for (user, shown, hidden) in [
+        ("boss", "empty-lake", "empty-yours"),
+        ("newbie", "empty-yours", "empty-lake"),
+    ] {
+        c.goto(&format!("{base}/login")).await.unwrap();
+        common::fill_sign_in(&c, user, PASSWORD).await;
+        ready(&c).await;
+        let visible = |id: &str| {
+            let c = c.clone();
+            let script =
+                format!("const e = document.getElementById('{id}'); return e.checkVisibility();");
+            async move { c.execute(&script, vec![]).await.unwrap() }
+        };
+        assert_eq!(visible(shown).await, true, "{user}: #{shown}");
+        assert_eq!(visible(hidden).await, false, "{user}: #{hidden}");
+        let text = c
+            .find(Locator::Id(shown))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let expected = if user == "boss" {
+            "The data lake holds no course yet"
+        } else {
+            "None of your courses is in the data lake yet"
+        };
+        assert!(text.starts_with(expected), "{user}: {text}");
+        // No empty section, and no course picker with nothing in it.
+        let sections = c
+            .execute(
+                "return [...document.querySelectorAll('main > section')].filter((s) => s.checkVisibility()).length",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(sections, 0, "{user}");
+        assert_eq!(visible("course").await, false, "{user}: the course picker");
+        if user == "boss" {
+            // The platform page of an empty lake: no newest event, no lag, never ingested,
+            // and its lists say they are empty.
+            c.goto(&format!("{base}/platform")).await.unwrap();
+            ready(&c).await;
+            let shown = c
+                .execute(
+                    "const cells = (sel) => Array.from(document.querySelectorAll(sel), (e) => e.textContent);
+                     return [cells('#table-freshness tbody td'), cells('#table-courses tbody tr'),
+                             cells('#table-courses tfoot td'), cells('#table-ingest tfoot td')];",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            assert_eq!(
+                shown,
+                serde_json::json!([["none yet", "", "never"], [], ["None."], ["None."]])
+            );
+        }
+        c.delete_all_cookies().await.unwrap();
+    }
+    c.close().await.unwrap();
+    let mut conn = cairn_core::mysql::connect(&lms).await.unwrap();
+    cairn_core::mysql::mysql_async::prelude::Queryable::query_drop(
+        &mut conn,
+        format!("DROP DATABASE `{}`", lms.database),
+    )
+    .await
+    .unwrap();
+    ch.drop_database().await.unwrap();
+}
