@@ -10,7 +10,10 @@ SELECT
 FROM
 (
     SELECT
-        groupArray(toUInt8(least(floor(percent_grade * 10), 9))) AS buckets,
+        -- The grade rounded to 4 decimals first: the LMS's two decimals, read through
+        -- ClickHouse's fast float parser, can come out a unit in the last place off, and
+        -- 0.7 a hair under it would fall in the 60–70 bucket.
+        groupArray(toUInt8(least(floor(round(toFloat64(percent_grade), 4) * 10), 9))) AS buckets,
         groupArray(toUInt8(isNotNull(passed_timestamp))) AS passed_flags
     FROM {{db}}.{{lms_course_grades}}
     -- MySQL-engine filters: see weekly_engagement.sql.

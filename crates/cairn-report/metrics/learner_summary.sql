@@ -1,6 +1,7 @@
 -- One learner in one course: user id, username and e-mail (the LMS's), the enrollment's
--- mode and whether it is active (empty and 0 when not enrolled), the course grade (0–1)
--- and letter, whether they passed (the LMS set a passed time), and the last time they were
+-- mode and whether it is active (empty and 0 when not enrolled), the course grade (0–1;
+-- rounded to 4 decimals, see learners.sql) and letter, whether they passed (the LMS set a
+-- passed time), and the last time they were
 -- seen in the course (any event, UTC; empty when none; from the learner days, migration
 -- 0021). No row when the LMS does not know the user. Identities only. Parameters, in
 -- order: user_id, course_id, user_id, course_id, user_id, user_id, course_id (the learner
@@ -19,7 +20,7 @@ FROM
 (
     SELECT u.id AS id, u.username AS username, u.email AS email,
            ifNull(eg.mode, '') AS enrollment_mode, toUInt8(ifNull(eg.active, 0)) AS enrolled,
-           toFloat64(ifNull(eg.percent, 0)) AS percent_grade,
+           round(toFloat64(ifNull(eg.percent, 0)), 4) AS percent_grade,
            ifNull(eg.letter, '') AS letter_grade, toUInt8(ifNull(eg.passed, 0)) AS passed
     FROM
     (

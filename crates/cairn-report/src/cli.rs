@@ -95,6 +95,19 @@ pub enum ReportCommand {
         #[arg(long, default_value = "table")]
         format: Format,
     },
+    /// Every actively enrolled learner: enrollment, last seen, active days and time spent
+    /// in the range, progress, grade, passed (by username).
+    Learners {
+        /// The course key.
+        #[arg(long = "course-id", value_name = "KEY")]
+        course_id: String,
+        /// The time range (of active days and time spent).
+        #[command(flatten)]
+        range: RangeArgs,
+        /// Output format: table, json or csv.
+        #[arg(long, default_value = "table")]
+        format: Format,
+    },
     /// Courses side by side: enrolled, active in the last 7 days, average progress, pass
     /// rate, median time spent (every course with data, or those given, or an org's).
     Compare {
@@ -203,6 +216,7 @@ impl ReportCommand {
             | ReportCommand::AtRisk { course_id, .. }
             | ReportCommand::Problems { course_id, .. }
             | ReportCommand::Navigation { course_id, .. }
+            | ReportCommand::Learners { course_id, .. }
             | ReportCommand::Learner { course_id, .. }
             | ReportCommand::Forums { course_id, .. }
             | ReportCommand::VideoCurve { course_id, .. } => Some(course_id),
@@ -325,6 +339,18 @@ pub fn run(cmd: &ReportCommand, config: &Config) -> ExitCode {
                 course(course_id)?;
                 let range = range.range()?;
                 let rows = crate::navigation(&connect().await?, course_id, range)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(crate::format_rows(&rows, *format))
+            }
+            ReportCommand::Learners {
+                course_id,
+                range,
+                format,
+            } => {
+                course(course_id)?;
+                let range = range.range()?;
+                let rows = crate::learners(&connect().await?, course_id, range)
                     .await
                     .map_err(|e| e.to_string())?;
                 Ok(crate::format_rows(&rows, *format))

@@ -38,6 +38,9 @@ pub const VIDEO_CURVE_SQL: &str = include_str!("../metrics/video_curve.sql");
 /// The at-risk learners' SQL.
 pub const AT_RISK_SQL: &str = include_str!("../metrics/at_risk.sql");
 
+/// The course's learners (the roster).
+pub const LEARNERS_SQL: &str = include_str!("../metrics/learners.sql");
+
 /// The per-problem results' SQL.
 pub const PROBLEMS_SQL: &str = include_str!("../metrics/problems.sql");
 /// The answer distribution's SQL.
@@ -87,6 +90,7 @@ pub const METRICS: &[(&str, &str)] = &[
     ("video_engagement", VIDEO_ENGAGEMENT_SQL),
     ("video_curve", VIDEO_CURVE_SQL),
     ("at_risk", AT_RISK_SQL),
+    ("learners", LEARNERS_SQL),
     ("problems", PROBLEMS_SQL),
     ("answers", ANSWERS_SQL),
     ("navigation", NAVIGATION_SQL),
@@ -368,6 +372,33 @@ pub struct AtRisk {
     pub days_inactive: u64,
     /// Percentage of the course's components completed.
     pub progress: f64,
+}
+
+/// One learner of a course's roster ([`learners`]).
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct CourseLearner {
+    /// LMS user id.
+    pub user_id: u64,
+    /// Username.
+    pub username: String,
+    /// Email.
+    pub email: String,
+    /// Enrollment mode (`audit`, `verified`, …).
+    pub enrollment_mode: String,
+    /// Day of enrollment (UTC, `YYYY-MM-DD`; empty when the LMS has none).
+    pub enrolled_on: String,
+    /// Last event in the course (UTC, `YYYY-MM-DD hh:mm:ss`; empty when never seen).
+    pub last_seen: String,
+    /// Days with an event in the range.
+    pub active_days: u64,
+    /// Seconds spent in the course in the range (sessionized).
+    pub time_spent: u64,
+    /// Percentage of the course's components completed.
+    pub progress: f64,
+    /// Course grade, 0–1.
+    pub percent_grade: f64,
+    /// 1 when the learner passed.
+    pub passed: u8,
 }
 
 /// One problem's results.
@@ -955,6 +986,22 @@ impl Columns for AtRisk {
     ];
 }
 
+impl Columns for CourseLearner {
+    const COLUMNS: &'static [&'static str] = &[
+        "user_id",
+        "username",
+        "email",
+        "enrollment_mode",
+        "enrolled_on",
+        "last_seen",
+        "active_days",
+        "time_spent",
+        "progress",
+        "percent_grade",
+        "passed",
+    ];
+}
+
 /// The course overview: every course metric but the at-risk list.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Overview {
@@ -1224,6 +1271,32 @@ pub async fn at_risk(
 ) -> cairn_core::Result<Vec<AtRisk>> {
     let p = at_risk_params(course_id, as_of, days);
     run(ch, "at-risk learners", AT_RISK_SQL, &p).await
+}
+
+/// The parameters of the course's learners: course_id 3 times, the learner days' filters
+/// (course_id; then course_id, from, to; each [`aggregate::repeat`]ed), course_id twice.
+pub fn learners_params(course_id: &str, range: Range) -> Vec<Param> {
+    let (from, to) = range.bounds();
+    let mut p: Vec<Param> = vec![course_id.into(), course_id.into(), course_id.into()];
+    p.extend(aggregate::repeat(&[course_id.into()]));
+    p.extend(aggregate::repeat(&[
+        course_id.into(),
+        Param::Str(from),
+        Param::Str(to),
+    ]));
+    p.extend([course_id.into(), course_id.into()]);
+    p
+}
+
+/// Runs the roster of a course: every actively enrolled learner with their activity in
+/// `range`, progress and grade, by username.
+pub async fn learners(
+    ch: &ClickHouse,
+    course_id: &str,
+    range: Range,
+) -> cairn_core::Result<Vec<CourseLearner>> {
+    let p = learners_params(course_id, range);
+    run(ch, "course learners", LEARNERS_SQL, &p).await
 }
 
 /// The parameters of the per-problem results.

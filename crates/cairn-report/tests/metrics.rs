@@ -229,6 +229,8 @@ async fn every_metric_matches_the_ground_truth() {
     columns::<VideoSecond>("video_curve", q(VIDEO_CURVE_SQL, p)).await;
     let p = at_risk_params(c0, as_of0, 7);
     columns::<AtRisk>("at_risk", q(AT_RISK_SQL, p)).await;
+    let p = learners_params(c0, range);
+    columns::<CourseLearner>("learners", q(LEARNERS_SQL, p)).await;
     columns::<ProblemResult>("problems", q(PROBLEMS_SQL, problems_params(c0, range))).await;
     columns::<AnswerCount>("answers", q(ANSWERS_SQL, answers_params(c0, range))).await;
     let [pw, pt] = forums_params(c0, range, 5);
@@ -523,6 +525,72 @@ async fn every_metric_matches_the_ground_truth() {
         }
         assert!(!got.is_empty(), "{course}: no learner at risk");
         *checked.entry("at_risk").or_default() += got.len();
+
+        // The roster: every enrolled learner, against the generator's truth (the range
+        // holds the whole log, so the time spent is the whole log's).
+        let per_learner = spent_per_learner(&truth);
+        let mut expected: Vec<CourseLearner> = truth
+            .enrollments
+            .iter()
+            .filter(|(_, c, _)| c == course)
+            .map(|(u, _, at)| {
+                let (username, email, _, _) = &truth.learners[u];
+                let times = lines.get(&(course.to_owned(), *u));
+                let days: BTreeSet<String> = times
+                    .into_iter()
+                    .flatten()
+                    .map(|t| t.format("%Y-%m-%d").to_string())
+                    .collect();
+                let completed = truth
+                    .completions
+                    .iter()
+                    .filter(|(w, c, _)| w == u && c == course)
+                    .count();
+                let (percent_grade, passed) = truth
+                    .grades
+                    .get(&(*u, course.to_owned()))
+                    .copied()
+                    .unwrap_or((0.0, false));
+                CourseLearner {
+                    user_id: u64::from(*u),
+                    username: username.clone(),
+                    email: email.clone(),
+                    enrollment_mode: "audit".into(),
+                    enrolled_on: at.format("%Y-%m-%d").to_string(),
+                    last_seen: times
+                        .and_then(|t| t.last())
+                        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                        .unwrap_or_default(),
+                    active_days: days.len() as u64,
+                    time_spent: per_learner
+                        .get(&(course.to_owned(), *u))
+                        .copied()
+                        .unwrap_or(0),
+                    progress: round1(100.0 * completed as f64 / 16.0),
+                    percent_grade,
+                    passed: u8::from(passed),
+                }
+            })
+            .collect();
+        expected.sort_by(|a, b| (&a.username, a.user_id).cmp(&(&b.username, b.user_id)));
+        let got = cairn_report::learners(&ch, course, range).await.unwrap();
+        assert_eq!(got.len(), expected.len(), "{course}");
+        for (g, e) in got.iter().zip(&expected) {
+            assert!(close(g.progress, e.progress), "{g:?} vs {e:?}");
+            assert_eq!(
+                CourseLearner {
+                    progress: e.progress,
+                    ..g.clone()
+                },
+                *e
+            );
+        }
+        assert!(
+            got.iter().any(|l| l.passed == 0 && l.progress < 50.0)
+                && got.iter().any(|l| l.passed == 1 && l.time_spent > 0),
+            "{course}: the roster holds learners behind and learners who passed"
+        );
+        *checked.entry("learners").or_default() += got.len();
 
         // Problems: per problem in course order, against the generator's truth.
         let (t0, t1) = (
