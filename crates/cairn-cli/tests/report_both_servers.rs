@@ -72,6 +72,7 @@ async fn every_report_gives_the_same_json_on_18_16_and_26_9() {
             &["report", "course-overview", "--course-id", course],
             &range_json,
         ),
+        with_range(&["report", "learners", "--course-id", course], &range_json),
         vec![
             "report",
             "at-risk",
@@ -169,7 +170,7 @@ async fn every_report_gives_the_same_json_on_18_16_and_26_9() {
         outs.push(ok(run(&curve), "video-curve"));
         for (o, what) in outs
             .iter()
-            .zip(["course-overview", "at-risk", "video-curve"])
+            .zip(["course-overview", "learners", "at-risk", "video-curve"])
         {
             let v: serde_json::Value = serde_json::from_str(o).unwrap();
             let has_rows = match &v {
@@ -184,7 +185,7 @@ async fn every_report_gives_the_same_json_on_18_16_and_26_9() {
         ch.drop_database().await.unwrap();
         results.push(outs);
     }
-    for (i, what) in ["course-overview", "at-risk", "video-curve"]
+    for (i, what) in ["course-overview", "learners", "at-risk", "video-curve"]
         .iter()
         .enumerate()
     {

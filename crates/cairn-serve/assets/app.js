@@ -228,6 +228,43 @@ async function loadCompare() {
   $("compare-csv").href = "/export/compare.csv?" + p;
 }
 
+// A learner's own page, from their username, for the range chosen here if one was.
+function learnerLink(username, r) {
+  const a = document.createElement("a");
+  a.textContent = username;
+  a.href = "/learner?" + params({ user_id: String(r.user_id) });
+  return a;
+}
+
+// The roster: fetched with the page, then again when the course or range changes, or
+// every 5 minutes (it may hold tens of thousands of learners); found and sorted here.
+async function loadLearners() {
+  if (document.body.dataset.identities !== "yes") {
+    $("learners-csv").hidden = true;
+    $("learners-find").parentElement.hidden = true;
+    table("table-learners", [["note", ""]], [{ note: "Learner identities are not shown to your account." }]);
+    return;
+  }
+  const key = [state.course, $("from").value, $("to").value].join("|");
+  if (state.roster && state.roster.key === key && Date.now() - state.roster.at < 300000) return showLearners();
+  const rows = await getJson("/api/learners");
+  if (!state.roster || state.roster.key !== key) delete $("table-learners").dataset.all;
+  state.roster = { key, at: Date.now(), rows };
+  showLearners();
+}
+
+function showLearners() {
+  const all = state.roster ? state.roster.rows : [];
+  const find = $("learners-find").value.trim().toLowerCase();
+  const rows = find ? all.filter((l) => l.username.toLowerCase().includes(find) || l.email.toLowerCase().includes(find)) : all;
+  table("table-learners", [["username", "Username", learnerLink], ["email", "Email"], ["enrollment_mode", "Mode"],
+    ["enrolled_on", "Enrolled"], ["last_seen", "Last seen (UTC)", (v) => v || "never"], ["active_days", "Active days"],
+    ["time_spent", "Time spent", duration], ["progress", "Progress %"],
+    ["percent_grade", "Grade %", (v) => Math.round(v * 1000) / 10], ["passed", "Passed", (v) => (v ? "yes" : "no")]],
+  rows, true, 100);
+  $("learners-count").textContent = (find ? rows.length + " of " : "") + (all.length === 1 ? "1 learner." : all.length + " learners.");
+}
+
 async function loadAtRisk() {
   if (document.body.dataset.identities !== "yes") {
     $("at-risk-csv").hidden = true;
@@ -235,14 +272,7 @@ async function loadAtRisk() {
     return;
   }
   const rows = await getJson("/api/at-risk", { days: $("days").value || "7" });
-  // Each learner's own page, from their username, for the range chosen here if one was.
-  const page = (username, r) => {
-    const a = document.createElement("a");
-    a.textContent = username;
-    a.href = "/learner?" + params({ user_id: String(r.user_id) });
-    return a;
-  };
-  table("table-at-risk", [["username", "Username", page], ["email", "Email"], ["last_activity", "Last activity (UTC)"],
+  table("table-at-risk", [["username", "Username", learnerLink], ["email", "Email"], ["last_activity", "Last activity (UTC)"],
     ["days_inactive", "Days inactive"], ["progress", "Progress %"]], rows);
   $("at-risk-count").textContent = rows.length === 1 ? "1 learner." : rows.length + " learners.";
 }
@@ -257,7 +287,7 @@ async function load() {
   showRange(o);
   state.range = [o.from, o.to];
   render(o);
-  await Promise.all([loadCurve(), loadNavigation(), loadForums(), loadProblems(), loadCompare(), loadAtRisk()]);
+  await Promise.all([loadCurve(), loadNavigation(), loadForums(), loadProblems(), loadCompare(), loadAtRisk(), loadLearners()]);
   if (gen !== state.loads) return;
   for (const a of document.querySelectorAll("a.csv")) {
     const extra = a.dataset.export === "video-curve" && state.video ? { video_id: state.video } : {};
@@ -306,6 +336,7 @@ async function start() {
     }).catch(report);
   });
   $("days").addEventListener("change", () => loadAtRisk().catch(report));
+  $("learners-find").addEventListener("input", showLearners);
   $("compare-sort").addEventListener("change", () => loadCompare().catch(report));
   await load();
   const every = Math.max(5, Number(document.body.dataset.refresh) || 30) * 1000;

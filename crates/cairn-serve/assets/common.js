@@ -56,10 +56,12 @@ function sortRows(rows, key, dir) {
 // `shown`, if a function, makes the cell's text or element from (value, row); "n" aligns
 // a column of text as numbers (numbers are). Unless `sortable` is false, a click on a
 // column's title orders the rows by its values (not as shown), a second the other way; the
-// order stays when the table is filled again (the page's refresh, another course).
-function table(id, columns, rows, sortable = true) {
+// order stays when the table is filled again (the page's refresh, another course). With a
+// `limit`, the first `limit` rows in that order are shown and a button shows them all.
+function table(id, columns, rows, sortable = true, limit = Infinity) {
   const t = $(id);
   const { sortKey, sortDir } = t.dataset;
+  if (t.dataset.all === "1") limit = Infinity;
   const ordered = sortable && columns.some(([key]) => key === sortKey) ? sortRows(rows, sortKey, sortDir) : rows;
   t.replaceChildren();
   const head = t.createTHead().insertRow();
@@ -73,13 +75,13 @@ function table(id, columns, rows, sortable = true) {
       th.addEventListener("click", () => {
         t.dataset.sortDir = key === t.dataset.sortKey && t.dataset.sortDir !== "desc" ? "desc" : "asc";
         t.dataset.sortKey = key;
-        table(id, columns, rows, sortable);
+        table(id, columns, rows, sortable, limit);
       });
     }
     head.appendChild(th);
   }
   const body = t.createTBody();
-  for (const row of ordered) {
+  for (const row of ordered.slice(0, limit)) {
     const tr = body.insertRow();
     for (const [key, , shown] of columns) {
       const td = tr.insertCell();
@@ -89,6 +91,20 @@ function table(id, columns, rows, sortable = true) {
       else td.textContent = out === null || out === undefined ? "" : String(out);
       if (typeof v === "number" || shown === "n") td.className = "n";
     }
+  }
+  if (rows.length > limit) {
+    const td = t.createTFoot().insertRow().insertCell();
+    td.colSpan = columns.length;
+    td.className = "muted";
+    td.append("The first " + limit + " of " + rows.length + ". ");
+    const all = document.createElement("button");
+    all.type = "button";
+    all.textContent = "Show all " + rows.length;
+    all.addEventListener("click", () => {
+      t.dataset.all = "1";
+      table(id, columns, rows, sortable, limit);
+    });
+    td.append(all);
   }
   if (!rows.length) {
     // Said below the titles (not a body row: the body holds the data only).

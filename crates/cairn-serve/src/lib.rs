@@ -203,6 +203,7 @@ impl App {
             .route("/api/overview", get(api_overview))
             .route("/api/video-curve", get(api_video_curve))
             .route("/api/at-risk", get(api_at_risk))
+            .route("/api/learners", get(api_learners))
             .route("/api/problems", get(api_problems))
             .route("/api/navigation", get(api_navigation))
             .route("/api/forums", get(api_forums))
@@ -1005,6 +1006,33 @@ async fn at_risk_rows(
     .map_err(internal)
 }
 
+/// The course's roster ([`cairn_report::learners`]): identities only.
+async fn learner_rows(
+    app: &App,
+    headers: &HeaderMap,
+    q: &CourseQuery,
+) -> Result<Vec<cairn_report::CourseLearner>, Refused> {
+    let v = course_viewer(app, headers, q).await?;
+    if !v.identities {
+        return Err(error(
+            StatusCode::FORBIDDEN,
+            "learner identities are not yours to see",
+        ));
+    }
+    cairn_report::learners(&app.0.ch, &q.course_id, q.range()?)
+        .await
+        .map_err(internal)
+}
+
+async fn api_learners(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<CourseQuery>,
+) -> Result<Response, Refused> {
+    let rows = learner_rows(&app, &headers, &q).await?;
+    Ok(axum::Json(rows).into_response())
+}
+
 async fn api_at_risk(
     State(app): State<App>,
     headers: HeaderMap,
@@ -1032,6 +1060,8 @@ async fn export(
     let (ch, course) = (&app.0.ch, q.course_id.as_str());
     let body = if name == "at-risk" {
         csv(Ok(at_risk_rows(&app, &headers, &q).await?))?
+    } else if name == "learners" {
+        csv(Ok(learner_rows(&app, &headers, &q).await?))?
     } else {
         course_viewer(&app, &headers, &q).await?;
         let range = q.range()?;
@@ -1083,6 +1113,7 @@ pub const EXPORTS: &[&str] = &[
     "problems",
     "answers",
     "at-risk",
+    "learners",
 ];
 
 /// Serves the dashboard until SIGINT or SIGTERM, then finishes the requests under way.

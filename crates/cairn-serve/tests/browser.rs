@@ -222,6 +222,89 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
     .unwrap();
     assert_eq!(progress_of(&at_risk(c.clone()).await), before);
 
+    // The roster: every enrolled learner of the course, as the API gives them (in the
+    // units the page shows), each with the link to their page; found by name; and, past
+    // its limit, the first rows with a button that shows them all.
+    let roster = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             getJson('/api/learners').then((api) => done([api,
+               Array.from(document.querySelectorAll('#table-learners tbody tr'),
+                 (r) => [...Array.from(r.cells, (c) => c.textContent), r.cells[0].querySelector('a') !== null]),
+               document.getElementById('learners-count').textContent]))",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let api = roster[0].as_array().unwrap();
+    let shown = roster[1].as_array().unwrap();
+    assert!(
+        api.len() > 5 && api.len() <= f.spec.learners as usize,
+        "the course's learners: {}",
+        api.len()
+    );
+    assert_eq!(shown.len(), api.len(), "every learner is shown");
+    assert_eq!(roster[2], format!("{} learners.", api.len()));
+    for (l, row) in api.iter().zip(shown) {
+        assert_eq!(row[0], l["username"], "{row}");
+        assert_eq!(row[1], l["email"]);
+        let last = l["last_seen"].as_str().unwrap();
+        assert_eq!(row[4], if last.is_empty() { "never" } else { last });
+        assert_eq!(row[5], l["active_days"].to_string());
+        assert_duration(row[6].as_str().unwrap(), l["time_spent"].as_f64().unwrap());
+        assert_eq!(
+            row[7].as_str().unwrap().parse::<f64>().unwrap(),
+            l["progress"].as_f64().unwrap()
+        );
+        let grade = row[8].as_str().unwrap().parse::<f64>().unwrap();
+        assert!(
+            (grade - 100.0 * l["percent_grade"].as_f64().unwrap()).abs() <= 0.05,
+            "{row}"
+        );
+        assert_eq!(row[9], if l["passed"] == 1 { "yes" } else { "no" });
+        assert_eq!(row[10], true, "the learner's link: {row}");
+    }
+    let who = api[api.len() / 2]["username"].as_str().unwrap().to_owned();
+    let found = c
+        .execute(
+            "const find = document.getElementById('learners-find');
+             find.value = arguments[0].toUpperCase();
+             find.dispatchEvent(new Event('input'));
+             return [Array.from(document.querySelectorAll('#table-learners tbody tr'), (r) => r.cells[0].textContent),
+                     document.getElementById('learners-count').textContent]",
+            vec![serde_json::json!(who)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        found,
+        serde_json::json!([[who], format!("1 of {} learners.", api.len())])
+    );
+    let limited = c
+        .execute(
+            "const find = document.getElementById('learners-find');
+             find.value = ''; find.dispatchEvent(new Event('input'));
+             const rows = (id) => document.querySelectorAll('#' + id + ' tbody tr').length;
+             table('table-learners', [['username', 'Username']], state.roster.rows, true, 5);
+             const before = [rows('table-learners'), document.querySelector('#table-learners tfoot').textContent];
+             document.querySelector('#table-learners tfoot button').click();
+             return [before, rows('table-learners'), document.querySelector('#table-learners tfoot') === null];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        limited,
+        serde_json::json!([
+            [
+                5,
+                format!("The first 5 of {n}. Show all {n}", n = api.len())
+            ],
+            api.len(),
+            true
+        ])
+    );
+
     // The forum's weeks and threads.
     let forum = c
         .execute(

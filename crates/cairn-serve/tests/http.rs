@@ -141,6 +141,8 @@ async fn sign_in_sessions_and_per_course_restriction() {
         format!("/export/videos.csv?{}", q(b)),
         format!("/export/video-curve.csv?{}&video_id={video}", q(b)),
         format!("/export/at-risk.csv?{}", q(b)),
+        format!("/api/learners?{}", q(b)),
+        format!("/export/learners.csv?{}", q(b)),
         format!("/api/problems?{}", q(b)),
         format!("/api/navigation?{}", q(b)),
         format!("/api/forums?{}", q(b)),
@@ -345,10 +347,35 @@ async fn sign_in_sessions_and_per_course_restriction() {
     let r = get(base, &format!("/learner?{}&user_id={uid}", q(a)), None).await;
     assert!(r.status().is_redirection(), "the page needs a session");
     let quiet = sign_in(base, "quiet", PASSWORD).await.unwrap();
+    // The roster of A: its learners only, the at-risk ones among them; as CSV too.
+    let r = get(base, &format!("/api/learners?{}", q(a)), Some(&teach)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let roster: Vec<serde_json::Value> = r.json().await.unwrap();
+    let names = |rows: &[serde_json::Value]| -> std::collections::BTreeSet<String> {
+        rows.iter()
+            .map(|l| l["username"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert!(names(&risk).is_subset(&names(&roster)), "{roster:?}");
+    let r = get(
+        base,
+        &format!("/export/learners.csv?{}", q(a)),
+        Some(&teach),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let csv = r.text().await.unwrap();
+    assert!(
+        csv.starts_with("user_id,username,email,enrollment_mode,"),
+        "{csv}"
+    );
+    assert_eq!(csv.lines().count(), roster.len() + 1);
     for path in [
         format!("/api/at-risk?{}", q(a)),
         format!("/export/at-risk.csv?{}", q(a)),
         format!("/api/learner?{}&user_id={uid}", q(a)),
+        format!("/api/learners?{}", q(a)),
+        format!("/export/learners.csv?{}", q(a)),
     ] {
         let r = get(base, &path, Some(&quiet)).await;
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path}");
@@ -589,6 +616,7 @@ async fn csv_downloads_with_hostile_unit_video_and_user_names_hold_no_formula() 
         ("progress", "'=HYPERLINK("),
         ("videos", "'@SUM("),
         ("at-risk", "'-1+1+cmd|"),
+        ("learners", "'-1+1+cmd|"),
         ("answers", "'=HYPERLINK("),
     ] {
         assert!(
