@@ -887,13 +887,7 @@ async fn api_learner(
     headers: HeaderMap,
     Query(q): Query<CourseQuery>,
 ) -> Result<Response, Refused> {
-    let v = course_viewer(&app, &headers, &q).await?;
-    if !v.identities {
-        return Err(error(
-            StatusCode::FORBIDDEN,
-            "learner identities are not yours to see",
-        ));
-    }
+    identities_viewer(&app, &headers, &q).await?;
     let user = q
         .user_id
         .ok_or_else(|| error(StatusCode::BAD_REQUEST, "user_id is missing"))?;
@@ -988,13 +982,7 @@ async fn at_risk_rows(
     headers: &HeaderMap,
     q: &CourseQuery,
 ) -> Result<Vec<cairn_report::AtRisk>, Refused> {
-    let v = course_viewer(app, headers, q).await?;
-    if !v.identities {
-        return Err(error(
-            StatusCode::FORBIDDEN,
-            "learner identities are not yours to see",
-        ));
-    }
+    identities_viewer(app, headers, q).await?;
     let days = q.days.unwrap_or(7).clamp(1, 3650);
     cairn_report::at_risk(
         &app.0.ch,
@@ -1006,12 +994,8 @@ async fn at_risk_rows(
     .map_err(internal)
 }
 
-/// The course's roster ([`cairn_report::learners`]): identities only.
-async fn learner_rows(
-    app: &App,
-    headers: &HeaderMap,
-    q: &CourseQuery,
-) -> Result<Vec<cairn_report::CourseLearner>, Refused> {
+/// [`course_viewer`] for what shows learner identities: refused to users without them.
+async fn identities_viewer(app: &App, headers: &HeaderMap, q: &CourseQuery) -> Result<(), Refused> {
     let v = course_viewer(app, headers, q).await?;
     if !v.identities {
         return Err(error(
@@ -1019,6 +1003,16 @@ async fn learner_rows(
             "learner identities are not yours to see",
         ));
     }
+    Ok(())
+}
+
+/// The course's roster ([`cairn_report::learners`]): identities only.
+async fn learner_rows(
+    app: &App,
+    headers: &HeaderMap,
+    q: &CourseQuery,
+) -> Result<Vec<cairn_report::CourseLearner>, Refused> {
+    identities_viewer(app, headers, q).await?;
     cairn_report::learners(&app.0.ch, &q.course_id, q.range()?)
         .await
         .map_err(internal)
