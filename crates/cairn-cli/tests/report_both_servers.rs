@@ -56,6 +56,20 @@ async fn every_report_gives_the_same_json_on_18_16_and_26_9() {
         .unwrap();
     let db = testing::db_name("report_both");
     let course = "course-v1:CairnX+C01+2026_T1";
+    // A learner enrolled who never came: in the roster, never seen.
+    conn.query_drop(
+        "INSERT INTO auth_user (id, password, is_superuser, username, first_name, last_name, email, is_staff, is_active, date_joined) \
+         VALUES (9100, '!', 0, 'zz.never', '', '', 'never@example.org', 0, 1, '2026-01-02 00:00:00')",
+    )
+    .await
+    .unwrap();
+    conn.exec_drop(
+        "INSERT INTO student_courseenrollment (course_id, created, is_active, mode, user_id) \
+         VALUES (?, '2026-01-03 10:00:00', 1, 'verified', 9100)",
+        (course,),
+    )
+    .await
+    .unwrap();
     let range_json = [
         "--from",
         "2026-01-05",
@@ -150,6 +164,27 @@ async fn every_report_gives_the_same_json_on_18_16_and_26_9() {
             )),
             "{version}: {stderr}"
         );
+        let roster: Vec<serde_json::Value> = serde_json::from_str(&outs[1]).unwrap();
+        let never = roster.last().unwrap();
+        assert_eq!(
+            (
+                &never["username"],
+                &never["enrollment_mode"],
+                &never["enrolled_on"]
+            ),
+            (&"zz.never".into(), &"verified".into(), &"2026-01-03".into()),
+            "{version}: sorted by username, the last"
+        );
+        assert_eq!(
+            (
+                &never["last_seen"],
+                &never["active_days"],
+                &never["time_spent"]
+            ),
+            (&"".into(), &0.into(), &0.into()),
+            "{version}: never seen"
+        );
+        assert!(roster.iter().any(|l| l["active_days"].as_u64() > Some(0)));
         // The video curve of the course's first video, named by the overview.
         let overview: serde_json::Value = serde_json::from_str(&outs[0]).unwrap();
         let video = overview["videos"][0]["video_id"]
