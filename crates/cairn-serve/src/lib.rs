@@ -242,8 +242,19 @@ impl App {
             .route("/readyz", get(readyz))
             .layer(axum::middleware::map_response(security_headers))
             .layer(axum::middleware::from_fn(log_refusals))
+            .layer(compression())
             .with_state(self.clone())
     }
+}
+
+/// gzip for the clients that accept it, for data (JSON, CSV, scripts): a course's roster
+/// or a long CSV is several MB. Never for pages, which hold the sign-in's CSRF token beside
+/// what the request put there (a compressed page's size could leak the token: BREACH).
+fn compression()
+-> tower_http::compression::CompressionLayer<impl tower_http::compression::Predicate> {
+    use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate};
+    tower_http::compression::CompressionLayer::new()
+        .compress_when(DefaultPredicate::new().and(NotForContentType::const_new("text/html")))
 }
 
 /// Logs every refused or failed request (status 400 and up): method, path (never the query
