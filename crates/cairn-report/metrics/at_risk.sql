@@ -62,21 +62,7 @@ FROM
         WHERE course_id = ? AND isNotNull(passed_timestamp)
     )
 ) AS learners
+-- The components each learner completed (components_done, see lib.rs).
 LEFT JOIN
-(
-    SELECT toUInt64(c.user_id) AS done_user, uniqExact(c.block_key) AS components_done
-    FROM
-    (
-        SELECT user_id, block_key
-        FROM {{db}}.{{lms_block_completion}}
-        WHERE course_key = ? AND toFloat64(completion) >= 1
-    ) AS c
-    INNER JOIN
-    (
-        SELECT block_key
-        FROM {{db}}.course_components
-        WHERE course_id = ?
-    ) AS leaf ON c.block_key = leaf.block_key
-    GROUP BY c.user_id
-) AS progress ON learners.user_id = progress.done_user
+({{components_done}}) AS progress ON learners.user_id = progress.done_user
 ORDER BY learners.days_inactive DESC, learners.username

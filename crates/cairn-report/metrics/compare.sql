@@ -33,24 +33,14 @@ FROM
 
     UNION ALL
 
-    -- Time spent per learner in the range, then its median per course: the days' own
-    -- credits, plus each gap from a day's last event to the next day's first when it is
-    -- at most 30 minutes (so across one midnight, as in weekly_engagement.sql). Only the
-    -- days that end within 30 minutes of midnight or begin within 30 minutes after it
-    -- can hold such a gap: those alone are kept in order (fs), not every day.
+    -- Time spent per learner in the range (learner_spent in lib.rs: the days' own credits,
+    -- plus each gap across one midnight of at most 30 minutes), then its median per
+    -- course.
     SELECT course_id, toUInt64(0), toUInt64(quantileExact(0.5)(spent))
     FROM
     (
         SELECT course_id, user_id,
-               arraySort(x -> tupleElement(x, 1),
-                   groupArrayIf((day, first_ts, last_ts),
-                       last_ts + 1800 >= toUInt32(toDateTime(day + 1))
-                       OR first_ts <= toUInt32(toDateTime(day)) + 1800)) AS fs,
-               sum(toUInt64(credited)) + arraySum(arrayMap((x, nx) -> toUInt64(
-                   if(tupleElement(nx, 1) = tupleElement(x, 1) + 1
-                      AND tupleElement(nx, 2) - tupleElement(x, 3) <= 1800,
-                      least(tupleElement(nx, 2) - tupleElement(x, 3), 600), 0)),
-                   arrayPopBack(fs), arrayPopFront(fs))) AS spent
+               {{learner_spent}}
         FROM {{learner_days(course_id IN (SELECT arrayJoin(?)) AND day >= toDate(toDateTime(?)) AND day < toDate(toDateTime(?)))}} AS ld
         GROUP BY course_id, user_id
     ) AS per_learner

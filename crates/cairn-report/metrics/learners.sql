@@ -76,38 +76,15 @@ FROM
     ) AS seen_at
     LEFT JOIN
     (
-        -- Time spent per learner in the range: the days' own credits, plus each gap from a
-        -- day's last event to the next day's first when it is at most 30 minutes (so
-        -- across one midnight), as in compare.sql.
+        -- Time spent per learner in the range (learner_spent in lib.rs: the days' own
+        -- credits, plus each gap across one midnight of at most 30 minutes).
         SELECT toUInt64(user_id) AS uid, count() AS days,
-               arraySort(x -> tupleElement(x, 1),
-                   groupArrayIf((day, first_ts, last_ts),
-                       last_ts + 1800 >= toUInt32(toDateTime(day + 1))
-                       OR first_ts <= toUInt32(toDateTime(day)) + 1800)) AS fs,
-               sum(toUInt64(credited)) + arraySum(arrayMap((x, nx) -> toUInt64(
-                   if(tupleElement(nx, 1) = tupleElement(x, 1) + 1
-                      AND tupleElement(nx, 2) - tupleElement(x, 3) <= 1800,
-                      least(tupleElement(nx, 2) - tupleElement(x, 3), 600), 0)),
-                   arrayPopBack(fs), arrayPopFront(fs))) AS spent
+               {{learner_spent}}
         FROM {{learner_days(course_id = ? AND day >= toDate(toDateTime(?)) AND day < toDate(toDateTime(?)))}} AS ld
         GROUP BY user_id
     ) AS active USING (uid)
 ) AS l
+-- The components each learner completed (components_done, see lib.rs).
 LEFT JOIN
-(
-    SELECT toUInt64(c.user_id) AS done_user, uniqExact(c.block_key) AS components_done
-    FROM
-    (
-        SELECT user_id, block_key
-        FROM {{db}}.{{lms_block_completion}}
-        WHERE course_key = ? AND toFloat64(completion) >= 1
-    ) AS c
-    INNER JOIN
-    (
-        SELECT block_key
-        FROM {{db}}.course_components
-        WHERE course_id = ?
-    ) AS leaf ON c.block_key = leaf.block_key
-    GROUP BY c.user_id
-) AS progress ON l.uid = progress.done_user
+({{components_done}}) AS progress ON l.uid = progress.done_user
 ORDER BY username, user_id

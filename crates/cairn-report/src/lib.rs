@@ -130,6 +130,42 @@ const DAY_CREDITS: &str = "arrayMap((x, nf) -> toUInt64(tupleElement(x, 4)) + if
      toUInt64(if(nf - tupleElement(x, 3) <= 1800, least(nf - tupleElement(x, 3), 600), 0))), \
      ds, arrayPushBack(arrayPopFront(arrayMap(x -> tupleElement(x, 2), ds)), toUInt32(0)))";
 
+/// Per learner (a `GROUP BY` of learner days), their time spent over those days
+/// (`{{learner_spent}}`: the columns `fs` and `spent`): the days' own credits, plus each
+/// gap from a day's last event to the next day's first when it is at most 30 minutes (so
+/// across one midnight, as in weekly_engagement.sql). Only the days that end within 30
+/// minutes of midnight or begin within 30 minutes after it can hold such a gap: those
+/// alone are kept in order (`fs`), not every day.
+const LEARNER_SPENT: &str = "arraySort(x -> tupleElement(x, 1), \
+     groupArrayIf((day, first_ts, last_ts), \
+         last_ts + 1800 >= toUInt32(toDateTime(day + 1)) \
+         OR first_ts <= toUInt32(toDateTime(day)) + 1800)) AS fs, \
+     sum(toUInt64(credited)) + arraySum(arrayMap((x, nx) -> toUInt64( \
+         if(tupleElement(nx, 1) = tupleElement(x, 1) + 1 \
+            AND tupleElement(nx, 2) - tupleElement(x, 3) <= 1800, \
+            least(tupleElement(nx, 2) - tupleElement(x, 3), 600), 0)), \
+         arrayPopBack(fs), arrayPopFront(fs))) AS spent";
+
+/// Per learner of a course, the course's components they completed
+/// (`{{components_done}}`: rows `(done_user, components_done)`; components are
+/// `course_components`, completed is the LMS's completion 1). Its parameters: course_id
+/// twice.
+const COMPONENTS_DONE: &str = "\
+SELECT toUInt64(c.user_id) AS done_user, uniqExact(c.block_key) AS components_done
+FROM
+(
+    SELECT user_id, block_key
+    FROM {{db}}.{{lms_block_completion}}
+    WHERE course_key = ? AND toFloat64(completion) >= 1
+) AS c
+INNER JOIN
+(
+    SELECT block_key
+    FROM {{db}}.course_components
+    WHERE course_id = ?
+) AS leaf ON c.block_key = leaf.block_key
+GROUP BY c.user_id";
+
 /// Per viewer of a video, the segments that span two of their active days (`ds`: the
 /// video-day tuples `(day, first_name, first_position, first_old_position, last_name,
 /// last_position, …)` sorted by day): a day's last event a play, the next active day's
@@ -232,7 +268,7 @@ const VIDEO_SEGMENTS: &str = "(
       AND tupleElement(c, 1) < toDate(toDateTime(?))
 )";
 
-/// `{{db}}` the quoted database; `{{video_segments(COND)}}` [`VIDEO_SEGMENTS`]; `{{block_owners}}` [`BLOCK_OWNERS`]; `{{block_index(EXPR)}}` [`BLOCK_INDEX`]; `{{learner_days(…)}}` and `{{video_days(…)}}` the
+/// `{{db}}` the quoted database; `{{video_segments(COND)}}` [`VIDEO_SEGMENTS`]; `{{block_owners}}` [`BLOCK_OWNERS`]; `{{components_done}}` [`COMPONENTS_DONE`]; `{{learner_spent}}` [`LEARNER_SPENT`]; `{{block_index(EXPR)}}` [`BLOCK_INDEX`]; `{{learner_days(…)}}` and `{{video_days(…)}}` the
 /// pre-aggregated days ([`aggregate`]); `{{day_credits}}` [`DAY_CREDITS`];
 /// `{{day_crossings}}` [`DAY_CROSSINGS`]; `{{events}}` and `{{video_events}}` the stored tables or,
 /// for users' copies (`public`), the public views; `{{forum_events}}` the forum's copy of
@@ -257,7 +293,10 @@ fn render(template: &str, db: &str, public: bool, lms: lms::Source) -> String {
             "{{db}}._forum_events".to_owned(),
         )
     };
-    let template = template.replace("{{block_owners}}", BLOCK_OWNERS);
+    let template = template
+        .replace("{{block_owners}}", BLOCK_OWNERS)
+        .replace("{{components_done}}", COMPONENTS_DONE)
+        .replace("{{learner_spent}}", LEARNER_SPENT);
     let template = aggregate::expand_placeholder(&template, "{{video_segments(", |cond| {
         VIDEO_SEGMENTS.replace("COND", &format!("({cond})"))
     });
