@@ -37,16 +37,16 @@ function draw(id, type, labels, datasets, options) {
   const data = { labels, datasets: datasets.map((d, i) => Object.assign({
     backgroundColor: palette[i % palette.length], borderColor: palette[i % palette.length],
   }, d)) };
+  const opts = Object.assign({ responsive: true, maintainAspectRatio: false, animation: false,
+    plugins: { legend: { position: "bottom" } } }, options || {});
   if (charts[id]) {
+    // Options too: a title can change with the data (the week under way, a capped chart).
     charts[id].data = data;
+    charts[id].options = opts;
     charts[id].update("none");
     return;
   }
-  charts[id] = new Chart($(id), {
-    type, data,
-    options: Object.assign({ responsive: true, maintainAspectRatio: false, animation: false,
-      plugins: { legend: { position: "bottom" } } }, options || {}),
-  });
+  charts[id] = new Chart($(id), { type, data, options: opts });
 }
 
 const minutes = (s) => Math.round(s / 6) / 10;
@@ -202,13 +202,18 @@ async function loadAnswers() {
   const right = (a) => (a.correct === 1 ? "yes" : a.correct === 0 ? "no" : "");
   const inputs = [...new Set(rows.map((a) => a.input))];
   const label = (a) => (inputs.length > 1 ? inputLabel(a.input, inputs) + ": " : "") + a.answer;
-  draw("chart-answers", "bar", rows.map(label), [
-    { label: "Learners, first submission", data: rows.map((a) => a.first_learners) },
-    { label: "Learners, last submission", data: rows.map((a) => a.last_learners) },
-  ], { indexAxis: "y", plugins: { title: { display: true, text: "Answer distribution" } } });
+  // The chart holds the 20 answers the most learners gave (in the table's order); a typed
+  // answer can have hundreds of spellings, which the table lists.
+  const most = new Set([...rows].sort((x, y) => y.learners - x.learners).slice(0, 20));
+  const charted = rows.filter((a) => most.has(a));
+  const title = "Answer distribution" + (charted.length < rows.length ? ` (the ${charted.length} most given of ${rows.length})` : "");
+  draw("chart-answers", "bar", charted.map(label), [
+    { label: "Learners, first submission", data: charted.map((a) => a.first_learners) },
+    { label: "Learners, last submission", data: charted.map((a) => a.last_learners) },
+  ], { indexAxis: "y", plugins: { title: { display: true, text: title } } });
   table("table-answers", [["input", "Part", (input) => inputLabel(input, inputs)], ["answer", "Answer"],
     ["right", "Right"], ["learners", "Learners"], ["first_learners", "First"], ["last_learners", "Last"],
-    ["submissions", "Submissions"]], rows.map((a) => ({ ...a, right: right(a) })));
+    ["submissions", "Submissions"]], rows.map((a) => ({ ...a, right: right(a) })), true, 100);
 }
 
 async function loadCompare() {
@@ -273,7 +278,7 @@ async function loadAtRisk() {
   }
   const rows = await getJson("/api/at-risk", { days: $("days").value || "7" });
   table("table-at-risk", [["username", "Username", learnerLink], ["email", "Email"], ["last_activity", "Last activity (UTC)"],
-    ["days_inactive", "Days inactive"], ["progress", "Progress %"]], rows);
+    ["days_inactive", "Days inactive"], ["progress", "Progress %"]], rows, true, 100);
   $("at-risk-count").textContent = rows.length === 1 ? "1 learner." : rows.length + " learners.";
 }
 

@@ -492,6 +492,45 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
         .await
         .unwrap();
     assert!(href.as_str().unwrap().contains("problem_id="), "{href}");
+    // Many answers (a typed answer's spellings) and many learners at risk, as the API of a
+    // large course gives them: the chart holds the 20 most given, the tables 100 rows and a
+    // button for all. (getJson stands in for the API here, then is put back.)
+    let many = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             const api = getJson;
+             getJson = async (path) => path === '/api/answers'
+               ? Array.from({ length: 30 }, (_, i) => ({ input: 'x_2_1', answer: 'a' + i, value: 'a' + i, correct: -1,
+                   learners: i, first_learners: i, last_learners: i, submissions: i }))
+               : Array.from({ length: 150 }, (_, i) => ({ user_id: i + 1, username: 'u' + i, email: 'u' + i + '@x.org',
+                   last_activity: '', days_inactive: i, progress: 0 }));
+             Promise.all([loadAnswers(), loadAtRisk()]).finally(() => { getJson = api; }).then(() => {
+               const chart = Chart.getChart('chart-answers');
+               const rows = (id) => document.querySelectorAll('#' + id + ' tbody tr').length;
+               done([chart.data.labels, chart.options.plugins.title.text, rows('table-answers'),
+                     rows('table-at-risk'), document.querySelector('#table-at-risk tfoot').textContent]);
+             });",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let top: Vec<String> = (10..30).map(|i| format!("a{i}")).collect();
+    assert_eq!(
+        many,
+        serde_json::json!([
+            top,
+            "Answer distribution (the 20 most given of 30)",
+            30,
+            100,
+            "The first 100 of 150. Show all 150"
+        ])
+    );
+    c.execute_async(
+        "Promise.all([loadAnswers(), loadAtRisk()]).then(arguments[arguments.length - 1])",
+        vec![],
+    )
+    .await
+    .unwrap();
 
     // The at-risk list leads to each learner's page.
     let href = c
@@ -609,8 +648,10 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
                  ? s.segment.borderDash({ p1DataIndex: i }) !== undefined
                  : s.backgroundColor[i] === s.backgroundColor[i === 0 ? 1 : 0] + '66'));
              };
+             const titled = ['chart-weekly', 'chart-time', 'chart-forums']
+               .map((id) => Chart.getChart(id).options.plugins.title.text.includes('this week so far'));
              return [Array.from(document.querySelectorAll('#table-weekly tbody tr'), (r) => r.cells[0].textContent),
-                     marked('chart-weekly'), marked('chart-time'), marked('chart-forums')]",
+                     marked('chart-weekly'), marked('chart-time'), marked('chart-forums'), titled]",
             vec![],
         )
         .await
@@ -627,7 +668,7 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
     marked[7] = true;
     assert_eq!(
         so_far(c.clone()).await,
-        serde_json::json!([rows, marked, marked, marked])
+        serde_json::json!([rows, marked, marked, marked, [true, true, true]])
     );
     assert_eq!(weekly_active(&c, &this_week).await, Some(0));
     f.ch.client()
@@ -674,7 +715,13 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
     // Past weeks only: none is "so far".
     assert_eq!(
         so_far(c.clone()).await,
-        serde_json::json!([expected, [false, false], [false, false], [false, false]])
+        serde_json::json!([
+            expected,
+            [false, false],
+            [false, false],
+            [false, false],
+            [false, false, false]
+        ])
     );
     // A learner's page opened from the at-risk list shows the range chosen.
     let href = c
