@@ -28,7 +28,7 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
-    /// Checks that ClickHouse and the LMS MySQL database answer, and prints their versions.
+    /// Checks that ClickHouse and the LMS MySQL database answer and prints their versions, and what the data lake holds: migrations applied and pending, the newest event, the last ingestion.
     Status,
     /// Parses tracking logs: one JSON row per event on stdout; skipped and rejected lines
     /// as `FILE:LINE: reason` on stderr, then `parsed N, rejected M, skipped K`.
@@ -321,6 +321,72 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
+/// Seconds as the dashboard reads them: "42 s", "12.5 min", "3.2 h", "7.9 days".
+fn duration_text(seconds: u64) -> String {
+    let s = seconds as f64;
+    match seconds {
+        0..120 => format!("{seconds} s"),
+        120..7_200 => format!("{:.1} min", s / 60.0),
+        7_200..172_800 => format!("{:.1} h", s / 3_600.0),
+        _ => format!("{:.1} days", s / 86_400.0),
+    }
+}
+
+/// `cairn status`'s line on the data lake: its migrations, newest event and last ingestion.
+async fn lake_status(ch: &ClickHouse, config: &Config) -> cairn_core::Result<String> {
+    let exists: u64 = ch
+        .server_client()
+        .query("SELECT count() FROM system.databases WHERE name = ?")
+        .bind(ch.database())
+        .fetch_one()
+        .await
+        .map_err(|e| cairn_core::Error::clickhouse("list databases", e))?;
+    if exists == 0 {
+        return Ok(format!(
+            "database {} does not exist yet (`cairn migrate up` makes it)",
+            ch.database()
+        ));
+    }
+    let migrate = |e: cairn_migrate::MigrateError| cairn_core::Error::Other(e.to_string());
+    let rows = cairn_migrate::Migrator::connect(config)
+        .await
+        .map_err(migrate)?
+        .status()
+        .await
+        .map_err(migrate)?;
+    let pending = rows
+        .iter()
+        .filter(|r| r.state == cairn_migrate::engine::State::Pending)
+        .count();
+    let migrations = match pending {
+        0 => format!("{} migrations applied, none pending", rows.len()),
+        n => format!(
+            "{} migrations applied, {n} pending (`cairn migrate up` applies them)",
+            rows.len() - n
+        ),
+    };
+    if pending == rows.len() {
+        return Ok(migrations);
+    }
+    let now = chrono::Utc::now().naive_utc();
+    let f = cairn_report::freshness(ch, now).await?;
+    let newest = if f.newest_event.is_empty() {
+        "no event yet".to_owned()
+    } else {
+        format!(
+            "newest event {} UTC ({} before now)",
+            f.newest_event,
+            duration_text(f.lag_seconds)
+        )
+    };
+    let last = if f.last_ingest.is_empty() {
+        "no ingestion yet".to_owned()
+    } else {
+        format!("last ingestion {} UTC", f.last_ingest)
+    };
+    Ok(format!("{migrations}; {newest}, {last}"))
+}
+
 async fn status(config: &Config) -> cairn_core::Result<()> {
     let ch = ClickHouse::connect(&config.clickhouse).await?;
     println!(
@@ -329,6 +395,7 @@ async fn status(config: &Config) -> cairn_core::Result<()> {
         config.clickhouse.url(),
         config.clickhouse.database
     );
+    println!("Data lake: {}", lake_status(&ch, config).await?);
     let version = cairn_core::mysql::server_version(&config.mysql).await?;
     println!(
         "MySQL {} at {}:{} (database {})",

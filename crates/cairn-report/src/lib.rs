@@ -767,7 +767,7 @@ pub struct IngestHour {
 }
 
 /// How fresh the data is.
-#[derive(Debug, Clone, PartialEq, Eq, Row, Serialize, Deserialize)]
+#[derive(Default, Debug, Clone, PartialEq, Eq, Row, Serialize, Deserialize)]
 pub struct Freshness {
     /// The newest event's time (UTC; `""` when none).
     pub newest_event: String,
@@ -1606,6 +1606,13 @@ pub fn platform_params(range: Range, as_of: NaiveDateTime, top: u32) -> [Vec<Par
     ]
 }
 
+/// Data freshness alone, as of `as_of` (what `cairn status` prints).
+pub async fn freshness(ch: &ClickHouse, as_of: NaiveDateTime) -> cairn_core::Result<Freshness> {
+    let [_, _, _, pf] = platform_params(Range::last_weeks(as_of.date(), 1), as_of, 1);
+    let rows: Vec<Freshness> = run(ch, "data freshness", PLATFORM_FRESHNESS_SQL, &pf).await?;
+    Ok(rows.into_iter().next().unwrap_or_default())
+}
+
 /// Runs every part of the platform view: the range's activity and top `top` courses,
 /// ingestion over the 24 hours before `as_of`, and freshness as of then.
 pub async fn platform(
@@ -1633,11 +1640,7 @@ pub async fn platform(
         courses,
         names,
         ingest,
-        freshness: freshness.into_iter().next().unwrap_or(Freshness {
-            newest_event: String::new(),
-            lag_seconds: 0,
-            last_ingest: String::new(),
-        }),
+        freshness: freshness.into_iter().next().unwrap_or_default(),
     })
 }
 
