@@ -155,3 +155,18 @@ async fn serve_logs_each_refused_request_without_its_query_string() {
     assert!(!err.contains("nobody can sign in"), "{err}");
     ch.drop_database().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_starts_on_a_lake_not_migrated_yet() {
+    // The database does not exist: serve still answers (its background tasks say what is
+    // missing, and try again), and does not warn that nobody can sign in.
+    let db = cairn_core::testing::db_name("cli_serve_unmigrated");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let err = stop_serve(start_serve(&db, port).await).await;
+    assert!(err.contains("cairn migrate up"), "{err}");
+    assert!(!err.contains("nobody can sign in"), "{err}");
+}
