@@ -1602,14 +1602,19 @@ pub fn platform_params(range: Range, as_of: NaiveDateTime, top: u32) -> [Vec<Par
             fmt(as_of - Duration::hours(24)),
             fmt(as_of + Duration::seconds(1)),
         ],
-        vec![fmt(as_of); 5],
+        freshness_params(as_of),
     ]
+}
+
+/// The parameters of data freshness: `as_of` 5 times.
+fn freshness_params(as_of: NaiveDateTime) -> Vec<Param> {
+    vec![Param::Str(as_of.format("%Y-%m-%d %H:%M:%S").to_string()); 5]
 }
 
 /// Data freshness alone, as of `as_of` (what `cairn status` prints).
 pub async fn freshness(ch: &ClickHouse, as_of: NaiveDateTime) -> cairn_core::Result<Freshness> {
-    let [_, _, _, pf] = platform_params(Range::last_weeks(as_of.date(), 1), as_of, 1);
-    let rows: Vec<Freshness> = run(ch, "data freshness", PLATFORM_FRESHNESS_SQL, &pf).await?;
+    let p = freshness_params(as_of);
+    let rows: Vec<Freshness> = run(ch, "data freshness", PLATFORM_FRESHNESS_SQL, &p).await?;
     Ok(rows.into_iter().next().unwrap_or_default())
 }
 
