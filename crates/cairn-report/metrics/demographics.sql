@@ -1,8 +1,11 @@
 -- Demographics of one course's enrolled learners (active enrollments): how many per
--- gender and per level of education, with the LMS's labels for its codes (auth_userprofile;
--- NULL or '' is "Not specified", a code the LMS does not define is shown as itself). The
--- enrolled learners are read once, each counted under both dimensions. Parameters:
--- course_id.
+-- gender, level of education, age and country (auth_userprofile; NULL or '' is "Not
+-- specified" in each). Gender and education carry the LMS's labels for its codes (a code
+-- the LMS does not define is shown as itself). Age is the age reached in the given year
+-- (the year of the range's last day), in bands, listed in age order; a year of birth
+-- NULL or 0 is "Not specified". Country is the ISO 3166-1 alpha-2 code as the LMS stores
+-- it, upper-cased (cairn_report::demographics names it). The enrolled learners are read
+-- once, each counted under every dimension. Parameters: the year, course_id.
 SELECT dimension, label, toUInt64(uniqExact(user_id)) AS learners
 FROM
 (
@@ -13,7 +16,10 @@ FROM
     FROM
     (
         SELECT e.user_id AS user_id, ifNull(p.gender, '') AS gender,
-               ifNull(p.level_of_education, '') AS education
+               ifNull(p.level_of_education, '') AS education,
+               toInt64(ifNull(p.year_of_birth, 0)) AS born,
+               toInt64(?) - born AS age,
+               upper(ifNull(p.country, '')) AS country
         FROM
         (
             -- MySQL-engine filters: see weekly_engagement.sql.
@@ -22,7 +28,8 @@ FROM
         ) AS e
         LEFT JOIN
         (
-            SELECT user_id, gender, level_of_education FROM {{db}}.openedx_user_profiles
+            SELECT user_id, gender, level_of_education, year_of_birth, country
+            FROM {{db}}.openedx_user_profiles
         ) AS p USING (user_id)
     ) AS enrolled
     ARRAY JOIN
@@ -38,8 +45,15 @@ FROM
              'Junior secondary / junior high / middle school', 'Elementary / primary school',
              'No formal education', 'Other education', 'Doctorate in science or engineering',
              'Doctorate in another field', 'Not specified'],
-            education))
+            education)),
+        ('age', multiIf(born = 0, 'Not specified', age < 18, 'Under 18', age < 25, '18–24',
+            age < 35, '25–34', age < 45, '35–44', age < 55, '45–54', age < 65, '55–64',
+            '65 and over')),
+        ('country', if(country = '', 'Not specified', country))
     ] AS dl
 ) AS counted
 GROUP BY dimension, label
-ORDER BY dimension, learners DESC, label
+ORDER BY dimension,
+    if(dimension = 'age', indexOf(['Under 18', '18–24', '25–34', '35–44', '45–54', '55–64',
+        '65 and over', 'Not specified'], label), 0),
+    learners DESC, label

@@ -360,9 +360,10 @@ pub struct GradeBucket {
 /// One demographic group.
 #[derive(Debug, Clone, PartialEq, Eq, Row, Serialize, Deserialize)]
 pub struct Demographic {
-    /// `gender` or `level_of_education`.
+    /// `age`, `country`, `gender` or `level_of_education`.
     pub dimension: String,
-    /// The LMS's label for the code.
+    /// The group: the LMS's label for a gender or education code, an age band
+    /// (`25–34`), a country's name, or `Not specified`.
     pub label: String,
     /// Enrolled learners in the group.
     pub learners: u64,
@@ -1220,18 +1221,56 @@ pub async fn grade_distribution(
     run(ch, "grade distribution", GRADE_DISTRIBUTION_SQL, &p).await
 }
 
-/// The parameters of the demographics metric.
-pub fn demographics_params(course_id: &str) -> Vec<Param> {
-    vec![course_id.into()]
+/// The parameters of the demographics metric: ages are reached in the year of the range's
+/// last day.
+pub fn demographics_params(course_id: &str, range: Range) -> Vec<Param> {
+    let year = u32::try_from(range.last().year()).unwrap_or(0);
+    vec![Param::U32(year), course_id.into()]
 }
 
-/// Runs the demographics metric.
+/// Runs the demographics metric; countries are named (English, ISO 3166-1).
 pub async fn demographics(
     ch: &ClickHouse,
     course_id: &str,
+    range: Range,
 ) -> cairn_core::Result<Vec<Demographic>> {
-    let p = demographics_params(course_id);
-    run(ch, "demographics", DEMOGRAPHICS_SQL, &p).await
+    let p = demographics_params(course_id, range);
+    let mut rows: Vec<Demographic> = run(ch, "demographics", DEMOGRAPHICS_SQL, &p).await?;
+    // The SQL lists the dimensions one after the other: the countries, named, are sorted
+    // again (most learners first, then by name).
+    let countries = rows
+        .iter()
+        .position(|r| r.dimension == "country")
+        .map_or(0..0, |first| {
+            first
+                ..first
+                    + rows[first..]
+                        .iter()
+                        .take_while(|r| r.dimension == "country")
+                        .count()
+        });
+    for r in &mut rows[countries.clone()] {
+        if let Some(name) = country_name(&r.label) {
+            r.label = name.to_owned();
+        }
+    }
+    rows[countries].sort_by(|a, b| {
+        b.learners
+            .cmp(&a.learners)
+            .then_with(|| a.label.cmp(&b.label))
+    });
+    Ok(rows)
+}
+
+/// The English name of an ISO 3166-1 alpha-2 country code as the LMS stores it; `XK`
+/// (Kosovo, which the LMS offers outside ISO 3166-1) included. `None` for anything else.
+pub fn country_name(code: &str) -> Option<&'static str> {
+    match code {
+        "XK" => Some("Kosovo"),
+        _ => isocountry::CountryCode::for_alpha2(code)
+            .ok()
+            .map(|c| c.name()),
+    }
 }
 
 /// The parameters of the video engagement metric.
@@ -1693,7 +1732,7 @@ pub async fn overview(
         weekly_engagement(ch, course_id, range),
         course_progress(ch, course_id),
         grade_distribution(ch, course_id),
-        demographics(ch, course_id),
+        demographics(ch, course_id, range),
         video_engagement(ch, course_id, range),
         lms::as_of(ch),
     )?;
@@ -1760,6 +1799,15 @@ pub async fn course_names(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_country_code_is_named_and_anything_else_is_not() {
+        assert_eq!(country_name("FR"), Some("France"));
+        assert_eq!(country_name("XK"), Some("Kosovo"));
+        assert_eq!(country_name("ZZ"), None);
+        assert_eq!(country_name(""), None);
+        assert_eq!(country_name("fra"), None);
+    }
 
     #[test]
     fn a_comparison_joins_its_two_sides_on_the_course() {
@@ -2036,7 +2084,14 @@ mod named_tests {
                 .len(),
             ),
             (GRADE_DISTRIBUTION_SQL, grade_distribution_params("c").len()),
-            (DEMOGRAPHICS_SQL, demographics_params("c").len()),
+            (
+                DEMOGRAPHICS_SQL,
+                demographics_params(
+                    "c",
+                    Range::last_weeks(NaiveDate::from_ymd_opt(2026, 1, 5).unwrap(), 1),
+                )
+                .len(),
+            ),
             (
                 VIDEO_ENGAGEMENT_SQL,
                 video_engagement_params(

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use cairn_core::mysql::mysql_async::prelude::Queryable;
 use cairn_core::testing;
-use cairn_fixtures::{AnswerTruth, NavigationTruth, Spec, Truth, courses, generate};
+use cairn_fixtures::{AnswerTruth, NavigationTruth, Profile, Spec, Truth, courses, generate};
 use cairn_import::ingest::{IngestOptions, Input, LogPublishes, ingest};
 use cairn_report::*;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
@@ -82,6 +82,57 @@ fn gender_label(code: &str) -> &str {
         "" => "Not specified",
         other => other,
     }
+}
+
+/// Age bands, youngest first (as the demographics SQL lists them).
+const AGE_BANDS: [&str; 8] = [
+    "Under 18",
+    "18–24",
+    "25–34",
+    "35–44",
+    "45–54",
+    "55–64",
+    "65 and over",
+    "Not specified",
+];
+
+/// The band of an age (`None`: no year of birth).
+fn age_band(age: Option<i32>) -> &'static str {
+    match age {
+        None => "Not specified",
+        Some(a) if a < 18 => AGE_BANDS[0],
+        Some(a) if a < 25 => AGE_BANDS[1],
+        Some(a) if a < 35 => AGE_BANDS[2],
+        Some(a) if a < 45 => AGE_BANDS[3],
+        Some(a) if a < 55 => AGE_BANDS[4],
+        Some(a) if a < 65 => AGE_BANDS[5],
+        Some(_) => AGE_BANDS[6],
+    }
+}
+
+/// The names of the countries the generator seeds, written out here (not read from the
+/// crate the report uses).
+const COUNTRY_NAMES: [(&str, &str); 12] = [
+    ("US", "United States of America"),
+    ("IN", "India"),
+    ("BR", "Brazil"),
+    ("FR", "France"),
+    ("NG", "Nigeria"),
+    ("GB", "United Kingdom of Great Britain and Northern Ireland"),
+    ("EG", "Egypt"),
+    ("MX", "Mexico"),
+    ("DE", "Germany"),
+    ("CN", "China"),
+    ("XK", "Kosovo"),
+    ("", "Not specified"),
+];
+
+fn country_label(code: &str) -> &'static str {
+    COUNTRY_NAMES
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map(|(_, name)| *name)
+        .unwrap_or_else(|| panic!("the generator seeds country {code:?}, not named here"))
 }
 
 fn education_label(code: &str) -> &str {
@@ -222,7 +273,8 @@ async fn every_metric_matches_the_ground_truth() {
     columns::<UnitProgress>("course_progress", q(COURSE_PROGRESS_SQL, p)).await;
     let p = grade_distribution_params(c0);
     columns::<GradeBucket>("grade_distribution", q(GRADE_DISTRIBUTION_SQL, p)).await;
-    columns::<Demographic>("demographics", q(DEMOGRAPHICS_SQL, demographics_params(c0))).await;
+    let p = demographics_params(c0, range);
+    columns::<Demographic>("demographics", q(DEMOGRAPHICS_SQL, p)).await;
     let p = video_engagement_params(c0, range);
     columns::<VideoEngagement>("video_engagement", q(VIDEO_ENGAGEMENT_SQL, p)).await;
     let p = video_curve_params(c0, &generated[0].units[0].video, range);
@@ -379,15 +431,18 @@ async fn every_metric_matches_the_ground_truth() {
 
         // Demographics of the enrolled learners.
         let mut groups: BTreeMap<(String, String), u64> = BTreeMap::new();
+        let year = range.last().year();
         for (u, c, _) in &truth.enrollments {
             if c == course {
-                let (_, _, g, e) = &truth.learners[u];
-                *groups
-                    .entry(("gender".into(), gender_label(g).into()))
-                    .or_default() += 1;
-                *groups
-                    .entry(("level_of_education".into(), education_label(e).into()))
-                    .or_default() += 1;
+                let p = &truth.learners[u];
+                for (dimension, label) in [
+                    ("gender", gender_label(&p.gender)),
+                    ("level_of_education", education_label(&p.education)),
+                    ("age", age_band(p.year_of_birth.map(|born| year - born))),
+                    ("country", country_label(&p.country)),
+                ] {
+                    *groups.entry((dimension.into(), label.into())).or_default() += 1;
+                }
             }
         }
         let mut expected: Vec<Demographic> = groups
@@ -398,15 +453,42 @@ async fn every_metric_matches_the_ground_truth() {
                 learners,
             })
             .collect();
+        // Age bands in age order, the other groups by learners (most first), then label.
+        let band = |d: &Demographic| {
+            (d.dimension == "age")
+                .then(|| AGE_BANDS.iter().position(|b| *b == d.label))
+                .flatten()
+        };
         expected.sort_by(|a, b| {
-            (&a.dimension, std::cmp::Reverse(a.learners), &a.label).cmp(&(
-                &b.dimension,
-                std::cmp::Reverse(b.learners),
-                &b.label,
-            ))
+            (
+                &a.dimension,
+                band(a),
+                std::cmp::Reverse(a.learners),
+                &a.label,
+            )
+                .cmp(&(
+                    &b.dimension,
+                    band(b),
+                    std::cmp::Reverse(b.learners),
+                    &b.label,
+                ))
         });
-        let got = demographics(&ch, course).await.unwrap();
+        let got = demographics(&ch, course, range).await.unwrap();
         assert_eq!(got, expected, "{course}");
+        // Every dimension and band the generator seeds is there.
+        for label in ["Under 18", "25–34", "65 and over", "Not specified"] {
+            assert!(
+                got.iter().any(|d| d.dimension == "age" && d.label == label),
+                "{label}"
+            );
+        }
+        for label in ["France", "Kosovo", "Not specified"] {
+            assert!(
+                got.iter()
+                    .any(|d| d.dimension == "country" && d.label == label),
+                "{label}"
+            );
+        }
         *checked.entry("demographics").or_default() += got.len();
 
         // Videos, in course order.
@@ -497,7 +579,9 @@ async fn every_metric_matches_the_ground_truth() {
                 .iter()
                 .filter(|(w, c, _)| w == u && c == course)
                 .count();
-            let (username, email, _, _) = &truth.learners[u];
+            let Profile {
+                username, email, ..
+            } = &truth.learners[u];
             expected.push(AtRisk {
                 user_id: u64::from(*u),
                 username: username.clone(),
@@ -534,7 +618,9 @@ async fn every_metric_matches_the_ground_truth() {
             .iter()
             .filter(|(_, c, _)| c == course)
             .map(|(u, _, at)| {
-                let (username, email, _, _) = &truth.learners[u];
+                let Profile {
+                    username, email, ..
+                } = &truth.learners[u];
                 let times = lines.get(&(course.to_owned(), *u));
                 let days: BTreeSet<String> = times
                     .into_iter()
@@ -909,7 +995,9 @@ async fn every_metric_matches_the_ground_truth() {
         .iter()
         .filter(|e| e.course == c.id && e.user == who)
         .collect();
-    let (username, email, _, _) = &truth.learners[&who];
+    let Profile {
+        username, email, ..
+    } = &truth.learners[&who];
     let (pct, passed) = truth.grades[&(who, c.id.clone())];
     let last = mine.iter().map(|e| e.time).max().unwrap();
     assert_eq!(

@@ -51,6 +51,15 @@ function draw(id, type, labels, datasets, options) {
 
 const minutes = (s) => Math.round(s / 6) / 10;
 
+// Groups of learners (`{ label, learners }`, most first) for a chart: the first `n`, and
+// the rest summed in one bar when that leaves out more than one; with the chart's title.
+function capped(rows, n, title) {
+  if (rows.length <= n + 1) return [rows, title];
+  const rest = rows.slice(n).reduce((a, d) => a + d.learners, 0);
+  return [rows.slice(0, n).concat([{ label: `${rows.length - n} others`, learners: rest }]),
+    `${title} (the ${n} with the most learners of ${rows.length})`];
+}
+
 // This ISO week's Monday (UTC): the week under way, whose numbers are so far.
 function currentMonday() {
   const d = new Date(new Date().toISOString().slice(0, 10) + "T00:00:00Z");
@@ -104,10 +113,16 @@ function render(o) {
     (o.lms_as_of ? " · progress, grades and enrollments as of " + o.lms_as_of + " UTC (the LMS copy)" : "");
 
   for (const [dim, id, title] of [["gender", "chart-gender", "Gender"],
-    ["level_of_education", "chart-education", "Level of education"]]) {
-    const rows = o.demographics.filter((d) => d.dimension === dim);
+    ["level_of_education", "chart-education", "Level of education"], ["age", "chart-age", "Age"],
+    ["country", "chart-country", "Country"]]) {
+    // A MOOC's learners come from up to 200 countries: the chart holds the 15 with the
+    // most, the rest in one bar; the CSV has them all.
+    const [rows, text] = capped(o.demographics.filter((d) => d.dimension === dim), 15, title);
     draw(id, "bar", rows.map((d) => d.label), [{ label: "Enrolled learners", data: rows.map((d) => d.learners) }],
-      { indexAxis: "y", plugins: { title: { display: true, text: title }, legend: { display: false } } });
+      { indexAxis: "y", plugins: { title: { display: true, text }, legend: { display: false } },
+        // A long country name is cut on the axis; the tooltip shows it whole.
+        scales: { y: { ticks: { callback(v) { const l = this.getLabelForValue(v);
+          return l.length > 28 ? l.slice(0, 27) + "…" : l; } } } } });
   }
 
   table("table-videos", [["video", "Video"], ["viewers", "Unique viewers"], ["watch_time", "Watched", duration],

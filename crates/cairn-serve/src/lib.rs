@@ -1076,7 +1076,7 @@ async fn export(
             "weekly" => csv(cairn_report::weekly_engagement(ch, course, range).await)?,
             "progress" => csv(cairn_report::course_progress(ch, course).await)?,
             "grades" => csv(cairn_report::grade_distribution(ch, course).await)?,
-            "demographics" => csv(cairn_report::demographics(ch, course).await)?,
+            "demographics" => csv(cairn_report::demographics(ch, course, range).await)?,
             "videos" => csv(cairn_report::video_engagement(ch, course, range).await)?,
             "navigation" => csv(cairn_report::navigation(ch, course, range).await)?,
             "forums" => csv(cairn_report::forums(ch, course, range, 10)

@@ -93,7 +93,68 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
         .execute("return Object.keys(Chart.instances).length", vec![])
         .await
         .unwrap();
-    assert_eq!(n.as_u64(), Some(12), "charts drawn");
+    assert_eq!(n.as_u64(), Some(14), "charts drawn");
+    // Age and country draw the API's groups (ages in age order, as the API lists them).
+    let demo = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             const drawn = (id) => { const d = Chart.getChart(id).data;
+                                     return [d.labels, d.datasets[0].data]; };
+             getJson('/api/overview').then((o) => done({ rows: o.demographics,
+               age: drawn('chart-age'), country: drawn('chart-country') }))",
+            vec![],
+        )
+        .await
+        .unwrap();
+    for dim in ["age", "country"] {
+        let rows: Vec<&serde_json::Value> = demo["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["dimension"] == dim)
+            .collect();
+        assert!(rows.len() > 2, "{dim}: {demo}");
+        let labels: Vec<_> = rows.iter().map(|r| r["label"].clone()).collect();
+        let learners: Vec<_> = rows.iter().map(|r| r["learners"].clone()).collect();
+        assert_eq!(demo[dim], serde_json::json!([labels, learners]), "{dim}");
+    }
+    let ages = demo["age"][0].as_array().unwrap();
+    let order = [
+        "Under 18",
+        "18–24",
+        "25–34",
+        "35–44",
+        "45–54",
+        "55–64",
+        "65 and over",
+    ];
+    let at = |l: &serde_json::Value| order.iter().position(|o| l == o).unwrap_or(order.len());
+    assert!(ages.windows(2).all(|w| at(&w[0]) < at(&w[1])), "{ages:?}");
+    assert!(
+        demo["country"][0]
+            .as_array()
+            .unwrap()
+            .contains(&"France".into()),
+        "countries by name: {demo}"
+    );
+    // Past 16 groups, a chart holds the 15 with the most and one bar for the rest.
+    let cut = c
+        .execute(
+            "return capped(Array.from({ length: 20 }, (_, i) => ({ label: 'c' + i, learners: 20 - i })),
+                           15, 'Country')",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(cut[0].as_array().unwrap().len(), 16, "{cut}");
+    assert_eq!(
+        cut[0][15],
+        serde_json::json!({ "label": "5 others", "learners": 15 })
+    );
+    assert_eq!(
+        cut[1],
+        serde_json::json!("Country (the 15 with the most learners of 20)")
+    );
     let courses = c
         .execute(
             "return Array.from(document.querySelectorAll('#course option')).map(o => [o.value, o.text])",
