@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use cairn_core::mysql::mysql_async::prelude::Queryable;
 use cairn_core::testing;
-use cairn_fixtures::{AnswerTruth, NavigationTruth, Profile, Spec, Truth, courses, generate};
+use cairn_fixtures::{
+    AnswerTruth, NavigationTruth, Profile, Spec, Truth, courses, enrollment_mode, generate,
+};
 use cairn_import::ingest::{IngestOptions, Input, LogPublishes, ingest};
 use cairn_report::*;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
@@ -440,6 +442,14 @@ async fn every_metric_matches_the_ground_truth() {
                     ("level_of_education", education_label(&p.education)),
                     ("age", age_band(p.year_of_birth.map(|born| year - born))),
                     ("country", country_label(&p.country)),
+                    (
+                        "enrollment_mode",
+                        match enrollment_mode(*u) {
+                            "audit" => "Audit",
+                            "verified" => "Verified",
+                            other => panic!("the generator seeds mode {other}, not named here"),
+                        },
+                    ),
                 ] {
                     *groups.entry((dimension.into(), label.into())).or_default() += 1;
                 }
@@ -475,19 +485,22 @@ async fn every_metric_matches_the_ground_truth() {
         });
         let got = demographics(&ch, course, range).await.unwrap();
         assert_eq!(got, expected, "{course}");
-        // Every dimension and band the generator seeds is there.
-        for label in ["Under 18", "25–34", "65 and over", "Not specified"] {
-            assert!(
-                got.iter().any(|d| d.dimension == "age" && d.label == label),
-                "{label}"
-            );
-        }
-        for label in ["France", "Kosovo", "Not specified"] {
-            assert!(
-                got.iter()
-                    .any(|d| d.dimension == "country" && d.label == label),
-                "{label}"
-            );
+        // Every band, country kind and mode the generator seeds is there.
+        for (dimension, label) in [
+            ("age", "Under 18"),
+            ("age", "25–34"),
+            ("age", "65 and over"),
+            ("age", "Not specified"),
+            ("country", "France"),
+            ("country", "Kosovo"),
+            ("country", "Not specified"),
+            ("enrollment_mode", "Audit"),
+            ("enrollment_mode", "Verified"),
+        ] {
+            let seen = got
+                .iter()
+                .any(|d| d.dimension == dimension && d.label == label);
+            assert!(seen, "{dimension} {label}");
         }
         *checked.entry("demographics").or_default() += got.len();
 
@@ -641,7 +654,7 @@ async fn every_metric_matches_the_ground_truth() {
                     user_id: u64::from(*u),
                     username: username.clone(),
                     email: email.clone(),
-                    enrollment_mode: "audit".into(),
+                    enrollment_mode: enrollment_mode(*u).into(),
                     enrolled_on: at.format("%Y-%m-%d").to_string(),
                     last_seen: times
                         .and_then(|t| t.last())
@@ -1006,7 +1019,7 @@ async fn every_metric_matches_the_ground_truth() {
             user_id: u64::from(who),
             username: username.clone(),
             email: email.clone(),
-            enrollment_mode: "audit".into(),
+            enrollment_mode: enrollment_mode(who).into(),
             enrolled: 1,
             percent_grade: pct,
             letter_grade: if passed { "Pass".into() } else { String::new() },

@@ -114,7 +114,7 @@ function render(o) {
 
   for (const [dim, id, title] of [["gender", "chart-gender", "Gender"],
     ["level_of_education", "chart-education", "Level of education"], ["age", "chart-age", "Age"],
-    ["country", "chart-country", "Country"]]) {
+    ["country", "chart-country", "Country"], ["enrollment_mode", "chart-mode", "Enrollment mode"]]) {
     // A MOOC's learners come from up to 200 countries: the chart holds the 15 with the
     // most, the rest in one bar; the CSV has them all.
     const [rows, text] = capped(o.demographics.filter((d) => d.dimension === dim), 15, title);

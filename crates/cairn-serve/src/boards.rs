@@ -94,9 +94,10 @@ fn builtin_charts(db: &str) -> Vec<Saved<Chart>> {
         Builtin {
             id: "demographics",
             name: "Demographics",
-            about: "Enrolled learners by gender, level of education and age",
+            about: "Enrolled learners by gender, level of education, age, country and enrollment mode",
             template: cairn_report::DEMOGRAPHICS_SQL,
-            params: vec![course],
+            // Ages are reached in the year of the range's last day.
+            params: vec!["toYear({to:Date})", course],
             kind: ChartKind::Table,
             x: "",
             y: vec![],
