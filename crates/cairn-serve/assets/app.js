@@ -118,11 +118,13 @@ function render(o) {
     // A MOOC's learners come from up to 200 countries: the chart holds the 15 with the
     // most, the rest in one bar; the CSV has them all.
     const [rows, text] = capped(o.demographics.filter((d) => d.dimension === dim), 15, title);
-    draw(id, "bar", rows.map((d) => d.label), [{ label: "Enrolled learners", data: rows.map((d) => d.learners) }],
+    draw(id, "bar", rows.map((d) => d.label), [{ label: "Enrolled learners", data: rows.map((d) => d.learners),
+      maxBarThickness: 32 }],
       { indexAxis: "y", plugins: { title: { display: true, text }, legend: { display: false } },
-        // A long country name is cut on the axis; the tooltip shows it whole.
-        scales: { y: { ticks: { callback(v) { const l = this.getLabelForValue(v);
-          return l.length > 28 ? l.slice(0, 27) + "…" : l; } } } } });
+        // Every group named (none skipped); a long name is cut on the axis, the tooltip
+        // shows it whole.
+        scales: { y: { ticks: { autoSkip: false, callback(v) { const l = this.getLabelForValue(v);
+          return l.length > 32 ? l.slice(0, 31) + "…" : l; } } } } });
   }
 
   table("table-videos", [["video", "Video"], ["viewers", "Unique viewers"], ["watch_time", "Watched", duration],
