@@ -99,6 +99,17 @@ async fn every_report_gives_the_same_json_on_18_16_and_26_9() {
             "--format",
             "json",
         ],
+        with_range(
+            &[
+                "report",
+                "hours",
+                "--course-id",
+                course,
+                "--tz",
+                "Asia/Kolkata",
+            ],
+            &range_json,
+        ),
     ];
     let mut results: Vec<Vec<String>> = Vec::new();
     for version in ["18.16", "26.9"] {
@@ -164,6 +175,52 @@ async fn every_report_gives_the_same_json_on_18_16_and_26_9() {
             )),
             "{version}: {stderr}"
         );
+        // The hours of the week as a table: a day per line, an hour per column; a zone
+        // that is not one is refused, saying what to give.
+        let hours = ok(
+            run(&[
+                "report",
+                "hours",
+                "--course-id",
+                course,
+                "--from",
+                "2026-01-05",
+            ]),
+            "hours",
+        );
+        let lines: Vec<&str> = hours.lines().collect();
+        assert!(lines[0].contains("(UTC), 2026-01-05 to"), "{hours}");
+        assert!(
+            lines[1]
+                .split_whitespace()
+                .eq((0..24).map(|h| h.to_string())),
+            "{hours}"
+        );
+        let days: Vec<&str> = lines[2..].iter().map(|l| &l[..3]).collect();
+        assert_eq!(
+            days,
+            ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
+            "{hours}"
+        );
+        assert!(
+            lines[2..]
+                .iter()
+                .all(|l| l.split_whitespace().count() == 25),
+            "{hours}"
+        );
+        let o = run(&[
+            "report",
+            "hours",
+            "--course-id",
+            course,
+            "--tz",
+            "Mars/Base",
+        ]);
+        let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(
+            !o.status.success() && stderr.contains("unknown time zone \"Mars/Base\""),
+            "{stderr}"
+        );
         let roster: Vec<serde_json::Value> = serde_json::from_str(&outs[1]).unwrap();
         let never = roster.last().unwrap();
         assert_eq!(
@@ -203,10 +260,13 @@ async fn every_report_gives_the_same_json_on_18_16_and_26_9() {
             &range_json,
         );
         outs.push(ok(run(&curve), "video-curve"));
-        for (o, what) in outs
-            .iter()
-            .zip(["course-overview", "learners", "at-risk", "video-curve"])
-        {
+        for (o, what) in outs.iter().zip([
+            "course-overview",
+            "learners",
+            "at-risk",
+            "hours",
+            "video-curve",
+        ]) {
             let v: serde_json::Value = serde_json::from_str(o).unwrap();
             let has_rows = match &v {
                 serde_json::Value::Array(a) => !a.is_empty(),
@@ -220,9 +280,15 @@ async fn every_report_gives_the_same_json_on_18_16_and_26_9() {
         ch.drop_database().await.unwrap();
         results.push(outs);
     }
-    for (i, what) in ["course-overview", "learners", "at-risk", "video-curve"]
-        .iter()
-        .enumerate()
+    for (i, what) in [
+        "course-overview",
+        "learners",
+        "at-risk",
+        "hours",
+        "video-curve",
+    ]
+    .iter()
+    .enumerate()
     {
         assert_eq!(
             results[0][i], results[1][i],

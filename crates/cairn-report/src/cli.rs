@@ -177,6 +177,22 @@ pub enum ReportCommand {
         #[arg(long, default_value = "table")]
         format: Format,
     },
+    /// When learners are active: per day of the week and hour, the learners with an event
+    /// then (a table shows the week as a grid).
+    Hours {
+        /// The course key.
+        #[arg(long = "course-id", value_name = "KEY")]
+        course_id: String,
+        /// The time range (its days are the time zone's).
+        #[command(flatten)]
+        range: RangeArgs,
+        /// The time zone of the days and hours (an IANA name: UTC, Europe/Paris, …).
+        #[arg(long, default_value = "UTC", value_name = "ZONE")]
+        tz: String,
+        /// Output format: table, json or csv.
+        #[arg(long, default_value = "table")]
+        format: Format,
+    },
     /// The second-by-second audience of one video.
     VideoCurve {
         /// The course key.
@@ -219,6 +235,7 @@ impl ReportCommand {
             | ReportCommand::Learners { course_id, .. }
             | ReportCommand::Learner { course_id, .. }
             | ReportCommand::Forums { course_id, .. }
+            | ReportCommand::Hours { course_id, .. }
             | ReportCommand::VideoCurve { course_id, .. } => Some(course_id),
             ReportCommand::Compare { .. } | ReportCommand::Platform { .. } => None,
         }
@@ -426,6 +443,28 @@ pub fn run(cmd: &ReportCommand, config: &Config) -> ExitCode {
                     Some(_) => crate::format_rows(&f.threads, *format),
                     None => crate::format_rows(&f.weeks, *format),
                 })
+            }
+            ReportCommand::Hours {
+                course_id,
+                range,
+                tz,
+                format,
+            } => {
+                course(course_id)?;
+                let range = range.range()?;
+                let tz = crate::time_zone(tz)?;
+                let rows = crate::activity_hours(&connect().await?, course_id, range, tz)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let mut s = String::new();
+                if *format == Format::Table {
+                    s = format!(
+                        "{course_id}: learners active per day of the week and hour ({tz}), {} to {}\n",
+                        range.from,
+                        range.last()
+                    );
+                }
+                Ok(s + &crate::format_hours(&rows, *format))
             }
             ReportCommand::VideoCurve {
                 course_id,

@@ -64,6 +64,33 @@ pub fn format_rows<T: Columns>(rows: &[T], format: Format) -> String {
     }
 }
 
+/// Formats the hours of the week: as a table, a grid of the days of the week (Mon … Sun)
+/// by hour (0 … 23), an hour without a learner 0; as JSON or CSV, the rows.
+pub fn format_hours(rows: &[crate::HourActivity], format: Format) -> String {
+    if format != Format::Table {
+        return format_rows(rows, format);
+    }
+    let mut grid = vec![
+        std::iter::once(String::new())
+            .chain((0..24).map(|h| h.to_string()))
+            .collect::<Vec<_>>(),
+    ];
+    for (d, day) in ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+        .iter()
+        .enumerate()
+    {
+        let mut line = vec![(*day).to_owned()];
+        line.extend((0..24).map(|h| {
+            rows.iter()
+                .find(|r| usize::from(r.weekday) == d + 1 && r.hour == h)
+                .map_or(0, |r| r.learners)
+                .to_string()
+        }));
+        grid.push(line);
+    }
+    to_table(&grid)
+}
+
 /// A CSV cell that a spreadsheet cannot take for a formula: text starting with `=`, `+`,
 /// `-`, `@`, a tab or a carriage return gets a leading apostrophe (shown by spreadsheets
 /// as text, not as a character); numbers stay numbers (`-3`, `+1.5e3`).

@@ -19,8 +19,8 @@ use clickhouse::Row;
 use serde::{Deserialize, Serialize};
 
 pub use format::{
-    Columns, Format, MAX_ROW, NeutralCsv, RowTooLong, cells, format_learner, format_overview,
-    format_platform, format_rows, neutralize,
+    Columns, Format, MAX_ROW, NeutralCsv, RowTooLong, cells, format_hours, format_learner,
+    format_overview, format_platform, format_rows, neutralize,
 };
 
 /// The weekly engagement metric's SQL (`{{db}}` is the data-lake database).
@@ -80,6 +80,8 @@ pub const PLATFORM_FRESHNESS_SQL: &str = include_str!("../metrics/platform_fresh
 pub const FORUMS_SQL: &str = include_str!("../metrics/forums.sql");
 /// The most active forum threads.
 pub const FORUM_THREADS_SQL: &str = include_str!("../metrics/forum_threads.sql");
+/// Learners active per hour of the week.
+pub const ACTIVITY_HOURS_SQL: &str = include_str!("../metrics/activity_hours.sql");
 
 /// Every metric: `(name, SQL)`, for checks that run them all.
 pub const METRICS: &[(&str, &str)] = &[
@@ -104,6 +106,7 @@ pub const METRICS: &[(&str, &str)] = &[
     ("learner_problems", LEARNER_PROBLEMS_SQL),
     ("forums", FORUMS_SQL),
     ("forum_threads", FORUM_THREADS_SQL),
+    ("activity_hours", ACTIVITY_HOURS_SQL),
     ("platform_activity", PLATFORM_ACTIVITY_SQL),
     ("platform_courses", PLATFORM_COURSES_SQL),
     ("platform_ingest", PLATFORM_INGEST_SQL),
@@ -676,6 +679,21 @@ pub struct ForumWeek {
     pub votes: u64,
     /// Learners who posted.
     pub posters: u64,
+}
+
+/// One hour of the week of a course: the learners active then.
+#[derive(Debug, Clone, PartialEq, Eq, Row, Serialize, Deserialize)]
+pub struct HourActivity {
+    /// Day of the week: 1 Monday … 7 Sunday.
+    pub weekday: u8,
+    /// Hour of the day, 0–23.
+    pub hour: u8,
+    /// Learners with an event in that hour of that day of the week on any day of the range.
+    pub learners: u64,
+}
+
+impl Columns for HourActivity {
+    const COLUMNS: &'static [&'static str] = &["weekday", "hour", "learners"];
 }
 
 /// One of a course's most active forum threads.
@@ -1720,6 +1738,39 @@ pub async fn forums(
         run(ch, "forum threads", FORUM_THREADS_SQL, &pt),
     )?;
     Ok(Forums { weeks, threads })
+}
+
+/// A time zone by its IANA name (`Europe/Paris`, `UTC`), for the hours of the week.
+pub fn time_zone(name: &str) -> Result<chrono_tz::Tz, String> {
+    name.parse::<chrono_tz::Tz>().map_err(|_| {
+        format!("unknown time zone {name:?}: give an IANA name such as UTC or Europe/Paris")
+    })
+}
+
+/// The parameters of the hours of the week: the range's days are `tz`'s.
+pub fn activity_hours_params(course_id: &str, range: Range, tz: chrono_tz::Tz) -> Vec<Param> {
+    let (from, to) = range.bounds();
+    let tz = Param::Str(tz.name().to_owned());
+    vec![
+        tz.clone(),
+        tz.clone(),
+        course_id.into(),
+        Param::Str(from),
+        tz.clone(),
+        Param::Str(to),
+        tz,
+    ]
+}
+
+/// Runs the hours of the week: the learners active per day of the week and hour, in `tz`.
+pub async fn activity_hours(
+    ch: &ClickHouse,
+    course_id: &str,
+    range: Range,
+    tz: chrono_tz::Tz,
+) -> cairn_core::Result<Vec<HourActivity>> {
+    let p = activity_hours_params(course_id, range, tz);
+    run(ch, "hours of the week", ACTIVITY_HOURS_SQL, &p).await
 }
 
 /// Runs every metric of the course overview.

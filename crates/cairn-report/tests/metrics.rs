@@ -11,7 +11,7 @@ use cairn_fixtures::{
 };
 use cairn_import::ingest::{IngestOptions, Input, LogPublishes, ingest};
 use cairn_report::*;
-use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Timelike, Utc};
 
 fn monday(t: DateTime<Utc>) -> String {
     let d = t.date_naive();
@@ -290,6 +290,8 @@ async fn every_metric_matches_the_ground_truth() {
     let [pw, pt] = forums_params(c0, range, 5);
     columns::<ForumWeek>("forums", q(FORUMS_SQL, pw)).await;
     columns::<ForumThread>("forum_threads", q(FORUM_THREADS_SQL, pt)).await;
+    let p = activity_hours_params(c0, range, chrono_tz::UTC);
+    columns::<HourActivity>("activity_hours", q(ACTIVITY_HOURS_SQL, p)).await;
     let p = navigation_params(c0, range);
     columns::<NavigationRow>("navigation", q(NAVIGATION_SQL, p)).await;
     let p = compare_params(&[c0.to_owned()], as_of0, range);
@@ -877,6 +879,51 @@ async fn every_metric_matches_the_ground_truth() {
             );
             *checked.entry("forums").or_default() += weeks.len() + threads.len();
         }
+
+        // The hours of the week, in UTC and in a zone half an hour off UTC's hours, against
+        // the log: the range's days and the hours are the zone's.
+        for zone in ["UTC", "Asia/Kolkata"] {
+            let tz = time_zone(zone).unwrap();
+            let got = activity_hours(&ch, course, range, tz).await.unwrap();
+            let start = |d: NaiveDate| {
+                let midnight = d.and_hms_opt(0, 0, 0).unwrap();
+                tz.from_local_datetime(&midnight)
+                    .unwrap()
+                    .with_timezone(&Utc)
+            };
+            let (lo, hi) = (start(range.from), start(range.to));
+            // Left out: what the LMS does without the learner (grades computed, enrollments).
+            let by_lms = |name: &str| {
+                name.starts_with("edx.course.enrollment.")
+                    || (name.starts_with("edx.grades.") && !name.starts_with("edx.grades.problem."))
+            };
+            let mut cells: BTreeMap<(u8, u8), BTreeSet<u32>> = BTreeMap::new();
+            for e in truth.log.iter().filter(|e| {
+                e.course == course && e.user != 0 && e.time >= lo && e.time < hi && !by_lms(e.name)
+            }) {
+                let local = e.time.with_timezone(&tz);
+                let cell = (
+                    local.weekday().number_from_monday() as u8,
+                    local.hour() as u8,
+                );
+                cells.entry(cell).or_default().insert(e.user);
+            }
+            let expected: Vec<HourActivity> = cells
+                .into_iter()
+                .map(|((weekday, hour), users)| HourActivity {
+                    weekday,
+                    hour,
+                    learners: users.len() as u64,
+                })
+                .collect();
+            assert_eq!(got, expected, "{course} {zone}");
+            assert!(expected.len() > 24, "{course} {zone}: {expected:?}");
+            *checked.entry("hours").or_default() += got.len();
+        }
+        // The zones differ (Kolkata is 5:30 ahead): not the same rows shifted whole hours.
+        let utc = activity_hours(&ch, course, range, time_zone("UTC").unwrap());
+        let ist = activity_hours(&ch, course, range, time_zone("Asia/Kolkata").unwrap());
+        assert_ne!(utc.await.unwrap(), ist.await.unwrap());
 
         // A range: the second week only (first and last are the range's).
         let week = Range {

@@ -183,6 +183,40 @@ async function loadForums() {
     ["votes", "Votes"], ["learners", "Learners"]], f.threads);
 }
 
+// The viewer's time zone (the browser's), else UTC.
+function browserZone() {
+  try { return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC"; } catch (_) { return "UTC"; }
+}
+
+// The hours of the week as a grid: a day per row, an hour per column, each cell's learners
+// (0 where the server has no row) shaded against the busiest hour.
+async function loadHours() {
+  const rows = await getJson("/api/hours", { tz: $("hours-tz").value || "UTC" });
+  const got = new Map(rows.map((r) => [r.weekday * 100 + r.hour, r.learners]));
+  const max = Math.max(1, ...rows.map((r) => r.learners));
+  const cell = (tag, text) => { const c = document.createElement(tag); c.textContent = text; return c; };
+  const head = document.createElement("tr");
+  head.append(cell("th", ""), ...Array.from({ length: 24 }, (_, h) => cell("th", String(h))));
+  const days = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"].map((day, d) => {
+    const tr = document.createElement("tr");
+    tr.append(cell("th", day));
+    for (let h = 0; h < 24; h++) {
+      const n = got.get((d + 1) * 100 + h) || 0;
+      const td = cell("td", String(n));
+      td.title = `${day} ${h}:00–${h + 1}:00: ${n} learner${n === 1 ? "" : "s"}`;
+      td.style.backgroundColor = `rgba(38, 128, 194, ${(n / max).toFixed(2)})`;
+      if (n / max > 0.55) td.style.color = "#fff";
+      tr.append(td);
+    }
+    return tr;
+  });
+  const thead = document.createElement("thead");
+  thead.append(head);
+  const tbody = document.createElement("tbody");
+  tbody.append(...days);
+  $("table-hours").replaceChildren(thead, tbody);
+}
+
 async function loadProblems() {
   const rows = await getJson("/api/problems");
   draw("chart-problems", "bar", rows.map((p) => p.problem), [
@@ -309,12 +343,14 @@ async function load() {
   showRange(o);
   state.range = [o.from, o.to];
   render(o);
-  await Promise.all([loadCurve(), loadNavigation(), loadForums(), loadProblems(), loadCompare(), loadAtRisk(), loadLearners()]);
+  await Promise.all([loadCurve(), loadHours(), loadNavigation(), loadForums(), loadProblems(), loadCompare(),
+    loadAtRisk(), loadLearners()]);
   if (gen !== state.loads) return;
   for (const a of document.querySelectorAll("a.csv")) {
     const extra = a.dataset.export === "video-curve" && state.video ? { video_id: state.video } : {};
     if (a.dataset.export === "answers" && state.problem) extra.problem_id = state.problem;
     if (a.dataset.export === "at-risk") extra.days = $("days").value || "7";
+    if (a.dataset.export === "hours") extra.tz = $("hours-tz").value || "UTC";
     a.href = "/export/" + a.dataset.export + ".csv?" + params(extra);
   }
   $("updated").textContent = "updated " + new Date().toLocaleTimeString();
@@ -358,6 +394,15 @@ async function start() {
     }).catch(report);
   });
   $("days").addEventListener("change", () => loadAtRisk().catch(report));
+  // The hours of the week in the browser's time zone first, UTC next, then every zone.
+  const zones = [browserZone(), "UTC", ...(Intl.supportedValuesOf ? Intl.supportedValuesOf("timeZone") : [])];
+  $("hours-tz").replaceChildren(...[...new Set(zones)].map((z) => new Option(z, z)));
+  $("hours-tz").addEventListener("change", () => {
+    loadHours().then(() => {
+      const a = document.querySelector('a.csv[data-export="hours"]');
+      a.href = "/export/hours.csv?" + params({ tz: $("hours-tz").value });
+    }).catch(report);
+  });
   $("learners-find").addEventListener("input", showLearners);
   $("compare-sort").addEventListener("change", () => loadCompare().catch(report));
   await load();

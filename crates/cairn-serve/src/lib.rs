@@ -207,6 +207,7 @@ impl App {
             .route("/api/problems", get(api_problems))
             .route("/api/navigation", get(api_navigation))
             .route("/api/forums", get(api_forums))
+            .route("/api/hours", get(api_hours))
             .route("/api/compare", get(api_compare))
             .route("/learner", get(learner_page))
             .route("/platform", get(platform_page))
@@ -710,12 +711,26 @@ struct CourseQuery {
     problem_id: Option<String>,
     user_id: Option<u64>,
     days: Option<u32>,
+    tz: Option<String>,
 }
 
 impl CourseQuery {
     /// `from` through `to`, both included (the dashboard's "From" and "To").
     fn range(&self) -> Result<Range, Refused> {
         day_range(self.from, self.to)
+    }
+
+    /// The time zone of the hours of the week (`tz`, an IANA name); UTC when absent.
+    fn tz(&self) -> Result<chrono_tz::Tz, Refused> {
+        match &self.tz {
+            None => Ok(chrono_tz::UTC),
+            Some(name) => cairn_report::time_zone(name).map_err(|_| {
+                error(
+                    StatusCode::BAD_REQUEST,
+                    "unknown time zone (tz): give an IANA name such as UTC or Europe/Paris",
+                )
+            }),
+        }
     }
 }
 
@@ -944,6 +959,18 @@ async fn api_forums(
     .await
 }
 
+async fn api_hours(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<CourseQuery>,
+) -> Result<Response, Refused> {
+    let tz = q.tz()?;
+    course_json(&app, &headers, &q, |ch, c, r| async move {
+        cairn_report::activity_hours(&ch, &c, r, tz).await
+    })
+    .await
+}
+
 async fn api_navigation(
     State(app): State<App>,
     headers: HeaderMap,
@@ -1086,6 +1113,7 @@ async fn export(
                 .await
                 .map(|f| f.threads))?,
             "problems" => csv(cairn_report::problems(ch, course, range).await)?,
+            "hours" => csv(cairn_report::activity_hours(ch, course, range, q.tz()?).await)?,
             "answers" => csv(Ok(answer_rows(&app, &q).await?))?,
             _ => csv(Ok(video_curve_rows(&app, &q).await?))?,
         }
@@ -1117,6 +1145,7 @@ pub const EXPORTS: &[&str] = &[
     "navigation",
     "forums",
     "forum-threads",
+    "hours",
     "problems",
     "answers",
     "at-risk",

@@ -145,6 +145,49 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
             .contains(&"France".into()),
         "countries by name: {demo}"
     );
+    // When learners are active: the grid shows the API's learners per hour of the week (0
+    // where it has none), in the zone chosen; the CSV link follows the zone.
+    let mut grids = Vec::new();
+    for zone in [None, Some("Calcutta")] {
+        let shown = c
+            .execute_async(
+                "const [want, done] = [arguments[0], arguments[arguments.length - 1]];
+                 const sel = $('hours-tz');
+                 const a = document.querySelector('a.csv[data-export=\"hours\"]');
+                 const grid = () => Array.from(document.querySelectorAll('#table-hours tbody tr'),
+                   (r) => Array.from(r.cells).slice(1).map((td) => Number(td.textContent)));
+                 const finish = () => getJson('/api/hours', { tz: sel.value }).then((rows) =>
+                   done({ tz: sel.value, rows, grid: grid(), href: a.getAttribute('href') }));
+                 if (!want) { finish(); return; }
+                 sel.value = Array.from(sel.options).find((o) => o.value.includes(want)).value;
+                 sel.dispatchEvent(new Event('change'));
+                 const wait = () => ((a.getAttribute('href') || '').includes(encodeURIComponent(sel.value))
+                   ? finish() : setTimeout(wait, 50));
+                 wait();",
+                vec![serde_json::json!(zone)],
+            )
+            .await
+            .unwrap();
+        let rows = shown["rows"].as_array().unwrap();
+        assert!(rows.len() > 24, "{shown}");
+        let mut expected = vec![vec![0u64; 24]; 7];
+        for r in rows {
+            let (d, h) = (r["weekday"].as_u64().unwrap(), r["hour"].as_u64().unwrap());
+            expected[d as usize - 1][h as usize] = r["learners"].as_u64().unwrap();
+        }
+        assert_eq!(shown["grid"], serde_json::json!(expected), "{shown}");
+        let tz = shown["tz"].as_str().unwrap();
+        assert!(zone.is_none_or(|z| tz.contains(z)), "{tz}");
+        let href = shown["href"].as_str().unwrap();
+        let query = format!("tz={}", tz.replace('/', "%2F"));
+        assert!(
+            href.starts_with("/export/hours.csv?") && href.contains(&query),
+            "{href}"
+        );
+        grids.push(shown["grid"].clone());
+    }
+    assert_ne!(grids[0], grids[1], "another zone, other hours");
+
     // Past 16 groups, a chart holds the 15 with the most and one bar for the rest.
     let cut = c
         .execute(

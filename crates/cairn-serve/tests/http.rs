@@ -130,6 +130,24 @@ async fn sign_in_sessions_and_per_course_restriction() {
     )
     .await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST, "to before from");
+    // The hours of the week: in a zone given by its IANA name; another is refused, saying
+    // what to give.
+    let r = get(
+        base,
+        &format!("/api/hours?{}&tz=Nowhere%2FBogus", q(a)),
+        Some(&teach),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("IANA name"));
+    let path = format!("/export/hours.csv?{}&tz=Asia%2FKolkata", q(a));
+    let r = get(base, &path, Some(&teach)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let csv = r.text().await.unwrap();
+    assert!(
+        csv.starts_with("weekday,hour,learners\n") && csv.lines().count() > 1,
+        "{csv}"
+    );
     for path in [
         format!("/api/overview?{}", q(b)),
         format!("/api/video-curve?{}&video_id={video}", q(b)),
@@ -147,6 +165,8 @@ async fn sign_in_sessions_and_per_course_restriction() {
         format!("/api/navigation?{}", q(b)),
         format!("/api/forums?{}", q(b)),
         format!("/export/forums.csv?{}", q(b)),
+        format!("/api/hours?{}", q(b)),
+        format!("/export/hours.csv?{}&tz=UTC", q(b)),
         format!("/export/forum-threads.csv?{}", q(b)),
         format!("/export/navigation.csv?{}", q(b)),
         format!("/api/answers?{}", q(b)),
