@@ -1280,6 +1280,19 @@ pub async fn demographics(
     Ok(rows)
 }
 
+/// The age bands of the demographics, youngest first, as `demographics.sql` names and
+/// orders them.
+pub const AGE_BANDS: [&str; 8] = [
+    "Under 18",
+    "18–24",
+    "25–34",
+    "35–44",
+    "45–54",
+    "55–64",
+    "65 and over",
+    "Not specified",
+];
+
 /// The English name of an ISO 3166-1 alpha-2 country code as the LMS stores it; `XK`
 /// (Kosovo, which the LMS offers outside ISO 3166-1) included. `None` for anything else.
 pub fn country_name(code: &str) -> Option<&'static str> {

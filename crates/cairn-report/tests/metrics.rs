@@ -86,18 +86,6 @@ fn gender_label(code: &str) -> &str {
     }
 }
 
-/// Age bands, youngest first (as the demographics SQL lists them).
-const AGE_BANDS: [&str; 8] = [
-    "Under 18",
-    "18–24",
-    "25–34",
-    "35–44",
-    "45–54",
-    "55–64",
-    "65 and over",
-    "Not specified",
-];
-
 /// The band of an age (`None`: no year of birth).
 fn age_band(age: Option<i32>) -> &'static str {
     match age {

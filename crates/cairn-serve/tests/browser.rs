@@ -127,15 +127,7 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
         );
     }
     let ages = demo["age"][0].as_array().unwrap();
-    let order = [
-        "Under 18",
-        "18–24",
-        "25–34",
-        "35–44",
-        "45–54",
-        "55–64",
-        "65 and over",
-    ];
+    let order = cairn_report::AGE_BANDS;
     let at = |l: &serde_json::Value| order.iter().position(|o| l == o).unwrap_or(order.len());
     assert!(ages.windows(2).all(|w| at(&w[0]) < at(&w[1])), "{ages:?}");
     assert!(
