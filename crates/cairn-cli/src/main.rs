@@ -38,7 +38,7 @@ enum Command {
         #[command(subcommand)]
         command: FixturesCommand,
     },
-    /// Course and platform reports: `cairn report course-overview|at-risk|learners|problems|navigation|forums|hours|video-curve|learner|compare|platform`.
+    /// Course and platform reports: `cairn report course-overview|at-risk|learners|funnel|problems|navigation|forums|hours|video-curve|learner|compare|platform`.
     Report {
         #[command(subcommand)]
         command: cairn_report::cli::ReportCommand,

@@ -99,6 +99,7 @@ async fn every_report_gives_the_same_json_on_18_16_and_26_9() {
             "--format",
             "json",
         ],
+        with_range(&["report", "funnel", "--course-id", course], &range_json),
         with_range(
             &[
                 "report",
@@ -242,6 +243,16 @@ async fn every_report_gives_the_same_json_on_18_16_and_26_9() {
             "{version}: never seen"
         );
         assert!(roster.iter().any(|l| l["active_days"].as_u64() > Some(0)));
+        // How far they got: the learner never seen is enrolled, not started.
+        let funnel: serde_json::Value = serde_json::from_str(&outs[3]).unwrap();
+        assert_eq!(
+            funnel["enrolled"].as_u64(),
+            Some(roster.len() as u64),
+            "{funnel}"
+        );
+        let seen = roster.iter().filter(|l| l["last_seen"] != "").count() as u64;
+        assert_eq!(funnel["started"].as_u64(), Some(seen), "{funnel}");
+        assert!(seen < roster.len() as u64, "{funnel}");
         // The video curve of the course's first video, named by the overview.
         let overview: serde_json::Value = serde_json::from_str(&outs[0]).unwrap();
         let video = overview["videos"][0]["video_id"]

@@ -4,9 +4,11 @@
 -- in [from, to) the days they were active and the time they spent (sessionized as in
 -- weekly_engagement.sql, over their events in the range), their progress (the percentage
 -- of the course's components completed, as in at_risk.sql; 0 when the structure is not
--- imported), their course grade (0–1) and whether they passed (the LMS set a passed
--- time; the LMS's two decimals, read through ClickHouse's fast float parser, come out a
--- unit in the last place off: rounded to 4 decimals). By username. Identities only. Read from the learner days (migration 0021).
+-- imported) with the components they completed and the course's components, their course
+-- grade (0–1) and whether they passed (the LMS set a passed time; the LMS's two decimals,
+-- read through ClickHouse's fast float parser, come out a unit in the last place off:
+-- rounded to 4 decimals). By username. Identities only. Read from the learner days
+-- (migration 0021).
 -- Parameters, in order: course_id 3 times, course_id (the learner days' filter) 6 times,
 -- (course_id, from, to) (the learner days' filter) 6 times, course_id twice.
 -- (ClickHouse 24+ types a scalar subquery Nullable, hence the ifNull. 18.16 joins two
@@ -28,6 +30,8 @@ SELECT
     -- Rounded half up to 0.1 in integers (round() differs between versions on ties).
     toFloat64(intDiv(2000 * ifNull(progress.components_done, 0) + total, 2 * greatest(total, 1)) / 10)
         AS progress,
+    toUInt64(ifNull(progress.components_done, 0)) AS components_done,
+    toUInt64(total) AS components,
     l.percent_grade AS percent_grade,
     l.passed AS passed
 FROM

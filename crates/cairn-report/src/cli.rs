@@ -177,6 +177,19 @@ pub enum ReportCommand {
         #[arg(long, default_value = "table")]
         format: Format,
     },
+    /// How far the enrolled learners got: seen, active in the range, completed a component,
+    /// half, every one, passed.
+    Funnel {
+        /// The course key.
+        #[arg(long = "course-id", value_name = "KEY")]
+        course_id: String,
+        /// The time range (of "active in the range").
+        #[command(flatten)]
+        range: RangeArgs,
+        /// Output format: table, json or csv.
+        #[arg(long, default_value = "table")]
+        format: Format,
+    },
     /// When learners are active: per day of the week and hour, the learners with an event
     /// then (a table shows the week as a grid).
     Hours {
@@ -236,6 +249,7 @@ impl ReportCommand {
             | ReportCommand::Learner { course_id, .. }
             | ReportCommand::Forums { course_id, .. }
             | ReportCommand::Hours { course_id, .. }
+            | ReportCommand::Funnel { course_id, .. }
             | ReportCommand::VideoCurve { course_id, .. } => Some(course_id),
             ReportCommand::Compare { .. } | ReportCommand::Platform { .. } => None,
         }
@@ -443,6 +457,26 @@ pub fn run(cmd: &ReportCommand, config: &Config) -> ExitCode {
                     Some(_) => crate::format_rows(&f.threads, *format),
                     None => crate::format_rows(&f.weeks, *format),
                 })
+            }
+            ReportCommand::Funnel {
+                course_id,
+                range,
+                format,
+            } => {
+                course(course_id)?;
+                let range = range.range()?;
+                let f = crate::funnel(&connect().await?, course_id, range)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let mut s = String::new();
+                if *format == Format::Table {
+                    s = format!(
+                        "{course_id}: how far the enrolled learners got (active: {} to {})\n",
+                        range.from,
+                        range.last()
+                    );
+                }
+                Ok(s + &crate::format_funnel(&f, *format))
             }
             ReportCommand::Hours {
                 course_id,

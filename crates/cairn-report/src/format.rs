@@ -91,6 +91,31 @@ pub fn format_hours(rows: &[crate::HourActivity], format: Format) -> String {
     to_table(&grid)
 }
 
+/// Formats how far the learners got: as a table, a stage per line with its share of the
+/// enrolled learners; as JSON an object, as CSV one row.
+pub fn format_funnel(f: &crate::Funnel, format: Format) -> String {
+    match format {
+        Format::Json => serde_json::to_string_pretty(f).unwrap_or_default(),
+        Format::Csv => to_csv(&cells(std::slice::from_ref(f))),
+        Format::Table => {
+            let mut grid = vec![vec![
+                "stage".to_owned(),
+                "learners".into(),
+                "% of enrolled".into(),
+            ]];
+            for (stage, n) in f.stages() {
+                let share = if f.enrolled == 0 {
+                    0.0
+                } else {
+                    100.0 * n as f64 / f.enrolled as f64
+                };
+                grid.push(vec![stage.to_owned(), n.to_string(), format!("{share:.1}")]);
+            }
+            to_table(&grid)
+        }
+    }
+}
+
 /// A CSV cell that a spreadsheet cannot take for a formula: text starting with `=`, `+`,
 /// `-`, `@`, a tab or a carriage return gets a leading apostrophe (shown by spreadsheets
 /// as text, not as a character); numbers stay numbers (`-3`, `+1.5e3`).

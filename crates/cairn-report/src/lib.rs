@@ -19,8 +19,8 @@ use clickhouse::Row;
 use serde::{Deserialize, Serialize};
 
 pub use format::{
-    Columns, Format, MAX_ROW, NeutralCsv, RowTooLong, cells, format_hours, format_learner,
-    format_overview, format_platform, format_rows, neutralize,
+    Columns, Format, MAX_ROW, NeutralCsv, RowTooLong, cells, format_funnel, format_hours,
+    format_learner, format_overview, format_platform, format_rows, neutralize,
 };
 
 /// The weekly engagement metric's SQL (`{{db}}` is the data-lake database).
@@ -438,10 +438,78 @@ pub struct CourseLearner {
     pub time_spent: u64,
     /// Percentage of the course's components completed.
     pub progress: f64,
+    /// Components completed (LMS completion).
+    pub components_done: u64,
+    /// The course's components (0 when its structure is not imported).
+    pub components: u64,
     /// Course grade, 0–1.
     pub percent_grade: f64,
     /// 1 when the learner passed.
     pub passed: u8,
+}
+
+/// How far a course's enrolled learners got: each stage counted on its own, from the
+/// roster ([`learners`]), so the stages need not nest (a learner may pass without an
+/// event in the lake, or complete components the LMS recorded before the logs began).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Funnel {
+    /// Learners with an active enrollment.
+    pub enrolled: u64,
+    /// Seen in the course at least once (any event, ever).
+    pub started: u64,
+    /// With an event in the course in the range.
+    pub active: u64,
+    /// Completed at least one component.
+    pub progressed: u64,
+    /// Completed at least half the course's components.
+    pub halfway: u64,
+    /// Completed every component.
+    pub completed: u64,
+    /// Passed.
+    pub passed: u64,
+}
+
+impl Columns for Funnel {
+    const COLUMNS: &'static [&'static str] = &[
+        "enrolled",
+        "started",
+        "active",
+        "progressed",
+        "halfway",
+        "completed",
+        "passed",
+    ];
+}
+
+impl Funnel {
+    /// The stages in order, each with its name as shown and its learners.
+    pub fn stages(&self) -> [(&'static str, u64); 7] {
+        [
+            ("enrolled", self.enrolled),
+            ("seen in the course", self.started),
+            ("active in the range", self.active),
+            ("completed a component", self.progressed),
+            ("completed half the components", self.halfway),
+            ("completed every component", self.completed),
+            ("passed", self.passed),
+        ]
+    }
+
+    /// The stages of a roster's learners.
+    pub fn of(roster: &[CourseLearner]) -> Funnel {
+        let count =
+            |f: &dyn Fn(&CourseLearner) -> bool| roster.iter().filter(|l| f(l)).count() as u64;
+        let whole = |l: &CourseLearner| l.components > 0;
+        Funnel {
+            enrolled: roster.len() as u64,
+            started: count(&|l| !l.last_seen.is_empty()),
+            active: count(&|l| l.active_days > 0),
+            progressed: count(&|l| l.components_done > 0),
+            halfway: count(&|l| whole(l) && 2 * l.components_done >= l.components),
+            completed: count(&|l| whole(l) && l.components_done >= l.components),
+            passed: count(&|l| l.passed == 1),
+        }
+    }
 }
 
 /// One problem's results.
@@ -1055,6 +1123,8 @@ impl Columns for CourseLearner {
         "active_days",
         "time_spent",
         "progress",
+        "components_done",
+        "components",
         "percent_grade",
         "passed",
     ];
@@ -1406,6 +1476,12 @@ pub async fn learners(
 ) -> cairn_core::Result<Vec<CourseLearner>> {
     let p = learners_params(course_id, range);
     run(ch, "course learners", LEARNERS_SQL, &p).await
+}
+
+/// How far the course's enrolled learners got ([`Funnel`]; activity in `range`): counts
+/// only, for any viewer of the course.
+pub async fn funnel(ch: &ClickHouse, course_id: &str, range: Range) -> cairn_core::Result<Funnel> {
+    Ok(Funnel::of(&learners(ch, course_id, range).await?))
 }
 
 /// The parameters of the per-problem results.

@@ -656,6 +656,8 @@ async fn every_metric_matches_the_ground_truth() {
                         .copied()
                         .unwrap_or(0),
                     progress: round1(100.0 * completed as f64 / 16.0),
+                    components_done: completed as u64,
+                    components: 16,
                     percent_grade,
                     passed: u8::from(passed),
                 }
@@ -680,6 +682,23 @@ async fn every_metric_matches_the_ground_truth() {
             "{course}: the roster holds learners behind and learners who passed"
         );
         *checked.entry("learners").or_default() += got.len();
+        // How far they got: each stage counted on the truth's roster.
+        let count = |f: fn(&CourseLearner) -> bool| expected.iter().filter(|l| f(l)).count() as u64;
+        let want = Funnel {
+            enrolled: expected.len() as u64,
+            started: count(|l| !l.last_seen.is_empty()),
+            active: count(|l| l.active_days > 0),
+            progressed: count(|l| l.components_done > 0),
+            halfway: count(|l| l.components_done >= 8),
+            completed: count(|l| l.components_done == 16),
+            passed: count(|l| l.passed == 1),
+        };
+        assert_eq!(funnel(&ch, course, range).await.unwrap(), want, "{course}");
+        assert!(
+            want.progressed > want.halfway && want.halfway > want.completed && want.completed > 0,
+            "{course}: a funnel that narrows: {want:?}"
+        );
+        *checked.entry("funnel").or_default() += 1;
 
         // Problems: per problem in course order, against the generator's truth.
         let (t0, t1) = (

@@ -183,6 +183,19 @@ async function loadForums() {
     ["votes", "Votes"], ["learners", "Learners"]], f.threads);
 }
 
+// How far the enrolled learners got, stage by stage, each with its share of the enrolled.
+async function loadFunnel() {
+  const f = await getJson("/api/funnel");
+  const stages = [["Enrolled", f.enrolled], ["Seen in the course", f.started],
+    ["Active in the range", f.active], ["Completed a component", f.progressed],
+    ["Completed half", f.halfway], ["Completed every component", f.completed], ["Passed", f.passed]];
+  const share = (n) => (f.enrolled ? Math.round(1000 * n / f.enrolled) / 10 : 0);
+  draw("chart-funnel", "bar", stages.map(([s, n]) => `${s} (${share(n)}%)`),
+    [{ label: "Learners", data: stages.map(([, n]) => n), maxBarThickness: 32 }],
+    { indexAxis: "y", plugins: { title: { display: true, text: "How far the enrolled learners got" },
+      legend: { display: false } }, scales: { y: { ticks: { autoSkip: false } } } });
+}
+
 // The viewer's time zone (the browser's), else UTC.
 function browserZone() {
   try { return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC"; } catch (_) { return "UTC"; }
@@ -343,7 +356,7 @@ async function load() {
   showRange(o);
   state.range = [o.from, o.to];
   render(o);
-  await Promise.all([loadCurve(), loadHours(), loadNavigation(), loadForums(), loadProblems(), loadCompare(),
+  await Promise.all([loadCurve(), loadHours(), loadFunnel(), loadNavigation(), loadForums(), loadProblems(), loadCompare(),
     loadAtRisk(), loadLearners()]);
   if (gen !== state.loads) return;
   for (const a of document.querySelectorAll("a.csv")) {

@@ -208,6 +208,7 @@ impl App {
             .route("/api/navigation", get(api_navigation))
             .route("/api/forums", get(api_forums))
             .route("/api/hours", get(api_hours))
+            .route("/api/funnel", get(api_funnel))
             .route("/api/compare", get(api_compare))
             .route("/learner", get(learner_page))
             .route("/platform", get(platform_page))
@@ -959,6 +960,17 @@ async fn api_forums(
     .await
 }
 
+async fn api_funnel(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<CourseQuery>,
+) -> Result<Response, Refused> {
+    course_json(&app, &headers, &q, |ch, c, r| async move {
+        cairn_report::funnel(&ch, &c, r).await
+    })
+    .await
+}
+
 async fn api_hours(
     State(app): State<App>,
     headers: HeaderMap,
@@ -1114,6 +1126,9 @@ async fn export(
                 .map(|f| f.threads))?,
             "problems" => csv(cairn_report::problems(ch, course, range).await)?,
             "hours" => csv(cairn_report::activity_hours(ch, course, range, q.tz()?).await)?,
+            "funnel" => csv(cairn_report::funnel(ch, course, range)
+                .await
+                .map(|f| vec![f]))?,
             "answers" => csv(Ok(answer_rows(&app, &q).await?))?,
             _ => csv(Ok(video_curve_rows(&app, &q).await?))?,
         }
@@ -1146,6 +1161,7 @@ pub const EXPORTS: &[&str] = &[
     "forums",
     "forum-threads",
     "hours",
+    "funnel",
     "problems",
     "answers",
     "at-risk",

@@ -93,7 +93,34 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
         .execute("return Object.keys(Chart.instances).length", vec![])
         .await
         .unwrap();
-    assert_eq!(n.as_u64(), Some(15), "charts drawn");
+    assert_eq!(n.as_u64(), Some(16), "charts drawn");
+    // How far the learners got: the API's stages, in order, with their share of the enrolled.
+    let funnel = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             const d = Chart.getChart('chart-funnel').data;
+             getJson('/api/funnel').then((f) => done({ f, labels: d.labels, data: d.datasets[0].data }))",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let stages = &funnel["f"];
+    let keys = [
+        "enrolled",
+        "started",
+        "active",
+        "progressed",
+        "halfway",
+        "completed",
+        "passed",
+    ];
+    let counts: Vec<u64> = keys.iter().map(|k| stages[k].as_u64().unwrap()).collect();
+    assert_eq!(funnel["data"], serde_json::json!(counts), "{funnel}");
+    assert!(counts[0] > 0 && counts[5] < counts[0], "{funnel}");
+    let share = (1000.0 * counts[6] as f64 / counts[0] as f64).round() / 10.0;
+    let passed = format!("Passed ({share}%)");
+    assert_eq!(funnel["labels"][0], "Enrolled (100%)", "{funnel}");
+    assert_eq!(funnel["labels"][6], passed.as_str(), "{funnel}");
     // Age, country and mode draw the API's groups (ages in age order, as the API lists them).
     let demo = c
         .execute_async(

@@ -148,6 +148,12 @@ async fn sign_in_sessions_and_per_course_restriction() {
         csv.starts_with("weekday,hour,learners\n") && csv.lines().count() > 1,
         "{csv}"
     );
+    // How far the learners got: counts only, so also for a user without identities.
+    let r = get(base, &format!("/export/funnel.csv?{}", q(a)), Some(&teach)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let csv = r.text().await.unwrap();
+    let head = "enrolled,started,active,progressed,halfway,completed,passed\n";
+    assert!(csv.starts_with(head) && csv.lines().count() == 2, "{csv}");
     for path in [
         format!("/api/overview?{}", q(b)),
         format!("/api/video-curve?{}&video_id={video}", q(b)),
@@ -166,6 +172,8 @@ async fn sign_in_sessions_and_per_course_restriction() {
         format!("/api/forums?{}", q(b)),
         format!("/export/forums.csv?{}", q(b)),
         format!("/api/hours?{}", q(b)),
+        format!("/api/funnel?{}", q(b)),
+        format!("/export/funnel.csv?{}", q(b)),
         format!("/export/hours.csv?{}&tz=UTC", q(b)),
         format!("/export/forum-threads.csv?{}", q(b)),
         format!("/export/navigation.csv?{}", q(b)),
