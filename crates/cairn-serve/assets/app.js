@@ -187,8 +187,8 @@ async function loadForums() {
 async function loadFunnel() {
   const f = await getJson("/api/funnel");
   const stages = [["Enrolled", f.enrolled], ["Seen in the course", f.started],
-    ["Active in the range", f.active], ["Completed a component", f.progressed],
-    ["Completed half", f.halfway], ["Completed every component", f.completed], ["Passed", f.passed]];
+    ["Active in the range", f.active], ["A component done", f.progressed],
+    ["Half of them done", f.halfway], ["All of them done", f.completed], ["Passed", f.passed]];
   const share = (n) => (f.enrolled ? Math.round(1000 * n / f.enrolled) / 10 : 0);
   draw("chart-funnel", "bar", stages.map(([s, n]) => `${s} (${share(n)}%)`),
     [{ label: "Learners", data: stages.map(([, n]) => n), maxBarThickness: 32 }],
