@@ -451,6 +451,44 @@ async fn run_due_sends_each_recipient_their_courses_once_per_period() {
         t1.html.contains(&format!("class=\"this\">{hours:.1}</td>")),
         "time spent {hours:.1}"
     );
+    // How far the learners got, the week's activity: cairn report funnel's numbers.
+    let o = lake.run(
+        &smtp,
+        &[
+            "report",
+            "funnel",
+            "--course-id",
+            C1,
+            "--from",
+            "2026-01-19",
+            "--to",
+            "2026-01-25",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let f: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let line = format!(
+        "How far the {} enrolled learners got: {} seen in the course, {} active during the week, \
+         {} completed a component, {} half of them, {} every one; {} passed.",
+        f["enrolled"],
+        f["started"],
+        f["active"],
+        f["progressed"],
+        f["halfway"],
+        f["completed"],
+        f["passed"]
+    );
+    assert!(
+        t1.text.contains(&line) && t1.html.contains(&line),
+        "{line}\n{}",
+        t1.text
+    );
+    assert!(
+        f["active"].as_u64() > Some(0) && f["active"] != f["enrolled"],
+        "{f}"
+    );
     let weekly_csv = &t1
         .csv
         .iter()

@@ -4,7 +4,7 @@
 //! SQL as `cairn report course-overview` and the dashboard.
 
 use cairn_core::ClickHouse;
-use cairn_report::{AtRisk, Format, GradeBucket, Range, UnitProgress, Week};
+use cairn_report::{AtRisk, Format, Funnel, GradeBucket, Range, UnitProgress, Week};
 use chrono::{Datelike, Duration, NaiveDate};
 use lettre::message::{Attachment, Mailbox, Message, MultiPart, SinglePart, header::ContentType};
 use serde::Serialize;
@@ -36,6 +36,8 @@ pub struct Section {
     pub progress: Vec<UnitProgress>,
     /// The grade distribution.
     pub grades: Vec<GradeBucket>,
+    /// How far the enrolled learners got (active: during the past week).
+    pub funnel: Funnel,
     /// Learners who became at risk during the past week: inactive for at least
     /// [`AT_RISK_DAYS`] days at its end, and not yet at its start.
     pub newly_at_risk: Vec<AtRisk>,
@@ -71,10 +73,11 @@ pub async fn section(
     };
     let as_of = past.to.and_hms_opt(0, 0, 0).unwrap_or_default();
     let course = [course_id.to_owned()];
-    let (weeks, progress, grades, at_risk, mut names) = tokio::try_join!(
+    let (weeks, progress, grades, funnel, at_risk, mut names) = tokio::try_join!(
         cairn_report::weekly_engagement(ch, course_id, range),
         cairn_report::course_progress(ch, course_id),
         cairn_report::grade_distribution(ch, course_id),
+        cairn_report::funnel(ch, course_id, past),
         cairn_report::at_risk(ch, course_id, as_of, AT_RISK_DAYS),
         cairn_report::course_names(ch, &course),
     )?;
@@ -91,6 +94,7 @@ pub async fn section(
         weeks,
         progress,
         grades,
+        funnel,
         newly_at_risk: at_risk
             .into_iter()
             .filter(|r| r.days_inactive < u64::from(AT_RISK_DAYS) + 7)
@@ -292,6 +296,7 @@ struct CourseView<'a> {
     link: &'a str,
     lines: Vec<Line>,
     highlights: Highlights,
+    funnel: &'a Funnel,
     at_risk_count: usize,
     at_risk: &'a [AtRisk],
     chart: String,
@@ -338,6 +343,7 @@ pub fn render(
                 link: &s.link,
                 lines: lines(s),
                 highlights: highlights(s),
+                funnel: &s.funnel,
                 at_risk_count: s.newly_at_risk.len(),
                 at_risk: if identities { &s.newly_at_risk } else { &[] },
                 chart: cid,
@@ -454,6 +460,7 @@ mod tests {
             before: None,
             progress: Vec::new(),
             grades: Vec::new(),
+            funnel: Funnel::default(),
             newly_at_risk: Vec::new(),
             link: "https://dash.example/#course-v1:A+B+C".into(),
         };
