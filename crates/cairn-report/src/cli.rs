@@ -283,6 +283,15 @@ async fn unknown_course_note(ch: &ClickHouse, course_id: &str) -> Result<Option<
     Ok(Some(head + &tail))
 }
 
+/// A table's title line, then the table; JSON and CSV get the body alone.
+fn titled(format: Format, title: String, body: String) -> String {
+    if format == Format::Table {
+        format!("{title}\n{body}")
+    } else {
+        body
+    }
+}
+
 /// Runs `cairn report …`.
 pub fn run(cmd: &ReportCommand, config: &Config) -> ExitCode {
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -326,15 +335,12 @@ pub fn run(cmd: &ReportCommand, config: &Config) -> ExitCode {
                 let rows = crate::at_risk(&connect().await?, course_id, as_of, *days)
                     .await
                     .map_err(|e| e.to_string())?;
-                let mut s = String::new();
-                if *format == Format::Table {
-                    s = format!(
-                        "{course_id}: {} learners at risk (no activity for {days} days before {} UTC)\n",
-                        rows.len(),
-                        as_of.format("%Y-%m-%d %H:%M:%S")
-                    );
-                }
-                Ok(s + &crate::format_rows(&rows, *format))
+                let title = format!(
+                    "{course_id}: {} learners at risk (no activity for {days} days before {} UTC)",
+                    rows.len(),
+                    as_of.format("%Y-%m-%d %H:%M:%S")
+                );
+                Ok(titled(*format, title, crate::format_rows(&rows, *format)))
             }
             ReportCommand::Problems {
                 course_id,
@@ -468,15 +474,12 @@ pub fn run(cmd: &ReportCommand, config: &Config) -> ExitCode {
                 let f = crate::funnel(&connect().await?, course_id, range)
                     .await
                     .map_err(|e| e.to_string())?;
-                let mut s = String::new();
-                if *format == Format::Table {
-                    s = format!(
-                        "{course_id}: how far the enrolled learners got (active: {} to {})\n",
-                        range.from,
-                        range.last()
-                    );
-                }
-                Ok(s + &crate::format_funnel(&f, *format))
+                let title = format!(
+                    "{course_id}: how far the enrolled learners got (active: {} to {})",
+                    range.from,
+                    range.last()
+                );
+                Ok(titled(*format, title, crate::format_funnel(&f, *format)))
             }
             ReportCommand::Hours {
                 course_id,
@@ -490,15 +493,12 @@ pub fn run(cmd: &ReportCommand, config: &Config) -> ExitCode {
                 let rows = crate::activity_hours(&connect().await?, course_id, range, tz)
                     .await
                     .map_err(|e| e.to_string())?;
-                let mut s = String::new();
-                if *format == Format::Table {
-                    s = format!(
-                        "{course_id}: learners active per day of the week and hour ({tz}), {} to {}\n",
-                        range.from,
-                        range.last()
-                    );
-                }
-                Ok(s + &crate::format_hours(&rows, *format))
+                let title = format!(
+                    "{course_id}: learners active per day of the week and hour ({tz}), {} to {}",
+                    range.from,
+                    range.last()
+                );
+                Ok(titled(*format, title, crate::format_hours(&rows, *format)))
             }
             ReportCommand::VideoCurve {
                 course_id,

@@ -105,15 +105,7 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
         .await
         .unwrap();
     let stages = &funnel["f"];
-    let keys = [
-        "enrolled",
-        "started",
-        "active",
-        "progressed",
-        "halfway",
-        "completed",
-        "passed",
-    ];
+    let keys = <cairn_report::Funnel as cairn_report::Columns>::COLUMNS;
     let counts: Vec<u64> = keys.iter().map(|k| stages[k].as_u64().unwrap()).collect();
     assert_eq!(funnel["data"], serde_json::json!(counts), "{funnel}");
     assert!(counts[0] > 0 && counts[5] < counts[0], "{funnel}");
