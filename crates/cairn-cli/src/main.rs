@@ -334,14 +334,7 @@ fn duration_text(seconds: u64) -> String {
 
 /// `cairn status`'s line on the data lake: its migrations, newest event and last ingestion.
 async fn lake_status(ch: &ClickHouse, config: &Config) -> cairn_core::Result<String> {
-    let exists: u64 = ch
-        .server_client()
-        .query("SELECT count() FROM system.databases WHERE name = ?")
-        .bind(ch.database())
-        .fetch_one()
-        .await
-        .map_err(|e| cairn_core::Error::clickhouse("list databases", e))?;
-    if exists == 0 {
+    if !ch.database_exists().await? {
         return Ok(format!(
             "database {} does not exist yet (`cairn migrate up` makes it)",
             ch.database()

@@ -291,6 +291,19 @@ impl ClickHouse {
         self.run_ddl(&base_client(&self.config), &sql).await
     }
 
+    /// Whether the configured database exists (asked of the server's `system` database,
+    /// which answers when the configured one does not).
+    pub async fn database_exists(&self) -> Result<bool> {
+        let n: u64 = self
+            .server_client()
+            .query("SELECT count() FROM system.databases WHERE name = ?")
+            .bind(self.database())
+            .fetch_one()
+            .await
+            .map_err(|e| crate::Error::clickhouse("reading system.databases", e))?;
+        Ok(n > 0)
+    }
+
     /// `DROP DATABASE IF EXISTS` for the configured database, on every node of the
     /// cluster (tests use this).
     pub async fn drop_database(&self) -> Result<()> {

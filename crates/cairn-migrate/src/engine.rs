@@ -169,20 +169,6 @@ impl Migrator {
         format!("{}._migrations", quote_ident(self.ch.database()))
     }
 
-    async fn database_exists(&self) -> Result<bool, MigrateError> {
-        let n: u64 = self
-            .ch
-            .client()
-            .clone()
-            .with_database("system")
-            .query("SELECT count() FROM system.databases WHERE name = ?")
-            .bind(self.ch.database())
-            .fetch_one()
-            .await
-            .map_err(|e| cairn_core::Error::clickhouse("reading system.databases", e))?;
-        Ok(n > 0)
-    }
-
     /// Creates the database and `_migrations` (adding Cairn's columns to a Tutor Cairn
     /// table that has only `name`).
     async fn ensure_state_table(&self) -> Result<(), MigrateError> {
@@ -246,7 +232,7 @@ impl Migrator {
 
     /// The latest record of every migration in `_migrations` (none if it does not exist).
     pub async fn applied(&self) -> Result<BTreeMap<String, Applied>, MigrateError> {
-        if !self.database_exists().await? {
+        if !self.ch.database_exists().await? {
             return Ok(BTreeMap::new());
         }
         let exists: u64 = self
