@@ -32,14 +32,16 @@ const FROM_EVENTS: &str = "SELECT
             arrayDifference(arraySort(groupArray(toUInt32(time))))))) AS credited,
         toUInt8(max(family = 'video')) AS video,
         toUInt8(max(family = 'problem')) AS problem,
-        toUInt8(max(NOT has(['enrollment', 'implicit'], family))) AS engaged
+        toUInt8(max(NOT has(['enrollment', 'implicit'], family))) AS engaged,
+        arraySort(groupUniqArrayIf(toUInt32(intDiv(toUInt32(time), 900)),
+            NOT has(['grade', 'enrollment'], family))) AS quarters
     FROM {{db}}.{{events}}
     WHERE user_id != 0 AND (FILTER)
     GROUP BY course_id, day, user_id";
 
 /// The columns of a learner-day row, in order.
-const COLUMNS: &str =
-    "course_id, day, user_id, events, first_ts, last_ts, credited, video, problem, engaged";
+const COLUMNS: &str = "course_id, day, user_id, events, first_ts, last_ts, credited, video, \
+     problem, engaged, quarters";
 
 /// One course-day's video rows computed from the video events: per video and viewer, the
 /// segments whose play and end fall on the day (paired as in video_view_segments), the

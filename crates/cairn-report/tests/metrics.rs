@@ -887,9 +887,10 @@ async fn every_metric_matches_the_ground_truth() {
             *checked.entry("forums").or_default() += weeks.len() + threads.len();
         }
 
-        // The hours of the week, in UTC and in a zone half an hour off UTC's hours, against
-        // the log: the range's days and the hours are the zone's.
-        for zone in ["UTC", "Asia/Kolkata"] {
+        // The hours of the week, in UTC, in zones half an hour and a quarter of an hour off
+        // UTC's hours, and in one with summer time, against the log: the range's days and
+        // the hours are the zone's.
+        for zone in ["UTC", "Asia/Kolkata", "Asia/Kathmandu", "America/New_York"] {
             let tz = time_zone(zone).unwrap();
             let got = activity_hours(&ch, course, range, tz).await.unwrap();
             let start = |d: NaiveDate| {
@@ -1651,6 +1652,11 @@ async fn activity_metrics(
         out.push_str(&format!(
             "{c}: {w:?}\n{r:?}\n{v:?}\n{curve:?}\n{p:?}\n{a:?}\n{n:?}\n"
         ));
+        // The hours of the week, read from the learner days' quarter hours.
+        for zone in ["UTC", "Asia/Kolkata", "America/New_York"] {
+            let h = activity_hours(ch, c, range, time_zone(zone).unwrap());
+            out.push_str(&format!("{zone}: {:?}\n", h.await.unwrap()));
+        }
         // The learner view of a few learners who watched videos (their videos are read
         // from the video days).
         let viewers: Vec<u64> = ch
