@@ -32,9 +32,19 @@ fn a_bad_log_setting_is_a_clear_error() {
 
 /// Starts `cairn serve` on `db` (logging JSON to a pipe) and waits until it answers.
 async fn start_serve(db: &str, port: u16) -> std::process::Child {
+    start_serve_with(db, port, &[]).await
+}
+
+/// [`start_serve`] with more settings in the environment.
+async fn start_serve_with(
+    db: &str,
+    port: u16,
+    env: &[(&str, &std::path::Path)],
+) -> std::process::Child {
     let child = cairn()
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .env("CAIRN_CLICKHOUSE_DATABASE", db)
+        .envs(env.iter().copied())
         .env("CAIRN_LOG_FORMAT", "json")
         .env_remove("CAIRN_LOG")
         .env_remove("RUST_LOG")
@@ -153,6 +163,22 @@ async fn serve_logs_each_refused_request_without_its_query_string() {
     );
     let err = stop_serve(start_serve(&db, port).await).await;
     assert!(!err.contains("nobody can sign in"), "{err}");
+    assert!(!err.contains("migrations pending"), "{err}");
+    // Cairn upgraded (here: an operator's migration added), `cairn migrate up` not run:
+    // serve says so at start, naming what is pending.
+    let extra = std::env::temp_dir().join(format!("cairn-serve-pending-{}", std::process::id()));
+    std::fs::create_dir_all(&extra).unwrap();
+    std::fs::write(extra.join("9001_later.sql"), "SELECT 1;\n").unwrap();
+    let child = start_serve_with(&db, port, &[("CAIRN_MIGRATIONS_FOLDER", &extra)]).await;
+    let err = stop_serve(child).await;
+    assert!(
+        err.contains(
+            "the data lake has 1 migrations pending (9001_later.sql): pages that need them \
+             fail until `cairn migrate up` applies them"
+        ),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&extra).ok();
     ch.drop_database().await.unwrap();
 }
 

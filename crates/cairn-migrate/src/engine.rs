@@ -272,6 +272,17 @@ impl Migrator {
         }
     }
 
+    /// The names of the migrations not applied yet, in order.
+    pub async fn pending(&self) -> Result<Vec<String>, MigrateError> {
+        Ok(self
+            .status()
+            .await?
+            .into_iter()
+            .filter(|r| r.state == State::Pending)
+            .map(|r| r.name)
+            .collect())
+    }
+
     /// The state of every migration, plus recorded ones whose file is gone.
     pub async fn status(&self) -> Result<Vec<StatusRow>, MigrateError> {
         let applied = self.applied().await?;

@@ -97,6 +97,21 @@ pub fn run_with(
                  (CAIRN_SSO_CLIENT_SECRET)"
             );
         }
+        // A lake with migrations pending (Cairn upgraded, `cairn migrate up` not run yet):
+        // the pages that need them fail until then, so say it at once. (A lake not
+        // migrated at all is said by the background tasks.)
+        if ch.database_exists().await.unwrap_or(false)
+            && let Ok(m) = cairn_migrate::Migrator::connect(config).await
+            && let Ok(pending) = m.pending().await
+            && !pending.is_empty()
+        {
+            tracing::warn!(
+                "the data lake has {} migrations pending ({}): pages that need them fail \
+                 until `cairn migrate up` applies them",
+                pending.len(),
+                pending.join(", ")
+            );
+        }
         if sso.is_some() {
             println!(
                 "cairn serve: sign-in with the LMS: redirect URI {}",
