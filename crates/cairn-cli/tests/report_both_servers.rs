@@ -111,6 +111,17 @@ async fn every_report_gives_the_same_json_on_18_16_and_26_9() {
             ],
             &range_json,
         ),
+        with_range(&["report", "retention", "--course-id", course], &range_json),
+    ];
+    // What each output is: the reports' in order, then the video curve's.
+    const NAMES: [&str; 7] = [
+        "course-overview",
+        "learners",
+        "at-risk",
+        "funnel",
+        "hours",
+        "retention",
+        "video-curve",
     ];
     let mut results: Vec<Vec<String>> = Vec::new();
     for version in ["18.16", "26.9"] {
@@ -209,6 +220,31 @@ async fn every_report_gives_the_same_json_on_18_16_and_26_9() {
                 .all(|l| l.split_whitespace().count() == 25),
             "{hours}"
         );
+        // Retention as a table: a cohort per line, then its weeks' shares.
+        let kept = ok(
+            run(&[
+                "report",
+                "retention",
+                "--course-id",
+                course,
+                "--from",
+                "2026-01-01",
+            ]),
+            "retention",
+        );
+        let lines: Vec<&str> = kept.lines().collect();
+        assert!(
+            lines[0].contains("per week of enrollment, 2026-01-01 to"),
+            "{kept}"
+        );
+        assert!(
+            lines[1].starts_with("enrolled in the week of  learners  week 0  week 1"),
+            "{kept}"
+        );
+        assert!(
+            lines[2].starts_with("2025-12-29 ") && lines[2].ends_with('%'),
+            "{kept}"
+        );
         let o = run(&[
             "report",
             "hours",
@@ -271,13 +307,8 @@ async fn every_report_gives_the_same_json_on_18_16_and_26_9() {
             &range_json,
         );
         outs.push(ok(run(&curve), "video-curve"));
-        for (o, what) in outs.iter().zip([
-            "course-overview",
-            "learners",
-            "at-risk",
-            "hours",
-            "video-curve",
-        ]) {
+        assert_eq!(outs.len(), NAMES.len());
+        for (o, what) in outs.iter().zip(NAMES) {
             let v: serde_json::Value = serde_json::from_str(o).unwrap();
             let has_rows = match &v {
                 serde_json::Value::Array(a) => !a.is_empty(),
@@ -291,16 +322,7 @@ async fn every_report_gives_the_same_json_on_18_16_and_26_9() {
         ch.drop_database().await.unwrap();
         results.push(outs);
     }
-    for (i, what) in [
-        "course-overview",
-        "learners",
-        "at-risk",
-        "hours",
-        "video-curve",
-    ]
-    .iter()
-    .enumerate()
-    {
+    for (i, what) in NAMES.iter().enumerate() {
         assert_eq!(
             results[0][i], results[1][i],
             "{what}: 18.16 (left) and 26.9 (right) differ"

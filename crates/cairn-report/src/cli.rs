@@ -190,6 +190,19 @@ pub enum ReportCommand {
         #[arg(long, default_value = "table")]
         format: Format,
     },
+    /// Retention by enrollment cohort: the learners who enrolled each week of the range, and
+    /// how many of them came back each week after (a table shows the cohorts' weeks in %).
+    Retention {
+        /// The course key.
+        #[arg(long = "course-id", value_name = "KEY")]
+        course_id: String,
+        /// The time range (of the enrollments and of the weeks after).
+        #[command(flatten)]
+        range: RangeArgs,
+        /// Output format: table, json or csv.
+        #[arg(long, default_value = "table")]
+        format: Format,
+    },
     /// When learners are active: per day of the week and hour, the learners with an event
     /// then (a table shows the week as a grid).
     Hours {
@@ -249,6 +262,7 @@ impl ReportCommand {
             | ReportCommand::Learner { course_id, .. }
             | ReportCommand::Forums { course_id, .. }
             | ReportCommand::Hours { course_id, .. }
+            | ReportCommand::Retention { course_id, .. }
             | ReportCommand::Funnel { course_id, .. }
             | ReportCommand::VideoCurve { course_id, .. } => Some(course_id),
             ReportCommand::Compare { .. } | ReportCommand::Platform { .. } => None,
@@ -499,6 +513,23 @@ pub fn run(cmd: &ReportCommand, config: &Config) -> ExitCode {
                     range.last()
                 );
                 Ok(titled(*format, title, crate::format_hours(&rows, *format)))
+            }
+            ReportCommand::Retention {
+                course_id,
+                range,
+                format,
+            } => {
+                course(course_id)?;
+                let range = range.range()?;
+                let cells = crate::retention(&connect().await?, course_id, range)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let title = format!(
+                    "{course_id}: learners engaged each week after they enrolled, per week of enrollment, {} to {}",
+                    range.from,
+                    range.last()
+                );
+                Ok(titled(*format, title, crate::format_retention(&cells, *format)))
             }
             ReportCommand::VideoCurve {
                 course_id,

@@ -91,6 +91,38 @@ pub fn format_hours(rows: &[crate::HourActivity], format: Format) -> String {
     to_table(&grid)
 }
 
+/// Formats retention by enrollment cohort: as a table, a cohort per line (its Monday and
+/// learners), then per week since enrollment the share of them engaged that week (a week
+/// after the range's end is blank); as JSON or CSV, the rows.
+pub fn format_retention(cells: &[crate::RetentionCell], format: Format) -> String {
+    if format != Format::Table {
+        return format_rows(cells, format);
+    }
+    let weeks = cells.iter().map(|c| c.week + 1).max().unwrap_or(0);
+    let mut grid = vec![
+        ["enrolled in the week of".to_owned(), "learners".to_owned()]
+            .into_iter()
+            .chain((0..weeks).map(|w| format!("week {w}")))
+            .collect::<Vec<_>>(),
+    ];
+    for c in cells {
+        if c.week == 0 {
+            let mut line = vec![c.cohort.clone(), c.enrolled.to_string()];
+            line.resize(grid[0].len(), String::new());
+            grid.push(line);
+        }
+        // Tenths of a percent, half up (as the dashboard rounds).
+        let tenths = (2000 * c.active + c.enrolled) / (2 * c.enrolled).max(1);
+        if let Some(cell) = grid
+            .last_mut()
+            .and_then(|line| line.get_mut(2 + c.week as usize))
+        {
+            *cell = format!("{}.{}%", tenths / 10, tenths % 10);
+        }
+    }
+    to_table(&grid)
+}
+
 /// Formats how far the learners got: as a table, a stage per line with its share of the
 /// enrolled learners; as JSON an object, as CSV one row.
 pub fn format_funnel(f: &crate::Funnel, format: Format) -> String {

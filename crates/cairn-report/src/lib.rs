@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 pub use format::{
     Columns, Format, MAX_ROW, NeutralCsv, RowTooLong, cells, format_funnel, format_hours,
-    format_learner, format_overview, format_platform, format_rows, neutralize,
+    format_learner, format_overview, format_platform, format_retention, format_rows, neutralize,
 };
 
 /// The weekly engagement metric's SQL (`{{db}}` is the data-lake database).
@@ -82,6 +82,8 @@ pub const FORUMS_SQL: &str = include_str!("../metrics/forums.sql");
 pub const FORUM_THREADS_SQL: &str = include_str!("../metrics/forum_threads.sql");
 /// Learners active per hour of the week.
 pub const ACTIVITY_HOURS_SQL: &str = include_str!("../metrics/activity_hours.sql");
+/// Retention by enrollment cohort (one course, a range).
+pub const RETENTION_SQL: &str = include_str!("../metrics/retention.sql");
 
 /// Every metric: `(name, SQL)`, for checks that run them all.
 pub const METRICS: &[(&str, &str)] = &[
@@ -107,6 +109,7 @@ pub const METRICS: &[(&str, &str)] = &[
     ("forums", FORUMS_SQL),
     ("forum_threads", FORUM_THREADS_SQL),
     ("activity_hours", ACTIVITY_HOURS_SQL),
+    ("retention", RETENTION_SQL),
     ("platform_activity", PLATFORM_ACTIVITY_SQL),
     ("platform_courses", PLATFORM_COURSES_SQL),
     ("platform_ingest", PLATFORM_INGEST_SQL),
@@ -762,6 +765,23 @@ pub struct HourActivity {
 
 impl Columns for HourActivity {
     const COLUMNS: &'static [&'static str] = &["weekday", "hour", "learners"];
+}
+
+/// One week of one enrollment cohort of a course: how many of its learners came back.
+#[derive(Debug, Clone, PartialEq, Eq, Row, Serialize, Deserialize)]
+pub struct RetentionCell {
+    /// The cohort: the Monday (UTC) of the ISO week its learners enrolled in.
+    pub cohort: String,
+    /// Learners of the cohort (active enrollments created that week, within the range).
+    pub enrolled: u64,
+    /// Weeks after the cohort's own (0: the week they enrolled).
+    pub week: u32,
+    /// Of them, learners engaged in the course that week (within the range).
+    pub active: u64,
+}
+
+impl Columns for RetentionCell {
+    const COLUMNS: &'static [&'static str] = &["cohort", "enrolled", "week", "active"];
 }
 
 /// One of a course's most active forum threads.
@@ -1848,6 +1868,28 @@ pub fn activity_hours_params(course_id: &str, range: Range, tz: chrono_tz::Tz) -
     p.extend(aggregate::repeat(&filter));
     p.extend(bounds);
     p
+}
+
+/// The parameters of retention by enrollment cohort (`retention.sql`).
+pub fn retention_params(course_id: &str, range: Range) -> Vec<Param> {
+    let (from, to) = range.bounds();
+    let cohorts = [course_id.into(), Param::Str(from), Param::Str(to.clone())];
+    let mut p = vec![Param::Str(to)];
+    p.extend(cohorts.iter().cloned());
+    p.extend(aggregate::repeat(&cohorts));
+    p.extend(cohorts);
+    p
+}
+
+/// Runs retention by enrollment cohort: per cohort (enrollment week in the range) and
+/// week since, the learners who came back.
+pub async fn retention(
+    ch: &ClickHouse,
+    course_id: &str,
+    range: Range,
+) -> cairn_core::Result<Vec<RetentionCell>> {
+    let p = retention_params(course_id, range);
+    run(ch, "retention", RETENTION_SQL, &p).await
 }
 
 /// Runs the hours of the week: the learners active per day of the week and hour, in `tz`.

@@ -280,6 +280,8 @@ async fn every_metric_matches_the_ground_truth() {
     columns::<ForumThread>("forum_threads", q(FORUM_THREADS_SQL, pt)).await;
     let p = activity_hours_params(c0, range, chrono_tz::UTC);
     columns::<HourActivity>("activity_hours", q(ACTIVITY_HOURS_SQL, p)).await;
+    let p = retention_params(c0, range);
+    columns::<RetentionCell>("retention", q(RETENTION_SQL, p)).await;
     let p = navigation_params(c0, range);
     columns::<NavigationRow>("navigation", q(NAVIGATION_SQL, p)).await;
     let p = compare_params(&[c0.to_owned()], as_of0, range);
@@ -932,6 +934,63 @@ async fn every_metric_matches_the_ground_truth() {
         let utc = activity_hours(&ch, course, range, time_zone("UTC").unwrap());
         let ist = activity_hours(&ch, course, range, time_zone("Asia/Kolkata").unwrap());
         assert_ne!(utc.await.unwrap(), ist.await.unwrap());
+
+        // Retention by enrollment cohort, against the LMS seed and the log: over the whole
+        // range, and over two weeks that leave out the first week's cohort.
+        let two_weeks = Range {
+            from: spec.start + Duration::days(7),
+            to: spec.start + Duration::days(21),
+        };
+        for r in [range, two_weeks] {
+            let got = retention(&ch, course, r).await.unwrap();
+            let midnight = |d: NaiveDate| d.and_hms_opt(0, 0, 0).unwrap().and_utc();
+            let (lo, hi) = (midnight(r.from), midnight(r.to));
+            let monday =
+                |d: NaiveDate| d - Duration::days(i64::from(d.weekday().num_days_from_monday()));
+            let cohort_of: BTreeMap<u32, NaiveDate> = truth
+                .enrollments
+                .iter()
+                .filter(|(_, c, t)| c == course && *t >= lo && *t < hi)
+                .map(|(u, _, t)| (*u, monday(t.date_naive())))
+                .collect();
+            let mut seen: BTreeMap<(NaiveDate, i64), BTreeSet<u32>> = BTreeMap::new();
+            for e in truth.log.iter().filter(|e| {
+                e.course == course
+                    && e.time >= lo
+                    && e.time < hi
+                    && !matches!(
+                        cairn_events::Family::of(e.name),
+                        cairn_events::Family::Enrollment | cairn_events::Family::Implicit
+                    )
+            }) {
+                if let Some(&cohort) = cohort_of.get(&e.user) {
+                    let week = (monday(e.time.date_naive()) - cohort).num_weeks();
+                    if week >= 0 {
+                        seen.entry((cohort, week)).or_default().insert(e.user);
+                    }
+                }
+            }
+            let last = monday(r.to - Duration::days(1));
+            let mut expected = Vec::new();
+            let cohorts: BTreeSet<NaiveDate> = cohort_of.values().copied().collect();
+            for cohort in cohorts {
+                let enrolled = cohort_of.values().filter(|c| **c == cohort).count() as u64;
+                for week in 0..=(last - cohort).num_weeks() {
+                    expected.push(RetentionCell {
+                        cohort: cohort.to_string(),
+                        enrolled,
+                        week: week as u32,
+                        active: seen.get(&(cohort, week)).map_or(0, |s| s.len() as u64),
+                    });
+                }
+            }
+            assert_eq!(got, expected, "{course} {r:?}");
+            assert!(
+                expected.iter().any(|c| c.week > 0 && c.active > 0),
+                "{course} {r:?}: nobody came back: {expected:?}"
+            );
+            *checked.entry("retention").or_default() += got.len();
+        }
 
         // A range: the second week only (first and last are the range's).
         let week = Range {
@@ -1652,6 +1711,8 @@ async fn activity_metrics(
         out.push_str(&format!(
             "{c}: {w:?}\n{r:?}\n{v:?}\n{curve:?}\n{p:?}\n{a:?}\n{n:?}\n"
         ));
+        let kept = retention(ch, c, range).await.unwrap();
+        out.push_str(&format!("{kept:?}\n"));
         // The hours of the week, read from the learner days' quarter hours.
         for zone in ["UTC", "Asia/Kolkata", "America/New_York"] {
             let h = activity_hours(ch, c, range, time_zone(zone).unwrap());
@@ -1753,8 +1814,9 @@ async fn the_lms_copies_answer_as_the_lms_until_it_changes_and_leave_retired_lea
                 let r = at_risk(&ch, c, as_of, 3).await.unwrap();
                 let n = navigation(&ch, c, range).await.unwrap();
                 let l = learner(&ch, c, u64::from(busy), range).await.unwrap();
+                let k = retention(&ch, c, range).await.unwrap();
                 out.push_str(&format!(
-                    "{c}: {:?}\n{:?}\n{:?}\n{:?}\n{r:?}\n{n:?}\n{:?}\n{:?}\n",
+                    "{c}: {:?}\n{:?}\n{:?}\n{:?}\n{r:?}\n{n:?}\n{:?}\n{:?}\n{k:?}\n",
                     o.weekly, o.progress, o.grades, o.demographics, l.summary, l.units
                 ));
             }

@@ -201,6 +201,38 @@ function browserZone() {
   try { return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC"; } catch (_) { return "UTC"; }
 }
 
+// Retention by enrollment cohort: a cohort per row (the week its learners enrolled, how
+// many), then per week since, the share of them engaged that week, shaded by that share.
+async function loadRetention() {
+  const cells = await getJson("/api/retention");
+  const weeks = Math.max(0, ...cells.map((c) => c.week + 1));
+  const cell = (tag, text) => { const c = document.createElement(tag); c.textContent = text; return c; };
+  const head = document.createElement("tr");
+  head.append(cell("th", "Enrolled in the week of"), cell("th", "Learners"),
+    ...Array.from({ length: weeks }, (_, w) => cell("th", `Week ${w}`)));
+  const rows = [];
+  for (const c of cells) {
+    if (c.week === 0) {
+      const tr = document.createElement("tr");
+      tr.append(cell("th", c.cohort), cell("td", String(c.enrolled)));
+      rows.push(tr);
+    }
+    const tr = rows[rows.length - 1];
+    if (!tr) continue;
+    const share = c.enrolled ? c.active / c.enrolled : 0;
+    const td = cell("td", `${(Math.round(1000 * share) / 10).toFixed(1)}%`);
+    td.title = `Enrolled in the week of ${c.cohort}: ${c.active} of ${c.enrolled} engaged in week ${c.week}`;
+    td.style.backgroundColor = `rgba(38, 128, 194, ${share.toFixed(2)})`;
+    if (share > 0.55) td.style.color = "#fff";
+    tr.append(td);
+  }
+  const thead = document.createElement("thead");
+  thead.append(head);
+  const tbody = document.createElement("tbody");
+  tbody.append(...rows);
+  $("table-retention").replaceChildren(thead, tbody);
+}
+
 // The hours of the week as a grid: a day per row, an hour per column, each cell's learners
 // (0 where the server has no row) shaded against the busiest hour.
 async function loadHours() {
@@ -356,7 +388,7 @@ async function load() {
   showRange(o);
   state.range = [o.from, o.to];
   render(o);
-  await Promise.all([loadCurve(), loadHours(), loadFunnel(), loadNavigation(), loadForums(), loadProblems(), loadCompare(),
+  await Promise.all([loadCurve(), loadHours(), loadRetention(), loadFunnel(), loadNavigation(), loadForums(), loadProblems(), loadCompare(),
     loadAtRisk(), loadLearners()]);
   if (gen !== state.loads) return;
   for (const a of document.querySelectorAll("a.csv")) {

@@ -209,6 +209,7 @@ impl App {
             .route("/api/forums", get(api_forums))
             .route("/api/hours", get(api_hours))
             .route("/api/funnel", get(api_funnel))
+            .route("/api/retention", get(api_retention))
             .route("/api/compare", get(api_compare))
             .route("/learner", get(learner_page))
             .route("/platform", get(platform_page))
@@ -971,6 +972,17 @@ async fn api_funnel(
     .await
 }
 
+async fn api_retention(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<CourseQuery>,
+) -> Result<Response, Refused> {
+    course_json(&app, &headers, &q, |ch, c, r| async move {
+        cairn_report::retention(&ch, &c, r).await
+    })
+    .await
+}
+
 async fn api_hours(
     State(app): State<App>,
     headers: HeaderMap,
@@ -1129,6 +1141,7 @@ async fn export(
             "funnel" => csv(cairn_report::funnel(ch, course, range)
                 .await
                 .map(|f| vec![f]))?,
+            "retention" => csv(cairn_report::retention(ch, course, range).await)?,
             "answers" => csv(Ok(answer_rows(&app, &q).await?))?,
             _ => csv(Ok(video_curve_rows(&app, &q).await?))?,
         }
@@ -1162,6 +1175,7 @@ pub const EXPORTS: &[&str] = &[
     "forum-threads",
     "hours",
     "funnel",
+    "retention",
     "problems",
     "answers",
     "at-risk",

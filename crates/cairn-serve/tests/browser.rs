@@ -113,6 +113,31 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
     let passed = format!("Passed ({share}%)");
     assert_eq!(funnel["labels"][0], "Enrolled (100%)", "{funnel}");
     assert_eq!(funnel["labels"][6], passed.as_str(), "{funnel}");
+    // Retention: a row per cohort of the API, each week's share of its learners.
+    let kept = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             const rows = [...document.querySelectorAll('#table-retention tbody tr')]
+               .map((tr) => [...tr.children].map((td) => td.textContent));
+             getJson('/api/retention').then((cells) => done({ cells, rows }))",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let cells: Vec<cairn_report::RetentionCell> =
+        serde_json::from_value(kept["cells"].clone()).unwrap();
+    let mut want: Vec<Vec<String>> = Vec::new();
+    for k in &cells {
+        if k.week == 0 {
+            want.push(vec![k.cohort.clone(), k.enrolled.to_string()]);
+        }
+        // Tenths of a percent, half up (as the dashboard rounds).
+        let tenths = (2000 * k.active + k.enrolled) / (2 * k.enrolled);
+        let share = format!("{}.{}%", tenths / 10, tenths % 10);
+        want.last_mut().unwrap().push(share);
+    }
+    assert!(!want.is_empty() && want[0].len() > 3, "{kept}");
+    assert_eq!(kept["rows"], serde_json::json!(want), "{kept}");
     // Age, country and mode draw the API's groups (ages in age order, as the API lists them).
     let demo = c
         .execute_async(

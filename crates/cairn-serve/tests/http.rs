@@ -154,6 +154,24 @@ async fn sign_in_sessions_and_per_course_restriction() {
     let csv = r.text().await.unwrap();
     let head = "enrolled,started,active,progressed,halfway,completed,passed\n";
     assert!(csv.starts_with(head) && csv.lines().count() == 2, "{csv}");
+    // Retention by enrollment cohort: counts only too; a row per cohort and week since.
+    let r = get(base, &format!("/api/retention?{}", q(a)), Some(&teach)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let cells: Vec<cairn_report::RetentionCell> = r.json().await.unwrap();
+    assert!(
+        cells.iter().any(|c| c.week == 0 && c.enrolled > 0),
+        "{cells:?}"
+    );
+    let r = get(
+        base,
+        &format!("/export/retention.csv?{}", q(a)),
+        Some(&teach),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let csv = r.text().await.unwrap();
+    assert!(csv.starts_with("cohort,enrolled,week,active\n"), "{csv}");
+    assert_eq!(csv.lines().count(), cells.len() + 1, "{csv}");
     for path in [
         format!("/api/overview?{}", q(b)),
         format!("/api/video-curve?{}&video_id={video}", q(b)),
@@ -174,6 +192,8 @@ async fn sign_in_sessions_and_per_course_restriction() {
         format!("/api/hours?{}", q(b)),
         format!("/api/funnel?{}", q(b)),
         format!("/export/funnel.csv?{}", q(b)),
+        format!("/api/retention?{}", q(b)),
+        format!("/export/retention.csv?{}", q(b)),
         format!("/export/hours.csv?{}&tz=UTC", q(b)),
         format!("/export/forum-threads.csv?{}", q(b)),
         format!("/export/navigation.csv?{}", q(b)),
