@@ -220,8 +220,17 @@ async function loadRetention() {
     const tr = rows[rows.length - 1];
     if (!tr) continue;
     const share = c.enrolled ? c.active / c.enrolled : 0;
-    const td = cell("td", `${(Math.round(1000 * share) / 10).toFixed(1)}%`);
+    // Tenths of a percent, half up, from the integers (as the CLI's table).
+    const tenths = c.enrolled ? Math.round((1000 * c.active) / c.enrolled) : 0;
+    const td = cell("td", `${(tenths / 10).toFixed(1)}%`);
     td.title = `Enrolled in the week of ${c.cohort}: ${c.active} of ${c.enrolled} engaged in week ${c.week}`;
+    // The week under way: its share is so far (dashed, and said in the cell's title).
+    const monday = new Date(c.cohort + "T00:00:00Z");
+    monday.setUTCDate(monday.getUTCDate() + 7 * c.week);
+    if (monday.toISOString().slice(0, 10) === currentMonday()) {
+      td.classList.add("so-far");
+      td.title += " (this week so far)";
+    }
     td.style.backgroundColor = `rgba(38, 128, 194, ${share.toFixed(2)})`;
     if (share > 0.55) td.style.color = "#fff";
     tr.append(td);

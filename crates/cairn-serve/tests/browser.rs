@@ -119,7 +119,9 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
             "const done = arguments[arguments.length - 1];
              const rows = [...document.querySelectorAll('#table-retention tbody tr')]
                .map((tr) => [...tr.children].map((td) => td.textContent));
-             getJson('/api/retention').then((cells) => done({ cells, rows }))",
+             const soFar = [...document.querySelectorAll('#table-retention tbody tr')]
+               .map((tr) => [...tr.querySelectorAll('td')].map((td) => td.classList.contains('so-far')));
+             getJson('/api/retention').then((cells) => done({ cells, rows, soFar, monday: currentMonday() }))",
             vec![],
         )
         .await
@@ -138,6 +140,21 @@ async fn sign_in_and_see_the_course_overview_in_chromium() {
     }
     assert!(!want.is_empty() && want[0].len() > 3, "{kept}");
     assert_eq!(kept["rows"], serde_json::json!(want), "{kept}");
+    // The week under way (the dashboard's range ends today) is marked in each cohort that
+    // reaches it, and no other week: the learners column (false), then the weeks.
+    let monday =
+        chrono::NaiveDate::parse_from_str(kept["monday"].as_str().unwrap(), "%Y-%m-%d").unwrap();
+    let mut marks: Vec<Vec<bool>> = Vec::new();
+    for k in &cells {
+        let cohort = chrono::NaiveDate::parse_from_str(&k.cohort, "%Y-%m-%d").unwrap();
+        if k.week == 0 {
+            marks.push(vec![false]);
+        }
+        let week = cohort + chrono::Duration::weeks(i64::from(k.week));
+        marks.last_mut().unwrap().push(week == monday);
+    }
+    assert!(marks.iter().any(|m| m.contains(&true)), "{kept}");
+    assert_eq!(kept["soFar"], serde_json::json!(marks), "{kept}");
     // Age, country and mode draw the API's groups (ages in age order, as the API lists them).
     let demo = c
         .execute_async(
