@@ -14,10 +14,12 @@ use cairn_report::*;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Timelike, Utc};
 
 fn monday(t: DateTime<Utc>) -> String {
-    let d = t.date_naive();
-    (d - Duration::days(i64::from(d.weekday().num_days_from_monday())))
-        .format("%Y-%m-%d")
-        .to_string()
+    monday_of(t.date_naive()).format("%Y-%m-%d").to_string()
+}
+
+/// The Monday of `d`'s ISO week.
+fn monday_of(d: NaiveDate) -> NaiveDate {
+    d - Duration::days(i64::from(d.weekday().num_days_from_monday()))
 }
 
 fn round1(x: f64) -> f64 {
@@ -945,13 +947,11 @@ async fn every_metric_matches_the_ground_truth() {
             let got = retention(&ch, course, r).await.unwrap();
             let midnight = |d: NaiveDate| d.and_hms_opt(0, 0, 0).unwrap().and_utc();
             let (lo, hi) = (midnight(r.from), midnight(r.to));
-            let monday =
-                |d: NaiveDate| d - Duration::days(i64::from(d.weekday().num_days_from_monday()));
             let cohort_of: BTreeMap<u32, NaiveDate> = truth
                 .enrollments
                 .iter()
                 .filter(|(_, c, t)| c == course && *t >= lo && *t < hi)
-                .map(|(u, _, t)| (*u, monday(t.date_naive())))
+                .map(|(u, _, t)| (*u, monday_of(t.date_naive())))
                 .collect();
             let mut seen: BTreeMap<(NaiveDate, i64), BTreeSet<u32>> = BTreeMap::new();
             for e in truth.log.iter().filter(|e| {
@@ -964,13 +964,13 @@ async fn every_metric_matches_the_ground_truth() {
                     )
             }) {
                 if let Some(&cohort) = cohort_of.get(&e.user) {
-                    let week = (monday(e.time.date_naive()) - cohort).num_weeks();
+                    let week = (monday_of(e.time.date_naive()) - cohort).num_weeks();
                     if week >= 0 {
                         seen.entry((cohort, week)).or_default().insert(e.user);
                     }
                 }
             }
-            let last = monday(r.to - Duration::days(1));
+            let last = monday_of(r.to - Duration::days(1));
             let mut expected = Vec::new();
             let cohorts: BTreeSet<NaiveDate> = cohort_of.values().copied().collect();
             for cohort in cohorts {
