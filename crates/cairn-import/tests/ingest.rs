@@ -458,6 +458,31 @@ async fn a_burst_after_catching_up_is_gathered_into_few_inserts() {
     ch.drop_database().await.unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn due_rows_gather_while_an_insert_is_in_flight() {
+    let ch = data_lake("ingest_gather_due").await;
+    let dir = tmp("gather-due");
+    let f = dir.join("tracking.log");
+    std::fs::write(&f, lines(0..40_960)).unwrap();
+    // Rows are due a millisecond after they arrive: each of the 40 chunks of 1,024 would
+    // be an insert of its own. An insert takes longer than reading a chunk, so the rows
+    // due while one is in flight go together in the next.
+    let s = run(
+        &ch,
+        vec![Input::Path(f)],
+        &IngestOptions {
+            flush_interval: Duration::from_millis(1),
+            ..IngestOptions::default()
+        },
+    )
+    .await;
+    eprintln!("{s}");
+    assert_eq!(s.inserted, 40_960, "{s}");
+    assert!(s.inserts <= 20, "{s}");
+    assert_eq!(q_u64(&ch, "SELECT count() FROM _events").await, 40_960);
+    ch.drop_database().await.unwrap();
+}
+
 fn gzip(path: &Path, text: &str) {
     let mut enc = flate2::write::GzEncoder::new(
         std::fs::File::create(path).unwrap(),

@@ -387,11 +387,28 @@ async fn settle(
     in_flight: &mut Option<tokio::task::JoinHandle<Stored>>,
     summary: &mut Summary,
 ) -> cairn_core::Result<()> {
-    let Some(task) = in_flight.take() else {
-        return Ok(());
-    };
-    let s = task
-        .await
+    match in_flight.take() {
+        Some(task) => record(task.await, summary),
+        None => Ok(()),
+    }
+}
+
+/// The insert in flight's outcome, once it is settled; never, when none is in flight.
+async fn finished(
+    in_flight: &mut Option<tokio::task::JoinHandle<Stored>>,
+) -> Result<Stored, tokio::task::JoinError> {
+    match in_flight {
+        Some(task) => task.await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Adds what a settled insert did to the summary (see [`settle`]).
+fn record(
+    outcome: Result<Stored, tokio::task::JoinError>,
+    summary: &mut Summary,
+) -> cairn_core::Result<()> {
+    let s = outcome
         .map_err(|e| cairn_core::Error::Other(format!("ingest: the insert task failed: {e}")))?;
     summary.inserted += s.inserted;
     summary.inserts += s.inserts;
@@ -524,39 +541,55 @@ pub async fn ingest(
     let mut last_log = Instant::now();
     let mut pending = Pending::default();
     let mut in_flight: Option<tokio::task::JoinHandle<Stored>> = None;
+    // The gathered rows are due (they waited `flush_interval`, or the reader sent them to
+    // be stored at once): they go as soon as no insert is in flight. While one is, they
+    // keep gathering (up to the size of an insert), so that a slower server gets larger
+    // inserts, not more of them; they would wait for it all the same.
+    let mut due = false;
+    enum Wake {
+        Batch(Option<Batch>),
+        Due,
+        Stored(Result<Stored, tokio::task::JoinError>),
+    }
     loop {
-        // Gathered rows wait at most `flush_interval`, even when no batch comes after them
-        // (the reader caught up right after a full chunk).
-        let wait = pending
+        if due && !pending.is_empty() && in_flight.as_ref().is_none_or(|t| t.is_finished()) {
+            store_next(ch, &mut in_flight, &mut pending, &mut summary).await?;
+            due = false;
+        }
+        let deadline = pending
             .started
-            .map(|t| opts.flush_interval.saturating_sub(t.elapsed()));
-        let received = match wait {
-            Some(left) => tokio::time::timeout(left, rx.recv()).await,
-            None => Ok(rx.recv().await),
+            .map_or_else(Instant::now, |t| t + opts.flush_interval);
+        let wake = tokio::select! {
+            batch = rx.recv() => Wake::Batch(batch),
+            _ = tokio::time::sleep_until(deadline.into()), if pending.started.is_some() && !due => Wake::Due,
+            stored = finished(&mut in_flight), if due => Wake::Stored(stored),
         };
-        let batch = match received {
-            Ok(Some(batch)) => batch,
-            Ok(None) => break,
-            Err(_) => {
-                store_next(ch, &mut in_flight, &mut pending, &mut summary).await?;
+        let batch = match wake {
+            Wake::Batch(Some(batch)) => batch,
+            Wake::Batch(None) => break,
+            Wake::Due => {
+                due = true;
+                continue;
+            }
+            Wake::Stored(stored) => {
+                in_flight = None;
+                record(stored, &mut summary)?;
                 continue;
             }
         };
         let bytes_read = batch.bytes_read;
         if !dry_run {
-            // An insert holds at most `batch_rows` rows and about `batch_bytes` compressed.
+            // An insert holds at most `batch_rows` rows and about `batch_bytes` compressed:
+            // beyond, the gathered rows go (once the insert in flight is stored).
             if pending.rows.rows() + batch.rows.rows() > popts_rows && !pending.is_empty() {
                 store_next(ch, &mut in_flight, &mut pending, &mut summary).await?;
+                due = false;
             }
-            let due = batch.due;
+            due |= batch.due;
             pending.add(batch);
-            let due = due
-                || pending.rows.bytes() >= popts_bytes
-                || pending
-                    .started
-                    .is_some_and(|t| t.elapsed() >= opts.flush_interval);
-            if due {
+            if pending.rows.bytes() >= popts_bytes {
                 store_next(ch, &mut in_flight, &mut pending, &mut summary).await?;
+                due = false;
             }
         }
         if let Some(bar) = &bar {
